@@ -1,0 +1,69 @@
+"""Sampler and VCA training-step speed.
+
+    python benchmarks/bench_sampler.py [--sizes 5,10,16,40] [--samples 100] [--intra 1 --inter 1]
+
+Prints ms per call (median of repeats after warm-up) and samples/s for
+(a) sampling B configurations and (b) one VCA training step
+(sample + log p with gradient + Newman–Moore energy + Adam update).
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="5,10,16,40")
+    ap.add_argument("--samples", type=int, default=100)
+    ap.add_argument("--hidden", type=int, default=40)
+    ap.add_argument("--intra", type=int, default=1)
+    ap.add_argument("--inter", type=int, default=1)
+    ap.add_argument("--variants", default="xla,graph")
+    ap.add_argument("--repeats", type=int, default=30)
+    args = ap.parse_args()
+
+    from nm_tf.runtime import configure_threads
+
+    configure_threads(args.intra, args.inter)
+    import tensorflow as tf
+
+    from nm_tf.annealing.losses import make_vca_step
+    from nm_tf.models import NewmanMooreRNN, seed_tensor
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; TF {tf.__version__}; "
+          f"threads intra={args.intra} inter={args.inter}; B={args.samples}, d_h={args.hidden}")
+    print("\n| L | variant | sample (ms) | samples/s | VCA train step (ms) | compile (s) |")
+    print("|---|---|---|---|---|---|")
+    for L in [int(x) for x in args.sizes.split(",")]:
+        for variant in args.variants.split(","):
+            jit = variant == "xla"
+            model = NewmanMooreRNN(L, hidden=args.hidden, seed=0, jit_compile=jit)
+            opt = tf.keras.optimizers.Adam(1e-4)
+            step = make_vca_step(model, opt, args.samples, jit_compile=jit)
+            t0 = time.perf_counter()
+            model.sample(args.samples, 0)
+            step(seed_tensor(0), tf.constant(1.0))
+            compile_s = time.perf_counter() - t0
+
+            def timeit(fn):
+                out = []
+                for r in range(args.repeats):
+                    t = time.perf_counter()
+                    fn(r)
+                    out.append((time.perf_counter() - t) * 1e3)
+                return statistics.median(out)
+
+            ms_s = timeit(lambda r: model.sample(args.samples, r)[1].numpy())
+            ms_t = timeit(lambda r: step(seed_tensor(r), tf.constant(1.0))["loss"].numpy())
+            print(f"| {L} | {variant} | {ms_s:.1f} | {args.samples / ms_s * 1e3:,.0f} | {ms_t:.1f} "
+                  f"| {compile_s:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

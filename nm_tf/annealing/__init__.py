@@ -1,0 +1,1 @@
+"""Variational annealing (Algorithm 1)."""

@@ -1,0 +1,174 @@
+"""Variational losses and compiled training steps (VCA, VQA).
+
+VCA (Eq. 6): ``F_loc = E + T log p``; VQA (Eq. 7) with ``psi = sqrt(p)``:
+``E_loc = E - Gamma sum_i exp((log p(sigma^i) - log p(sigma)) / 2) + T log p``
+(``sigma^i`` = sigma with spin i flipped; ``T`` and ``Gamma`` may both be
+non-zero). Both use the control-variate gradient
+``mean[(L_loc - mean L_loc) grad log p]``, implemented as the gradient of the
+surrogate ``mean[stop_grad(L_loc - mean L_loc) * log p]`` with ``log p`` taken
+from the sampling pass itself (one pass per step).
+
+The uniforms of a step are drawn for the whole batch and each replica of a
+``tf.distribute`` strategy takes its slice, so a multi-replica step sees exactly
+the samples of a single-device step with the same seed.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from ..hamiltonian import energy_tf
+from ..models.rnn import uniforms_from_seed
+
+__all__ = ["local_losses", "make_train_step", "make_vca_step", "single_flip_log_probs"]
+
+DEFAULT_FLIP_CHUNK = 4096  # rows per teacher-forced pass for the N flipped configurations
+
+
+def single_flip_log_probs(model, bits, chunk: int = DEFAULT_FLIP_CHUNK):
+    """``log p`` of every single-spin flip of every configuration.
+
+    Args:
+        model: a :class:`~nm_tf.models.NewmanMooreRNN`.
+        bits: int32 ``[B, N]``.
+        chunk: at most this many configurations per teacher-forced pass (memory budget).
+
+    Returns:
+        ``[B, N]``: entry ``(b, i)`` is ``log p`` of ``bits[b]`` with site ``i`` flipped.
+    """
+    n = model.n_sites
+    batch = tf.shape(bits)[0]
+    flips = tf.bitwise.bitwise_xor(bits[:, None, :], tf.eye(n, dtype=bits.dtype)[None])
+    flat = tf.reshape(flips, [-1, n])
+    rows = batch * n
+    chunk = max(1, int(chunk))
+    n_chunks = (rows + chunk - 1) // chunk
+    padded = tf.pad(flat, [[0, n_chunks * chunk - rows], [0, 0]])
+    out = tf.map_fn(model.log_prob_graph, tf.reshape(padded, [n_chunks, chunk, n]),
+                    fn_output_signature=model.rnn_cell.compute_dtype, parallel_iterations=1)
+    return tf.reshape(tf.reshape(out, [-1])[:rows], [batch, n])
+
+
+def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,
+                 flip_chunk: int = DEFAULT_FLIP_CHUNK):
+    """Local loss of each sample (no gradient) and its classical energy.
+
+    Args:
+        bits: int32 ``[B, N]``; log_p: ``[B]``; T, gamma: scalars.
+        quantum: include the transverse-field term (VQA).
+
+    Returns:
+        ``(loss_loc [B], energy [B])``.
+    """
+    dt = log_p.dtype
+    log_p = tf.stop_gradient(log_p)
+    e = energy_tf(bits, model.L, J, dtype=dt)
+    loc = e + tf.cast(T, dt) * log_p
+    if quantum:
+        flipped = single_flip_log_probs(model, bits, flip_chunk)
+        ratio = tf.exp(0.5 * (flipped - log_p[:, None]))
+        loc = loc - tf.cast(gamma, dt) * tf.reduce_sum(ratio, axis=1)
+    return tf.stop_gradient(loc), e
+
+
+def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False, J: float = 1.0,
+                    jit_compile: bool = True, strategy=None, minibatch=None,
+                    flip_chunk: int = DEFAULT_FLIP_CHUNK):
+    """Build a compiled step ``step(seed int64[2], T, gamma) -> metrics``.
+
+    Args:
+        model: the ansatz.
+        optimizer: a Keras optimizer (built here on the model's variables).
+        num_samples: ``N_s`` samples drawn per step.
+        quantum: VQA (True) or VCA (False).
+        jit_compile: XLA-compile the step (single device only).
+        strategy: optional ``tf.distribute.Strategy``: samples split across
+            replicas, the baseline and gradients all-reduced.
+        minibatch: ``N_b`` (Table I): the ``N_s`` samples of the step are split
+            into mini-batches of ``N_b`` and one optimizer update is made per
+            mini-batch (teacher-forced ``log p`` at the current weights,
+            baseline over the mini-batch). ``None``: one update on all samples.
+
+    Returns:
+        A callable returning a dict of scalar tensors for the samples drawn:
+        ``loss`` (mean local loss per spin), ``energy``, ``energy_std``
+        (per spin), ``entropy`` (``-mean log p / N``), ``grad_norm`` and
+        ``finite``. A step whose loss or gradient is NaN/inf applies no
+        update and reports ``finite = False``.
+    """
+    variables = model.trainable_variables
+    optimizer.build(variables)
+    n = float(model.n_sites)
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+    if num_samples <= 0 or num_samples % replicas:
+        raise ValueError(f"num_samples ({num_samples}) must be positive and divisible by the "
+                         f"number of replicas ({replicas})")
+    local_b = num_samples // replicas
+    if minibatch is not None and (strategy is not None or minibatch <= 0 or num_samples % minibatch):
+        raise ValueError(f"minibatch ({minibatch}) must be a positive divisor of num_samples "
+                         f"({num_samples}) and cannot be combined with a distribution strategy")
+    dt = model.rnn_cell.compute_dtype
+
+    def apply(grads, loss_mean):
+        gnorm = tf.linalg.global_norm(grads)
+        finite = tf.math.is_finite(gnorm) & tf.math.is_finite(loss_mean)
+        optimizer.apply([tf.where(finite, g, tf.zeros_like(g)) for g in grads], variables)
+        return gnorm, finite
+
+    def metrics(sums, gnorm, finite):
+        mean_e = sums[1] / num_samples
+        var_e = tf.maximum(sums[2] / num_samples - mean_e ** 2, 0.0)
+        return {"loss": sums[0] / num_samples / n, "energy": mean_e / n,
+                "energy_std": tf.sqrt(var_e) / n, "entropy": -sums[3] / num_samples / n,
+                "grad_norm": gnorm, "finite": finite}
+
+    def replica_step(seed, T, gamma):
+        ctx = tf.distribute.get_replica_context()
+        start = ctx.replica_id_in_sync_group * local_b if strategy is not None else 0
+        u = uniforms_from_seed([model.L, model.L, num_samples], seed, dt)[:, :, start:start + local_b]
+        with tf.GradientTape() as tape:
+            bits, log_p = model._scan(local_b, uniforms=u)
+            loc, e = local_losses(model, bits, log_p, T, gamma, quantum=quantum, J=J,
+                                  flip_chunk=flip_chunk)
+            sums = tf.stack([tf.reduce_sum(loc), tf.reduce_sum(e), tf.reduce_sum(e * e),
+                             tf.reduce_sum(tf.stop_gradient(log_p))])
+            if strategy is not None:
+                sums = ctx.all_reduce(tf.distribute.ReduceOp.SUM, sums)
+            surrogate = tf.reduce_sum((loc - sums[0] / num_samples) * log_p) / num_samples
+        grads = tape.gradient(surrogate, variables)
+        if strategy is not None:
+            grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        gnorm, finite = apply(grads, sums[0])
+        return metrics(sums, gnorm, finite)
+
+    def minibatch_step(seed, T, gamma):
+        bits, log_p = model.sample_graph(num_samples, seed)
+        loc, e = local_losses(model, bits, log_p, T, gamma, quantum=quantum, J=J, flip_chunk=flip_chunk)
+        sums = tf.stack([tf.reduce_sum(loc), tf.reduce_sum(e), tf.reduce_sum(e * e), tf.reduce_sum(log_p)])
+        gnorm, finite = tf.constant(0.0, dt), tf.constant(True)
+        for k in range(num_samples // minibatch):
+            part = bits[k * minibatch:(k + 1) * minibatch]
+            with tf.GradientTape() as tape:
+                lp = model.log_prob_graph(part)
+                loc_k, _ = local_losses(model, part, lp, T, gamma, quantum=quantum, J=J,
+                                        flip_chunk=flip_chunk)
+                surrogate = tf.reduce_mean((loc_k - tf.reduce_mean(loc_k)) * lp)
+            g, f = apply(tape.gradient(surrogate, variables), tf.reduce_mean(loc_k))
+            gnorm, finite = tf.maximum(gnorm, g), finite & f
+        return metrics(sums, gnorm, finite)
+
+    if strategy is None:
+        return tf.function(minibatch_step if minibatch else replica_step, jit_compile=jit_compile)
+
+    @tf.function
+    def step(seed, T, gamma):
+        out = strategy.run(replica_step, args=(seed, T, gamma))
+        return {k: strategy.experimental_local_results(v)[0] for k, v in out.items()}
+
+    return step
+
+
+def make_vca_step(model, optimizer, num_samples: int, jit_compile: bool = True):
+    """VCA step ``step(seed, T)`` (benchmark convenience)."""
+    step = make_train_step(model, optimizer, num_samples, jit_compile=jit_compile)
+    return lambda seed, T: step(seed, T, tf.constant(0.0))

@@ -1,0 +1,177 @@
+import itertools
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nm_tf.models import NewmanMooreRNN, RNN2DCell
+
+
+def all_bits(L):
+    return np.array(list(itertools.product((0, 1), repeat=L * L)), dtype=np.int32)
+
+
+@pytest.fixture(scope="module")
+def small():
+    return NewmanMooreRNN(3, hidden=6, seed=3)
+
+
+@pytest.mark.parametrize("ordering", ["zigzag", "raster"])
+@pytest.mark.parametrize("cell", ["vanilla", "gru"])
+def test_probabilities_sum_to_one(ordering, cell):
+    m = NewmanMooreRNN(3, hidden=5, cell=cell, ordering=ordering, seed=1, jit_compile=False)
+    total = np.exp(m.log_prob(all_bits(3)).numpy().astype(np.float64)).sum()
+    assert total == pytest.approx(1.0, abs=1e-5)
+
+
+def test_float64_option():
+    m = NewmanMooreRNN(2, hidden=4, seed=0, dtype="float64", jit_compile=False)
+    lp = m.log_prob(all_bits(2))
+    assert lp.dtype == tf.float64
+    assert np.exp(lp.numpy()).sum() == pytest.approx(1.0, abs=1e-12)
+
+
+
+
+@pytest.mark.parametrize("ordering", ["zigzag", "raster"])
+def test_autoregressive_property(ordering):
+    """Changing the spin at step j leaves the conditionals of steps <= j unchanged."""
+    L = 3
+    m = NewmanMooreRNN(L, hidden=5, ordering=ordering, seed=2, jit_compile=False)
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 2, size=(4, L * L)).astype(np.int32)
+    order = m._sites_to_steps.numpy()
+
+    def prefix_logp(bits, k):
+        # log p of the first k+1 steps = log p(full with later steps summed out)
+        later = order[k + 1:]
+        tails = np.array(list(itertools.product((0, 1), repeat=len(later))), dtype=np.int32)
+        full = np.repeat(bits, len(tails), axis=0)
+        full[:, later] = np.tile(tails, (len(bits), 1))
+        lp = m.log_prob(full).numpy().reshape(len(bits), len(tails)).astype(np.float64)
+        return np.log(np.exp(lp).sum(axis=1))
+
+    for j in (2, 5):
+        flipped = base.copy()
+        flipped[:, order[j]] ^= 1
+        for k in range(j):
+            # the marginal of steps 0..k (k < j) is the product of the conditionals up to k
+            np.testing.assert_allclose(prefix_logp(base, k), prefix_logp(flipped, k), atol=1e-5)
+        assert not np.allclose(prefix_logp(base, j), prefix_logp(flipped, j), atol=1e-5)
+
+
+def test_sample_histogram_matches_probabilities():
+    L = 2
+    m = NewmanMooreRNN(L, hidden=6, seed=5)
+    n = 200_000
+    spins, _ = m.sample(n, seed=11)
+    codes = spins.numpy() @ (1 << np.arange(L * L))
+    observed = np.bincount(codes, minlength=16)
+    states = np.array([[(c >> i) & 1 for i in range(4)] for c in range(16)], dtype=np.int32)
+    p = np.exp(m.log_prob(states).numpy().astype(np.float64))
+    p /= p.sum()
+    chi2 = ((observed - n * p) ** 2 / (n * p)).sum()
+    # 15 degrees of freedom: P(chi2 > 37.7) = 0.001
+    assert chi2 < 37.7, chi2
+
+
+def test_seeds(small):
+    a, la = small.sample(50, seed=7)
+    b, lb = small.sample(50, seed=7)
+    c, _ = small.sample(50, seed=8)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(la.numpy(), lb.numpy())
+    assert not np.array_equal(a.numpy(), c.numpy())
+    d, _ = small.sample(50, seed=[0, 7])
+    np.testing.assert_array_equal(a.numpy(), d.numpy())
+    np.testing.assert_allclose(small.log_prob(a).numpy(), la.numpy(), atol=1e-5)
+
+
+def test_xla_and_graph_give_the_same_samples():
+    a = NewmanMooreRNN(3, hidden=6, seed=4, jit_compile=True)
+    b = NewmanMooreRNN(3, hidden=6, seed=4, jit_compile=False)
+    sa, la = a.sample(300, 9)
+    sb, lb = b.sample(300, 9)
+    np.testing.assert_array_equal(sa.numpy(), sb.numpy())
+    np.testing.assert_allclose(la.numpy(), lb.numpy(), atol=1e-5)
+
+
+def test_gradient_through_sampling_equals_teacher_forced(small):
+    seed = tf.constant([0, 3], tf.int64)
+    with tf.GradientTape() as tape:
+        bits, lp = small.sample_graph(64, seed)
+        loss = tf.reduce_mean(lp)
+    g1 = tape.gradient(loss, small.trainable_variables)
+    with tf.GradientTape() as tape:
+        loss2 = tf.reduce_mean(small.log_prob_graph(bits))
+    g2 = tape.gradient(loss2, small.trainable_variables)
+    assert all(np.abs(a.numpy()).max() > 0 for a in g1)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
+
+
+def test_log_psi_is_half_log_prob(small):
+    s, lp = small.sample(5, 0)
+    np.testing.assert_allclose(small.log_psi(s).numpy(), 0.5 * lp.numpy(), atol=1e-5)
+
+
+def test_spin_encoding_and_lattice_shape(small):
+    s, lp = small.sample(5, 0)
+    sigma = 1 - 2 * s.numpy()
+    np.testing.assert_allclose(small.log_prob(sigma, encoding="spins").numpy(), lp.numpy(), atol=1e-5)
+    np.testing.assert_allclose(small.log_prob(s.numpy().reshape(5, 3, 3)).numpy(), lp.numpy(), atol=1e-5)
+
+
+def test_config_round_trip_and_weights(tmp_path, small):
+    cfg = small.get_config()
+    clone = NewmanMooreRNN.from_config(cfg)
+    assert (clone.L, clone.hidden, clone.cell_type, clone.ordering_name) == (3, 6, "vanilla", "zigzag")
+    cell = RNN2DCell.from_config(small.rnn_cell.get_config())
+    assert cell.hidden == 6
+    other = NewmanMooreRNN(3, hidden=6, seed=99)
+    path = tmp_path / "w.weights.h5"
+    small.save_weights(path)
+    other.load_weights(path)
+    s, lp = small.sample(20, 1)
+    s2, lp2 = other.sample(20, 1)
+    np.testing.assert_array_equal(s.numpy(), s2.numpy())
+    np.testing.assert_allclose(lp.numpy(), lp2.numpy(), atol=1e-6)
+
+
+def test_same_init_seed_same_weights():
+    a = NewmanMooreRNN(3, hidden=6, seed=12)
+    b = NewmanMooreRNN(3, hidden=6, seed=12)
+    c = NewmanMooreRNN(3, hidden=6, seed=13)
+    for x, y in zip(a.trainable_variables, b.trainable_variables):
+        np.testing.assert_array_equal(x.numpy(), y.numpy())
+    assert not np.array_equal(a.trainable_variables[0].numpy(), c.trainable_variables[0].numpy())
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m: m.sample(0, 1), "num_samples"),
+        (lambda m: m.sample(-5, 1), "num_samples"),
+        (lambda m: m.sample(2.5, 1), "num_samples"),
+        (lambda m: m.sample(3, [1, 2, 3]), "shape"),
+        (lambda m: m.sample(3, [1.0, 2.0]), "integer"),
+        (lambda m: m.sample(3, -1), "seed"),
+        (lambda m: m.log_prob(np.zeros((2, 8))), "shape"),
+        (lambda m: m.log_prob(np.full((2, 9), 3)), "values"),
+        (lambda m: m.log_prob(np.zeros((2, 9)), encoding="spins"), "values"),
+    ],
+)
+def test_bad_input(small, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(small)
+
+
+def test_bad_construction():
+    with pytest.raises(ValueError, match="hidden"):
+        NewmanMooreRNN(3, hidden=0)
+    with pytest.raises(ValueError, match="cell"):
+        NewmanMooreRNN(3, cell="lstm")
+    with pytest.raises(ValueError, match="ordering"):
+        NewmanMooreRNN(3, ordering="spiral")
+    with pytest.raises(ValueError, match="L must"):
+        NewmanMooreRNN(1)
