@@ -13,6 +13,8 @@ import json
 import math
 import sys
 
+from .errors import RunError
+
 __all__ = ["UsageError", "main", "parse_float_list"]
 
 
@@ -142,6 +144,9 @@ def main(argv=None) -> int:
     except (UsageError, ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"nm-tf: error: {exc}", file=sys.stderr)
         return 2
+    except RunError as exc:
+        print(f"nm-tf: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("nm-tf: interrupted", file=sys.stderr)
         return 130

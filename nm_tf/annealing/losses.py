@@ -50,12 +50,14 @@ def single_flip_log_probs(model, bits, chunk: int = DEFAULT_FLIP_CHUNK):
 
 
 def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,
-                 flip_chunk: int = DEFAULT_FLIP_CHUNK):
+                 flip_chunk: int = DEFAULT_FLIP_CHUNK, penalty: float = 0.0):
     """Local loss of each sample (no gradient) and its classical energy.
 
     Args:
         bits: int32 ``[B, N]``; log_p: ``[B]``; T, gamma: scalars.
         quantum: include the transverse-field term (VQA).
+        penalty: ``lambda`` of the paper's trivial-state penalty, adding
+            ``lambda * sum_i b_i`` (the overlap with the all-down state, in spins).
 
     Returns:
         ``(loss_loc [B], energy [B])``.
@@ -64,6 +66,8 @@ def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,
     log_p = tf.stop_gradient(log_p)
     e = energy_tf(bits, model.L, J, dtype=dt)
     loc = e + tf.cast(T, dt) * log_p
+    if penalty:
+        loc = loc + tf.cast(penalty, dt) * tf.cast(tf.reduce_sum(bits, axis=1), dt)
     if quantum:
         flipped = single_flip_log_probs(model, bits, flip_chunk)
         ratio = tf.exp(0.5 * (flipped - log_p[:, None]))
@@ -73,7 +77,7 @@ def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,
 
 def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False, J: float = 1.0,
                     jit_compile: bool = True, strategy=None, minibatch=None,
-                    flip_chunk: int = DEFAULT_FLIP_CHUNK):
+                    flip_chunk: int = DEFAULT_FLIP_CHUNK, penalty: float = 0.0):
     """Build a compiled step ``step(seed int64[2], T, gamma) -> metrics``.
 
     Args:
@@ -88,6 +92,7 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
             into mini-batches of ``N_b`` and one optimizer update is made per
             mini-batch (teacher-forced ``log p`` at the current weights,
             baseline over the mini-batch). ``None``: one update on all samples.
+        penalty: trivial-state penalty ``lambda`` (see :func:`local_losses`).
 
     Returns:
         A callable returning a dict of scalar tensors for the samples drawn:
@@ -129,7 +134,7 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
         with tf.GradientTape() as tape:
             bits, log_p = model._scan(local_b, uniforms=u)
             loc, e = local_losses(model, bits, log_p, T, gamma, quantum=quantum, J=J,
-                                  flip_chunk=flip_chunk)
+                                  flip_chunk=flip_chunk, penalty=penalty)
             sums = tf.stack([tf.reduce_sum(loc), tf.reduce_sum(e), tf.reduce_sum(e * e),
                              tf.reduce_sum(tf.stop_gradient(log_p))])
             if strategy is not None:
@@ -143,7 +148,8 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
 
     def minibatch_step(seed, T, gamma):
         bits, log_p = model.sample_graph(num_samples, seed)
-        loc, e = local_losses(model, bits, log_p, T, gamma, quantum=quantum, J=J, flip_chunk=flip_chunk)
+        loc, e = local_losses(model, bits, log_p, T, gamma, quantum=quantum, J=J, flip_chunk=flip_chunk,
+                              penalty=penalty)
         sums = tf.stack([tf.reduce_sum(loc), tf.reduce_sum(e), tf.reduce_sum(e * e), tf.reduce_sum(log_p)])
         gnorm, finite = tf.constant(0.0, dt), tf.constant(True)
         for k in range(num_samples // minibatch):
@@ -151,7 +157,7 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
             with tf.GradientTape() as tape:
                 lp = model.log_prob_graph(part)
                 loc_k, _ = local_losses(model, part, lp, T, gamma, quantum=quantum, J=J,
-                                        flip_chunk=flip_chunk)
+                                        flip_chunk=flip_chunk, penalty=penalty)
                 surrogate = tf.reduce_mean((loc_k - tf.reduce_mean(loc_k)) * lp)
             g, f = apply(tape.gradient(surrogate, variables), tf.reduce_mean(loc_k))
             gnorm, finite = tf.maximum(gnorm, g), finite & f

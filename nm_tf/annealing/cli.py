@@ -1,0 +1,91 @@
+"""``nm-tf anneal``: every AnnealConfig field is a flag (``--annealing-steps`` etc.)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from .config import AnnealConfig, load_config_file
+
+__all__ = ["add_parser", "config_from_args"]
+
+_SKIP = {"schedule_points", "landscape"}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _type_of(field):
+    hint = field.type if not isinstance(field.type, str) else field.type
+    text = str(hint)
+    if text.startswith("bool") or field.default is True or field.default is False:
+        return "bool"
+    if "int" in text and "float" not in text:
+        return int
+    if "float" in text:
+        return float
+    return str
+
+
+def add_parser(sub):
+    p = sub.add_parser("anneal", help="run variational classical/quantum annealing (Algorithm 1)")
+    p.add_argument("--workdir", required=True, help="run directory")
+    p.add_argument("--config", help="JSON or YAML file of AnnealConfig fields")
+    p.add_argument("--resume", action="store_true", help="continue the run in --workdir from its last checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--landscape", default=None,
+                   help="comma-separated snapshots to scan during the run: "
+                        "before_warmup,after_warmup,mid_annealing,end (or 'paper' for all four)")
+    for f in dataclasses.fields(AnnealConfig):
+        if f.name in _SKIP:
+            continue
+        kind = _type_of(f)
+        if kind == "bool":
+            p.add_argument(_flag(f.name), dest=f.name, default=None,
+                           type=lambda s: s.lower() in ("1", "true", "yes", "on"),
+                           metavar="true|false", help=f"default {f.default}")
+        else:
+            p.add_argument(_flag(f.name), dest=f.name, type=kind, default=None,
+                           help=f"default {f.default}")
+    p.set_defaults(func=_run)
+
+
+def config_from_args(args) -> AnnealConfig:
+    data = load_config_file(args.config) if args.config else {}
+    for f in dataclasses.fields(AnnealConfig):
+        value = getattr(args, f.name, None)
+        if value is not None and f.name not in _SKIP:
+            data[f.name] = value
+    if args.landscape:
+        from ..landscape.snapshots import parse_tags
+
+        data["landscape"] = parse_tags(args.landscape)
+    return AnnealConfig.from_dict(data)
+
+
+def _run(args) -> int:
+    from ..runtime import configure_threads
+    from .driver import anneal, load_run_config
+
+    if args.resume:
+        cfg = load_run_config(args.workdir)
+        given = [f.name for f in dataclasses.fields(AnnealConfig) if getattr(args, f.name, None) is not None]
+        if given or args.config:
+            from ..cli import UsageError
+
+            raise UsageError(f"--resume takes the configuration from {args.workdir}/config.json; "
+                             f"drop {', '.join(_flag(g) for g in given) or '--config'}")
+    else:
+        cfg = config_from_args(args)
+    configure_threads()
+    callbacks = []
+    if cfg.landscape:
+        from ..landscape.snapshots import LandscapeCallback
+
+        callbacks.append(LandscapeCallback(cfg.landscape))
+    summary = anneal(cfg, args.workdir, resume=args.resume, quiet=args.quiet, callbacks=callbacks)
+    print(json.dumps(summary))
+    return 0
+
+

@@ -1,0 +1,242 @@
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nm_tf.annealing.config import AnnealConfig
+from nm_tf.annealing.driver import AnnealRun, NonFiniteError, anneal
+from nm_tf.annealing.losses import local_losses, make_train_step
+from nm_tf.annealing.schedule import temperature_and_field
+from nm_tf.models import NewmanMooreRNN
+
+FAST = dict(warmup=200, annealing_steps=200, train_steps=5, hidden=20, lr=0.005, final_samples=5000)
+
+
+def rows(workdir):
+    with open(workdir / "history.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+# ------------------------------------------------------------------ schedule & config
+def test_linear_schedule_table_one_defaults():
+    cfg = AnnealConfig()
+    assert (cfg.T_start, cfg.gamma_start, cfg.warmup, cfg.train_steps, cfg.annealing_steps,
+            cfg.samples, cfg.hidden, cfg.lr) == (10, 0, 1000, 5, 10000, 100, 40, 1e-4)
+    assert AnnealConfig(mode="vqa").gamma_start == 10 and AnnealConfig(mode="vqa").T_start == 0
+    small = AnnealConfig(warmup=3, annealing_steps=4, train_steps=2, T0=2.0)
+    temps = [temperature_and_field(small, s)[0] for s in range(small.total_steps)]
+    assert temps == [2.0] * 3 + [1.5, 1.5, 1.0, 1.0, 0.5, 0.5, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("kind", ["exponential", "points"])
+def test_other_schedules_end_at_zero(kind):
+    extra = {"schedule_points": ((0, 1), (0.5, 0.2), (1, 0))} if kind == "points" else {}
+    cfg = AnnealConfig(warmup=0, annealing_steps=10, train_steps=1, T0=3.0, schedule=kind, **extra)
+    temps = [temperature_and_field(cfg, s)[0] for s in range(cfg.total_steps)]
+    assert temps[-1] == 0.0 and all(a >= b for a, b in zip(temps, temps[1:])) and temps[0] < 3.0
+
+
+@pytest.mark.parametrize("bad", [dict(T0=-1.0), dict(gamma0=-0.1), dict(warmup=-1), dict(samples=0),
+                                 dict(L=1), dict(mode="sqa"), dict(lr=0.0), dict(samples=10, minibatch=3)])
+def test_bad_config(bad):
+    with pytest.raises(ValueError):
+        AnnealConfig(**bad)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--L", "1"], "L must"),
+    (["--T0", "-2"], "T0 must"),
+    (["--mode", "xyz"], "mode must"),
+    (["--samples", "-4"], "samples must"),
+    (["--config", "/nonexistent.yaml"], "cannot read config"),
+])
+def test_cli_bad_input(tmp_path, args, message):
+    r = subprocess.run([sys.executable, "-m", "nm_tf", "anneal", "--workdir", str(tmp_path / "r"), *args],
+                       capture_output=True, text=True)
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_yaml_config_and_overrides(tmp_path):
+    from nm_tf.cli import build_parser
+    from nm_tf.annealing.cli import config_from_args
+
+    path = tmp_path / "c.yaml"
+    path.write_text("L: 4\nT0: 3.5\nwarmup: 7\n")
+    args = build_parser().parse_args(["anneal", "--workdir", "w", "--config", str(path), "--warmup", "9"])
+    cfg = config_from_args(args)
+    assert (cfg.L, cfg.T0, cfg.warmup) == (4, 3.5, 9)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    args = build_parser().parse_args(["anneal", "--workdir", "w", "--config", str(bad)])
+    with pytest.raises(ValueError, match="cannot parse"):
+        config_from_args(args)
+
+
+# ------------------------------------------------------------------ estimator
+def test_control_variate_reduces_gradient_variance():
+    model = NewmanMooreRNN(3, hidden=8, seed=0, jit_compile=False)
+    v = model.trainable_variables
+
+    @tf.function
+    def grads(seed):
+        with tf.GradientTape(persistent=True) as tape:
+            bits, lp = model.sample_graph(20, seed)
+            loc, _ = local_losses(model, bits, lp, 1.0, 0.0, quantum=False)
+            plain = tf.reduce_mean(loc * lp)
+            cv = tf.reduce_mean((loc - tf.reduce_mean(loc)) * lp)
+        flat = lambda g: tf.concat([tf.reshape(x, [-1]) for x in g], 0)  # noqa: E731
+        return flat(tape.gradient(plain, v)), flat(tape.gradient(cv, v))
+
+    g = [grads(tf.constant([1, s], tf.int64)) for s in range(60)]
+    plain = np.stack([a.numpy() for a, _ in g])
+    cv = np.stack([b.numpy() for _, b in g])
+    assert cv.var(axis=0).sum() < 0.5 * plain.var(axis=0).sum()
+    # both estimate the same gradient
+    assert np.abs(cv.mean(0) - plain.mean(0)).max() < 5 * plain.std(0).max() / np.sqrt(60)
+
+
+def test_non_finite_step_is_skipped():
+    model = NewmanMooreRNN(2, hidden=4, seed=0, jit_compile=False)
+    opt = tf.keras.optimizers.Adam(0.1)
+    step = make_train_step(model, opt, 10, jit_compile=False)
+    before = [x.numpy().copy() for x in model.trainable_variables]
+    out = step(tf.constant([0, 0], tf.int64), tf.constant(float("nan")), tf.constant(0.0))
+    assert not bool(out["finite"])
+    for a, b in zip(before, model.trainable_variables):
+        np.testing.assert_array_equal(a, b.numpy())
+
+
+def test_run_stops_after_consecutive_bad_steps(tmp_path):
+    cfg = AnnealConfig(L=2, warmup=30, annealing_steps=2, train_steps=1, hidden=4, max_bad_steps=3,
+                       checkpoint_every=1)
+    run = AnnealRun(cfg, tmp_path / "r", quiet=True)
+    run.prepare(resume=False)
+    real = run.train_step
+    calls = {"n": 0}
+
+    def flaky(seed, T, gamma):
+        calls["n"] += 1
+        out = real(seed, T, gamma)
+        if calls["n"] > 12:
+            out = dict(out, finite=tf.constant(False))
+        return out
+
+    run.train_step = flaky
+    with pytest.raises(NonFiniteError, match="3 consecutive"):
+        run.train(0)
+    assert run.manager.latest_checkpoint is None or "ckpt" in run.manager.latest_checkpoint
+
+
+# ------------------------------------------------------------------ physics
+@pytest.mark.parametrize("L", [3, 4])
+def test_vca_tracks_exact_free_energy(tmp_path, L):
+    s = anneal(AnnealConfig(mode="vca", L=L, T0=2.0, **FAST), tmp_path / "r", quiet=True)
+    hist = [r for r in rows(tmp_path / "r") if r["phase"] == "anneal"]
+    dev = [abs(float(r["loss_per_spin"]) - float(r["exact_per_spin"])) / abs(float(r["exact_per_spin"]))
+           for r in hist]
+    assert max(dev) < 0.05 and np.median(dev) < 0.03, (max(dev), np.median(dev))
+    assert s["energy_per_spin_mean"] == pytest.approx(-0.5, abs=0.01)
+    assert s["reached_ground_state"]
+    assert (tmp_path / "r" / "tensorboard").is_dir() and any((tmp_path / "r" / "tensorboard").iterdir())
+
+
+def test_vqa_tracks_exact_ground_energy(tmp_path):
+    s = anneal(AnnealConfig(mode="vqa", L=3, gamma0=2.0, **FAST), tmp_path / "r", quiet=True)
+    hist = [r for r in rows(tmp_path / "r") if r["phase"] == "anneal" and r["exact_per_spin"]]
+    dev = [abs(float(r["loss_per_spin"]) - float(r["exact_per_spin"])) / abs(float(r["exact_per_spin"]))
+           for r in hist]
+    assert len(hist) == 200
+    assert np.median(dev) < 0.01 and max(dev) < 0.06, (np.median(dev), max(dev))
+    assert dev[-1] < 0.01
+    assert s["energy_per_spin_mean"] == pytest.approx(-0.5, abs=0.01)
+
+
+# ------------------------------------------------------------------ run directory
+def test_finished_run_is_never_overwritten(tmp_path):
+    cfg = AnnealConfig(L=2, warmup=5, annealing_steps=2, train_steps=1, hidden=4, final_samples=10)
+    anneal(cfg, tmp_path / "r", quiet=True)
+    with pytest.raises(FileExistsError, match="already finished"):
+        anneal(cfg, tmp_path / "r", quiet=True)
+    with pytest.raises(FileExistsError, match="already finished"):
+        anneal(cfg, tmp_path / "r", resume=True, quiet=True)
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert {"energy_per_spin_mean", "energy_per_spin_std", "energy_per_spin_min", "reached_ground_state",
+            "distinct_ground_states", "degeneracy", "wall_seconds"} <= set(summary)
+
+
+def _cli(workdir, *extra):
+    return [sys.executable, "-m", "nm_tf", "anneal", "--workdir", str(workdir), "--quiet", *extra]
+
+
+def test_resume_after_kill_matches_uninterrupted(tmp_path):
+    args = ["--L", "3", "--warmup", "40", "--annealing-steps", "150", "--train-steps", "2", "--hidden", "8",
+            "--lr", "0.01", "--T0", "1.5", "--checkpoint-every", "10", "--final-samples", "2000", "--seed", "3"]
+    ref = tmp_path / "ref"
+    subprocess.run(_cli(ref, *args), check=True, capture_output=True)
+    run = tmp_path / "run"
+    proc = subprocess.Popen(_cli(run, *args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        ckpts = list((run / "checkpoints").glob("ckpt-*.index")) if (run / "checkpoints").exists() else []
+        if any(int(p.name.split("-")[1].split(".")[0]) >= 100 for p in ckpts):
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (run / "summary.json").exists(), "the run finished before it could be killed"
+    r = subprocess.run(_cli(run, "--resume"), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    a = json.loads((ref / "summary.json").read_text())
+    b = json.loads((run / "summary.json").read_text())
+    for k in ("energy_per_spin_mean", "energy_per_spin_min", "ground_state_fraction", "distinct_ground_states"):
+        assert a[k] == pytest.approx(b[k], abs=1e-6), k
+    ra, rb = rows(ref), rows(run)
+    assert [x["step"] for x in ra] == [x["step"] for x in rb]
+    np.testing.assert_allclose([float(x["loss_per_spin"]) for x in ra],
+                               [float(x["loss_per_spin"]) for x in rb], atol=1e-5)
+
+
+def test_resume_rejects_changed_flags(tmp_path):
+    r = subprocess.run(_cli(tmp_path / "x", "--resume", "--L", "4"), capture_output=True, text=True)
+    assert r.returncode == 2 and "no run" in r.stderr or "drop" in r.stderr
+
+
+_DIST = r"""
+import json, sys
+import tensorflow as tf
+cpus = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+from nm_tf.annealing.driver import make_strategy
+from nm_tf.annealing.losses import make_train_step
+from nm_tf.models import NewmanMooreRNN
+out = {}
+for replicas in (1, 2):
+    strategy = make_strategy(replicas)
+    scope = strategy.scope() if strategy else tf.name_scope("x")
+    with scope:
+        model = NewmanMooreRNN(3, hidden=6, seed=1, jit_compile=False)
+        opt = tf.keras.optimizers.Adam(0.01)
+        step = make_train_step(model, opt, 40, jit_compile=False, strategy=strategy)
+    for s in range(5):
+        m = step(tf.constant([0, s], tf.int64), tf.constant(1.0), tf.constant(0.0))
+    out[replicas] = {"w": [v.numpy().ravel().tolist() for v in model.trainable_variables],
+                     "loss": float(m["loss"])}
+print(json.dumps(out))
+"""
+
+
+def test_two_replicas_match_one_device():
+    r = subprocess.run([sys.executable, "-c", _DIST], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["1"]["loss"] == pytest.approx(out["2"]["loss"], abs=1e-5)
+    for a, b in zip(out["1"]["w"], out["2"]["w"]):
+        np.testing.assert_allclose(a, b, atol=1e-5)
