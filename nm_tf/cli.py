@@ -11,7 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any TensorFlow import
 
 from .errors import RunError
 
@@ -116,6 +119,7 @@ _EXTRA = [
     ("nm_tf.modes.cli", "add_parser"),
     ("nm_tf.export.cli", "add_parser"),
     ("nm_tf.server.cli", "add_parser"),
+    ("nm_tf.client", "add_parser"),
     ("nm_tf.quickstart", "add_parser"),
 ]
 

@@ -1,0 +1,20 @@
+"""``nm-tf export``."""
+
+from __future__ import annotations
+
+
+def add_parser(sub):
+    p = sub.add_parser("export", help="export a run as a SavedModel for TF-Serving")
+    p.add_argument("--workdir", required=True, help="run directory (nm-tf anneal --workdir)")
+    p.add_argument("--model-dir", required=True, help="TF-Serving base directory")
+    p.add_argument("--name", required=True, help="model name (a subdirectory of --model-dir)")
+    p.add_argument("--version", type=int, default=None, help="version number (default: next free)")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    from .savedmodel import export_run
+
+    path = export_run(args.workdir, args.model_dir, args.name, args.version)
+    print(path)
+    return 0

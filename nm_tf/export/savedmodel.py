@@ -1,0 +1,108 @@
+"""Write a trained model as a SavedModel in TF-Serving's layout ``<base>/<name>/<version>/``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .signatures import make_serving_functions
+
+__all__ = ["export_model", "export_run", "load_run_model", "next_version", "write_warmup"]
+
+METADATA_FILE = "nm_tf.json"
+WARMUP_FILE = "tf_serving_warmup_requests"
+
+
+def next_version(base: Path) -> int:
+    versions = [int(p.name) for p in base.glob("*") if p.is_dir() and p.name.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def load_run_model(workdir):
+    """Rebuild the model of a run directory and restore its latest weights."""
+    import tensorflow as tf
+
+    from ..annealing.driver import load_run_config
+    from ..models import NewmanMooreRNN
+
+    workdir = Path(workdir)
+    cfg = load_run_config(workdir)
+    model = NewmanMooreRNN(cfg.L, hidden=cfg.hidden, cell=cfg.cell, ordering=cfg.ordering, seed=cfg.seed,
+                           jit_compile=False, dtype=cfg.dtype)
+    weights = workdir / "model.weights.h5"
+    latest = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
+    if weights.exists():
+        model.load_weights(weights)
+    elif latest:
+        tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+    else:
+        raise FileNotFoundError(f"run {workdir} has no checkpoint or model.weights.h5 yet")
+    return model, cfg
+
+
+def export_model(model, path, J: float = 1.0, metadata=None, warmup: bool = True) -> Path:
+    """Export ``model`` to ``path`` (a version directory) with the serving signatures.
+
+    Signatures (method ``tensorflow/serving/predict``): ``sample`` (also
+    ``serving_default``), ``log_prob`` and ``hamming_stats``; see
+    :mod:`nm_tf.export.signatures`. Variables are tracked through
+    ``keras.export.ExportArchive`` so TF-Serving's session loader finds them.
+    """
+    import keras
+    import tensorflow as tf
+
+    path = Path(path)
+    if path.exists() and any(path.iterdir()):
+        raise FileExistsError(f"export directory {path} already exists and is not empty")
+    fns = make_serving_functions(model, J)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for name, (fn, sig) in fns.items():
+        archive.add_endpoint(name, tf.function(fn, autograph=False), input_signature=sig)
+    archive.add_endpoint("serving_default", tf.function(fns["sample"][0], autograph=False),
+                         input_signature=fns["sample"][1])
+    archive.write_out(str(path), verbose=False)
+    extra = path / "assets.extra"
+    extra.mkdir(exist_ok=True)
+    meta = {"L": model.L, "n_sites": model.n_sites, "hidden": model.hidden, "cell": model.cell_type,
+            "ordering": model.ordering_name, "J": J, "encoding": "int8 bits, 1 = spin down, site x + L*y",
+            **(metadata or {})}
+    (extra / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    if warmup:
+        write_warmup(extra / WARMUP_FILE)
+    return path
+
+
+def write_warmup(path: Path, sizes=(1, 100, 1000)):
+    """TF-Serving warm-up records: one PredictionLog per signature and batch size."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for signature in ("sample", "hamming_stats"):
+            for size in sizes:
+                req = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(signature_name=signature))
+                req.inputs["num_samples"].CopyFrom(tf.make_tensor_proto(np.int32(size)))
+                req.inputs["seed"].CopyFrom(tf.make_tensor_proto(np.array([0, 0], dtype=np.int64)))
+                log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=req))
+                writer.write(log.SerializeToString())
+
+
+def export_run(workdir, model_dir, name: str, version=None) -> Path:
+    """Export the latest weights of a run to ``model_dir/name/version`` (next free version by default)."""
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"model name must be a plain directory name, got {name!r}")
+    model, cfg = load_run_model(workdir)
+    base = Path(model_dir) / name
+    base.mkdir(parents=True, exist_ok=True)
+    if version is None:
+        version = next_version(base)
+    elif int(version) < 1:
+        raise ValueError(f"version must be a positive integer, got {version}")
+    summary_path = Path(workdir) / "summary.json"
+    meta = {"run": str(Path(workdir).resolve()), "mode": cfg.mode, "seed": cfg.seed}
+    if summary_path.exists():
+        meta["summary"] = json.loads(summary_path.read_text())
+    return export_model(model, base / str(int(version)), J=cfg.J, metadata=meta)

@@ -1,0 +1,1 @@
+"""Embedded TF-Serving-compatible sampler server (needs the ``serving`` extra)."""

@@ -1,0 +1,59 @@
+"""gRPC ``tensorflow.serving.PredictionService`` (Predict, GetModelMetadata) over a ModelStore."""
+
+from __future__ import annotations
+
+import grpc
+import tensorflow as tf
+from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
+
+from .store import DEFAULT_SIGNATURE, ServingError
+
+__all__ = ["PredictionService"]
+
+_CODES = {"INVALID_ARGUMENT": grpc.StatusCode.INVALID_ARGUMENT, "NOT_FOUND": grpc.StatusCode.NOT_FOUND}
+
+
+class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
+    def __init__(self, store):
+        self.store = store
+
+    def _abort(self, context, err: ServingError):
+        context.abort(_CODES.get(err.code, grpc.StatusCode.INTERNAL), err.message)
+
+    def Predict(self, request, context):  # noqa: N802 - gRPC method name
+        spec = request.model_spec
+        try:
+            model = self.store.get(spec.name, spec.version.value if spec.HasField("version") else None)
+            try:
+                inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+            except Exception as exc:  # noqa: BLE001 - malformed TensorProto
+                raise ServingError("INVALID_ARGUMENT", f"cannot decode input tensors: {exc}") from None
+            outputs = model.run(spec.signature_name, inputs, list(request.output_filter),
+                                self.store.max_samples)
+        except ServingError as err:
+            self._abort(context, err)
+        response = predict_pb2.PredictResponse()
+        response.model_spec.name = spec.name
+        response.model_spec.version.value = model.version
+        response.model_spec.signature_name = spec.signature_name or DEFAULT_SIGNATURE
+        for key, value in outputs.items():
+            response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
+        return response
+
+    def GetModelMetadata(self, request, context):  # noqa: N802
+        spec = request.model_spec
+        if list(request.metadata_field) != ["signature_def"]:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          "metadata_field must be exactly ['signature_def']")
+        try:
+            model = self.store.get(spec.name, spec.version.value if spec.HasField("version") else None)
+        except ServingError as err:
+            self._abort(context, err)
+        response = get_model_metadata_pb2.GetModelMetadataResponse()
+        response.model_spec.name = spec.name
+        response.model_spec.version.value = model.version
+        sig_map = get_model_metadata_pb2.SignatureDefMap()
+        for key, sig in model.signatures.items():
+            sig_map.signature_def[key].CopyFrom(sig)
+        response.metadata["signature_def"].Pack(sig_map)
+        return response

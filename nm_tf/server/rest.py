@@ -1,0 +1,156 @@
+"""TF-Serving's REST API over a ModelStore.
+
+``GET /v1/models/NAME[/versions/V]``, ``GET .../metadata``,
+``POST .../:predict`` with ``{"signature_name", "inputs"}`` (columnar, answered
+as ``{"outputs": ...}``) or ``{"instances": [...]}`` (row format, answered as
+``{"predictions": [...]}``). Errors: 400 / 404 with ``{"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+
+from .store import DEFAULT_SIGNATURE, ServingError
+
+__all__ = ["make_rest_server"]
+
+_ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
+                    r"(?P<action>/metadata|:predict)?$")
+_HTTP = {"INVALID_ARGUMENT": 400, "NOT_FOUND": 404}
+MAX_BODY = 64 << 20
+
+
+def _to_array(value, dtype, key):
+    try:
+        arr = np.asarray(value)
+        if arr.dtype == object:
+            raise ValueError("ragged or mixed-type list")
+        if arr.size and np.issubdtype(dtype, np.integer):
+            if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer)
+                                         or (np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)))):
+                raise ValueError(f"expected integers, got {arr.dtype.name}")
+            info = np.iinfo(dtype)
+            if arr.min() < info.min or arr.max() > info.max:
+                raise ValueError(f"values out of range for {np.dtype(dtype).name}")
+        return arr.astype(dtype)
+    except (ValueError, TypeError) as exc:
+        raise ServingError("INVALID_ARGUMENT", f"input {key!r}: cannot convert to "
+                                               f"{np.dtype(dtype).name}: {exc}") from None
+
+
+def _predict(store, name, version, body):
+    if not isinstance(body, dict):
+        raise ServingError("INVALID_ARGUMENT", "request body must be a JSON object")
+    model = store.get(name, version)
+    signature = body.get("signature_name") or DEFAULT_SIGNATURE
+    spec = model.input_spec(signature)
+    if ("inputs" in body) == ("instances" in body):
+        raise ServingError("INVALID_ARGUMENT", "request must have exactly one of 'inputs' or 'instances'")
+    if "inputs" in body:
+        raw = body["inputs"]
+        if not isinstance(raw, dict):
+            if len(spec) != 1:
+                raise ServingError("INVALID_ARGUMENT", f"'inputs' must name each of {sorted(spec)}")
+            raw = {next(iter(spec)): raw}
+        inputs = {k: _to_array(v, spec[k][0], k) if k in spec else np.asarray(v) for k, v in raw.items()}
+        out = model.run(signature, inputs, max_samples=store.max_samples)
+        out = {k: v.tolist() for k, v in out.items()}
+        return {"outputs": next(iter(out.values())) if len(out) == 1 else out}
+    instances = body["instances"]
+    if not isinstance(instances, list) or not instances:
+        raise ServingError("INVALID_ARGUMENT", "'instances' must be a non-empty list")
+    if any(shape is not None and len(shape) == 0 for _, shape in spec.values()):
+        raise ServingError("INVALID_ARGUMENT", f"signature {signature!r} has scalar inputs; use the columnar "
+                                               "'inputs' format")
+    if all(isinstance(i, dict) for i in instances):
+        keys = set(instances[0])
+        if any(set(i) != keys for i in instances):
+            raise ServingError("INVALID_ARGUMENT", "all instances must have the same keys")
+        raw = {k: [i[k] for i in instances] for k in keys}
+    elif len(spec) == 1:
+        raw = {next(iter(spec)): instances}
+    else:
+        raise ServingError("INVALID_ARGUMENT", f"instances must be objects naming {sorted(spec)}")
+    inputs = {k: _to_array(v, spec[k][0], k) if k in spec else np.asarray(v) for k, v in raw.items()}
+    out = model.run(signature, inputs, max_samples=store.max_samples)
+    rows = len(instances)
+    if any(np.ndim(v) == 0 or len(v) != rows for v in out.values()):
+        raise ServingError("INVALID_ARGUMENT", "outputs are not batched along the instances")
+    if len(out) == 1:
+        return {"predictions": next(iter(out.values())).tolist()}
+    return {"predictions": [{k: v[r].tolist() for k, v in out.items()} for r in range(rows)]}
+
+
+def _metadata(store, name, version):
+    from google.protobuf import json_format
+    from tensorflow_serving.apis import get_model_metadata_pb2
+
+    model = store.get(name, version)
+    sig_map = get_model_metadata_pb2.SignatureDefMap()
+    for key, sig in model.signatures.items():
+        sig_map.signature_def[key].CopyFrom(sig)
+    return {"model_spec": {"name": name, "signature_name": "", "version": str(model.version)},
+            "metadata": {"signature_def": json_format.MessageToDict(sig_map)}}
+
+
+def make_rest_server(store, host: str, port: int, log=None) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *args):  # quiet by default
+            if log:
+                log(fmt % args)
+
+        def _send(self, status: int, payload: dict):
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _route(self, method: str):
+            m = _ROUTE.match(self.path.split("?")[0])
+            if not m:
+                raise ServingError("NOT_FOUND", f"Malformed request: {method} {self.path}")
+            version = int(m["version"]) if m["version"] else None
+            return m["name"], version, m["action"]
+
+        def do_GET(self):  # noqa: N802
+            try:
+                name, version, action = self._route("GET")
+                if action == ":predict":
+                    raise ServingError("INVALID_ARGUMENT", "predict requires POST")
+                if action == "/metadata":
+                    self._send(200, _metadata(store, name, version))
+                else:
+                    self._send(200, {"model_version_status": store.status(name, version)})
+            except ServingError as err:
+                self._send(_HTTP.get(err.code, 500), {"error": err.message})
+
+        def do_POST(self):  # noqa: N802
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > MAX_BODY:
+                    raise ServingError("INVALID_ARGUMENT", f"request body larger than {MAX_BODY} bytes")
+                raw = self.rfile.read(length)
+                name, version, action = self._route("POST")
+                if action != ":predict":
+                    raise ServingError("NOT_FOUND", f"Malformed request: POST {self.path}")
+                try:
+                    body = json.loads(raw or b"null")
+                except (ValueError, UnicodeDecodeError) as exc:
+                    raise ServingError("INVALID_ARGUMENT", f"JSON Parse error: {exc}") from None
+                self._send(200, _predict(store, name, version, body))
+            except ServingError as err:
+                self._send(_HTTP.get(err.code, 500), {"error": err.message})
+            except Exception as exc:  # noqa: BLE001 - the server keeps serving
+                self._send(500, {"error": f"internal error: {exc}"})
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server

@@ -1,0 +1,84 @@
+"""The embedded TF-Serving-compatible server: gRPC + REST over one model directory."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from concurrent import futures
+
+__all__ = ["SamplerServer"]
+
+
+class SamplerServer:
+    """Serve every model under ``model_dir``.
+
+    Example:
+        >>> with SamplerServer("models", grpc_port=0, rest_port=0) as srv:   # doctest: +SKIP
+        ...     print(srv.grpc_target, srv.rest_url)
+    """
+
+    def __init__(self, model_dir, host: str = "127.0.0.1", grpc_port: int = 8500, rest_port: int = 8501,
+                 max_samples: int = 100_000, poll_seconds: float = 1.0, workers: int = 8, quiet: bool = False):
+        import grpc
+        from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+        from .grpc_service import PredictionService
+        from .rest import make_rest_server
+        from .store import ModelStore
+
+        self.log = (lambda *_: None) if quiet else (lambda msg: print(f"[nm-tf serve] {msg}", file=sys.stderr))
+        self.store = ModelStore(model_dir, max_samples=max_samples, log=self.log)
+        if not self.store.model_names():
+            self.log(f"no models under {model_dir} yet; polling for new ones")
+        self.host = host
+        self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(self.store), self.grpc)
+        self.grpc_port = self.grpc.add_insecure_port(f"{host}:{grpc_port}")
+        if self.grpc_port == 0:
+            raise OSError(f"cannot bind gRPC port {host}:{grpc_port}")
+        self.rest = make_rest_server(self.store, host, rest_port)
+        self.rest_port = self.rest.server_address[1]
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._threads = []
+
+    @property
+    def grpc_target(self) -> str:
+        return f"{self.host}:{self.grpc_port}"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.host}:{self.rest_port}"
+
+    def _poll(self):
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                self.store.refresh()
+            except Exception as exc:  # noqa: BLE001 - a half-written export must not stop serving
+                self.log(f"refresh failed: {exc}")
+
+    def start(self):
+        self.grpc.start()
+        for target in (self.rest.serve_forever, self._poll):
+            t = threading.Thread(target=target, daemon=True)
+            t.start()
+            self._threads.append(t)
+        self.log(f"gRPC on {self.grpc_target}, REST on {self.rest_url}, models: {self.store.model_names()}")
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self.rest.shutdown()
+        self.rest.server_close()
+        self.grpc.stop(grace=1).wait()
+        self.store.close()
+
+    def wait(self):
+        self._stop.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False

@@ -1,0 +1,278 @@
+import concurrent.futures as cf
+import json
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow_serving")
+import grpc  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc  # noqa: E402
+
+from nm_tf.annealing.config import AnnealConfig  # noqa: E402
+from nm_tf.annealing.driver import anneal  # noqa: E402
+from nm_tf.client import SamplerClient, ServerError  # noqa: E402
+from nm_tf.export import export_run, load_run_model  # noqa: E402
+from nm_tf.hamiltonian import energy  # noqa: E402
+from nm_tf.server.server import SamplerServer  # noqa: E402
+
+L = 3
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("run") / "r"
+    anneal(AnnealConfig(L=L, T0=2.0, warmup=50, annealing_steps=50, train_steps=2, hidden=8, lr=0.01,
+                        final_samples=500), wd, quiet=True)
+    return wd
+
+
+@pytest.fixture(scope="module")
+def models(run_dir, tmp_path_factory):
+    base = tmp_path_factory.mktemp("models")
+    export_run(run_dir, base, "nm")
+    return base
+
+
+@pytest.fixture(scope="module")
+def server(models):
+    with SamplerServer(models, grpc_port=0, rest_port=0, max_samples=5000, poll_seconds=0.2, quiet=True) as s:
+        yield s
+
+
+def _stub(server):
+    return prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(server.grpc_target))
+
+
+def _request(signature="sample", n=20, seed=(0, 4), name="nm", n_dtype=np.int32):
+    req = predict_pb2.PredictRequest()
+    req.model_spec.name = name
+    req.model_spec.signature_name = signature
+    req.inputs["num_samples"].CopyFrom(tf.make_tensor_proto(n_dtype(n)))
+    req.inputs["seed"].CopyFrom(tf.make_tensor_proto(np.array(seed, np.int64)))
+    return req
+
+
+def _rest(server, path, body=None, raw=None):
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(server.rest_url + path, data=data)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+# ------------------------------------------------------------------ export
+def test_session_loader_runs_every_signature(models, run_dir):
+    path = models / "nm" / "1"
+    with tf.compat.v1.Session(graph=tf.Graph()) as sess:
+        meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], str(path))
+        assert {"sample", "serving_default", "log_prob", "hamming_stats"} <= set(meta.signature_def)
+        feeds_for = {"num_samples": np.int32(300), "seed": np.array([0, 9], np.int64),
+                     "spins": np.ones((2, L * L), np.int8)}
+        out = {}
+        for name in ("sample", "serving_default", "log_prob", "hamming_stats"):
+            sig = meta.signature_def[name]
+            assert sig.method_name == "tensorflow/serving/predict"
+            out[name] = sess.run({k: v.name for k, v in sig.outputs.items()},
+                                 {ti.name: feeds_for[k] for k, ti in sig.inputs.items()})
+    s = out["sample"]
+    assert s["spins"].dtype == np.int8 and s["spins"].shape == (300, L * L)
+    np.testing.assert_array_equal(s["energy"], energy(s["spins"], L))
+    np.testing.assert_array_equal(s["hamming_to_trivial"], L * L - s["spins"].sum(1))
+    np.testing.assert_array_equal(s["is_ground_state"], s["energy"] == -L * L / 2)
+    np.testing.assert_array_equal(out["serving_default"]["spins"], s["spins"])
+    # same seed -> the in-process sampler's samples
+    model, _ = load_run_model(run_dir)
+    bits, lp = model.sample(300, [0, 9])
+    np.testing.assert_array_equal(bits.numpy(), s["spins"])
+    np.testing.assert_allclose(lp.numpy(), s["log_prob"], atol=1e-5)
+    h = out["hamming_stats"]
+    np.testing.assert_array_equal(h["hamming_histogram"], np.bincount(s["hamming_to_trivial"], minlength=10))
+    assert h["ground_state_fraction"] == pytest.approx(s["is_ground_state"].mean())
+    assert h["distinct_ground_states"] == len(np.unique(s["spins"][s["is_ground_state"]], axis=0))
+    d = (s["spins"][:, None, :] != s["spins"][None, :, :]).sum(-1)
+    iu = np.triu_indices(300, 1)
+    np.testing.assert_array_equal(h["pairwise_hamming_histogram"], np.bincount(d[iu], minlength=10))
+    assert (path / "assets.extra" / "tf_serving_warmup_requests").exists()
+
+
+def test_export_refuses_to_overwrite_and_numbers_versions(run_dir, tmp_path):
+    assert export_run(run_dir, tmp_path, "m").name == "1"
+    assert export_run(run_dir, tmp_path, "m").name == "2"
+    with pytest.raises(FileExistsError):
+        export_run(run_dir, tmp_path, "m", version=1)
+    with pytest.raises(FileNotFoundError):
+        export_run(tmp_path / "missing", tmp_path, "m")
+
+
+# ------------------------------------------------------------------ gRPC
+def test_grpc_predict_and_metadata(server, run_dir):
+    stub = _stub(server)
+    resp = stub.Predict(_request(n=50, seed=(0, 4)))
+    spins = tf.make_ndarray(resp.outputs["spins"])
+    assert spins.shape == (50, L * L) and resp.model_spec.version.value == 1
+    model, _ = load_run_model(run_dir)
+    np.testing.assert_array_equal(model.sample(50, [0, 4])[0].numpy(), spins)
+    req = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+    req.model_spec.name = "nm"
+    meta = stub.GetModelMetadata(req)
+    sig_map = get_model_metadata_pb2.SignatureDefMap()
+    meta.metadata["signature_def"].Unpack(sig_map)
+    assert "hamming_stats" in sig_map.signature_def
+
+
+@pytest.mark.parametrize("req, code, message", [
+    (lambda: _request(n_dtype=np.int64), grpc.StatusCode.INVALID_ARGUMENT, "int32"),
+    (lambda: _request(n=0), grpc.StatusCode.INVALID_ARGUMENT, "> 0"),
+    (lambda: _request(n=10_000), grpc.StatusCode.INVALID_ARGUMENT, "<= 5000"),
+    (lambda: _request(name="nope"), grpc.StatusCode.NOT_FOUND, "nope"),
+    (lambda: _request(signature="nope"), grpc.StatusCode.INVALID_ARGUMENT, "nope"),
+    (lambda: _request(seed=(1, 2, 3)), grpc.StatusCode.INVALID_ARGUMENT, "shape"),
+])
+def test_grpc_errors(server, req, code, message):
+    with pytest.raises(grpc.RpcError) as info:
+        _stub(server).Predict(req())
+    assert info.value.code() == code and message in info.value.details()
+    assert _stub(server).Predict(_request(n=3)).outputs["spins"]  # still serving
+
+
+def test_grpc_unknown_version_and_bad_spins(server):
+    req = _request()
+    req.model_spec.version.value = 99
+    with pytest.raises(grpc.RpcError) as info:
+        _stub(server).Predict(req)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    req = predict_pb2.PredictRequest()
+    req.model_spec.name, req.model_spec.signature_name = "nm", "log_prob"
+    req.inputs["spins"].CopyFrom(tf.make_tensor_proto(np.full((1, L * L), 3, np.int8)))
+    with pytest.raises(grpc.RpcError) as info:
+        _stub(server).Predict(req)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "bits" in info.value.details()
+
+
+# ------------------------------------------------------------------ REST
+def test_rest_status_metadata_and_predict(server):
+    code, body = _rest(server, "/v1/models/nm")
+    assert code == 200 and body["model_version_status"][0]["state"] == "AVAILABLE"
+    code, body = _rest(server, "/v1/models/nm/versions/1/metadata")
+    assert code == 200 and "sample" in body["metadata"]["signature_def"]["signatureDef"]
+    code, body = _rest(server, "/v1/models/nm:predict",
+                       {"signature_name": "sample", "inputs": {"num_samples": 7, "seed": [0, 4]}})
+    assert code == 200 and np.asarray(body["outputs"]["spins"]).shape == (7, L * L)
+    grpc_spins = tf.make_ndarray(_stub(server).Predict(_request(n=7)).outputs["spins"])
+    np.testing.assert_array_equal(np.asarray(body["outputs"]["spins"]), grpc_spins)
+    ones = [[1] * (L * L)] * 2
+    code, row = _rest(server, "/v1/models/nm:predict", {"signature_name": "log_prob", "instances": ones})
+    code2, col = _rest(server, "/v1/models/nm/versions/1:predict",
+                       {"signature_name": "log_prob", "inputs": {"spins": ones}})
+    assert code == code2 == 200 and len(row["predictions"]) == 2
+    np.testing.assert_allclose(row["predictions"], col["outputs"])
+
+
+@pytest.mark.parametrize("path, body, raw, status, message", [
+    ("/v1/models/nm:predict", None, b"{bad json", 400, "JSON"),
+    ("/v1/models/nm:predict", {"inputs": {"num_samples": -1, "seed": [0, 1]}}, None, 400, "> 0"),
+    ("/v1/models/nm:predict", {"inputs": {"num_samples": 2.5, "seed": [0, 1]}}, None, 400, "int32"),
+    ("/v1/models/nm:predict", {"instances": [{"num_samples": 3, "seed": [0, 1]}]}, None, 400, "columnar"),
+    ("/v1/models/nm:predict", {"inputs": {"seed": [0, 1]}}, None, 400, "missing"),
+    ("/v1/models/nm:predict", {"signature_name": "log_prob", "instances": [[1, 0]]}, None, 400, "shape"),
+    ("/v1/models/zzz:predict", {"inputs": {}}, None, 404, "zzz"),
+    ("/v1/models/nm/versions/7:predict", {"inputs": {}}, None, 404, "7"),
+    ("/v2/whatever", {}, None, 404, "Malformed"),
+])
+def test_rest_errors(server, path, body, raw, status, message):
+    code, resp = _rest(server, path, body, raw)
+    assert code == status and message in resp["error"]
+    assert _rest(server, "/v1/models/nm")[0] == 200
+
+
+# ------------------------------------------------------------------ models and versions
+def test_new_version_and_second_model_are_picked_up(run_dir, tmp_path):
+    base = tmp_path / "models"
+    export_run(run_dir, base, "a")
+    with SamplerServer(base, grpc_port=0, rest_port=0, poll_seconds=0.1, quiet=True) as srv:
+        export_run(run_dir, base, "a")          # version 2
+        export_run(run_dir, base, "b")          # second model
+        deadline = time.time() + 60
+        while time.time() < deadline and not {("a", 2), ("b", 1)} <= set(srv.store.loaded):
+            time.sleep(0.1)
+        c = SamplerClient(url=srv.rest_url)
+        assert c.hamming_stats("b", 10, 1)["n_samples"] == 10
+        resp = _stub(srv).Predict(_request(name="a"))
+        assert resp.model_spec.version.value == 2
+        req = _request(name="a")
+        req.model_spec.version.value = 1
+        assert _stub(srv).Predict(req).model_spec.version.value == 1
+
+
+def test_load_concurrent_clients(server):
+    grpc_client = SamplerClient(target=server.grpc_target)
+    rest_client = SamplerClient(url=server.rest_url)
+    reference = grpc_client.hamming_stats("nm", 200, 5)
+    stop = time.time() + 3.0
+
+    def worker(i):
+        c = grpc_client if i % 2 else rest_client
+        answers = 0
+        while time.time() < stop:
+            assert c.hamming_stats("nm", 200, 5) == reference
+            answers += 1
+        return answers
+
+    with cf.ThreadPoolExecutor(8) as pool:
+        counts = list(pool.map(worker, range(8)))
+    assert all(c > 0 for c in counts), counts
+
+
+def test_client_errors(server):
+    c = SamplerClient(target=server.grpc_target)
+    with pytest.raises(ServerError, match="NOT_FOUND"):
+        c.hamming_stats("nope", 10, 1)
+    with pytest.raises(ValueError, match="num_samples"):
+        c.hamming_stats("nm", 0, 1)
+    with pytest.raises(ValueError, match="exactly one"):
+        SamplerClient()
+
+
+def test_sample_cli_json(server):
+    r = subprocess.run([sys.executable, "-m", "nm_tf", "sample", "--target", server.grpc_target, "--model", "nm",
+                        "--num-samples", "100", "--seed", "1", "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) == {"n_samples", "ground_state_fraction", "distinct_ground_states", "mean_hamming",
+                        "hamming_histogram"}
+    assert sum(out["hamming_histogram"]) == 100
+    bad = subprocess.run([sys.executable, "-m", "nm_tf", "sample", "--url", server.rest_url, "--model", "zz"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and "zz" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.skipif(shutil.which("tensorflow_model_server") is None, reason="tensorflow_model_server not on PATH")
+def test_real_tensorflow_model_server(models, run_dir):
+    proc = subprocess.Popen(["tensorflow_model_server", "--port=18600", "--rest_api_port=18601",
+                             "--model_name=nm", f"--model_base_path={models / 'nm'}"])
+    try:
+        time.sleep(5)
+        c = SamplerClient(target="127.0.0.1:18600")
+        spins = c.sample("nm", 30, 4)["spins"]
+        model, _ = load_run_model(run_dir)
+        np.testing.assert_array_equal(model.sample(30, [0, 4])[0].numpy(), spins)
+        assert SamplerClient(url="http://127.0.0.1:18601").hamming_stats("nm", 30, 4)["n_samples"] == 30
+    finally:
+        proc.terminate()
+
+
+def test_quickstart_end_to_end(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "nm_tf", "quickstart", "--workdir", str(tmp_path / "q"), "--quiet"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "ground states found:" in r.stdout and "[4/4]" in r.stdout
+    assert (tmp_path / "q" / "models" / "newman_moore" / "1" / "saved_model.pb").exists()
