@@ -1,0 +1,229 @@
+"""The autoregressive 2D RNN ansatz (paper Eqs. 2–5) with a compiled sampler.
+
+``p(sigma) = prod_k p(sigma_{s_k} | sigma_{s_<k})`` in the visiting order of an
+:class:`~nm_tf.lattice.Ordering`; ``psi = sqrt(p)`` for the quantum case.
+
+Implementation: a ``tf.while_loop`` over the L rows with the L sites of a row
+unrolled in Python. The hidden states and one-hot spins of the previous row are
+carried as ``[L, B, d_h]`` / ``[L, B, 2]`` tensors in visit order, so the site
+above step ``j`` is a static slice (reversed for zigzag, where every row runs
+opposite to the one before). No dynamic gathers sit on the gradient path and
+``log p`` is accumulated in the sampling pass itself.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ..lattice import ORDERINGS, check_L, make_ordering
+from .cell import RNN2DCell
+
+__all__ = ["NewmanMooreRNN", "seed_tensor", "uniforms_from_seed"]
+
+_U24 = 2.0 ** -24
+
+
+def seed_tensor(seed) -> tf.Tensor:
+    """Validate a seed (int, or shape-[2] integers) and return an int64 ``[2]`` tensor."""
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        if seed < 0:
+            raise ValueError(f"seed must be a non-negative integer or two integers, got {seed}")
+        return tf.constant([0, int(seed)], dtype=tf.int64)
+    if isinstance(seed, tf.Tensor) and not seed.dtype.is_integer:
+        raise ValueError(f"seed must have an integer dtype, got {seed.dtype.name}")
+    arr = np.asarray(seed.numpy() if isinstance(seed, tf.Tensor) else seed)
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"seed must be an integer or two integers, got dtype {arr.dtype}")
+    if arr.shape != (2,):
+        raise ValueError(f"seed must be an integer or have shape [2], got shape {list(arr.shape)}")
+    return tf.constant(arr.astype(np.int64))
+
+
+def uniforms_from_seed(shape, seed, dtype=tf.float32):
+    """Stateless uniforms in [0, 1) built from 24 random bits.
+
+    Integer draws are bit-identical with and without XLA (float draws are not),
+    so the same seed gives the same samples in every compiled variant. The
+    algorithm is pinned to Philox: XLA's default choice took 12 ms for 25 600
+    draws on CPU, Philox 0.3 ms, with identical bits in graph mode.
+    """
+    bits = tf.random.stateless_uniform(shape, seed=seed, minval=None, maxval=None, dtype=tf.int32,
+                                       alg="philox")
+    return tf.cast(tf.bitwise.right_shift(bits, 8) & 0xFFFFFF, dtype) * tf.cast(_U24, dtype)
+
+
+@keras.saving.register_keras_serializable(package="nm_tf")
+class NewmanMooreRNN(keras.Model):
+    """Autoregressive 2D RNN over an L x L lattice.
+
+    Args:
+        L: linear size.
+        hidden: hidden size ``d_h`` (Table I: 40).
+        cell: ``"vanilla"`` (ELU, the paper's) or ``"gru"``.
+        ordering: ``"zigzag"`` (the paper's) or ``"raster"``.
+        seed: seed of the weight initialisation.
+        jit_compile: compile ``sample``/``log_prob`` with XLA.
+        dtype: ``"float32"`` (default) or ``"float64"``.
+
+    Spins are bits (``1`` = down); outputs are in site order ``i = x + L*y``.
+
+    Example:
+        >>> model = NewmanMooreRNN(L=4, hidden=8, seed=0)
+        >>> spins, log_p = model.sample(10, seed=1)        # [10, 16] int32, [10]
+        >>> bool(np.allclose(model.log_prob(spins), log_p, atol=1e-5))
+        True
+    """
+
+    def __init__(self, L: int, hidden: int = 40, cell: str = "vanilla", ordering: str = "zigzag",
+                 seed: int = 0, jit_compile: bool = True, dtype="float32", **kwargs):
+        super().__init__(dtype=dtype, **kwargs)
+        self.L = check_L(L)
+        if ordering not in ORDERINGS:
+            raise ValueError(f"ordering must be one of {ORDERINGS}, got {ordering!r}")
+        self.ordering_name = ordering
+        self.init_seed = int(seed)
+        self.jit_compile = bool(jit_compile)
+        self.rnn_cell = RNN2DCell(hidden=hidden, cell=cell, seed=self.init_seed, dtype=dtype, name="cell")
+        self.rnn_cell.build()
+        self.built = True
+        order = make_ordering(self.L, ordering)
+        self._steps_to_sites = tf.constant(order.position(), dtype=tf.int32)
+        self._sites_to_steps = tf.constant(order.sites, dtype=tf.int32)
+        self._fns = {}
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def n_sites(self) -> int:
+        return self.L * self.L
+
+    @property
+    def hidden(self) -> int:
+        return self.rnn_cell.hidden
+
+    @property
+    def cell_type(self) -> str:
+        return self.rnn_cell.cell
+
+    def get_config(self):
+        return {**super().get_config(), "L": self.L, "hidden": self.hidden, "cell": self.cell_type,
+                "ordering": self.ordering_name, "seed": self.init_seed,
+                "jit_compile": self.jit_compile}
+
+    # ------------------------------------------------------------------ core pass
+    def _scan(self, batch, uniforms=None, given=None):
+        """Run the RNN over all sites.
+
+        Args:
+            batch: number of configurations (int or scalar tensor).
+            uniforms: ``[L, L, B]`` uniforms in step order (sampling), or None.
+            given: ``[L, L, B]`` bits in step order (teacher forcing), or None.
+
+        Returns:
+            ``(bits [B, N] int32 in site order, log_prob [B])``.
+        """
+        L, d = self.L, self.hidden
+        dt = self.rnn_cell.compute_dtype
+        reverse = self.ordering_name == "zigzag"
+        cell = self.rnn_cell
+        zeros_h = tf.zeros(tf.stack([batch, d]), dtype=dt)
+        zeros_oh = tf.zeros(tf.stack([batch, 2]), dtype=dt)
+        source = uniforms if given is None else given
+
+        def body(y, prev_h, prev_oh, log_p, rows):
+            above_h = prev_h[::-1] if reverse else prev_h
+            above_oh = prev_oh[::-1] if reverse else prev_oh
+            row_src = tf.gather(source, y)                        # [L, B]
+            h, oh = zeros_h, zeros_oh
+            hs, ohs, bits = [], [], []
+            for j in range(L):
+                # Layer.call directly: __call__'s per-site bookkeeping cost ~20% under XLA.
+                h, logits = cell.call(tf.concat([h, oh, above_h[j], above_oh[j]], axis=-1))
+                z = logits[:, 1] - logits[:, 0]                   # logit of bit 1
+                if given is None:
+                    b = tf.cast(row_src[j] < tf.sigmoid(z), dt)
+                else:
+                    b = row_src[j]
+                log_p = log_p + tf.math.log_sigmoid((2.0 * b - 1.0) * z)
+                oh = tf.stack([1.0 - b, b], axis=-1)
+                hs.append(h)
+                ohs.append(oh)
+                bits.append(b)
+            return y + 1, tf.stack(hs), tf.stack(ohs), log_p, rows.write(y, tf.stack(bits))
+
+        init = (
+            tf.constant(0),
+            tf.zeros(tf.stack([L, batch, d]), dtype=dt),
+            tf.zeros(tf.stack([L, batch, 2]), dtype=dt),
+            tf.zeros(tf.stack([batch]), dtype=dt),
+            tf.TensorArray(dt, size=L, element_shape=None),
+        )
+        _, _, _, log_p, rows = tf.while_loop(
+            lambda y, *_: y < L, body, init, maximum_iterations=L, parallel_iterations=1)
+        steps = tf.reshape(rows.stack(), tf.stack([L * L, batch]))  # [N, B], step order
+        bits = tf.gather(tf.transpose(steps), self._steps_to_sites, axis=1)
+        return tf.cast(bits, tf.int32), log_p
+
+    def sample_graph(self, num_samples, seed):
+        """Graph-level sampling (no validation). ``seed``: int64 ``[2]`` tensor."""
+        u = uniforms_from_seed(tf.stack([self.L, self.L, num_samples]), seed,
+                               self.rnn_cell.compute_dtype)
+        return self._scan(num_samples, uniforms=u)
+
+    def log_prob_graph(self, bits):
+        """Graph-level teacher-forced log p of int bits ``[B, N]`` (no validation)."""
+        batch = tf.shape(bits)[0]
+        steps = tf.gather(tf.cast(bits, self.rnn_cell.compute_dtype), self._sites_to_steps, axis=1)
+        given = tf.reshape(tf.transpose(steps), tf.stack([self.L, self.L, batch]))
+        return self._scan(batch, given=given)[1]
+
+    def call(self, inputs):
+        """Keras entry point: teacher-forced ``log p`` of bits ``[B, N]``."""
+        return self.log_prob_graph(inputs)
+
+    # ------------------------------------------------------------------ public API
+    def _fn(self, name):
+        if name not in self._fns:
+            impl = {"sample": self.sample_graph, "log_prob": self.log_prob_graph}[name]
+            self._fns[name] = tf.function(impl, jit_compile=self.jit_compile, reduce_retracing=False)
+        return self._fns[name]
+
+    def sample(self, num_samples: int, seed=0):
+        """Draw configurations autoregressively.
+
+        Args:
+            num_samples: number of configurations ``B`` (python int > 0).
+            seed: int, or two integers; the same seed gives the same samples.
+
+        Returns:
+            ``(spins [B, N] int32 bits in site order, log_prob [B])``; ``log_prob``
+            is differentiable with respect to the weights.
+        """
+        if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral):
+            raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+        if num_samples <= 0:
+            raise ValueError(f"num_samples must be a positive integer, got {num_samples}")
+        return self._fn("sample")(int(num_samples), seed_tensor(seed))
+
+    def log_prob(self, spins, encoding: str = "bits"):
+        """Teacher-forced ``log p`` of given configurations.
+
+        Args:
+            spins: ``[B, N]`` or ``[B, L, L]`` in ``encoding`` (``"bits"`` or ``"spins"``).
+
+        Returns:
+            ``[B]`` tensor, differentiable with respect to the weights.
+        """
+        from ..hamiltonian import as_bits
+
+        if isinstance(spins, tf.Tensor):
+            spins = spins.numpy()
+        bits = as_bits(spins, self.L, encoding)
+        return self._fn("log_prob")(tf.constant(bits, dtype=tf.int32))
+
+    def log_psi(self, spins, encoding: str = "bits"):
+        """``log psi = log p / 2`` (Eq. 5)."""
+        return 0.5 * self.log_prob(spins, encoding)
