@@ -46,3 +46,10 @@ def test_exact_bad_input(args, message):
     assert r.returncode == 2
     assert message in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_exact_does_not_import_tensorflow():
+    code = ("import sys; from nm_tf.cli import main; main(['exact', '--L', '3', '--json']); "
+            "print('TF' if 'tensorflow' in sys.modules else 'noTF')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip().endswith("noTF"), r.stdout + r.stderr

@@ -1,0 +1,56 @@
+"""Cost of one annealing training step (VCA and VQA) and the wall time of the Table I protocol.
+
+    python benchmarks/bench_anneal.py [--cases vca:5,vca:16,vqa:3,vqa:5] [--repeats 20]
+
+Table I: 1000 warm-up + 10 000 x 5 annealing training steps = 51 000 steps of N_s = 100 samples.
+"""
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+TABLE_ONE_STEPS = 1000 + 10_000 * 5
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", default="vca:5,vca:16,vqa:3,vqa:5")
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--samples", type=int, default=100)
+    args = ap.parse_args()
+
+    from nm_tf.runtime import configure_threads
+
+    configure_threads()
+    import keras
+    import tensorflow as tf
+
+    from nm_tf.annealing.losses import make_train_step
+    from nm_tf.models import NewmanMooreRNN
+
+    print(f"N_s={args.samples}, d_h=40, XLA, {os.cpu_count()} cores, threads 1/1")
+    print("\n| mode | L | ms / step | compile (s) | Table I protocol (51 000 steps) |")
+    print("|---|---|---|---|---|")
+    for case in args.cases.split(","):
+        mode, L = case.split(":")
+        L = int(L)
+        model = NewmanMooreRNN(L, seed=0)
+        step = make_train_step(model, keras.optimizers.Adam(1e-4), args.samples, quantum=mode == "vqa")
+        T, g = (tf.constant(1.0), tf.constant(0.0)) if mode == "vca" else (tf.constant(0.0), tf.constant(1.0))
+        t0 = time.perf_counter()
+        step(tf.constant([0, 0], tf.int64), T, g)["loss"].numpy()
+        compile_s = time.perf_counter() - t0
+        times = []
+        for r in range(args.repeats):
+            t = time.perf_counter()
+            step(tf.constant([0, r + 1], tf.int64), T, g)["loss"].numpy()
+            times.append((time.perf_counter() - t) * 1e3)
+        ms = statistics.median(times)
+        hours = ms * TABLE_ONE_STEPS / 3.6e6
+        print(f"| {mode.upper()} | {L} | {ms:.1f} | {compile_s:.1f} | {hours:.2f} h |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
