@@ -138,7 +138,7 @@ def test_quantum_limits():
         g = 1e-3
         assert quantum_ground_energy(L, g) == pytest.approx(-0.5, abs=1e-5)
         big = 200.0
-        # second order: -Gamma - J^2 * (3/4) / (8 Gamma) per spin... bounded by -Gamma - O(1/Gamma)
+        # paramagnet: e0 = -Gamma plus a negative second-order correction of order J^2 / Gamma
         e = quantum_ground_energy(L, big)
         assert -big - 1.0 / big < e < -big
 
