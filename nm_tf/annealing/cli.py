@@ -58,7 +58,10 @@ def config_from_args(args) -> AnnealConfig:
         if value is not None and f.name not in _SKIP:
             data[f.name] = value
     if args.landscape:
-        from ..landscape.snapshots import parse_tags
+        try:
+            from ..landscape.snapshots import parse_tags
+        except ModuleNotFoundError:
+            raise ValueError("--landscape: loss-landscape snapshots are not available in this version") from None
 
         data["landscape"] = parse_tags(args.landscape)
     return AnnealConfig.from_dict(data)
