@@ -73,7 +73,7 @@ def make_strategy(replicas: int):
 
 
 class _ExactReference:
-    """Exact F(T)/N (VCA) or e0(Gamma)/N (VQA) for history rows, where known."""
+    """Exact reference per history row: F(T)/N when Gamma = 0, e0(Gamma)/N when T = 0, else None."""
 
     def __init__(self, cfg: AnnealConfig):
         self.cfg = cfg
@@ -223,9 +223,7 @@ class AnnealRun:
 
     def _write_row(self, done, phase, a, T, gamma, acc):
         mean = {k: float(np.mean([o[k] for o in acc])) for k in acc[0]}
-        exact = self.exact(T, gamma, a) if (self.cfg.mode == "vca" or T == 0) else None
-        if self.cfg.mode == "vca" and gamma != 0:
-            exact = None
+        exact = self.exact(T, gamma, a)  # None where no exact reference applies
         row = {"step": done, "phase": phase, "annealing_step": a, "T": f"{T:.10g}", "gamma": f"{gamma:.10g}",
                "loss_per_spin": mean["loss"], "energy_per_spin": mean["energy"],
                "energy_std_per_spin": mean["energy_std"], "entropy_per_spin": mean["entropy"],
