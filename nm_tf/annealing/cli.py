@@ -58,10 +58,7 @@ def config_from_args(args) -> AnnealConfig:
         if value is not None and f.name not in _SKIP:
             data[f.name] = value
     if args.landscape:
-        try:
-            from ..landscape.snapshots import parse_tags
-        except ModuleNotFoundError:
-            raise ValueError("--landscape: loss-landscape snapshots are not available in this version") from None
+        from ..landscape.snapshots import parse_tags
 
         data["landscape"] = parse_tags(args.landscape)
     return AnnealConfig.from_dict(data)
@@ -86,7 +83,7 @@ def _run(args) -> int:
     if cfg.landscape:
         from ..landscape.snapshots import LandscapeCallback
 
-        callbacks.append(LandscapeCallback(cfg.landscape))
+        callbacks.append(LandscapeCallback(cfg.landscape, quiet=args.quiet))
     summary = anneal(cfg, args.workdir, resume=args.resume, quiet=args.quiet, callbacks=callbacks)
     print(json.dumps(summary))
     return 0

@@ -11,6 +11,7 @@ __all__ = ["AnnealConfig", "load_config_file"]
 
 MODES = ("vca", "vqa")
 SCHEDULES = ("linear", "exponential", "points")
+SNAPSHOT_TAGS = ("before_warmup", "after_warmup", "mid_annealing", "end")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +23,10 @@ class AnnealConfig:
     shape: ``linear`` ``x(t) = x0 (1 - t)``, ``exponential``
     ``x0 (e^{-5t} - e^{-5}) / (1 - e^{-5})`` or ``points``: piecewise linear
     through ``schedule_points`` = ``[[t, fraction], ...]`` from (0, 1) to (1, 0).
+
+    ``landscape`` lists the snapshots (of ``SNAPSHOT_TAGS``) at which a loss
+    landscape is scanned during the run; ``landscape_*`` set that scan
+    (``landscape_samples`` defaults to ``samples``).
     """
 
     mode: str = "vca"
@@ -53,6 +58,14 @@ class AnnealConfig:
     flip_chunk: int = 4096
     max_bad_steps: int = 20
     landscape: tuple = ()
+    landscape_points: int = 200
+    landscape_span: float = 1.0
+    landscape_samples: int | None = None
+    landscape_seed: int = 0
+    landscape_crn: bool = False
+    landscape_repeats: int = 1
+    landscape_normalization: str = "none"
+    landscape_orthogonalize: bool = False
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -92,6 +105,20 @@ class AnnealConfig:
             raise ValueError(f"cell must be 'vanilla' or 'gru', got {self.cell!r}")
         if self.ordering not in ("zigzag", "raster"):
             raise ValueError(f"ordering must be 'zigzag' or 'raster', got {self.ordering!r}")
+        bad = [t for t in self.landscape if t not in SNAPSHOT_TAGS]
+        if bad:
+            raise ValueError(f"landscape snapshots must be among {SNAPSHOT_TAGS}, got {bad}")
+        self.landscape_spec()  # validates the landscape_* fields
+
+    def landscape_spec(self):
+        """The :class:`~nm_tf.landscape.scan.LandscapeSpec` of the snapshots of this run."""
+        from ..landscape.scan import LandscapeSpec
+
+        return LandscapeSpec(points=self.landscape_points, span=self.landscape_span,
+                             samples=self.landscape_samples or self.samples, seed=self.landscape_seed,
+                             crn=self.landscape_crn, repeats=self.landscape_repeats,
+                             normalization=self.landscape_normalization,
+                             orthogonalize=self.landscape_orthogonalize)
 
     @property
     def T_start(self) -> float:

@@ -171,7 +171,10 @@ class AnnealRun:
         self.writer = csv.DictWriter(self.history, HISTORY_COLUMNS)
 
     # ---------------------------------------------------------------- training
-    def _snapshot(self, tag: str, T: float, gamma: float):
+    def _snapshot(self, tag: str, T: float, gamma: float, step: int):
+        """Call the callbacks; a snapshot inside the run follows a checkpoint of the same step,
+        so a run killed during a (long) snapshot resumes with the same weights and redoes it."""
+        self.current_step = step
         for cb in self.callbacks:
             cb.on_snapshot(self, tag, T, gamma)
 
@@ -183,8 +186,12 @@ class AnnealRun:
         progress = _progress(total, start, self.quiet)
         acc, bad = [], 0
         mid = cfg.warmup + (cfg.annealing_steps // 2) * cfg.train_steps
+        inside = {"after_warmup": cfg.warmup, "mid_annealing": mid if cfg.annealing_steps >= 2 else -1}
         if start == 0:
-            self._snapshot("before_warmup", *temperature_and_field(cfg, 0))
+            self._snapshot("before_warmup", *temperature_and_field(cfg, 0), 0)
+        for tag, at in inside.items():
+            if start == at and start > 0:  # resumed from this snapshot's checkpoint: let it finish
+                self._snapshot(tag, *temperature_and_field(cfg, at - 1), at)
         for s in range(start, total):
             T, gamma = temperature_and_field(cfg, s)
             out = self.train_step(tf.constant([cfg.seed, s], tf.int64), tf.constant(T, tf.float32),
@@ -211,15 +218,16 @@ class AnnealRun:
                 progress.update(done, T=T, Gamma=gamma, loss=out["loss"], E=out["energy"])
                 if done == cfg.warmup or (phase == "anneal" and (a % cfg.checkpoint_every == 0 or done == total)):
                     self._checkpoint(done)
-                if done == cfg.warmup:
-                    self._snapshot("after_warmup", T, gamma)
-                if done == mid and cfg.annealing_steps >= 2:
-                    self._snapshot("mid_annealing", T, gamma)
+                for tag, at in inside.items():
+                    if done == at:
+                        if self.callbacks:
+                            self._checkpoint(done)
+                        self._snapshot(tag, T, gamma, done)
                 if phase == "anneal" and a % cfg.histogram_every == 0:
                     self.tb.histograms(self.model, done)
         progress.close()
         self._checkpoint(total)
-        self._snapshot("end", *temperature_and_field(cfg, max(total - 1, 0)))
+        self._snapshot("end", *temperature_and_field(cfg, max(total - 1, 0)), total)
 
     def _write_row(self, done, phase, a, T, gamma, acc):
         mean = {k: float(np.mean([o[k] for o in acc])) for k in acc[0]}
@@ -232,6 +240,9 @@ class AnnealRun:
         self.tb.scalars(row, done)
 
     def _checkpoint(self, done: int):
+        if getattr(self, "_saved_step", None) == done:
+            return
+        self._saved_step = done
         self.step_var.assign(done)
         self.history.flush()
         self.manager.save(checkpoint_number=done)

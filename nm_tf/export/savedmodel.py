@@ -21,24 +21,10 @@ def next_version(base: Path) -> int:
 
 
 def load_run_model(workdir):
-    """Rebuild the model of a run directory and restore its latest weights."""
-    import tensorflow as tf
+    """Rebuild the model of a run directory with its final (or latest) weights: ``(model, cfg)``."""
+    from ..annealing.restore import restore_model
 
-    from ..annealing.driver import load_run_config
-    from ..models import NewmanMooreRNN
-
-    workdir = Path(workdir)
-    cfg = load_run_config(workdir)
-    model = NewmanMooreRNN(cfg.L, hidden=cfg.hidden, cell=cfg.cell, ordering=cfg.ordering, seed=cfg.seed,
-                           jit_compile=False, dtype=cfg.dtype)
-    weights = workdir / "model.weights.h5"
-    latest = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
-    if weights.exists():
-        model.load_weights(weights)
-    elif latest:
-        tf.train.Checkpoint(model=model).restore(latest).expect_partial()
-    else:
-        raise FileNotFoundError(f"run {workdir} has no checkpoint or model.weights.h5 yet")
+    model, cfg, _ = restore_model(workdir)
     return model, cfg
 
 

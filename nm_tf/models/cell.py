@@ -64,6 +64,28 @@ class RNN2DCell(keras.layers.Layer):
         self.out_bias = self.add_weight(name="out_bias", shape=(2,), initializer="zeros")
         self.built = True
 
+    def weight_dict(self) -> dict:
+        """The weights by name (``kernel``, ``bias``, [``gate_kernel``, ``gate_bias``,] ``out_kernel``, ``out_bias``)."""
+        names = ["kernel", "bias", "out_kernel", "out_bias"]
+        if self.cell == "gru":
+            names += ["gate_kernel", "gate_bias"]
+        return {n: getattr(self, n) for n in names}
+
+    def apply(self, x, w):
+        """One update with explicit weights ``w`` (a :meth:`weight_dict`-shaped mapping).
+
+        The weights may carry a leading "point" axis: with ``x`` of shape
+        ``[P, B, K]``, kernels ``[P, K, d]`` and biases ``[P, 1, d]`` evaluate P
+        weight settings in one batched matmul (used by loss-landscape scans).
+        """
+        h = ops.elu(ops.matmul(x, w["kernel"]) + w["bias"])
+        if self.cell == "gru":
+            d = self.hidden
+            z = ops.sigmoid(ops.matmul(x, w["gate_kernel"]) + w["gate_bias"])
+            mean_in = 0.5 * (x[..., :d] + x[..., d + 2: 2 * d + 2])
+            h = z * h + (1.0 - z) * mean_in
+        return h, ops.matmul(h, w["out_kernel"]) + w["out_bias"]
+
     def call(self, x):
         """One update.
 
@@ -74,13 +96,7 @@ class RNN2DCell(keras.layers.Layer):
         Returns:
             ``(h [B, d_h], logits [B, 2])``.
         """
-        h = ops.elu(ops.matmul(x, self.kernel) + self.bias)
-        if self.cell == "gru":
-            d = self.hidden
-            z = ops.sigmoid(ops.matmul(x, self.gate_kernel) + self.gate_bias)
-            mean_in = 0.5 * (x[:, :d] + x[:, d + 2: 2 * d + 2])
-            h = z * h + (1.0 - z) * mean_in
-        return h, ops.matmul(h, self.out_kernel) + self.out_bias
+        return self.apply(x, self.weight_dict())
 
     def get_config(self):
         return {**super().get_config(), "hidden": self.hidden, "cell": self.cell, "seed": self.seed}

@@ -114,35 +114,40 @@ class NewmanMooreRNN(keras.Model):
                 "jit_compile": self.jit_compile}
 
     # ------------------------------------------------------------------ core pass
-    def _scan(self, batch, uniforms=None, given=None):
+    def _scan(self, batch, uniforms=None, given=None, weights=None):
         """Run the RNN over all sites.
 
         Args:
-            batch: number of configurations (int or scalar tensor).
-            uniforms: ``[L, L, B]`` uniforms in step order (sampling), or None.
-            given: ``[L, L, B]`` bits in step order (teacher forcing), or None.
+            batch: number of configurations ``B`` (int or scalar tensor).
+            uniforms: ``[L, L, *S]`` uniforms in step order (sampling), or None.
+            given: ``[L, L, *S]`` bits in step order (teacher forcing), or None.
+            weights: None (the layer's own weights, ``S = [B]``) or a
+                :meth:`RNN2DCell.weight_dict`-shaped mapping with a leading point
+                axis ``P`` (kernels ``[P, K, d]``, biases ``[P, 1, d]``), ``S = [P, B]``.
 
         Returns:
-            ``(bits [B, N] int32 in site order, log_prob [B])``.
+            ``(bits [*S, N] int32 in site order, log_prob [*S])``.
         """
         L, d = self.L, self.hidden
         dt = self.rnn_cell.compute_dtype
         reverse = self.ordering_name == "zigzag"
         cell = self.rnn_cell
-        zeros_h = tf.zeros(tf.stack([batch, d]), dtype=dt)
-        zeros_oh = tf.zeros(tf.stack([batch, 2]), dtype=dt)
+        w = cell.weight_dict() if weights is None else weights
+        shape = [batch] if weights is None else [tf.shape(w["kernel"])[0], batch]
+        zeros_h = tf.zeros(tf.stack(shape + [d]), dtype=dt)
+        zeros_oh = tf.zeros(tf.stack(shape + [2]), dtype=dt)
         source = uniforms if given is None else given
 
         def body(y, prev_h, prev_oh, log_p, rows):
             above_h = prev_h[::-1] if reverse else prev_h
             above_oh = prev_oh[::-1] if reverse else prev_oh
-            row_src = tf.gather(source, y)                        # [L, B]
+            row_src = tf.gather(source, y)                        # [L, *S]
             h, oh = zeros_h, zeros_oh
             hs, ohs, bits = [], [], []
             for j in range(L):
-                # Layer.call directly: __call__'s per-site bookkeeping cost ~20% under XLA.
-                h, logits = cell.call(tf.concat([h, oh, above_h[j], above_oh[j]], axis=-1))
-                z = logits[:, 1] - logits[:, 0]                   # logit of bit 1
+                # cell.apply directly: Layer.__call__'s per-site bookkeeping cost ~20% under XLA.
+                h, logits = cell.apply(tf.concat([h, oh, above_h[j], above_oh[j]], axis=-1), w)
+                z = logits[..., 1] - logits[..., 0]               # logit of bit 1
                 if given is None:
                     b = tf.cast(row_src[j] < tf.sigmoid(z), dt)
                 else:
@@ -156,15 +161,16 @@ class NewmanMooreRNN(keras.Model):
 
         init = (
             tf.constant(0),
-            tf.zeros(tf.stack([L, batch, d]), dtype=dt),
-            tf.zeros(tf.stack([L, batch, 2]), dtype=dt),
-            tf.zeros(tf.stack([batch]), dtype=dt),
+            tf.zeros(tf.stack([L] + shape + [d]), dtype=dt),
+            tf.zeros(tf.stack([L] + shape + [2]), dtype=dt),
+            tf.zeros(tf.stack(shape), dtype=dt),
             tf.TensorArray(dt, size=L, element_shape=None),
         )
         _, _, _, log_p, rows = tf.while_loop(
             lambda y, *_: y < L, body, init, maximum_iterations=L, parallel_iterations=1)
-        steps = tf.reshape(rows.stack(), tf.stack([L * L, batch]))  # [N, B], step order
-        bits = tf.gather(tf.transpose(steps), self._steps_to_sites, axis=1)
+        steps = tf.reshape(rows.stack(), tf.stack([L * L] + shape))  # [N, *S], step order
+        perm = list(range(1, len(shape) + 1)) + [0]
+        bits = tf.gather(tf.transpose(steps, perm), self._steps_to_sites, axis=-1)
         return tf.cast(bits, tf.int32), log_p
 
     def sample_graph(self, num_samples, seed):

@@ -1,0 +1,83 @@
+"""``nm-tf landscape``: scan the loss landscape around a run's weights (Algorithm 2)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+__all__ = ["add_parser"]
+
+
+def add_parser(sub):
+    p = sub.add_parser("landscape", help="loss landscape on a random plane around a run's weights")
+    p.add_argument("--workdir", required=True, help="run directory (from nm-tf anneal)")
+    p.add_argument("--checkpoint", type=int, default=None,
+                   help="training step of a kept checkpoint (default: the final weights, else the latest)")
+    p.add_argument("--tag", default=None, help="snapshot name for the output files (default: ckpt<step>)")
+    p.add_argument("--points", type=int, default=200, help="grid points per axis (default 200, Table I)")
+    p.add_argument("--span", type=float, default=1.0, help="alpha, beta in [-span, span] (default 1)")
+    p.add_argument("--samples", type=int, default=None, help="N_s per point (default: the run's samples)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the directions and the sampling")
+    p.add_argument("--crn", action="store_true", help="common random numbers: the same seed at every point")
+    p.add_argument("--repeats", type=int, default=1, help="independent evaluations per point")
+    p.add_argument("--normalization", default="none", help="none (paper), filter or layer")
+    p.add_argument("--orthogonalize", action="store_true", help="make eta orthogonal to delta")
+    p.add_argument("--exact", action="store_true", help="exact loss by enumerating 2^N states (N <= 16)")
+    p.add_argument("--temperature", type=float, default=None, help="T of the loss (default: the schedule's)")
+    p.add_argument("--gamma", type=float, default=None, help="Gamma of the loss (default: the schedule's)")
+    p.add_argument("--chunk", type=int, default=None, help="grid points per compiled call")
+    p.add_argument("--threads", type=int, default=None, help="TensorFlow intra-op threads (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.set_defaults(func=_run)
+
+
+def _check_field(name, value):
+    if value is not None and (not math.isfinite(value) or value < 0):
+        raise ValueError(f"--{name} must be a finite number >= 0, got {value}")
+
+
+def _run(args) -> int:
+    from ..annealing.driver import load_run_config
+    from ..annealing.schedule import temperature_and_field
+    from .scan import LandscapeSpec
+    from .snapshots import snapshot_path
+
+    cfg = load_run_config(args.workdir)          # fails early on a missing run
+    _check_field("temperature", args.temperature)
+    _check_field("gamma", args.gamma)
+    spec = LandscapeSpec(points=args.points, span=args.span, samples=args.samples or cfg.samples,
+                         seed=args.seed, crn=args.crn, repeats=args.repeats, normalization=args.normalization,
+                         orthogonalize=args.orthogonalize, exact=args.exact, chunk=args.chunk)
+    if spec.exact and cfg.L * cfg.L > 16:
+        raise ValueError(f"--exact enumerates 2^N states; N = {cfg.L * cfg.L} > 16 is too large")
+
+    from ..annealing.restore import list_checkpoints
+
+    if args.checkpoint is not None and args.checkpoint not in list_checkpoints(args.workdir):
+        have = ", ".join(map(str, list_checkpoints(args.workdir))) or "none"
+        raise FileNotFoundError(f"run {args.workdir} has no checkpoint {args.checkpoint} (kept: {have})")
+    from ..runtime import configure_threads
+
+    configure_threads(intra=args.threads or os.cpu_count() or 1)
+    from ..annealing.restore import restore_model
+    from .snapshots import compute_snapshot
+
+    model, cfg, step = restore_model(args.workdir, args.checkpoint, jit_compile=False)
+    tag = args.tag or f"ckpt{step}"
+    out = snapshot_path(args.workdir, tag)
+    if out.exists():
+        raise FileExistsError(f"{out} exists; pass another --tag or delete it")
+    T, gamma = temperature_and_field(cfg, max(step - 1, 0))
+    T = T if args.temperature is None else args.temperature
+    gamma = gamma if args.gamma is None else args.gamma
+    compute_snapshot(model, cfg, spec, T=T, gamma=gamma, workdir=args.workdir, tag=tag, step=step,
+                     quiet=args.quiet)
+    import numpy as np
+
+    data = np.load(out)
+    loss = data["loss"]
+    print(json.dumps({"file": str(out), "tag": tag, "step": step, "mode": cfg.mode, "T": T, "gamma": gamma,
+                      "center_loss": float(data["center_loss"]), "min_loss": float(loss.min()),
+                      "max_loss": float(loss.max())}))
+    return 0

@@ -1,0 +1,151 @@
+"""Batched loss evaluation at many points of a parameter plane.
+
+The weights of a chunk of P grid points are stacked along a leading axis
+(``theta* + alpha_p delta + beta_p eta``) and the RNN runs once over
+``[P, B]`` configurations (see ``NewmanMooreRNN._scan(weights=...)``), so a
+chunk costs one compiled call, with no per-point Python work or weight
+assignment.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from ..hamiltonian import energy_tf
+from ..models.rnn import uniforms_from_seed
+
+__all__ = ["PlaneLoss", "all_states", "EXACT_MAX_SITES"]
+
+EXACT_MAX_SITES = 16
+
+
+def all_states(n: int) -> np.ndarray:
+    """Every bit configuration of ``n`` sites: int32 ``[2^n, n]``; row ``k`` has bit ``i`` = bit i of k."""
+    k = np.arange(2 ** n, dtype=np.int64)
+    return ((k[:, None] >> np.arange(n)) & 1).astype(np.int32)
+
+
+class PlaneLoss:
+    """Loss per spin at points ``(alpha, beta)`` of the plane ``theta* + alpha delta + beta eta``.
+
+    VCA: ``F/N = mean(E + T log p) / N``; VQA (``quantum``): the variational
+    energy per spin with the transverse-field term of Eq. 7 (plus ``T log p``
+    when ``T > 0``), exactly the local losses of the training step.
+
+    Args:
+        model: a :class:`~nm_tf.models.NewmanMooreRNN` (only its structure is used).
+        quantum: include ``-Gamma sum_i psi(sigma^i)/psi(sigma)``.
+        J: coupling.
+        jit: XLA-compile the chunk evaluation.
+    """
+
+    def __init__(self, model, *, quantum: bool, J: float = 1.0, jit: bool = True):
+        self.model, self.quantum, self.J = model, bool(quantum), float(J)
+        self.names = list(model.rnn_cell.weight_dict())
+        self.dtype = model.rnn_cell.compute_dtype
+        n = model.n_sites
+        self._sampled = tf.function(self._sampled_impl, jit_compile=jit)
+        self._exact_fn = None
+        if n <= EXACT_MAX_SITES:
+            states = all_states(n)
+            self._states = tf.constant(states)
+            self._flip_index = tf.constant(np.arange(2 ** n)[:, None] ^ (1 << np.arange(n))[None, :])
+            self._state_energy = tf.constant(
+                energy_tf(states, model.L, self.J, dtype=self.dtype).numpy())
+            self._exact_fn = tf.function(self._exact_impl, jit_compile=jit)
+
+    # ----------------------------------------------------------------- graph pieces
+    def _weights(self, center, delta, eta, alpha, beta):
+        w = {}
+        for name, c, d, e in zip(self.names, center, delta, eta):
+            shape = [-1] + [1] * len(c.shape)
+            wp = c[None] + tf.reshape(alpha, shape) * d[None] + tf.reshape(beta, shape) * e[None]
+            w[name] = wp[:, None, :] if len(c.shape) == 1 else wp   # biases broadcast over B
+        return w
+
+    def _to_steps(self, bits):
+        """Bits ``[P, M, N]`` in site order -> ``[L, L, P, M]`` in step order."""
+        m = self.model
+        steps = tf.gather(tf.cast(bits, self.dtype), m._sites_to_steps, axis=2)
+        shape = tf.shape(bits)
+        return tf.reshape(tf.transpose(steps, [2, 0, 1]), tf.stack([m.L, m.L, shape[0], shape[1]]))
+
+    def _sampled_impl(self, center, delta, eta, alpha, beta, seeds, T, gamma, num_samples: int,
+                      quantum: bool):
+        m, dt = self.model, self.dtype
+        n = m.n_sites
+        w = self._weights(center, delta, eta, alpha, beta)
+        u = tf.map_fn(lambda s: uniforms_from_seed([m.L, m.L, num_samples], s, dt), seeds,
+                      fn_output_signature=dt)                           # [P, L, L, B]
+        bits, log_p = m._scan(num_samples, uniforms=tf.transpose(u, [1, 2, 0, 3]), weights=w)
+        points = tf.shape(alpha)[0]
+        e = tf.reshape(energy_tf(tf.reshape(bits, [-1, n]), m.L, self.J, dtype=dt), [points, num_samples])
+        loc = e + tf.cast(T, dt) * log_p
+        if quantum:
+            flips = tf.bitwise.bitwise_xor(bits[:, :, None, :], tf.eye(n, dtype=bits.dtype)[None, None])
+            flat = tf.reshape(flips, [points, num_samples * n, n])
+            _, flipped = m._scan(num_samples * n, given=self._to_steps(flat), weights=w)
+            flipped = tf.reshape(flipped, [points, num_samples, n])
+            ratio = tf.exp(0.5 * (flipped - log_p[:, :, None]))
+            loc = loc - tf.cast(gamma, dt) * tf.reduce_sum(ratio, axis=2)
+        return tf.reduce_mean(loc, axis=1) / n
+
+    def _exact_impl(self, center, delta, eta, alpha, beta, T, gamma, quantum: bool):
+        m, dt = self.model, self.dtype
+        n, count = m.n_sites, 2 ** m.n_sites
+        w = self._weights(center, delta, eta, alpha, beta)
+        points = tf.shape(alpha)[0]
+        given = self._to_steps(tf.tile(self._states[None], [points, 1, 1]))
+        _, log_p = m._scan(count, given=given, weights=w)                # [P, S]
+        p = tf.exp(log_p)
+        diag = self._state_energy[None] + tf.cast(T, dt) * log_p       # E + T log p
+        mean = tf.reduce_sum(p * diag, axis=1)
+        if not quantum:
+            var = tf.reduce_sum(p * (diag - mean[:, None]) ** 2, axis=1)
+            return mean / n, tf.sqrt(tf.maximum(var, 0.0)) / n
+        # loc = diag - Gamma R with R = sum_i psi(sigma^i)/psi(sigma). Written with
+        # S = sum_i psi(sigma^i) and psi = sqrt(p) so that p -> 0 states give 0, not 0 * inf.
+        g = tf.cast(gamma, dt)
+        s = tf.reduce_sum(tf.exp(0.5 * tf.gather(log_p, self._flip_index, axis=1)), axis=2)   # [P, S]
+        psi = tf.exp(0.5 * log_p)
+        mean = mean - g * tf.reduce_sum(psi * s, axis=1)
+        c = diag - mean[:, None]
+        var = tf.reduce_sum(p * c ** 2 - 2.0 * g * psi * s * c + g ** 2 * s ** 2, axis=1)
+        return mean / n, tf.sqrt(tf.maximum(var, 0.0)) / n
+
+    # ----------------------------------------------------------------- public
+    def _args(self, center, delta, eta, alpha, beta):
+        dt = self.dtype
+        as_list = lambda d: [tf.constant(np.asarray(d[k]), dtype=dt) for k in self.names]  # noqa: E731
+        return (as_list(center), as_list(delta), as_list(eta), tf.constant(np.asarray(alpha), dtype=dt),
+                tf.constant(np.asarray(beta), dtype=dt))
+
+    def sampled(self, center, delta, eta, alpha, beta, seeds, T: float, gamma: float, num_samples: int):
+        """Sampled loss per spin at each point.
+
+        Args:
+            center, delta, eta: ``{weight name: array}``.
+            alpha, beta: ``[P]`` plane coordinates.
+            seeds: int64 ``[P, 2]``: stateless seed of each point's ``num_samples`` samples.
+            T, gamma: temperature and transverse field of the loss.
+
+        Returns:
+            float64 ``[P]``.
+        """
+        quantum = self.quantum and gamma != 0.0   # Gamma = 0: the flip term vanishes
+        out = self._sampled(*self._args(center, delta, eta, alpha, beta),
+                            tf.constant(np.asarray(seeds, dtype=np.int64)), tf.constant(T, self.dtype),
+                            tf.constant(gamma, self.dtype), int(num_samples), quantum)
+        return out.numpy().astype(np.float64)
+
+    def exact(self, center, delta, eta, alpha, beta, T: float, gamma: float):
+        """Exact loss per spin (sum over all ``2^N`` states, ``N <= 16``) and the exact
+        standard deviation of one sample's local loss per spin: ``([P], [P])``."""
+        if self._exact_fn is None:
+            raise ValueError(f"exact landscapes enumerate 2^N states; N = {self.model.n_sites} > "
+                             f"{EXACT_MAX_SITES} is too large")
+        quantum = self.quantum and gamma != 0.0
+        mean, std = self._exact_fn(*self._args(center, delta, eta, alpha, beta),
+                                   tf.constant(T, self.dtype), tf.constant(gamma, self.dtype), quantum)
+        return mean.numpy().astype(np.float64), std.numpy().astype(np.float64)

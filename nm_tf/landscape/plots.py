@@ -1,0 +1,96 @@
+"""Figures of a scanned plane: 2D colour map rescaled to [-1, 1] (Fig. 4) and 3D surface (Fig. 5).
+
+Uses matplotlib's object API with the Agg canvas, so no global backend is touched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["rescale", "plot_2d", "plot_3d", "write_figures", "log_images"]
+
+
+def rescale(loss: np.ndarray) -> np.ndarray:
+    """Map ``loss`` linearly onto ``[-1, 1]`` (the paper's colour scale); a flat plane maps to 0."""
+    lo, hi = np.nanmin(loss), np.nanmax(loss)
+    if not np.isfinite(lo) or hi == lo:
+        return np.zeros_like(loss)
+    return 2.0 * (loss - lo) / (hi - lo) - 1.0
+
+
+def _title(data) -> str:
+    mode = str(data.get("mode", ""))
+    what = "F/N" if mode == "vca" else "E/N"
+    tag = str(data.get("tag", ""))
+    return f"{tag}  {what}  T={float(data['T']):.3g}  Γ={float(data['gamma']):.3g}"
+
+
+def _figure(size):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def plot_2d(data, path):
+    """Colour map of the rescaled loss over ``(alpha, beta)``."""
+    a, b = np.asarray(data["alpha"]), np.asarray(data["beta"])
+    fig = _figure((4.6, 4.0))
+    ax = fig.add_subplot()
+    im = ax.imshow(rescale(np.asarray(data["loss"])).T, origin="lower", extent=(a[0], a[-1], b[0], b[-1]),
+                   cmap="viridis", vmin=-1, vmax=1, aspect="equal", interpolation="nearest")
+    fig.colorbar(im, ax=ax, label="rescaled loss")
+    ax.plot([0], [0], "r+", ms=8)
+    ax.set_xlabel("α")
+    ax.set_ylabel("β")
+    ax.set_title(_title(data), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def plot_3d(data, path):
+    """3D surface of the loss per spin."""
+    a, b = np.meshgrid(np.asarray(data["alpha"]), np.asarray(data["beta"]), indexing="ij")
+    loss = np.asarray(data["loss"])
+    fig = _figure((5.2, 4.2))
+    ax = fig.add_subplot(projection="3d")
+    step = max(1, loss.shape[0] // 100)   # the surface mesh does not need more than ~100x100 facets
+    ax.plot_surface(a[::step, ::step], b[::step, ::step], loss[::step, ::step], cmap="viridis",
+                    linewidth=0, antialiased=False, rstride=1, cstride=1)
+    ax.set_xlabel("α")
+    ax.set_ylabel("β")
+    ax.set_zlabel("loss per spin")
+    ax.set_title(_title(data), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def write_figures(data, stem: Path):
+    """Write ``<stem>_2d.png`` and ``<stem>_3d.png``; return their paths."""
+    stem = Path(stem)
+    p2, p3 = stem.with_name(stem.name + "_2d.png"), stem.with_name(stem.name + "_3d.png")
+    plot_2d(data, p2)
+    plot_3d(data, p3)
+    return p2, p3
+
+
+def log_images(logdir, tag: str, paths, step: int) -> bool:
+    """Add the PNGs to the run's TensorBoard log (``landscape/<tag>_2d`` ...). False without TensorBoard."""
+    try:
+        import tensorboard  # noqa: F401
+        import tensorflow as tf
+    except ImportError:
+        return False
+    writer = tf.summary.create_file_writer(str(logdir))
+    with writer.as_default():
+        for path in paths:
+            image = tf.image.decode_png(Path(path).read_bytes(), channels=4)
+            name = Path(path).stem.replace("landscape_", "landscape/")
+            tf.summary.image(name, image[None], step=int(step))
+    writer.flush()
+    writer.close()
+    return True

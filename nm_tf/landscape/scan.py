@@ -1,0 +1,193 @@
+"""Algorithm 2 on a grid: chunked, resumable, with optional repeats and common random numbers.
+
+``loss[i, j] = f(alpha[i], beta[j])`` with ``alpha = beta = linspace(-span, span, points)``.
+Sampling seeds: fresh samples at every point (the paper's choice) use the
+stateless seed ``[seed, repeat * points^2 + i * points + j]``; common random
+numbers (``crn``) use ``[seed, repeat]`` at every point, so the only thing that
+changes across the plane is the weights. ``exact`` sums over all 2^N states
+instead of sampling (N <= 16).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .directions import NORMALIZATIONS
+
+__all__ = ["LandscapeSpec", "scan_plane"]
+
+SAVE_EVERY_SECONDS = 20.0
+
+
+@dataclasses.dataclass(frozen=True)
+class LandscapeSpec:
+    """How to scan one plane (defaults: Table I, ``N_points = 200``).
+
+    Attributes:
+        points: grid points per axis (>= 2).
+        span: ``alpha, beta in [-span, span]``.
+        samples: ``N_s`` samples per point (and repeat).
+        seed: seed of the directions and of the sampling.
+        crn: common random numbers: the same uniforms at every point.
+        repeats: independent evaluations per point (mean and spread are stored).
+        normalization: ``"none"`` (the paper's), ``"filter"`` or ``"layer"``.
+        orthogonalize: make ``eta`` orthogonal to ``delta``.
+        exact: exact loss by enumeration (N <= 16) instead of sampling.
+        chunk: grid points per compiled call (None: chosen from the batch size).
+    """
+
+    points: int = 200
+    span: float = 1.0
+    samples: int = 100
+    seed: int = 0
+    crn: bool = False
+    repeats: int = 1
+    normalization: str = "none"
+    orthogonalize: bool = False
+    exact: bool = False
+    chunk: int | None = None
+
+    def __post_init__(self):
+        def positive_int(name, minimum=1):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
+                raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
+
+        positive_int("points", 2)
+        positive_int("samples")
+        positive_int("repeats")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if not isinstance(self.span, (int, float)) or not math.isfinite(self.span) or self.span <= 0:
+            raise ValueError(f"span must be a finite number > 0, got {self.span!r}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
+        if self.chunk is not None:
+            positive_int("chunk")
+        if self.exact and self.repeats != 1:
+            raise ValueError("exact landscapes have no sampling noise: repeats must be 1")
+
+    def grid(self) -> np.ndarray:
+        return np.linspace(-self.span, self.span, self.points)
+
+    def identity(self) -> dict:
+        """The fields that decide the numbers (a partial grid may only be resumed with these)."""
+        d = dataclasses.asdict(self)
+        d.pop("chunk")
+        return d
+
+
+def _chunk_size(spec: LandscapeSpec, n_sites: int, quantum: bool) -> int:
+    if spec.chunk:
+        return spec.chunk
+    if spec.exact:
+        rows = 2 ** n_sites * (n_sites if quantum else 1)
+        return max(1, 65536 // rows)
+    per_point = spec.samples * (n_sites + 1 if quantum else 1)
+    return max(1, (20000 if quantum else 12800) // per_point)
+
+
+def _atomic_savez(path: Path, **arrays):
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+
+
+def scan_plane(evaluator, center, delta, eta, spec: LandscapeSpec, *, T: float, gamma: float, out: Path,
+               meta: dict, progress=None) -> dict:
+    """Evaluate the grid and write ``out`` (``landscape_<tag>.npz``).
+
+    Partial results go to ``<out>.partial.npz`` every ~20 s; a later call with the
+    same spec, T and Gamma continues from them (a different one raises).
+
+    Args:
+        evaluator: a :class:`~nm_tf.landscape.evaluate.PlaneLoss`.
+        center, delta, eta: ``{weight name: array}``.
+        spec: the scan.
+        T, gamma: temperature and field of the loss.
+        out: output path.
+        meta: extra scalars stored in the file (``mode``, ``tag``, ``step`` ...).
+        progress: optional :class:`~nm_tf.progress.Progress`-like object (``update``/``close``).
+
+    Returns:
+        The arrays written (``alpha``, ``beta``, ``loss`` ``[points, points]``, ...).
+    """
+    out = Path(out)
+    grid = spec.grid()
+    n = spec.points
+    a_flat, b_flat = (g.ravel() for g in np.meshgrid(grid, grid, indexing="ij"))
+    total = n * n
+    identity = json.dumps({**spec.identity(), "T": float(T), "gamma": float(gamma)}, sort_keys=True)
+    partial = out.with_name(out.name.replace(".npz", ".partial.npz"))
+    loss = np.full((spec.repeats, total), np.nan)
+    sampling_std = np.full(total, np.nan)
+    if partial.exists():
+        old = np.load(partial)
+        if str(old["identity"]) != identity:
+            raise ValueError(f"{partial} is a partial scan with other settings; delete it or scan with "
+                             f"{old['identity']}")
+        loss, sampling_std = old["loss"], old["sampling_std"]
+    chunk = _chunk_size(spec, evaluator.model.n_sites, evaluator.quantum and gamma != 0.0)
+    done_before = int(np.isfinite(loss).sum())
+    if progress is not None:
+        progress.update(done_before, force=True)
+    last_save = time.monotonic()
+
+    def save_partial():
+        _atomic_savez(partial, loss=loss, sampling_std=sampling_std, identity=identity)
+
+    for r in range(spec.repeats):
+        todo = np.flatnonzero(np.isnan(loss[r]))
+        for k in range(0, len(todo), chunk):
+            sel = todo[k:k + chunk]
+            idx = np.pad(sel, (0, chunk - len(sel)), mode="edge")   # one compiled shape
+            if spec.exact:
+                mean, std = evaluator.exact(center, delta, eta, a_flat[idx], b_flat[idx], T, gamma)
+                sampling_std[sel] = std[:len(sel)] / math.sqrt(spec.samples)
+            else:
+                stream = np.full(len(idx), r) if spec.crn else r * total + idx
+                seeds = np.stack([np.full(len(idx), spec.seed), stream], axis=1)
+                mean = evaluator.sampled(center, delta, eta, a_flat[idx], b_flat[idx], seeds, T, gamma,
+                                         spec.samples)
+            loss[r, sel] = mean[:len(sel)]
+            if progress is not None:
+                progress.update(int(np.isfinite(loss).sum()))
+            if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
+                save_partial()
+                last_save = time.monotonic()
+    if progress is not None:
+        progress.close()
+
+    zero = np.zeros(1)
+    if spec.exact:
+        center_loss = float(evaluator.exact(center, delta, eta, zero, zero, T, gamma)[0][0])
+    else:
+        vals = []
+        for r in range(spec.repeats):
+            stream = r if spec.crn else r * total + total // 2   # crn: the grid's own numbers
+            vals.append(evaluator.sampled(center, delta, eta, zero, zero, np.array([[spec.seed, stream]]),
+                                          T, gamma, spec.samples)[0])
+        center_loss = float(np.mean(vals))
+    result = {
+        "alpha": grid, "beta": grid, "loss": loss.mean(axis=0).reshape(n, n),
+        "T": float(T), "gamma": float(gamma), "direction_seed": spec.seed, "center_loss": center_loss,
+        "samples": spec.samples, "crn": spec.crn, "repeats": spec.repeats, "span": float(spec.span),
+        "normalization": spec.normalization, "orthogonalize": spec.orthogonalize, "exact": spec.exact,
+        **meta,
+    }
+    if spec.repeats > 1:
+        result["loss_std"] = loss.std(axis=0, ddof=1).reshape(n, n)
+        result["loss_sem"] = result["loss_std"] / math.sqrt(spec.repeats)
+        result["loss_repeats"] = loss.reshape(spec.repeats, n, n)
+    if spec.exact:
+        result["loss_sampling_std"] = sampling_std.reshape(n, n)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_savez(out, **result)
+    partial.unlink(missing_ok=True)
+    return result

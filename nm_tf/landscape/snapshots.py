@@ -1,0 +1,107 @@
+"""Landscape snapshots of a run: during annealing (a driver callback) or afterwards (``nm-tf landscape``).
+
+Files, in ``<run>/landscape/``::
+
+    directions_seed<S>.npz     the raw plane directions (shared by every snapshot of the run)
+    landscape_<tag>.npz        alpha, beta, loss, T, gamma, direction_seed, center_loss, mode, ...
+    landscape_<tag>_2d.png     colour map rescaled to [-1, 1] (Fig. 4)
+    landscape_<tag>_3d.png     surface (Fig. 5)
+
+and the two images in the run's TensorBoard log under ``landscape/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..annealing.config import SNAPSHOT_TAGS
+from .directions import plane
+from .plots import log_images, write_figures
+from .scan import LandscapeSpec, scan_plane
+
+__all__ = ["LandscapeCallback", "compute_snapshot", "parse_tags", "snapshot_path"]
+
+
+def parse_tags(text: str) -> tuple:
+    """``"after_warmup,end"`` -> tuple of tags; ``"paper"`` or ``"all"`` -> all four snapshots."""
+    items = [t.strip() for t in str(text).split(",") if t.strip()]
+    if items in (["paper"], ["all"]):
+        return SNAPSHOT_TAGS
+    bad = [t for t in items if t not in SNAPSHOT_TAGS]
+    if bad or not items:
+        raise ValueError(f"--landscape takes 'paper' or a comma-separated subset of "
+                         f"{', '.join(SNAPSHOT_TAGS)}; got {text!r}")
+    return tuple(dict.fromkeys(items))
+
+
+def snapshot_path(workdir, tag: str) -> Path:
+    return Path(workdir) / "landscape" / f"landscape_{tag}.npz"
+
+
+def compute_snapshot(model, cfg, spec: LandscapeSpec, *, T: float, gamma: float, workdir, tag: str,
+                     step: int, quiet: bool = False, evaluator=None) -> Path:
+    """Scan the plane around the model's current weights and write the snapshot files.
+
+    Args:
+        model: the trained :class:`~nm_tf.models.NewmanMooreRNN`.
+        cfg: the run's :class:`~nm_tf.annealing.config.AnnealConfig` (mode, J).
+        spec: the scan.
+        T, gamma: loss parameters.
+        workdir: run directory.
+        tag: snapshot name (file names use it).
+        step: training step (TensorBoard x-axis).
+        evaluator: a :class:`~nm_tf.landscape.evaluate.PlaneLoss` to reuse (compiled graphs).
+
+    Returns:
+        Path of ``landscape_<tag>.npz``.
+    """
+    from ..progress import Progress
+    from .evaluate import PlaneLoss
+
+    workdir = Path(workdir)
+    out = snapshot_path(workdir, tag)
+    center = {k: v.numpy().astype(np.float64) for k, v in model.rnn_cell.weight_dict().items()}
+    delta, eta = plane(center, spec.seed, spec.normalization, spec.orthogonalize,
+                       path=out.parent / f"directions_seed{spec.seed}.npz")
+    evaluator = evaluator or PlaneLoss(model, quantum=cfg.mode == "vqa", J=cfg.J, jit=cfg.jit)
+    progress = Progress(spec.points ** 2 * spec.repeats, quiet=quiet, label=f"landscape {tag} ")
+    data = scan_plane(evaluator, center, delta, eta, spec, T=T, gamma=gamma, out=out, progress=progress,
+                      meta={"mode": cfg.mode, "tag": tag, "step": int(step), "L": cfg.L})
+    paths = write_figures(data, out.with_suffix(""))
+    log_images(workdir / "tensorboard", tag, paths, step)
+    return out
+
+
+class LandscapeCallback:
+    """Annealing callback: scan the landscape at the chosen snapshots.
+
+    Args:
+        tags: snapshots to scan (subset of ``SNAPSHOT_TAGS``).
+        spec: the scan (default: the run's ``landscape_*`` config fields).
+        quiet: no progress line.
+
+    A snapshot whose ``landscape_<tag>.npz`` exists is skipped, so a resumed run
+    redoes only unfinished scans (and continues their partial grids).
+    """
+
+    def __init__(self, tags, spec: LandscapeSpec | None = None, quiet: bool = False):
+        self.tags = tuple(tags)
+        self.spec, self.quiet = spec, quiet
+        self._evaluator = None
+
+    def pending(self, workdir, tag: str) -> bool:
+        return tag in self.tags and not snapshot_path(workdir, tag).exists()
+
+    def on_snapshot(self, run, tag: str, T: float, gamma: float):
+        if not self.pending(run.workdir, tag):
+            return
+        from .evaluate import PlaneLoss
+
+        cfg = run.cfg
+        if self._evaluator is None:
+            self._evaluator = PlaneLoss(run.model, quantum=cfg.mode == "vqa", J=cfg.J, jit=cfg.jit)
+        compute_snapshot(run.model, cfg, self.spec or cfg.landscape_spec(), T=T, gamma=gamma,
+                         workdir=run.workdir, tag=tag, step=getattr(run, "current_step", 0),
+                         quiet=self.quiet or run.quiet, evaluator=self._evaluator)
