@@ -23,6 +23,10 @@ class AnnealConfig:
     shape: ``linear`` ``x(t) = x0 (1 - t)``, ``exponential``
     ``x0 (e^{-5t} - e^{-5}) / (1 - e^{-5})`` or ``points``: piecewise linear
     through ``schedule_points`` = ``[[t, fraction], ...]`` from (0, 1) to (1, 0).
+    ``T_final``/``gamma_final`` (default 0) end the anneal at a finite value
+    instead: ``x(t) = x_final + (x0 - x_final) fraction(t)``. At small
+    ``T_final > 0`` the free-energy minimiser is close to the uniform mixture of
+    all ground states, so the entropy term keeps rewarding coverage (mode-collapse study).
 
     ``landscape`` lists the snapshots (of ``SNAPSHOT_TAGS``) at which a loss
     landscape is scanned during the run; ``landscape_*`` set that scan
@@ -45,6 +49,8 @@ class AnnealConfig:
     seed: int = 0
     J: float = 1.0
     schedule: str = "linear"
+    T_final: float = 0.0
+    gamma_final: float = 0.0
     schedule_points: tuple | None = None
     penalty: float = 0.0
     final_samples: int = 100_000
@@ -72,7 +78,7 @@ class AnnealConfig:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if not isinstance(self.L, int) or isinstance(self.L, bool) or self.L < 2:
             raise ValueError(f"L must be an integer >= 2, got {self.L!r}")
-        for name in ("T0", "gamma0", "lr", "J", "penalty"):
+        for name in ("T0", "gamma0", "lr", "J", "penalty", "T_final", "gamma_final"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, (int, float)) or math.isnan(v) or math.isinf(v) or v < 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
@@ -105,6 +111,9 @@ class AnnealConfig:
             raise ValueError(f"cell must be 'vanilla' or 'gru', got {self.cell!r}")
         if self.ordering not in ("zigzag", "raster"):
             raise ValueError(f"ordering must be 'zigzag' or 'raster', got {self.ordering!r}")
+        if self.T_final > self.T_start or self.gamma_final > self.gamma_start:
+            raise ValueError(f"T_final ({self.T_final}) and gamma_final ({self.gamma_final}) must not exceed "
+                             f"the initial T ({self.T_start}) and Gamma ({self.gamma_start})")
         bad = [t for t in self.landscape if t not in SNAPSHOT_TAGS]
         if bad:
             raise ValueError(f"landscape snapshots must be among {SNAPSHOT_TAGS}, got {bad}")

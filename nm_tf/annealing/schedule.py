@@ -42,4 +42,5 @@ def temperature_and_field(cfg: AnnealConfig, step: int):
         f = 1.0
     else:
         f = fraction(cfg, a / cfg.annealing_steps)
-    return cfg.T_start * f, cfg.gamma_start * f
+    return (cfg.T_final + (cfg.T_start - cfg.T_final) * f,
+            cfg.gamma_final + (cfg.gamma_start - cfg.gamma_final) * f)

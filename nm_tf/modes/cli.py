@@ -1,0 +1,96 @@
+"""``nm-tf modes``: ground-state coverage, KL to uniform, Hamming histogram, PCA (Fig. 6)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+__all__ = ["add_parser", "run_modes"]
+
+JSON_KEYS = ("n_samples", "ground_state_fraction", "distinct_ground_states", "degeneracy", "coverage",
+             "kl_to_uniform", "hamming_histogram")
+
+
+def add_parser(sub):
+    p = sub.add_parser("modes", help="mode-collapse analysis of a run, a SavedModel or a served model")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--workdir", help="run directory (figures are written into it)")
+    src.add_argument("--savedmodel", help="an exported version directory MODELS/NAME/VERSION")
+    src.add_argument("--target", help="gRPC host:port of a server")
+    src.add_argument("--url", help="REST base URL of a server")
+    p.add_argument("--model", help="served model name (with --target/--url)")
+    p.add_argument("--checkpoint", type=int, default=None, help="run checkpoint to sample (with --workdir)")
+    p.add_argument("--samples", type=int, default=100_000, help="number of samples (default 100000)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="sampling seed (default: a run's stored final samples, else 0)")
+    p.add_argument("--out", default=None, help="folder for the figures and modes.json (default: the run, "
+                                               "else ./modes)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_run)
+
+
+def run_modes(bits, L: int, out_dir, source: str = "", J: float = 1.0) -> dict:
+    """Analyse ``bits``, write ``modes.json``, ``modes_pca.png`` and (when the exact set is
+    listed) ``modes_ground_states.png`` into ``out_dir``; return the statistics."""
+    from .analysis import analyse
+    from .plots import plot_ground_state_distribution, plot_pca
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stats = analyse(bits, L, J)
+    stats["source"] = source
+    figures = [out_dir / "modes_pca.png"]
+    plot_pca(bits, L, figures[0])
+    if "ground_state_counts" in stats:
+        figures.append(out_dir / "modes_ground_states.png")
+        plot_ground_state_distribution(stats, figures[-1])
+    stats["figures"] = [str(f) for f in figures]
+    (out_dir / "modes.json").write_text(json.dumps(stats, indent=1) + "\n")
+    return stats
+
+
+def _run(args) -> int:
+    if args.samples < 1:
+        raise ValueError(f"--samples must be >= 1, got {args.samples}")
+    if args.seed is not None and args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    if (args.target or args.url) and not args.model:
+        raise ValueError("--model NAME is required with --target/--url")
+    J = 1.0
+    if args.workdir:
+        from ..annealing.driver import load_run_config
+        from .sources import samples_from_run
+
+        J = load_run_config(args.workdir).J
+        bits, L, source = samples_from_run(args.workdir, args.samples, args.seed, args.checkpoint)
+        out = args.out or args.workdir
+    elif args.savedmodel:
+        from .sources import samples_from_savedmodel
+
+        bits, L, source = samples_from_savedmodel(args.savedmodel, args.samples, args.seed or 0)
+        out = args.out or "modes"
+    else:
+        from ..client import SamplerClient, ServerError
+        from ..errors import RunError
+        from .sources import samples_from_server
+
+        client = SamplerClient(target=args.target, url=args.url)
+        try:
+            bits, L, source = samples_from_server(client, args.model, args.samples, args.seed or 0)
+        except ServerError as exc:
+            raise RunError(f"server error: {exc}") from None
+        finally:
+            client.close()
+        out = args.out or "modes"
+    stats = run_modes(bits, L, out, source, J)
+    if args.json:
+        print(json.dumps({k: stats[k] for k in JSON_KEYS}))
+        return 0
+    print(f"{source}\n{stats['n_samples']} samples, L={L}: ground-state fraction "
+          f"{stats['ground_state_fraction']:.4f}, {stats['distinct_ground_states']} of {stats['degeneracy']} "
+          f"ground states found (coverage {stats['coverage']:.3f}), KL to uniform "
+          f"{stats['kl_to_uniform'] if stats['kl_to_uniform'] is None else round(stats['kl_to_uniform'], 4)}")
+    hist = stats["hamming_histogram"]
+    print("Hamming distance to trivial state: " + ", ".join(f"{d}:{c}" for d, c in enumerate(hist) if c))
+    print("figures: " + ", ".join(stats["figures"]))
+    return 0

@@ -1,0 +1,74 @@
+"""Where samples come from: a run directory, an exported SavedModel, or a server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["samples_from_run", "samples_from_savedmodel", "samples_from_server"]
+
+CHUNK = 10_000
+
+
+def samples_from_run(workdir, n: int, seed=None, checkpoint=None):
+    """``(bits uint8 [n, N], L, source)``.
+
+    Without ``seed`` and ``checkpoint`` the run's stored final sample
+    (``samples_final.npz``) is used when it holds at least ``n`` configurations;
+    otherwise ``n`` fresh samples are drawn from the run's model with ``seed``
+    (default 0), in chunks, with seeds ``[seed, chunk]``.
+    """
+    from ..annealing.driver import load_run_config
+
+    workdir = Path(workdir)
+    cfg = load_run_config(workdir)
+    stored = workdir / "samples_final.npz"
+    if seed is None and checkpoint is None and stored.exists():
+        data = np.load(stored)
+        bits = np.unpackbits(data["bits"], axis=1, count=int(data["n_sites"]))
+        if len(bits) >= n:
+            return bits[:n], cfg.L, f"{stored} (first {n} of {len(bits)})"
+    from ..annealing.restore import restore_model
+
+    model, cfg, step = restore_model(workdir, checkpoint, jit_compile=True)
+    seed = 0 if seed is None else int(seed)
+    parts = [model.sample(min(CHUNK, n - k), seed=[seed, k // CHUNK])[0].numpy().astype(np.uint8)
+             for k in range(0, n, CHUNK)]
+    return np.concatenate(parts), cfg.L, f"model of {workdir} at step {step}, seed {seed}"
+
+
+def _lattice(n_sites: int) -> int:
+    L = int(round(n_sites ** 0.5))
+    if L * L != n_sites:
+        raise ValueError(f"samples have {n_sites} sites, not an L x L lattice")
+    return L
+
+
+def samples_from_savedmodel(path, n: int, seed: int = 0):
+    """Sample an exported version directory (``MODELS/NAME/VERSION``) through its ``sample`` signature."""
+    import tensorflow as tf
+
+    path = Path(path)
+    if not (path / "saved_model.pb").exists():
+        raise FileNotFoundError(f"no SavedModel in {path}")
+    fn = tf.saved_model.load(str(path)).signatures["sample"]
+    parts = []
+    for k in range(0, n, CHUNK):
+        out = fn(num_samples=tf.constant(min(CHUNK, n - k), tf.int32),
+                 seed=tf.constant([seed, k // CHUNK], tf.int64))
+        parts.append(out["spins"].numpy().astype(np.uint8))
+    bits = np.concatenate(parts)
+    meta = path / "assets.extra" / "nm_tf.json"
+    L = json.loads(meta.read_text()).get("L") if meta.exists() else None
+    return bits, int(L or _lattice(bits.shape[1])), f"SavedModel {path}, seed {seed}"
+
+
+def samples_from_server(client, model: str, n: int, seed: int = 0, version=None):
+    """Sample a served model (a :class:`~nm_tf.client.SamplerClient`)."""
+    parts = [client.sample(model, min(CHUNK, n - k), seed=[seed, k // CHUNK], version=version)["spins"]
+             for k in range(0, n, CHUNK)]
+    bits = np.concatenate(parts).astype(np.uint8)
+    where = client.target or client.url
+    return bits, _lattice(bits.shape[1]), f"model {model!r} served at {where}, seed {seed}"
