@@ -46,7 +46,15 @@ def main():
         ax.set_xlabel("T")
         ax.set_ylabel("F / N")
         ax.set_title(f"({panel}) {'non-degenerate' if panel == 'a' else 'degenerate'} sizes", fontsize=9)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="lower left")
+        ins = ax.inset_axes([0.58, 0.12, 0.38, 0.38])      # the low-temperature end, where VCA struggles
+        for L in sizes:
+            T, F, exact = curves[L]
+            low = T <= 1.5
+            ins.plot(T[low], F[low], lw=0.8)
+            ins.plot(T[low], exact[low], "--", lw=1)
+        ins.invert_xaxis()
+        ins.tick_params(labelsize=6)
     fig.tight_layout()
     fig.savefig(out / "fig2.png")
     for L, (T, F, exact) in curves.items():

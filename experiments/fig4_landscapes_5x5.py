@@ -55,15 +55,15 @@ def main():
             d = dict(np.load(out / "runs" / name / "landscape" / f"landscape_{tag}.npz"))
             data[mode][tag] = d
             loss = d["loss"]
-            rough = 0.5 * (np.abs(np.diff(loss, axis=0)).mean() + np.abs(np.diff(loss, axis=1)).mean())
-            rows.append((mode, tag, float(d["T"]), float(d["gamma"]), float(d["center_loss"]), loss.min(),
-                         loss.max(), rough))
+            rough = 0.5 * (np.nanmean(np.abs(np.diff(loss, axis=0))) + np.nanmean(np.abs(np.diff(loss, axis=1))))
+            rows.append((mode, tag, float(d["T"]), float(d["gamma"]), float(d["center_loss"]), np.nanmin(loss),
+                         np.nanmax(loss), rough))
     write_csv(out / "fig4.csv", ["mode", "tag", "T", "gamma", "center_loss", "min", "max", "roughness"], rows)
-    fig = figure((11, 5.8))
+    fig = figure((11.6, 5.8))
     panel_row(fig, 2, 0, data["vca"], "VCA")
     im = panel_row(fig, 2, 1, data["vqa"], "VQA")
-    fig.tight_layout(rect=(0, 0, 0.93, 1))
-    cax = fig.add_axes([0.94, 0.15, 0.015, 0.7])
+    fig.tight_layout(rect=(0, 0, 0.91, 1))
+    cax = fig.add_axes([0.92, 0.15, 0.013, 0.7])
     fig.colorbar(im, cax=cax, label="rescaled loss")
     fig.savefig(out / "fig4.png")
     for r in rows:

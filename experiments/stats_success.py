@@ -41,7 +41,8 @@ def main():
                     chains = proto["samples"]
                     r = simulated_annealing(SAConfig(L=L, chains=chains, sweeps=steps * proto["samples"] // chains,
                                                      T0=10.0, seed=seed))
-                    res, hit, ok = r["residual_energy_per_spin"], r["ground_state_hit_rate"], r["ground_state_hit_rate"] > 0
+                    res, hit = r["residual_energy_per_spin"], r["ground_state_hit_rate"]
+                    ok = hit > 0
                 else:
                     s = run(out, f"{method}_L{L}_s{seed}", args.quiet, mode=method, L=L, seed=seed,
                             final_samples=10_000, exact_points=1, **proto)

@@ -16,7 +16,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any TensorFlow import
 
-from .errors import RunError
+from .errors import RunError  # noqa: E402 - after the log-level default
 
 __all__ = ["UsageError", "main", "parse_float_list"]
 

@@ -229,3 +229,29 @@ def test_cli_standalone_and_errors(tmp_path, capsys):
         assert message in capsys.readouterr().err
     assert main(["landscape", "--workdir", str(tmp_path / "missing")]) == 2
     assert "missing config.json" in capsys.readouterr().err
+
+
+def test_overflowing_points_are_kept_as_nan_and_not_redone(tiny, tmp_path, monkeypatch):
+    model, center, delta, eta = tiny
+    ev = PlaneLoss(model, quantum=False)
+
+    class Overflows:
+        model, quantum, calls = ev.model, ev.quantum, 0
+
+        def sampled(self, center, delta, eta, alpha, beta, *a, **k):
+            Overflows.calls += 1
+            out = ev.sampled(center, delta, eta, alpha, beta, *a, **k)
+            return np.where(np.asarray(alpha) > 0.3, np.nan, out)   # as a float32 overflow would
+
+    spec = LandscapeSpec(points=5, span=0.5, samples=20, chunk=5)
+    monkeypatch.setattr(scan_mod, "SAVE_EVERY_SECONDS", 0.0)
+    res = scan_plane(Overflows(), center, delta, eta, spec, T=1.0, gamma=0.0, out=tmp_path / "o.npz",
+                     meta={"mode": "vca", "tag": "t"})
+    assert res["nonfinite_points"] == 5 and np.isnan(res["loss"][-1]).all() and np.isfinite(res["loss"][:-1]).all()
+    assert Overflows.calls == 5 + 1                                   # 5 chunks + the centre, nothing redone
+    from nm_tf.landscape.plots import rescale, write_figures
+
+    r = rescale(res["loss"])
+    assert np.nanmin(r) == -1 and np.nanmax(r) == 1 and np.isnan(r[-1]).all()
+    for path in write_figures(res, tmp_path / "o"):
+        assert path.stat().st_size > 1000

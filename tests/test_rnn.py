@@ -31,8 +31,6 @@ def test_float64_option():
     assert np.exp(lp.numpy()).sum() == pytest.approx(1.0, abs=1e-12)
 
 
-
-
 @pytest.mark.parametrize("ordering", ["zigzag", "raster"])
 def test_autoregressive_property(ordering):
     """Changing the spin at step j leaves the conditionals of steps <= j unchanged."""

@@ -87,5 +87,3 @@ def _run(args) -> int:
     summary = anneal(cfg, args.workdir, resume=args.resume, quiet=args.quiet, callbacks=callbacks)
     print(json.dumps(summary))
     return 0
-
-

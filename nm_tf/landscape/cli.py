@@ -78,6 +78,6 @@ def _run(args) -> int:
     data = np.load(out)
     loss = data["loss"]
     print(json.dumps({"file": str(out), "tag": tag, "step": step, "mode": cfg.mode, "T": T, "gamma": gamma,
-                      "center_loss": float(data["center_loss"]), "min_loss": float(loss.min()),
-                      "max_loss": float(loss.max())}))
+                      "center_loss": float(data["center_loss"]), "min_loss": float(np.nanmin(loss)),
+                      "max_loss": float(np.nanmax(loss)), "nonfinite_points": int(data["nonfinite_points"])}))
     return 0

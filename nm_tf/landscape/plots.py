@@ -14,9 +14,12 @@ __all__ = ["rescale", "plot_2d", "plot_3d", "write_figures", "log_images"]
 
 def rescale(loss: np.ndarray) -> np.ndarray:
     """Map ``loss`` linearly onto ``[-1, 1]`` (the paper's colour scale); a flat plane maps to 0."""
+    loss = np.where(np.isfinite(loss), loss, np.nan)
+    if np.isnan(loss).all():
+        return loss
     lo, hi = np.nanmin(loss), np.nanmax(loss)
-    if not np.isfinite(lo) or hi == lo:
-        return np.zeros_like(loss)
+    if hi == lo:
+        return np.where(np.isnan(loss), np.nan, 0.0)
     return 2.0 * (loss - lo) / (hi - lo) - 1.0
 
 
@@ -24,6 +27,9 @@ def _title(data) -> str:
     mode = str(data.get("mode", ""))
     what = "F/N" if mode == "vca" else "E/N"
     tag = str(data.get("tag", ""))
+    bad = int(data.get("nonfinite_points", 0))
+    if bad:
+        tag += f" [{bad} points overflowed]"
     return f"{tag}  {what}  T={float(data['T']):.3g}  Γ={float(data['gamma']):.3g}"
 
 
@@ -36,13 +42,22 @@ def _figure(size):
     return fig
 
 
+def _cmap():
+    import matplotlib
+
+    cmap = matplotlib.colormaps["viridis"].copy()
+    cmap.set_bad("lightgrey")    # NaN: the network's forward pass overflowed there
+    return cmap
+
+
 def plot_2d(data, path):
     """Colour map of the rescaled loss over ``(alpha, beta)``."""
     a, b = np.asarray(data["alpha"]), np.asarray(data["beta"])
     fig = _figure((4.6, 4.0))
     ax = fig.add_subplot()
+    cmap = _cmap()
     im = ax.imshow(rescale(np.asarray(data["loss"])).T, origin="lower", extent=(a[0], a[-1], b[0], b[-1]),
-                   cmap="viridis", vmin=-1, vmax=1, aspect="equal", interpolation="nearest")
+                   cmap=cmap, vmin=-1, vmax=1, aspect="equal", interpolation="nearest")
     fig.colorbar(im, ax=ax, label="rescaled loss")
     ax.plot([0], [0], "r+", ms=8)
     ax.set_xlabel("α")
@@ -55,7 +70,8 @@ def plot_2d(data, path):
 def plot_3d(data, path):
     """3D surface of the loss per spin."""
     a, b = np.meshgrid(np.asarray(data["alpha"]), np.asarray(data["beta"]), indexing="ij")
-    loss = np.asarray(data["loss"])
+    loss = np.asarray(data["loss"], dtype=float)
+    loss = np.where(np.isfinite(loss), loss, np.nan)
     fig = _figure((5.2, 4.2))
     ax = fig.add_subplot(projection="3d")
     step = max(1, loss.shape[0] // 100)   # the surface mesh does not need more than ~100x100 facets

@@ -6,6 +6,11 @@ stateless seed ``[seed, repeat * points^2 + i * points + j]``; common random
 numbers (``crn``) use ``[seed, repeat]`` at every point, so the only thing that
 changes across the plane is the weights. ``exact`` sums over all 2^N states
 instead of sampling (N <= 16).
+
+Far from ``theta*`` the hidden state of a perturbed RNN can grow geometrically
+along the N sites and overflow float32 (at L = 16 with N(0, 1) directions from
+|alpha|, |beta| ~ 0.2 on): such points are stored as NaN and counted in
+``nonfinite_points``, never clipped into a made-up value.
 """
 
 from __future__ import annotations
@@ -126,24 +131,24 @@ def scan_plane(evaluator, center, delta, eta, spec: LandscapeSpec, *, T: float, 
     identity = json.dumps({**spec.identity(), "T": float(T), "gamma": float(gamma)}, sort_keys=True)
     partial = out.with_name(out.name.replace(".npz", ".partial.npz"))
     loss = np.full((spec.repeats, total), np.nan)
+    done = np.zeros((spec.repeats, total), dtype=bool)   # a finished point may hold NaN/inf (overflow)
     sampling_std = np.full(total, np.nan)
     if partial.exists():
         old = np.load(partial)
         if str(old["identity"]) != identity:
             raise ValueError(f"{partial} is a partial scan with other settings; delete it or scan with "
                              f"{old['identity']}")
-        loss, sampling_std = old["loss"], old["sampling_std"]
+        loss, done, sampling_std = old["loss"], old["done"], old["sampling_std"]
     chunk = _chunk_size(spec, evaluator.model.n_sites, evaluator.quantum and gamma != 0.0)
-    done_before = int(np.isfinite(loss).sum())
     if progress is not None:
-        progress.update(done_before, force=True)
+        progress.update(int(done.sum()), force=True)
     last_save = time.monotonic()
 
     def save_partial():
-        _atomic_savez(partial, loss=loss, sampling_std=sampling_std, identity=identity)
+        _atomic_savez(partial, loss=loss, done=done, sampling_std=sampling_std, identity=identity)
 
     for r in range(spec.repeats):
-        todo = np.flatnonzero(np.isnan(loss[r]))
+        todo = np.flatnonzero(~done[r])
         for k in range(0, len(todo), chunk):
             sel = todo[k:k + chunk]
             idx = np.pad(sel, (0, chunk - len(sel)), mode="edge")   # one compiled shape
@@ -156,8 +161,9 @@ def scan_plane(evaluator, center, delta, eta, spec: LandscapeSpec, *, T: float, 
                 mean = evaluator.sampled(center, delta, eta, a_flat[idx], b_flat[idx], seeds, T, gamma,
                                          spec.samples)
             loss[r, sel] = mean[:len(sel)]
+            done[r, sel] = True
             if progress is not None:
-                progress.update(int(np.isfinite(loss).sum()))
+                progress.update(int(done.sum()))
             if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
                 save_partial()
                 last_save = time.monotonic()
@@ -179,6 +185,7 @@ def scan_plane(evaluator, center, delta, eta, spec: LandscapeSpec, *, T: float, 
         "T": float(T), "gamma": float(gamma), "direction_seed": spec.seed, "center_loss": center_loss,
         "samples": spec.samples, "crn": spec.crn, "repeats": spec.repeats, "span": float(spec.span),
         "normalization": spec.normalization, "orthogonalize": spec.orthogonalize, "exact": spec.exact,
+        "nonfinite_points": int((~np.isfinite(loss.mean(axis=0))).sum()),
         **meta,
     }
     if spec.repeats > 1:

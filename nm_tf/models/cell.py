@@ -65,7 +65,7 @@ class RNN2DCell(keras.layers.Layer):
         self.built = True
 
     def weight_dict(self) -> dict:
-        """The weights by name (``kernel``, ``bias``, [``gate_kernel``, ``gate_bias``,] ``out_kernel``, ``out_bias``)."""
+        """The weights by name: kernel, bias, out_kernel, out_bias [, gate_kernel, gate_bias]."""
         names = ["kernel", "bias", "out_kernel", "out_bias"]
         if self.cell == "gru":
             names += ["gate_kernel", "gate_bias"]
