@@ -45,9 +45,8 @@ def _figure(size):
 def _cmap():
     import matplotlib
 
-    cmap = matplotlib.colormaps["viridis"].copy()
-    cmap.set_bad("lightgrey")    # NaN: the network's forward pass overflowed there
-    return cmap
+    # NaN: the network's forward pass overflowed there.
+    return matplotlib.colormaps["viridis"].with_extremes(bad="lightgrey")
 
 
 def plot_2d(data, path):
