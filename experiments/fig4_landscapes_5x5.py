@@ -15,6 +15,7 @@ import numpy as np
 from common import figure, parser, protocol, run, setup, write_csv
 
 from nm_tf.annealing.config import SNAPSHOT_TAGS
+from nm_tf.landscape.scan import roughness
 
 
 def landscape_fields(points: int) -> dict:
@@ -55,7 +56,7 @@ def main():
             d = dict(np.load(out / "runs" / name / "landscape" / f"landscape_{tag}.npz"))
             data[mode][tag] = d
             loss = d["loss"]
-            rough = 0.5 * (np.nanmean(np.abs(np.diff(loss, axis=0))) + np.nanmean(np.abs(np.diff(loss, axis=1))))
+            rough = roughness(loss)
             rows.append((mode, tag, float(d["T"]), float(d["gamma"]), float(d["center_loss"]), np.nanmin(loss),
                          np.nanmax(loss), rough))
     write_csv(out / "fig4.csv", ["mode", "tag", "T", "gamma", "center_loss", "min", "max", "roughness"], rows)

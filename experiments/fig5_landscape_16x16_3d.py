@@ -16,6 +16,7 @@ from common import figure, parser, protocol, run, setup, write_csv
 from fig4_landscapes_5x5 import landscape_fields
 
 from nm_tf.annealing.config import SNAPSHOT_TAGS
+from nm_tf.landscape.scan import roughness
 
 
 def main():
@@ -41,7 +42,7 @@ def main():
         ax.plot_surface(a, b, loss, cmap="viridis", linewidth=0, antialiased=False)
         ax.set_title(f"{tag.replace('_', ' ')}  T={float(d['T']):.3g}", fontsize=8)
         ax.tick_params(labelsize=5)
-        rough = 0.5 * (np.nanmean(np.abs(np.diff(loss, axis=0))) + np.nanmean(np.abs(np.diff(loss, axis=1))))
+        rough = roughness(loss)
         rows.append((tag, float(d["T"]), float(d["center_loss"]), np.nanmin(loss), np.nanmax(loss), rough,
                      int(d["nonfinite_points"])))
     fig.tight_layout()

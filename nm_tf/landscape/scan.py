@@ -25,7 +25,7 @@ import numpy as np
 
 from .directions import NORMALIZATIONS
 
-__all__ = ["LandscapeSpec", "scan_plane"]
+__all__ = ["LandscapeSpec", "roughness", "scan_plane"]
 
 SAVE_EVERY_SECONDS = 20.0
 
@@ -86,6 +86,15 @@ class LandscapeSpec:
         d = dataclasses.asdict(self)
         d.pop("chunk")
         return d
+
+
+def roughness(loss: np.ndarray) -> float:
+    """Mean ``|f(p) - f(q)|`` over neighbouring grid points (both axes; NaN points skipped).
+
+    For fresh-sample scans it includes the sampling noise, about ``1.13 sigma / sqrt(N_s)``.
+    """
+    loss = np.asarray(loss, dtype=float)
+    return 0.5 * float(np.nanmean(np.abs(np.diff(loss, axis=0))) + np.nanmean(np.abs(np.diff(loss, axis=1))))
 
 
 def _chunk_size(spec: LandscapeSpec, n_sites: int, quantum: bool) -> int:
