@@ -289,3 +289,24 @@ def test_rest_json_encoding_matches_json_dumps():
     decoded = json.loads(dumps(payload))["outputs"]
     for i, a in enumerate(cases):
         assert decoded[f"k{i}"] == np.asarray(a).tolist()
+
+
+def test_modes_from_savedmodel_server_and_run_agree(models, server, run_dir, tmp_path, capsys):
+    from nm_tf.cli import main
+    from nm_tf.modes import analyse
+
+    common = ["--samples", "1500", "--seed", "3", "--json"]
+    outs = []
+    for i, source in enumerate([["--savedmodel", str(models / "nm" / "1")],
+                                ["--target", server.grpc_target, "--model", "nm"],
+                                ["--url", server.rest_url, "--model", "nm"],
+                                ["--workdir", str(run_dir)]]):
+        assert main(["modes", *source, *common, "--out", str(tmp_path / str(i))]) == 0
+        outs.append(json.loads(capsys.readouterr().out))
+        assert (tmp_path / str(i) / "modes_pca.png").exists()
+    assert all(o == outs[0] for o in outs)       # one seed, one sample, wherever it is drawn
+    model, _ = load_run_model(run_dir)
+    bits = model.sample(1500, [3, 0])[0].numpy()
+    assert outs[0]["ground_state_fraction"] == analyse(bits, L)["ground_state_fraction"]
+    assert main(["modes", "--target", server.grpc_target, "--model", "nope", "--samples", "10"]) == 1
+    assert "NOT_FOUND" in capsys.readouterr().err
