@@ -108,6 +108,33 @@ def test_gradient_through_sampling_equals_teacher_forced(small):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
 
 
+@pytest.mark.parametrize("ordering", ["zigzag", "raster"])
+@pytest.mark.parametrize("jit", [False, True])
+def test_manual_backprop_equals_autodiff(ordering, jit):
+    """The hand-written backward pass (default) against TensorFlow's autodiff, float64, L = 4."""
+    models = [NewmanMooreRNN(4, hidden=6, seed=2, ordering=ordering, dtype="float64", manual_backprop=m)
+              for m in (True, False)]
+    weights = np.random.default_rng(0).normal(size=64)          # a non-uniform upstream gradient
+
+    def grads(model):
+        @tf.function(jit_compile=jit)
+        def run(seed):
+            with tf.GradientTape(persistent=True) as tape:
+                bits, lp = model.sample_graph(64, seed)
+                sampled = tf.reduce_sum(weights * lp)
+                forced = tf.reduce_sum(weights * model.log_prob_graph(bits))
+            return (bits, tape.gradient(sampled, model.trainable_variables),
+                    tape.gradient(forced, model.trainable_variables))
+        return run(tf.constant([0, 5], tf.int64))
+
+    (bits_m, gs_m, gt_m), (bits_a, gs_a, _) = grads(models[0]), grads(models[1])
+    np.testing.assert_array_equal(bits_m.numpy(), bits_a.numpy())
+    for m, t, a in zip(gs_m, gt_m, gs_a):
+        assert np.abs(a.numpy()).max() > 0
+        np.testing.assert_allclose(m.numpy(), a.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(t.numpy(), a.numpy(), rtol=1e-10, atol=1e-12)
+
+
 def test_log_psi_is_half_log_prob(small):
     s, lp = small.sample(5, 0)
     np.testing.assert_allclose(small.log_psi(s).numpy(), 0.5 * lp.numpy(), atol=1e-5)
@@ -124,6 +151,7 @@ def test_config_round_trip_and_weights(tmp_path, small):
     cfg = small.get_config()
     clone = NewmanMooreRNN.from_config(cfg)
     assert (clone.L, clone.hidden, clone.cell_type, clone.ordering_name) == (3, 6, "vanilla", "zigzag")
+    assert clone.manual_backprop is True
     cell = RNN2DCell.from_config(small.rnn_cell.get_config())
     assert cell.hidden == 6
     other = NewmanMooreRNN(3, hidden=6, seed=99)

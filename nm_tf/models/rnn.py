@@ -68,6 +68,8 @@ class NewmanMooreRNN(keras.Model):
         seed: seed of the weight initialisation.
         jit_compile: compile ``sample``/``log_prob`` with XLA.
         dtype: ``"float32"`` (default) or ``"float64"``.
+        manual_backprop: differentiate ``log p`` of the vanilla cell with the hand-written
+            backward pass of :mod:`nm_tf.models.backprop` (False: TensorFlow autodiff).
 
     Spins are bits (``1`` = down); outputs are in site order ``i = x + L*y``.
 
@@ -79,7 +81,8 @@ class NewmanMooreRNN(keras.Model):
     """
 
     def __init__(self, L: int, hidden: int = 40, cell: str = "vanilla", ordering: str = "zigzag",
-                 seed: int = 0, jit_compile: bool = True, dtype="float32", **kwargs):
+                 seed: int = 0, jit_compile: bool = True, dtype="float32", manual_backprop: bool = True,
+                 **kwargs):
         super().__init__(dtype=dtype, **kwargs)
         self.L = check_L(L)
         if ordering not in ORDERINGS:
@@ -87,6 +90,7 @@ class NewmanMooreRNN(keras.Model):
         self.ordering_name = ordering
         self.init_seed = int(seed)
         self.jit_compile = bool(jit_compile)
+        self.manual_backprop = bool(manual_backprop)
         self.rnn_cell = RNN2DCell(hidden=hidden, cell=cell, seed=self.init_seed, dtype=dtype, name="cell")
         self.rnn_cell.build()
         self.built = True
@@ -111,7 +115,7 @@ class NewmanMooreRNN(keras.Model):
     def get_config(self):
         return {**super().get_config(), "L": self.L, "hidden": self.hidden, "cell": self.cell_type,
                 "ordering": self.ordering_name, "seed": self.init_seed,
-                "jit_compile": self.jit_compile}
+                "jit_compile": self.jit_compile, "manual_backprop": self.manual_backprop}
 
     # ------------------------------------------------------------------ core pass
     def _scan(self, batch, uniforms=None, given=None, weights=None):
@@ -128,17 +132,44 @@ class NewmanMooreRNN(keras.Model):
         Returns:
             ``(bits [*S, N] int32 in site order, log_prob [*S])``.
         """
+        if weights is None and self.manual_backprop and self.rnn_cell.cell == "vanilla":
+            return self._scan_manual_backprop(batch, uniforms, given)
+        return self._scan_loop(batch, uniforms, given, weights, batched=weights is not None)[:2]
+
+    def _scan_manual_backprop(self, batch, uniforms, given):
+        """:meth:`_scan` with the hand-written gradient of ``log p`` (:mod:`.backprop`)."""
+        from .backprop import log_prob_grads
+
+        cell = self.rnn_cell
+        reverse = self.ordering_name == "zigzag"
+
+        @tf.custom_gradient
+        def run(kernel, bias, out_kernel, out_bias):
+            w = {"kernel": kernel, "bias": bias, "out_kernel": out_kernel, "out_bias": out_bias}
+            bits, log_p, hs, step_bits = self._scan_loop(batch, uniforms, given, w, batched=False, keep=True)
+
+            def grad(d_bits, d_log_p):
+                return log_prob_grads(hs, step_bits, d_log_p, kernel, out_kernel, out_bias, reverse=reverse)
+
+            return (bits, log_p), grad
+
+        return run(*(tf.convert_to_tensor(cell.weight_dict()[k])
+                     for k in ("kernel", "bias", "out_kernel", "out_bias")))
+
+    def _scan_loop(self, batch, uniforms, given, weights, *, batched: bool, keep: bool = False):
+        """The row loop. ``keep``: also return the hidden states ``[L, L, B, d]`` and bits
+        ``[L, L, B]`` in visiting order (for the hand-written backward pass)."""
         L, d = self.L, self.hidden
         dt = self.rnn_cell.compute_dtype
         reverse = self.ordering_name == "zigzag"
         cell = self.rnn_cell
         w = cell.weight_dict() if weights is None else weights
-        shape = [batch] if weights is None else [tf.shape(w["kernel"])[0], batch]
+        shape = [tf.shape(w["kernel"])[0], batch] if batched else [batch]
         zeros_h = tf.zeros(tf.stack(shape + [d]), dtype=dt)
         zeros_oh = tf.zeros(tf.stack(shape + [2]), dtype=dt)
         source = uniforms if given is None else given
 
-        def body(y, prev_h, prev_oh, log_p, rows):
+        def body(y, prev_h, prev_oh, log_p, rows, *hrows):
             above_h = prev_h[::-1] if reverse else prev_h
             above_oh = prev_oh[::-1] if reverse else prev_oh
             row_src = tf.gather(source, y)                        # [L, *S]
@@ -157,7 +188,9 @@ class NewmanMooreRNN(keras.Model):
                 hs.append(h)
                 ohs.append(oh)
                 bits.append(b)
-            return y + 1, tf.stack(hs), tf.stack(ohs), log_p, rows.write(y, tf.stack(bits))
+            row_h = tf.stack(hs)
+            kept = (hrows[0].write(y, row_h),) if keep else ()
+            return (y + 1, row_h, tf.stack(ohs), log_p, rows.write(y, tf.stack(bits))) + kept
 
         init = (
             tf.constant(0),
@@ -165,12 +198,15 @@ class NewmanMooreRNN(keras.Model):
             tf.zeros(tf.stack([L] + shape + [2]), dtype=dt),
             tf.zeros(tf.stack(shape), dtype=dt),
             tf.TensorArray(dt, size=L, element_shape=None),
-        )
-        _, _, _, log_p, rows = tf.while_loop(
+        ) + ((tf.TensorArray(dt, size=L, element_shape=None),) if keep else ())
+        _, _, _, log_p, rows, *hrows = tf.while_loop(
             lambda y, *_: y < L, body, init, maximum_iterations=L, parallel_iterations=1)
-        steps = tf.reshape(rows.stack(), tf.stack([L * L] + shape))  # [N, *S], step order
+        step_bits = rows.stack()                                       # [L, L, *S], visiting order
+        steps = tf.reshape(step_bits, tf.stack([L * L] + shape))       # [N, *S]
         perm = list(range(1, len(shape) + 1)) + [0]
         bits = tf.gather(tf.transpose(steps, perm), self._steps_to_sites, axis=-1)
+        if keep:
+            return tf.cast(bits, tf.int32), log_p, hrows[0].stack(), step_bits
         return tf.cast(bits, tf.int32), log_p
 
     def sample_graph(self, num_samples, seed):
