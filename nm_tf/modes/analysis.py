@@ -77,21 +77,22 @@ def analyse(samples, L: int, J: float = 1.0, encoding: str = "bits") -> dict:
     return out
 
 
-def pca(samples, L: int, components: int = 2, encoding: str = "bits", max_rows: int | None = None):
+def pca(samples, L: int, components: int = 2, encoding: str = "bits"):
     """Principal components of configurations as spins ``+-1`` (Fig. 6a).
+
+    The covariance is built from the distinct rows weighted by their multiplicity
+    (exact, and cheap for collapsed samples); coordinates are returned for every row.
 
     Args:
         samples: ``[n, N]`` configurations.
         components: number of components kept.
-        max_rows: analyse only the distinct rows, weighted by multiplicity (always
-            exact), and return coordinates for every row of ``samples``.
 
     Returns:
         ``(coords [n, components], explained_variance_ratio [components])``.
     """
     bits = as_bits(samples, L, encoding)
     spins = 1.0 - 2.0 * bits
-    uniq, inverse, counts = np.unique(bits, axis=0, return_inverse=True, return_counts=True)
+    uniq, counts = np.unique(bits, axis=0, return_counts=True)
     w = counts / counts.sum()
     x = 1.0 - 2.0 * uniq
     mean = w @ x
@@ -104,5 +105,4 @@ def pca(samples, L: int, components: int = 2, encoding: str = "bits", max_rows: 
     if k < components:
         coords = np.pad(coords, ((0, 0), (0, components - k)))
         ratio = np.pad(ratio, (0, components - k))
-    del inverse
     return coords, ratio
