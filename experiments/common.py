@@ -23,6 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # run from a c
 # N_b = 10, d_h = 40, lr 1e-4, 200 x 200 landscape grid.
 PAPER = dict(warmup=1000, annealing_steps=10_000, train_steps=5, samples=100, minibatch=10, hidden=40, lr=1e-4)
 # Minutes on 2 cores: shorter anneals with a larger learning rate and no mini-batches.
+from nm_tf.plotting import agg_figure as figure  # noqa: E402,F401 - re-exported for the scripts
+
 QUICK = dict(warmup=200, annealing_steps=400, train_steps=2, samples=100, minibatch=None, hidden=40, lr=2e-3)
 
 
@@ -65,15 +67,6 @@ def write_csv(path: Path, header, rows):
         w = csv.writer(fh)
         w.writerow(header)
         w.writerows(rows)
-
-
-def figure(size):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size, dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
 
 
 def setup():

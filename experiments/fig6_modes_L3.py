@@ -18,8 +18,8 @@ from common import figure, parser, protocol, run, setup, write_csv
 def main():
     args = parser(__doc__, "fig6").parse_args()
     setup()
-    from nm_tf.hamiltonian import hamming_to_trivial
-    from nm_tf.modes.analysis import analyse, pca
+    from nm_tf.modes.analysis import analyse
+    from nm_tf.modes.plots import draw_ground_state_distribution, draw_pca
     from nm_tf.modes.sources import samples_from_run
 
     out = Path(args.out)
@@ -34,24 +34,12 @@ def main():
               [(i + 1, h, c, p) for i, (h, c, p) in enumerate(zip(stats["ground_state_hamming"], counts, prob))])
 
     fig = figure((9, 3.6))
-    ax = fig.add_subplot(1, 2, 1)
-    uniq, first, mult = np.unique(bits, axis=0, return_index=True, return_counts=True)
-    coords, ratio = pca(bits, L)
-    sc = ax.scatter(coords[first, 0], coords[first, 1], c=hamming_to_trivial(uniq, L), cmap="coolwarm",
-                    s=10 + 300 * np.sqrt(mult / mult.max()), vmin=0, vmax=L * L, edgecolors="k", linewidths=0.3)
-    fig.colorbar(sc, ax=ax, label="‖σ - σ_trivial‖₁ (spin flips)")
-    ax.set_xlabel(f"PC1 ({100 * ratio[0]:.0f}%)")
-    ax.set_ylabel(f"PC2 ({100 * ratio[1]:.0f}%)")
-    ax.set_title(f"(a) {len(bits)} samples, {len(uniq)} distinct configurations", fontsize=9)
-    ax = fig.add_subplot(1, 2, 2)
-    ax.bar(np.arange(1, len(prob) + 1), prob, color=["tab:blue"] + ["tab:red"] * (len(prob) - 1))
-    ax.axhline(1 / len(prob), color="k", ls="--", lw=1, label="uniform")
-    ax.set_xticks(np.arange(1, len(prob) + 1))
-    ax.set_xlabel("ground state (1 = trivial)")
-    ax.set_ylabel("probability")
-    ax.set_title(f"(b) {stats['distinct_ground_states']}/{stats['degeneracy']} found, "
-                 f"KL to uniform {stats['kl_to_uniform'] or float('nan'):.3f}", fontsize=9)
-    ax.legend(fontsize=7)
+    uniq = len(np.unique(bits, axis=0))
+    draw_pca(fig, fig.add_subplot(1, 2, 1), bits, L, f"(a) {len(bits)} samples, {uniq} distinct configurations")
+    kl = stats["kl_to_uniform"]
+    draw_ground_state_distribution(fig.add_subplot(1, 2, 2), stats,
+                                   f"(b) {stats['distinct_ground_states']}/{stats['degeneracy']} found, "
+                                   f"KL to uniform {kl if kl is None else round(kl, 3)}")
     fig.tight_layout()
     fig.savefig(out / "fig6.png")
     print(f"ground-state fraction {stats['ground_state_fraction']:.4f}, coverage {stats['coverage']:.2f}, "

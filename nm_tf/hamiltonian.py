@@ -81,9 +81,13 @@ def energy(config, L: int, J: float = 1.0, encoding: str = "bits") -> np.ndarray
     Returns:
         float64 ``[B]``.
     """
-    par = triangle_parities(as_bits(config, L, encoding), L).astype(np.int64)
-    n = L * L
-    return 0.5 * J * (n - 2 * par.sum(axis=1)).astype(np.float64)
+    return energy_from_parities(triangle_parities(as_bits(config, L, encoding), L), J)
+
+
+def energy_from_parities(parities: np.ndarray, J: float = 1.0) -> np.ndarray:
+    """Energy from triangle parities ``[B, N]`` (1 = satisfied): ``(J/2) (N - 2 * satisfied)``, float64 ``[B]``."""
+    par = np.asarray(parities, dtype=np.int64)
+    return 0.5 * J * (par.shape[1] - 2 * par.sum(axis=1)).astype(np.float64)
 
 
 def ground_state_energy(L: int, J: float = 1.0) -> float:

@@ -279,14 +279,13 @@ def test_quickstart_end_to_end(tmp_path):
 
 
 def test_rest_json_encoding_matches_json_dumps():
-    from nm_tf.server.rest import _encode_value, dumps
+    from nm_tf.server.rest import outputs_json
 
     rng = np.random.default_rng(0)
     cases = [rng.integers(0, 2, (5, 4)).astype(np.int8), np.array([[7]], np.int32), rng.integers(0, 10, (3, 9)),
              np.array([[12, 0]]), np.array([[-1, 0]]), rng.normal(size=(2, 3)).astype(np.float32),
              np.arange(4), np.zeros((0, 9), np.int8), np.array(3.5)]
-    payload = {"outputs": {f"k{i}": _encode_value(np.asarray(a)) for i, a in enumerate(cases)}}
-    decoded = json.loads(dumps(payload))["outputs"]
+    decoded = json.loads(outputs_json({f"k{i}": np.asarray(a) for i, a in enumerate(cases)}))["outputs"]
     for i, a in enumerate(cases):
         assert decoded[f"k{i}"] == np.asarray(a).tolist()
 

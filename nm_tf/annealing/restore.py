@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .driver import load_run_config
 
-__all__ = ["list_checkpoints", "restore_model"]
+__all__ = ["check_checkpoint", "list_checkpoints", "restore_model"]
 
 
 def list_checkpoints(workdir) -> dict:
@@ -18,6 +18,15 @@ def list_checkpoints(workdir) -> dict:
         if m:
             found[int(m.group(1))] = str(index.with_suffix(""))
     return dict(sorted(found.items()))
+
+
+def check_checkpoint(workdir, checkpoint: int) -> str:
+    """The prefix of kept checkpoint ``checkpoint``; ``FileNotFoundError`` listing the kept ones otherwise."""
+    kept = list_checkpoints(workdir)
+    if checkpoint not in kept:
+        have = ", ".join(map(str, kept)) or "none"
+        raise FileNotFoundError(f"run {workdir} has no checkpoint {checkpoint} (kept: {have})")
+    return kept[checkpoint]
 
 
 def restore_model(workdir, checkpoint: int | None = None, jit_compile: bool = False):
@@ -49,8 +58,5 @@ def restore_model(workdir, checkpoint: int | None = None, jit_compile: bool = Fa
         if not kept:
             raise FileNotFoundError(f"run {workdir} has no checkpoint or model.weights.h5 yet")
         checkpoint = max(kept)
-    if checkpoint not in kept:
-        have = ", ".join(map(str, kept)) or "none"
-        raise FileNotFoundError(f"run {workdir} has no checkpoint {checkpoint} (kept: {have})")
-    tf.train.Checkpoint(model=model).restore(kept[checkpoint]).expect_partial()
+    tf.train.Checkpoint(model=model).restore(check_checkpoint(workdir, checkpoint)).expect_partial()
     return model, cfg, checkpoint

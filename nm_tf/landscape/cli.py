@@ -39,8 +39,9 @@ def _check_field(name, value):
 
 def _run(args) -> int:
     from ..annealing.driver import load_run_config
+    from ..annealing.restore import check_checkpoint
     from ..annealing.schedule import temperature_and_field
-    from .scan import LandscapeSpec
+    from .scan import EXACT_MAX_SITES, LandscapeSpec
     from .snapshots import snapshot_path
 
     cfg = load_run_config(args.workdir)          # fails early on a missing run
@@ -49,14 +50,10 @@ def _run(args) -> int:
     spec = LandscapeSpec(points=args.points, span=args.span, samples=args.samples or cfg.samples,
                          seed=args.seed, crn=args.crn, repeats=args.repeats, normalization=args.normalization,
                          orthogonalize=args.orthogonalize, exact=args.exact, chunk=args.chunk)
-    if spec.exact and cfg.L * cfg.L > 16:
-        raise ValueError(f"--exact enumerates 2^N states; N = {cfg.L * cfg.L} > 16 is too large")
-
-    from ..annealing.restore import list_checkpoints
-
-    if args.checkpoint is not None and args.checkpoint not in list_checkpoints(args.workdir):
-        have = ", ".join(map(str, list_checkpoints(args.workdir))) or "none"
-        raise FileNotFoundError(f"run {args.workdir} has no checkpoint {args.checkpoint} (kept: {have})")
+    if spec.exact and cfg.L * cfg.L > EXACT_MAX_SITES:
+        raise ValueError(f"--exact enumerates 2^N states; N = {cfg.L * cfg.L} > {EXACT_MAX_SITES} is too large")
+    if args.checkpoint is not None:
+        check_checkpoint(args.workdir, args.checkpoint)     # before TensorFlow starts
     from ..runtime import configure_threads
 
     configure_threads(intra=args.threads or os.cpu_count() or 1)

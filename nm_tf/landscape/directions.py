@@ -14,9 +14,18 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["NORMALIZATIONS", "load_or_draw", "normalize", "orthogonalize", "plane"]
+__all__ = ["NORMALIZATIONS", "atomic_savez", "load_or_draw", "normalize", "orthogonalize", "plane"]
 
 NORMALIZATIONS = ("none", "filter", "layer")
+
+
+def atomic_savez(path, **arrays):
+    """``np.savez_compressed`` to a temporary name, then rename: a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
 
 
 def _draw(shapes: dict, seed: int):
@@ -49,11 +58,8 @@ def load_or_draw(path, shapes: dict, seed: int):
         return delta, eta
     delta, eta = _draw(shapes, seed)
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(str(path) + ".tmp.npz")
-        np.savez(tmp, seed=int(seed), **{f"delta/{n}": v for n, v in delta.items()},
-                 **{f"eta/{n}": v for n, v in eta.items()})
-        tmp.replace(path)
+        atomic_savez(path, seed=int(seed), **{f"delta/{n}": v for n, v in delta.items()},
+                     **{f"eta/{n}": v for n, v in eta.items()})
     return delta, eta
 
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from ..hamiltonian import energy_tf
+from ..hamiltonian import energy, energy_tf
 from ..models.rnn import uniforms_from_seed
+from .scan import EXACT_MAX_SITES
 
-__all__ = ["PlaneLoss", "all_states", "EXACT_MAX_SITES"]
-
-EXACT_MAX_SITES = 16
+__all__ = ["PlaneLoss", "all_states"]
 
 
 def all_states(n: int) -> np.ndarray:
@@ -51,8 +50,7 @@ class PlaneLoss:
             states = all_states(n)
             self._states = tf.constant(states)
             self._flip_index = tf.constant(np.arange(2 ** n)[:, None] ^ (1 << np.arange(n))[None, :])
-            self._state_energy = tf.constant(
-                energy_tf(states, model.L, self.J, dtype=self.dtype).numpy())
+            self._state_energy = tf.constant(energy(states, model.L, self.J), dtype=self.dtype)
             self._exact_fn = tf.function(self._exact_impl, jit_compile=jit)
 
     # ----------------------------------------------------------------- graph pieces

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..plotting import agg_figure as _figure
+
 __all__ = ["rescale", "plot_2d", "plot_3d", "write_figures", "log_images"]
 
 
@@ -31,15 +33,6 @@ def _title(data) -> str:
     if bad:
         tag += f" [{bad} points overflowed]"
     return f"{tag}  {what}  T={float(data['T']):.3g}  Γ={float(data['gamma']):.3g}"
-
-
-def _figure(size):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size, dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
 
 
 def _cmap():

@@ -23,9 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .directions import NORMALIZATIONS
+from .directions import NORMALIZATIONS, atomic_savez
 
-__all__ = ["LandscapeSpec", "roughness", "scan_plane"]
+__all__ = ["EXACT_MAX_SITES", "LandscapeSpec", "roughness", "scan_plane"]
+
+EXACT_MAX_SITES = 16   # exact landscapes enumerate 2^N states
 
 SAVE_EVERY_SECONDS = 20.0
 
@@ -107,12 +109,6 @@ def _chunk_size(spec: LandscapeSpec, n_sites: int, quantum: bool) -> int:
     return max(1, (20000 if quantum else 12800) // per_point)
 
 
-def _atomic_savez(path: Path, **arrays):
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
-
-
 def scan_plane(evaluator, center, delta, eta, spec: LandscapeSpec, *, T: float, gamma: float, out: Path,
                meta: dict, progress=None) -> dict:
     """Evaluate the grid and write ``out`` (``landscape_<tag>.npz``).
@@ -154,7 +150,7 @@ def scan_plane(evaluator, center, delta, eta, spec: LandscapeSpec, *, T: float, 
     last_save = time.monotonic()
 
     def save_partial():
-        _atomic_savez(partial, loss=loss, done=done, sampling_std=sampling_std, identity=identity)
+        atomic_savez(partial, loss=loss, done=done, sampling_std=sampling_std, identity=identity)
 
     for r in range(spec.repeats):
         todo = np.flatnonzero(~done[r])
@@ -203,7 +199,6 @@ def scan_plane(evaluator, center, delta, eta, spec: LandscapeSpec, *, T: float, 
         result["loss_repeats"] = loss.reshape(spec.repeats, n, n)
     if spec.exact:
         result["loss_sampling_std"] = sampling_std.reshape(n, n)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_savez(out, **result)
+    atomic_savez(out, **result)
     partial.unlink(missing_ok=True)
     return result

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..exact import degeneracy, ground_states, log2_degeneracy
-from ..hamiltonian import as_bits, energy, hamming_to_trivial
+from ..hamiltonian import as_bits, energy, ground_state_energy, hamming_to_trivial
 
 __all__ = ["analyse", "pca", "MAX_LISTED_GROUND_STATES"]
 
@@ -46,7 +46,7 @@ def analyse(samples, L: int, J: float = 1.0, encoding: str = "bits") -> dict:
     if n == 0:
         raise ValueError("no samples to analyse")
     e = energy(bits, L, J)
-    e0 = -0.5 * J * N
+    e0 = ground_state_energy(L, J)
     ground = e <= e0 + 1e-9 * J
     deg = degeneracy(L)
     uniq_rows, counts = np.unique(np.packbits(bits[ground], axis=1), axis=0, return_counts=True)

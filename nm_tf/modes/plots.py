@@ -1,4 +1,8 @@
-"""Fig. 6: PCA of the samples coloured by Hamming distance (a) and ground-state probabilities (b)."""
+"""Fig. 6: PCA of the samples coloured by Hamming distance (a) and ground-state probabilities (b).
+
+``draw_*`` fill a given matplotlib axes (the experiment scripts compose panels);
+``plot_*`` write one figure each.
+"""
 
 from __future__ import annotations
 
@@ -7,54 +11,49 @@ from pathlib import Path
 import numpy as np
 
 from ..hamiltonian import hamming_to_trivial
+from ..plotting import agg_figure
 from .analysis import pca
 
-__all__ = ["plot_pca", "plot_ground_state_distribution"]
+__all__ = ["draw_ground_state_distribution", "draw_pca", "plot_ground_state_distribution", "plot_pca"]
 
 
-def _figure(size):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size, dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def plot_pca(bits: np.ndarray, L: int, path, title: str = ""):
+def draw_pca(fig, ax, bits: np.ndarray, L: int, title: str = ""):
     """Scatter of the first two principal components; one marker per distinct configuration,
     its area growing with the number of samples, coloured by distance to the trivial state."""
-    uniq, counts = np.unique(bits, axis=0, return_counts=True)
+    uniq, first, counts = np.unique(bits, axis=0, return_index=True, return_counts=True)
     coords, ratio = pca(bits, L)
-    _, first = np.unique(bits, axis=0, return_index=True)
-    xy = coords[first]
-    ham = hamming_to_trivial(uniq, L)
-    fig = _figure((4.8, 4.0))
-    ax = fig.add_subplot()
-    sc = ax.scatter(xy[:, 0], xy[:, 1], c=ham, s=12 + 200 * np.sqrt(counts / counts.max()), cmap="coolwarm",
-                    vmin=0, vmax=L * L, edgecolors="k", linewidths=0.3, alpha=0.8)
+    sc = ax.scatter(coords[first, 0], coords[first, 1], c=hamming_to_trivial(uniq, L),
+                    s=12 + 200 * np.sqrt(counts / counts.max()), cmap="coolwarm", vmin=0, vmax=L * L,
+                    edgecolors="k", linewidths=0.3, alpha=0.8)
     fig.colorbar(sc, ax=ax, label="Hamming distance to trivial state")
     ax.set_xlabel(f"PC1 ({100 * ratio[0]:.0f}%)")
     ax.set_ylabel(f"PC2 ({100 * ratio[1]:.0f}%)")
     ax.set_title(title or f"L={L}: {len(bits)} samples, {len(uniq)} distinct", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(Path(path))
 
 
-def plot_ground_state_distribution(stats: dict, path, title: str = ""):
+def draw_ground_state_distribution(ax, stats: dict, title: str = ""):
     """Empirical probability of each exact ground state (trivial first) against uniform."""
     counts = np.asarray(stats["ground_state_counts"], dtype=float)
     total = counts.sum()
     prob = counts / total if total else counts
-    fig = _figure((max(4.0, min(12.0, 0.25 * len(counts) + 2)), 3.2))
-    ax = fig.add_subplot()
-    colours = ["tab:blue"] + ["tab:red"] * (len(counts) - 1)
-    ax.bar(np.arange(1, len(counts) + 1), prob, color=colours)
+    ax.bar(np.arange(1, len(counts) + 1), prob, color=["tab:blue"] + ["tab:red"] * (len(counts) - 1))
     ax.axhline(1.0 / len(counts), color="k", ls="--", lw=1, label="uniform")
     ax.set_xlabel("ground state (1 = trivial)")
     ax.set_ylabel("probability among ground-state samples")
     ax.set_title(title or f"L={stats['L']}: {stats['distinct_ground_states']}/{stats['degeneracy']} ground "
                           f"states found", fontsize=9)
     ax.legend(fontsize=8)
+
+
+def plot_pca(bits: np.ndarray, L: int, path, title: str = ""):
+    fig = agg_figure((4.8, 4.0))
+    draw_pca(fig, fig.add_subplot(), bits, L, title)
+    fig.tight_layout()
+    fig.savefig(Path(path))
+
+
+def plot_ground_state_distribution(stats: dict, path, title: str = ""):
+    fig = agg_figure((max(4.0, min(12.0, 0.25 * len(stats["ground_state_counts"]) + 2)), 3.2))
+    draw_ground_state_distribution(fig.add_subplot(), stats, title)
     fig.tight_layout()
     fig.savefig(Path(path))

@@ -12,6 +12,13 @@ __all__ = ["samples_from_run", "samples_from_savedmodel", "samples_from_server"]
 CHUNK = 10_000
 
 
+def _in_chunks(draw, n: int) -> np.ndarray:
+    """``draw(count, k)`` for chunks ``k = 0, 1, ...`` of at most CHUNK, concatenated as uint8 bits.
+    Every source seeds chunk ``k`` with ``[seed, k]``, so they agree sample for sample."""
+    return np.concatenate([np.asarray(draw(min(CHUNK, n - start), start // CHUNK), dtype=np.uint8)
+                           for start in range(0, n, CHUNK)])
+
+
 def samples_from_run(workdir, n: int, seed=None, checkpoint=None):
     """``(bits uint8 [n, N], L, source)``.
 
@@ -34,9 +41,8 @@ def samples_from_run(workdir, n: int, seed=None, checkpoint=None):
 
     model, cfg, step = restore_model(workdir, checkpoint, jit_compile=True)
     seed = 0 if seed is None else int(seed)
-    parts = [model.sample(min(CHUNK, n - k), seed=[seed, k // CHUNK])[0].numpy().astype(np.uint8)
-             for k in range(0, n, CHUNK)]
-    return np.concatenate(parts), cfg.L, f"model of {workdir} at step {step}, seed {seed}"
+    bits = _in_chunks(lambda count, k: model.sample(count, seed=[seed, k])[0].numpy(), n)
+    return bits, cfg.L, f"model of {workdir} at step {step}, seed {seed}"
 
 
 def _lattice(n_sites: int) -> int:
@@ -54,12 +60,8 @@ def samples_from_savedmodel(path, n: int, seed: int = 0):
     if not (path / "saved_model.pb").exists():
         raise FileNotFoundError(f"no SavedModel in {path}")
     fn = tf.saved_model.load(str(path)).signatures["sample"]
-    parts = []
-    for k in range(0, n, CHUNK):
-        out = fn(num_samples=tf.constant(min(CHUNK, n - k), tf.int32),
-                 seed=tf.constant([seed, k // CHUNK], tf.int64))
-        parts.append(out["spins"].numpy().astype(np.uint8))
-    bits = np.concatenate(parts)
+    bits = _in_chunks(lambda count, k: fn(num_samples=tf.constant(count, tf.int32),
+                                          seed=tf.constant([seed, k], tf.int64))["spins"].numpy(), n)
     meta = path / "assets.extra" / "nm_tf.json"
     L = json.loads(meta.read_text()).get("L") if meta.exists() else None
     return bits, int(L or _lattice(bits.shape[1])), f"SavedModel {path}, seed {seed}"
@@ -67,8 +69,6 @@ def samples_from_savedmodel(path, n: int, seed: int = 0):
 
 def samples_from_server(client, model: str, n: int, seed: int = 0, version=None):
     """Sample a served model (a :class:`~nm_tf.client.SamplerClient`)."""
-    parts = [client.sample(model, min(CHUNK, n - k), seed=[seed, k // CHUNK], version=version)["spins"]
-             for k in range(0, n, CHUNK)]
-    bits = np.concatenate(parts).astype(np.uint8)
+    bits = _in_chunks(lambda count, k: client.sample(model, count, seed=[seed, k], version=version)["spins"], n)
     where = client.target or client.url
     return bits, _lattice(bits.shape[1]), f"model {model!r} served at {where}, seed {seed}"

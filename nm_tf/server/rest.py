@@ -35,33 +35,18 @@ def _digits_json(arr: np.ndarray) -> bytes:
     return b"[" + text.tobytes() + b"]"
 
 
-class _Raw:
-    """A pre-encoded JSON value inside a response payload."""
-
-    def __init__(self, data: bytes):
-        self.data = data
-
-
-def _encode_value(v: np.ndarray):
+def _json_value(v: np.ndarray) -> bytes:
     if v.ndim == 2 and v.size and np.issubdtype(v.dtype, np.integer) and v.min() >= 0 and v.max() <= 9:
-        return _Raw(_digits_json(v))
-    return v.tolist()
+        return _digits_json(v)
+    return json.dumps(v.tolist()).encode()
 
 
-def dumps(payload) -> bytes:
-    """``json.dumps`` that splices in :class:`_Raw` values."""
-    raws = []
-
-    def default(obj):
-        if isinstance(obj, _Raw):
-            raws.append(obj.data)
-            return f"\x00raw{len(raws) - 1}\x00"
-        raise TypeError(f"cannot encode {type(obj).__name__}")
-
-    text = json.dumps(payload, default=default).encode()
-    for k, data in enumerate(raws):
-        text = text.replace(f'"\\u0000raw{k}\\u0000"'.encode(), data, 1)
-    return text
+def outputs_json(outputs: dict) -> bytes:
+    """The columnar predict answer ``{"outputs": ...}`` for a dict of NumPy outputs (one output: bare)."""
+    parts = {k: _json_value(np.asarray(v)) for k, v in outputs.items()}
+    if len(parts) == 1:
+        return b'{"outputs": ' + next(iter(parts.values())) + b"}"
+    return b'{"outputs": {' + b", ".join(json.dumps(k).encode() + b": " + v for k, v in parts.items()) + b"}}"
 
 
 def _to_array(value, dtype, key):
@@ -97,9 +82,7 @@ def _predict(store, name, version, body):
                 raise ServingError("INVALID_ARGUMENT", f"'inputs' must name each of {sorted(spec)}")
             raw = {next(iter(spec)): raw}
         inputs = {k: _to_array(v, spec[k][0], k) if k in spec else np.asarray(v) for k, v in raw.items()}
-        out = model.run(signature, inputs, max_samples=store.max_samples)
-        out = {k: _encode_value(v) for k, v in out.items()}
-        return {"outputs": next(iter(out.values())) if len(out) == 1 else out}
+        return outputs_json(model.run(signature, inputs, max_samples=store.max_samples))
     instances = body["instances"]
     if not isinstance(instances, list) or not instances:
         raise ServingError("INVALID_ARGUMENT", "'instances' must be a non-empty list")
@@ -145,8 +128,8 @@ def make_rest_server(store, host: str, port: int, log=None) -> ThreadingHTTPServ
             if log:
                 log(fmt % args)
 
-        def _send(self, status: int, payload: dict):
-            data = dumps(payload)
+        def _send(self, status: int, payload):
+            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
