@@ -1,6 +1,6 @@
 """Cost of one annealing training step (VCA and VQA) and the wall time of the Table I protocol.
 
-    python benchmarks/bench_anneal.py [--cases vca:5,vca:16,vqa:3,vqa:5] [--repeats 20]
+    python benchmarks/bench_anneal.py [--cases vca:5,vca:16,vqa:3,vqa:5] [--repeats 20] [--minibatch 10]
 
 Table I: 1000 warm-up + 10 000 x 5 annealing training steps = 51 000 steps of N_s = 100 samples.
 """
@@ -19,6 +19,7 @@ def main():
     ap.add_argument("--cases", default="vca:5,vca:16,vqa:3,vqa:5")
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--samples", type=int, default=100)
+    ap.add_argument("--minibatch", type=int, default=None, help="Table I's N_b (one update per mini-batch)")
     args = ap.parse_args()
 
     from nm_tf.runtime import configure_threads
@@ -30,14 +31,16 @@ def main():
     from nm_tf.annealing.losses import make_train_step
     from nm_tf.models import NewmanMooreRNN
 
-    print(f"N_s={args.samples}, d_h=40, XLA, {os.cpu_count()} cores, threads 1/1")
+    device = tf.config.list_logical_devices()[-1].name
+    print(f"N_s={args.samples}, N_b={args.minibatch}, d_h=40, XLA, device {device}, {os.cpu_count()} cores")
     print("\n| mode | L | ms / step | compile (s) | Table I protocol (51 000 steps) |")
     print("|---|---|---|---|---|")
     for case in args.cases.split(","):
         mode, L = case.split(":")
         L = int(L)
         model = NewmanMooreRNN(L, seed=0)
-        step = make_train_step(model, keras.optimizers.Adam(1e-4), args.samples, quantum=mode == "vqa")
+        step = make_train_step(model, keras.optimizers.Adam(1e-4), args.samples, quantum=mode == "vqa",
+                               minibatch=args.minibatch)
         T, g = (tf.constant(1.0), tf.constant(0.0)) if mode == "vca" else (tf.constant(0.0), tf.constant(1.0))
         t0 = time.perf_counter()
         step(tf.constant([0, 0], tf.int64), T, g)["loss"].numpy()

@@ -240,3 +240,36 @@ def test_two_replicas_match_one_device():
     assert out["1"]["loss"] == pytest.approx(out["2"]["loss"], abs=1e-5)
     for a, b in zip(out["1"]["w"], out["2"]["w"]):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+# ------------------------------------------------------------------ flip amplitudes and mini-batches
+@pytest.mark.parametrize("chunk", [7, 4096])
+def test_single_flip_log_probs_match_teacher_forcing(chunk):
+    from nm_tf.annealing.losses import single_flip_log_probs
+
+    model = NewmanMooreRNN(3, hidden=8, seed=2, jit_compile=False, dtype="float64")
+    bits, _ = model.sample(5, seed=3)
+    n = model.n_sites
+    expect = np.stack([model.log_prob(np.bitwise_xor(bits.numpy(), np.eye(n, dtype=np.int32)[i])).numpy()
+                       for i in range(n)], axis=1)
+    static = single_flip_log_probs(model, bits, chunk)                                # static batch: 45 rows
+    dynamic = tf.function(lambda b: single_flip_log_probs(model, b, chunk),
+                          input_signature=[tf.TensorSpec([None, n], tf.int32)])(bits)
+    np.testing.assert_allclose(static.numpy(), expect, atol=1e-12)
+    np.testing.assert_allclose(dynamic.numpy(), expect, atol=1e-12)
+
+
+@pytest.mark.parametrize("quantum", [False, True])
+def test_one_minibatch_equals_the_plain_step(quantum):
+    """N_b = N_s: the mini-batch step (teacher-forced log p) makes the plain step's update."""
+    out, weights = [], []
+    for minibatch in (None, 12):
+        model = NewmanMooreRNN(3, hidden=8, seed=0, jit_compile=False, dtype="float64")
+        step = make_train_step(model, tf.keras.optimizers.Adam(0.01), 12, quantum=quantum, jit_compile=False,
+                               minibatch=minibatch)
+        out.append(step(tf.constant([0, 4], tf.int64), tf.constant(0.5, tf.float64), tf.constant(0.7, tf.float64)))
+        weights.append([v.numpy() for v in model.trainable_variables])
+    for key in ("loss", "energy", "energy_std", "entropy", "grad_norm"):
+        assert float(out[0][key]) == pytest.approx(float(out[1][key]), abs=1e-10), key
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, atol=1e-10)

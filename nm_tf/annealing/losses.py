@@ -35,18 +35,30 @@ def single_flip_log_probs(model, bits, chunk: int = DEFAULT_FLIP_CHUNK):
 
     Returns:
         ``[B, N]``: entry ``(b, i)`` is ``log p`` of ``bits[b]`` with site ``i`` flipped.
+
+    The ``B * N`` flipped rows are split into the fewest passes that respect
+    ``chunk``, each of (nearly) equal size, so the padding is under one row per
+    pass; with a static batch (every training step) the sizes are static for XLA.
     """
     n = model.n_sites
-    batch = tf.shape(bits)[0]
+    chunk = max(1, int(chunk))
     flips = tf.bitwise.bitwise_xor(bits[:, None, :], tf.eye(n, dtype=bits.dtype)[None])
     flat = tf.reshape(flips, [-1, n])
-    rows = batch * n
-    chunk = max(1, int(chunk))
-    n_chunks = (rows + chunk - 1) // chunk
-    padded = tf.pad(flat, [[0, n_chunks * chunk - rows], [0, 0]])
-    out = tf.map_fn(model.log_prob_graph, tf.reshape(padded, [n_chunks, chunk, n]),
+    static_batch = bits.shape[0]
+    if static_batch is not None:
+        rows = static_batch * n
+        n_chunks = -(-rows // chunk)
+        size = -(-rows // n_chunks)
+        if n_chunks == 1:
+            return tf.reshape(model.log_prob_graph(flat), [static_batch, n])
+    else:
+        rows = tf.shape(flat)[0]
+        n_chunks = (rows + chunk - 1) // chunk
+        size = (rows + n_chunks - 1) // n_chunks
+    padded = tf.pad(flat, [[0, n_chunks * size - rows], [0, 0]])
+    out = tf.map_fn(model.log_prob_graph, tf.reshape(padded, tf.stack([n_chunks, size, n])),
                     fn_output_signature=model.rnn_cell.compute_dtype, parallel_iterations=1)
-    return tf.reshape(tf.reshape(out, [-1])[:rows], [batch, n])
+    return tf.reshape(tf.reshape(out, [-1])[:rows], tf.shape(bits))
 
 
 def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,
@@ -147,19 +159,22 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
         return metrics(sums, gnorm, finite)
 
     def minibatch_step(seed, T, gamma):
-        bits, log_p = model.sample_graph(num_samples, seed)
-        loc, e = local_losses(model, bits, log_p, T, gamma, quantum=quantum, J=J, flip_chunk=flip_chunk,
-                              penalty=penalty)
-        sums = tf.stack([tf.reduce_sum(loc), tf.reduce_sum(e), tf.reduce_sum(e * e), tf.reduce_sum(log_p)])
+        # The samples are drawn once at the step's starting weights; each mini-batch then takes
+        # log p and its local losses at the weights of its own update. The step's metrics are
+        # accumulated from those mini-batch passes, so no flip amplitudes are computed twice.
+        bits, _ = model.sample_graph(num_samples, seed)
+        sums = tf.zeros([4], dt)
         gnorm, finite = tf.constant(0.0, dt), tf.constant(True)
         for k in range(num_samples // minibatch):
             part = bits[k * minibatch:(k + 1) * minibatch]
             with tf.GradientTape() as tape:
                 lp = model.log_prob_graph(part)
-                loc_k, _ = local_losses(model, part, lp, T, gamma, quantum=quantum, J=J,
-                                        flip_chunk=flip_chunk, penalty=penalty)
+                loc_k, e_k = local_losses(model, part, lp, T, gamma, quantum=quantum, J=J,
+                                          flip_chunk=flip_chunk, penalty=penalty)
                 surrogate = tf.reduce_mean((loc_k - tf.reduce_mean(loc_k)) * lp)
             g, f = apply(tape.gradient(surrogate, variables), tf.reduce_mean(loc_k))
+            sums += tf.stack([tf.reduce_sum(loc_k), tf.reduce_sum(e_k), tf.reduce_sum(e_k * e_k),
+                              tf.reduce_sum(tf.stop_gradient(lp))])
             gnorm, finite = tf.maximum(gnorm, g), finite & f
         return metrics(sums, gnorm, finite)
 

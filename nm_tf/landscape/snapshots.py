@@ -4,6 +4,7 @@ Files, in ``<run>/landscape/``::
 
     directions_seed<S>.npz     the raw plane directions (shared by every snapshot of the run)
     landscape_<tag>.npz        alpha, beta, loss, T, gamma, direction_seed, center_loss, mode, ...
+    weights_<tag>.npz          the centre weights theta* (float64), for further planes afterwards
     landscape_<tag>_2d.png     colour map rescaled to [-1, 1] (Fig. 4)
     landscape_<tag>_3d.png     surface (Fig. 5)
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..annealing.config import SNAPSHOT_TAGS
-from .directions import plane
+from .directions import atomic_savez, plane
 from .plots import log_images, write_figures
 from .scan import LandscapeSpec, scan_plane
 
@@ -63,6 +64,7 @@ def compute_snapshot(model, cfg, spec: LandscapeSpec, *, T: float, gamma: float,
     workdir = Path(workdir)
     out = snapshot_path(workdir, tag)
     center = {k: v.numpy().astype(np.float64) for k, v in model.rnn_cell.weight_dict().items()}
+    atomic_savez(out.parent / f"weights_{tag}.npz", step=int(step), T=float(T), gamma=float(gamma), **center)
     delta, eta = plane(center, spec.seed, spec.normalization, spec.orthogonalize,
                        path=out.parent / f"directions_seed{spec.seed}.npz")
     evaluator = evaluator or PlaneLoss(model, quantum=cfg.mode == "vqa", J=cfg.J, jit=cfg.jit)
