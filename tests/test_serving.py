@@ -309,3 +309,121 @@ def test_modes_from_savedmodel_server_and_run_agree(models, server, run_dir, tmp
     assert outs[0]["ground_state_fraction"] == analyse(bits, L)["ground_state_fraction"]
     assert main(["modes", "--target", server.grpc_target, "--model", "nope", "--samples", "10"]) == 1
     assert "NOT_FOUND" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ security: only the served models, bounded requests
+@pytest.fixture(scope="module")
+def planted(models, tmp_path_factory):
+    """A SavedModel outside the model directory, reachable only if a model name were used as a path."""
+    outside = tmp_path_factory.mktemp("outside")
+    shutil.copytree(models / "nm", outside / "evil")
+    return outside / "evil"
+
+
+def test_model_names_are_never_paths(server, planted, models):
+    loaded = len(server.store.loaded)
+    rel = f"../{planted.parent.name}/evil"
+    for name in (str(planted), rel, "..", ".", "nm/../nm", "nm/", ".nm", "n\x00m", "a" * 200):
+        with pytest.raises(grpc.RpcError) as info:
+            _stub(server).Predict(_request(name=name, n=3))
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND, name
+    for path in ("/v1/models/..:predict", "/v1/models/.:predict", "/v1/models/%2E%2E:predict"):
+        code, _ = _rest(server, path, {"inputs": {"num_samples": 3, "seed": [0, 1]}})
+        assert code == 404, path
+    assert _rest(server, "/v1/models/..")[0] == 404
+    assert len(server.store.loaded) == loaded            # nothing was loaded for any of them
+    assert server.store.model_names() == ["nm"]
+
+
+def _declared(key, dtype, dims, value):
+    """A TensorProto that declares ``dims`` but carries a single value (a tiny request)."""
+    proto = tf.make_tensor_proto(np.asarray(value, dtype))
+    proto.tensor_shape.Clear()
+    for d in dims:
+        proto.tensor_shape.dim.add().size = d
+    return proto
+
+
+def test_declared_shapes_are_checked_before_decoding(server):
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    req = _request()
+    req.inputs["num_samples"].CopyFrom(_declared("num_samples", np.int32, [2 ** 29], [1]))
+    with pytest.raises(grpc.RpcError) as info:
+        _stub(server).Predict(req)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "shape" in info.value.details()
+    req = predict_pb2.PredictRequest()
+    req.model_spec.name, req.model_spec.signature_name = "nm", "log_prob"
+    req.inputs["spins"].CopyFrom(_declared("spins", np.int8, [2 ** 26, L * L], [0]))
+    with pytest.raises(grpc.RpcError) as info:
+        _stub(server).Predict(req)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "at most 5000" in info.value.details()
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss < 200_000   # KiB: nothing was expanded
+
+
+def test_rest_batch_inputs_are_capped(server):
+    rows = [[0] * (L * L)] * 5001
+    code, resp = _rest(server, "/v1/models/nm:predict", {"signature_name": "log_prob", "instances": rows})
+    assert code == 400 and "at most 5000" in resp["error"]
+
+
+def _raw_http(server, request: bytes) -> tuple:
+    import socket
+
+    host, port = server.rest_url.rsplit("//", 1)[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(request)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+            if b"\r\n\r\n" in data:
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = int(next((ln.split(b":")[1] for ln in head.split(b"\r\n")
+                                   if ln.lower().startswith(b"content-length")), b"0"))
+                if len(body) >= length:
+                    break
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+@pytest.mark.parametrize("request_bytes, status, message", [
+    (b"POST /v1/models/nm:predict HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400, b"Content-Length"),
+    (b"POST /v1/models/nm:predict HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400, b"Content-Length"),
+    (b"POST /v1/models/nm:predict HTTP/1.1\r\nHost: x\r\n\r\n", 400, b"Content-Length"),
+    (b"POST /v1/models/nm:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n", 400, b"larger"),
+    (b"PUT /v1/models/nm HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405, b"not supported"),
+    (b"DELETE /v1/models/nm HTTP/1.1\r\nHost: x\r\n\r\n", 405, b"not supported"),
+])
+def test_rest_malformed_requests_get_json_errors(server, request_bytes, status, message):
+    code, body = _raw_http(server, request_bytes)
+    assert code == status and message in json.loads(body)["error"].encode()
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"[" * 100_000 + b"]" * 100_000, "JSON"),
+    (json.dumps({"signature_name": "sample", "inputs": {"num_samples": 3, "seed": [2 ** 63, 0]}}).encode(), "range"),
+])
+def test_rest_hostile_json_is_a_400(server, body, message):
+    code, resp = _rest(server, "/v1/models/nm:predict", raw=body)
+    assert code == 400 and message in resp["error"]
+
+
+def test_a_taken_port_is_refused(models, server):
+    grpc_port = int(server.grpc_target.rsplit(":", 1)[1])
+    with pytest.raises(OSError, match="gRPC port"):
+        SamplerServer(models, grpc_port=grpc_port, rest_port=0, quiet=True)
+    rest_port = int(server.rest_url.rsplit(":", 1)[1])
+    with pytest.raises(OSError, match="REST port"):
+        SamplerServer(models, grpc_port=0, rest_port=rest_port, quiet=True)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--grpc-port", "70000"], "0..65535"), (["--rest-port", "-1"], "0..65535"),
+    (["--poll-seconds", "0"], ">= 0.05"), (["--poll-seconds", "nan"], ">= 0.05"),
+    (["--max-samples", "0"], ">= 1"), (["--host", "no-such-host.invalid"], "does not resolve"),
+])
+def test_serve_cli_bad_input(models, flags, message):
+    r = subprocess.run([sys.executable, "-m", "nm_tf", "serve", "--model-dir", str(models), *flags],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr

@@ -2,15 +2,51 @@
 
 from __future__ import annotations
 
+import argparse
+import math
+
+
+def port(text: str) -> int:
+    """argparse type: a TCP port, 0 (any free port) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a port must be an integer 0..65535, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port must be an integer 0..65535, got {value}")
+    return value
+
+
+def poll_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0.05):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0.05, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
 
 def add_parser(sub):
     p = sub.add_parser("serve", help="serve exported models over TF-Serving's gRPC and REST APIs")
     p.add_argument("--model-dir", required=True, help="base directory: MODEL_DIR/<name>/<version>/")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
-    p.add_argument("--grpc-port", type=int, default=8500)
-    p.add_argument("--rest-port", type=int, default=8501)
-    p.add_argument("--max-samples", type=int, default=100_000, help="largest num_samples accepted")
-    p.add_argument("--poll-seconds", type=float, default=1.0, help="how often to look for new versions")
+    p.add_argument("--grpc-port", type=port, default=8500, help="gRPC port, 0..65535 (0: any free port)")
+    p.add_argument("--rest-port", type=port, default=8501, help="REST port, 0..65535 (0: any free port)")
+    p.add_argument("--max-samples", type=positive_int, default=100_000,
+                   help="largest num_samples, and most rows of any batch input, accepted per request")
+    p.add_argument("--poll-seconds", type=poll_seconds, default=1.0,
+                   help="seconds between looks for new models and versions (>= 0.05)")
     p.set_defaults(func=_run)
 
 
@@ -22,13 +58,20 @@ def _run(args) -> int:
         import tensorflow_serving  # noqa: F401
     except ImportError:
         raise ValueError("nm-tf serve needs the serving extra: pip install 'nm-tf[serving]'") from None
-    if args.max_samples < 1:
-        raise ValueError("--max-samples must be >= 1")
     configure_threads(1, 2)
     from .server import SamplerServer
 
-    server = SamplerServer(args.model_dir, host=args.host, grpc_port=args.grpc_port, rest_port=args.rest_port,
-                           max_samples=args.max_samples, poll_seconds=args.poll_seconds).start()
+    import socket
+
+    try:
+        socket.getaddrinfo(args.host, None)
+    except OSError:
+        raise ValueError(f"--host {args.host!r} does not resolve to an address") from None
+    try:
+        server = SamplerServer(args.model_dir, host=args.host, grpc_port=args.grpc_port, rest_port=args.rest_port,
+                               max_samples=args.max_samples, poll_seconds=args.poll_seconds).start()
+    except OSError as exc:
+        raise ValueError(str(exc)) from None
     try:
         server.wait()
     except KeyboardInterrupt:

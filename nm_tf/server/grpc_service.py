@@ -13,6 +13,13 @@ __all__ = ["PredictionService"]
 _CODES = {"INVALID_ARGUMENT": grpc.StatusCode.INVALID_ARGUMENT, "NOT_FOUND": grpc.StatusCode.NOT_FOUND}
 
 
+def _proto_dtype(key, proto):
+    try:
+        return tf.dtypes.as_dtype(proto.dtype).as_numpy_dtype
+    except (TypeError, ValueError):
+        raise ServingError("INVALID_ARGUMENT", f"input {key!r} has an unknown dtype {proto.dtype}") from None
+
+
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     def __init__(self, store):
         self.store = store
@@ -24,6 +31,9 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         spec = request.model_spec
         try:
             model = self.store.get(spec.name, spec.version.value if spec.HasField("version") else None)
+            for key, proto in request.inputs.items():   # from the declared shape, before anything is decoded
+                model.check_input(spec.signature_name, key, _proto_dtype(key, proto),
+                                  [d.size for d in proto.tensor_shape.dim], self.store.max_samples)
             try:
                 inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
             except Exception as exc:  # noqa: BLE001 - malformed TensorProto

@@ -59,7 +59,9 @@ def _to_array(value, dtype, key):
                                          or (np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)))):
                 raise ValueError(f"expected integers, got {arr.dtype.name}")
             info = np.iinfo(dtype)
-            if arr.min() < info.min or arr.max() > info.max:
+            # JSON integers beyond int64 arrive as floats (e.g. [2**63, 0]); those above 2**53 are not exact.
+            exact = not np.issubdtype(arr.dtype, np.floating) or np.abs(arr).max() <= 2.0 ** 53
+            if not exact or arr.min() < info.min or arr.max() > info.max:
                 raise ValueError(f"values out of range for {np.dtype(dtype).name}")
         return arr.astype(dtype)
     except (ValueError, TypeError) as exc:
@@ -155,19 +157,46 @@ def make_rest_server(store, host: str, port: int, log=None) -> ThreadingHTTPServ
             except ServingError as err:
                 self._send(_HTTP.get(err.code, 500), {"error": err.message})
 
+        def send_error(self, code, message=None, explain=None):
+            """Every error the base class raises by itself (unknown method, bad request line) as JSON."""
+            self.close_connection = True
+            self._send(code, {"error": message or self.responses.get(code, ("error",))[0]})
+
+        def _unsupported(self):
+            self.send_error(405, f"method {self.command} is not supported; use GET or POST")
+
+        do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _unsupported  # noqa: N815
+
+        def do_HEAD(self):  # noqa: N802 - a HEAD answer has no body, so the JSON error goes in a header only
+            self.send_response(405)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def _body_length(self, limit: int) -> int:
+            text = self.headers.get("Content-Length")
+            if text is None or not text.strip().isdigit():
+                raise ServingError("INVALID_ARGUMENT", f"Content-Length must be a non-negative integer, got {text!r}")
+            length = int(text)
+            if length > limit:
+                raise ServingError("INVALID_ARGUMENT", f"request body of {length} bytes is larger than the "
+                                                       f"{limit} bytes this model and --max-samples allow")
+            return length
+
         def do_POST(self):  # noqa: N802
+            # Until the body is read, an error answer closes the connection: the unread bytes
+            # must not be taken for the next request.
+            self.close_connection = True
             try:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_BODY:
-                    raise ServingError("INVALID_ARGUMENT", f"request body larger than {MAX_BODY} bytes")
-                raw = self.rfile.read(length)
                 name, version, action = self._route("POST")
                 if action != ":predict":
                     raise ServingError("NOT_FOUND", f"Malformed request: POST {self.path}")
+                model = store.get(name, version)
+                raw = self.rfile.read(self._body_length(min(MAX_BODY, model.max_request_bytes(store.max_samples))))
+                self.close_connection = False
                 try:
                     body = json.loads(raw or b"null")
-                except (ValueError, UnicodeDecodeError) as exc:
-                    raise ServingError("INVALID_ARGUMENT", f"JSON Parse error: {exc}") from None
+                except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                    raise ServingError("INVALID_ARGUMENT", f"JSON Parse error: {str(exc)[:200]}") from None
                 self._send(200, _predict(store, name, version, body))
             except ServingError as err:
                 self._send(_HTTP.get(err.code, 500), {"error": err.message})

@@ -31,12 +31,21 @@ class SamplerServer:
         if not self.store.model_names():
             self.log(f"no models under {model_dir} yet; polling for new ones")
         self.host = host
-        self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+        # gRPC's default SO_REUSEPORT would let a second server share a taken port and receive
+        # part of the first one's connections; a taken port must be an error instead.
+        self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=[("grpc.so_reuseport", 0)])
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(self.store), self.grpc)
-        self.grpc_port = self.grpc.add_insecure_port(f"{host}:{grpc_port}")
+        try:
+            self.grpc_port = self.grpc.add_insecure_port(f"{host}:{grpc_port}")
+        except RuntimeError:
+            self.grpc_port = 0
         if self.grpc_port == 0:
-            raise OSError(f"cannot bind gRPC port {host}:{grpc_port}")
-        self.rest = make_rest_server(self.store, host, rest_port)
+            raise OSError(f"cannot bind the gRPC port {host}:{grpc_port} (in use, or not an address of this machine)")
+        try:
+            self.rest = make_rest_server(self.store, host, rest_port)
+        except OSError as exc:
+            self.grpc.stop(None)
+            raise OSError(f"cannot bind the REST port {host}:{rest_port}: {exc.strerror or exc}") from None
         self.rest_port = self.rest.server_address[1]
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()

@@ -9,15 +9,23 @@ SignatureDef names. ``ServingError`` carries a gRPC-style code
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["LoadedModel", "ModelStore", "ServingError"]
+__all__ = ["LoadedModel", "ModelStore", "ServingError", "valid_model_name"]
 
 PREDICT_METHOD = "tensorflow/serving/predict"
 DEFAULT_SIGNATURE = "serving_default"
+# A served model is a direct child directory of the model base. Its name is one path component from a
+# strict set (no separators, no leading dot, so never "." or ".."): a request can never name a path.
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def valid_model_name(name) -> bool:
+    return isinstance(name, str) and MODEL_NAME.fullmatch(name) is not None
 
 
 class ServingError(Exception):
@@ -79,6 +87,46 @@ class LoadedModel:
                                f"(available: {', '.join(sorted(self.signatures))})")
         return self.signatures[name]
 
+    def check_input(self, signature: str, key: str, dtype, shape, max_samples: int | None = None):
+        """Check one input's dtype and shape against the signature *before* it is decoded or run.
+
+        A batch axis (``-1`` in the signature) holds at most ``max_samples`` rows, so a request's
+        declared shape can never make the server allocate more than that.
+        """
+        spec = self.input_spec(signature)
+        if key not in spec:
+            raise ServingError("INVALID_ARGUMENT", f"signature {signature or DEFAULT_SIGNATURE!r} has no input "
+                                                   f"{key!r} (inputs: {sorted(spec)})")
+        want, want_shape = spec[key]
+        if np.dtype(dtype) != np.dtype(want):
+            raise ServingError("INVALID_ARGUMENT",
+                               f"input {key!r} must be {np.dtype(want).name}, got {np.dtype(dtype).name}")
+        shape = [int(d) for d in shape]
+        if want_shape is not None and (len(shape) != len(want_shape) or
+                                       any(s not in (-1, v) for s, v in zip(want_shape, shape))):
+            raise ServingError("INVALID_ARGUMENT",
+                               f"input {key!r} must have shape {['?' if s == -1 else s for s in want_shape]}, "
+                               f"got {shape}")
+        if any(d < 0 for d in shape):
+            raise ServingError("INVALID_ARGUMENT", f"input {key!r} has a negative dimension: {shape}")
+        if max_samples is not None and shape and shape[0] > max_samples:
+            raise ServingError("INVALID_ARGUMENT",
+                               f"input {key!r} has {shape[0]} rows; this server takes at most {max_samples}")
+
+    def max_request_bytes(self, max_samples: int) -> int:
+        """A generous bound on the JSON text of a request whose batches hold ``max_samples`` rows."""
+        per_row = 1
+        for key, (_, shape) in self.input_spec_all().items():
+            if shape:
+                per_row = max(per_row, int(np.prod([max(d, 1) for d in shape[1:]])))
+        return max_samples * per_row * 8 + (1 << 20)
+
+    def input_spec_all(self):
+        out = {}
+        for name in self.signatures:
+            out.update(self.input_spec(name))
+        return out
+
     def run(self, signature: str, inputs: dict, output_filter=(), max_samples: int | None = None) -> dict:
         import tensorflow as tf
 
@@ -92,16 +140,8 @@ class LoadedModel:
                                f"missing {missing}, unexpected {extra}")
         feeds = {}
         for key, value in inputs.items():
-            dtype, shape = spec[key]
             value = np.asarray(value)
-            if value.dtype != dtype:
-                raise ServingError("INVALID_ARGUMENT",
-                                   f"input {key!r} must be {np.dtype(dtype).name}, got {value.dtype.name}")
-            if shape is not None and (value.ndim != len(shape) or
-                                      any(s not in (-1, v) for s, v in zip(shape, value.shape))):
-                raise ServingError("INVALID_ARGUMENT",
-                                   f"input {key!r} must have shape {['?' if s == -1 else s for s in shape]}, "
-                                   f"got {list(value.shape)}")
+            self.check_input(signature, key, value.dtype, value.shape, max_samples)
             if key == "num_samples":
                 n = int(value)
                 if n <= 0:
@@ -160,8 +200,14 @@ class ModelStore:
         self.refresh()
 
     def model_names(self):
-        names = [p.name for p in self.base.iterdir() if p.is_dir() and _versions(p)]
+        names = [p.name for p in self.base.iterdir() if valid_model_name(p.name) and p.is_dir() and _versions(p)]
         return sorted(n for n in names if self.names is None or n in self.names)
+
+    def _versions_of(self, name) -> list:
+        """Versions of a served model; [] for any name that is not a direct, valid child of the base."""
+        if not valid_model_name(name) or (self.names is not None and name not in self.names):
+            return []
+        return _versions(self.base / name)
 
     def refresh(self):
         for name in self.model_names():
@@ -180,7 +226,7 @@ class ModelStore:
         return model
 
     def get(self, name: str, version: int | None = None) -> LoadedModel:
-        versions = _versions(self.base / name) if (self.names is None or name in self.names) else []
+        versions = self._versions_of(name)
         if not versions:
             raise ServingError("NOT_FOUND", f"Servable not found for request: Latest({name})")
         if version is None:
@@ -190,7 +236,7 @@ class ModelStore:
         return self.loaded.get((name, version)) or self._load(name, version)
 
     def status(self, name: str, version: int | None = None):
-        versions = _versions(self.base / name) if (self.names is None or name in self.names) else []
+        versions = self._versions_of(name)
         if not versions or (version is not None and version not in versions):
             raise ServingError("NOT_FOUND", f"Could not find any versions of model {name}"
                                + (f" version {version}" if version is not None else ""))
