@@ -201,3 +201,59 @@ def test_bad_construction():
         NewmanMooreRNN(3, ordering="spiral")
     with pytest.raises(ValueError, match="L must"):
         NewmanMooreRNN(1)
+
+
+# ------------------------------------------------------------------ single-spin flips from the suffix pass
+def _flip_reference(model, bits):
+    n = model.n_sites
+    return np.stack([model.log_prob(np.bitwise_xor(bits, np.eye(n, dtype=np.int32)[i])).numpy()
+                     for i in range(n)], axis=1)
+
+
+@pytest.mark.parametrize("ordering", ["zigzag", "raster"])
+@pytest.mark.parametrize("dtype, tol", [("float64", 1e-12), ("float32", 1e-6)])
+def test_single_flip_log_probs_equal_full_passes(ordering, dtype, tol):
+    for cell in ("vanilla", "gru"):
+        model = NewmanMooreRNN(4, hidden=8, seed=1, cell=cell, ordering=ordering, jit_compile=False, dtype=dtype)
+        bits, _ = model.sample(6, seed=2)
+        expect = _flip_reference(model, bits.numpy())
+        np.testing.assert_allclose(model.single_flip_log_probs(bits).numpy(), expect, rtol=tol, atol=tol)
+        xla = tf.function(model.single_flip_log_probs, jit_compile=True)(bits).numpy()
+        np.testing.assert_allclose(xla, expect, rtol=tol, atol=tol)
+
+
+def test_single_flip_log_probs_with_stacked_weights():
+    model = NewmanMooreRNN(3, hidden=6, seed=4, jit_compile=False, dtype="float64")
+    base = {k: v.numpy() for k, v in model.rnn_cell.weight_dict().items()}
+    scales = [1.0, 0.5, -0.3]
+    stacked = {k: tf.constant(np.stack([s * v for s in scales])[:, None] if v.ndim == 1 else
+                              np.stack([s * v for s in scales])) for k, v in base.items()}
+    bits = np.stack([model.sample(5, seed=s)[0].numpy() for s in range(3)])           # [P, B, N]
+    got = model.single_flip_log_probs(tf.constant(bits), weights=stacked).numpy()
+    for p, s in enumerate(scales):
+        for k, v in model.rnn_cell.weight_dict().items():
+            v.assign(s * base[k])
+        np.testing.assert_allclose(got[p], _flip_reference(model, bits[p]), atol=1e-12)
+
+
+def test_single_flips_cost_half_the_site_updates():
+    """Eagerly, every cell update is a Python call: count the configurations they process."""
+    L, B = 5, 4
+    model = NewmanMooreRNN(L, hidden=4, seed=0, jit_compile=False)
+    bits, _ = model.sample(B, seed=0)
+    cell, counted = model.rnn_cell, []
+    original = cell.apply
+
+    def counting(x, w):
+        counted.append(int(np.prod(x.shape[:-1])))
+        return original(x, w)
+
+    object.__setattr__(cell, "apply", counting)
+    try:
+        model.single_flip_log_probs(bits)
+    finally:
+        object.__delattr__(cell, "apply")
+    n = L * L
+    suffix = B * L ** 3 * (L + 1) // 2             # sum over flip rows y of (L - y) rows x L sites x B L copies
+    assert sum(counted) == n * B + suffix          # one teacher-forced pass keeps the hidden states
+    assert sum(counted) < 0.65 * B * n * n         # the full passes would cost B N^2

@@ -26,39 +26,38 @@ DEFAULT_FLIP_CHUNK = 4096  # rows per teacher-forced pass for the N flipped conf
 
 
 def single_flip_log_probs(model, bits, chunk: int = DEFAULT_FLIP_CHUNK):
-    """``log p`` of every single-spin flip of every configuration.
+    """``log p`` of every single-spin flip of every configuration (the model's suffix pass).
 
     Args:
         model: a :class:`~nm_tf.models.NewmanMooreRNN`.
         bits: int32 ``[B, N]``.
-        chunk: at most this many configurations per teacher-forced pass (memory budget).
+        chunk: memory budget: at most this many rows (configurations x L flips of a lattice row)
+            in one pass of :meth:`~nm_tf.models.NewmanMooreRNN.single_flip_log_probs`.
 
     Returns:
         ``[B, N]``: entry ``(b, i)`` is ``log p`` of ``bits[b]`` with site ``i`` flipped.
 
-    The ``B * N`` flipped rows are split into the fewest passes that respect
-    ``chunk``, each of (nearly) equal size, so the padding is under one row per
-    pass; with a static batch (every training step) the sizes are static for XLA.
+    The configurations are split into the fewest passes that respect ``chunk``, each of
+    (nearly) equal size, so the padding is under one configuration per pass; with a static
+    batch (every training step) the sizes are static for XLA.
     """
-    n = model.n_sites
-    chunk = max(1, int(chunk))
-    flips = tf.bitwise.bitwise_xor(bits[:, None, :], tf.eye(n, dtype=bits.dtype)[None])
-    flat = tf.reshape(flips, [-1, n])
+    per_pass = max(1, int(chunk) // model.L)
     static_batch = bits.shape[0]
     if static_batch is not None:
-        rows = static_batch * n
-        n_chunks = -(-rows // chunk)
-        size = -(-rows // n_chunks)
+        rows = static_batch
+        n_chunks = -(-rows // per_pass)
         if n_chunks == 1:
-            return tf.reshape(model.log_prob_graph(flat), [static_batch, n])
+            return model.single_flip_log_probs(bits)
+        size = -(-rows // n_chunks)
     else:
-        rows = tf.shape(flat)[0]
-        n_chunks = (rows + chunk - 1) // chunk
+        rows = tf.shape(bits)[0]
+        n_chunks = (rows + per_pass - 1) // per_pass
         size = (rows + n_chunks - 1) // n_chunks
-    padded = tf.pad(flat, [[0, n_chunks * size - rows], [0, 0]])
-    out = tf.map_fn(model.log_prob_graph, tf.reshape(padded, tf.stack([n_chunks, size, n])),
+    n = model.n_sites
+    padded = tf.pad(bits, [[0, n_chunks * size - rows], [0, 0]])
+    out = tf.map_fn(model.single_flip_log_probs, tf.reshape(padded, tf.stack([n_chunks, size, n])),
                     fn_output_signature=model.rnn_cell.compute_dtype, parallel_iterations=1)
-    return tf.reshape(tf.reshape(out, [-1])[:rows], tf.shape(bits))
+    return tf.reshape(out, [-1, n])[:rows]
 
 
 def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,

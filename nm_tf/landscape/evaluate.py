@@ -81,10 +81,7 @@ class PlaneLoss:
         e = tf.reshape(energy_tf(tf.reshape(bits, [-1, n]), m.L, self.J, dtype=dt), [points, num_samples])
         loc = e + tf.cast(T, dt) * log_p
         if quantum:
-            flips = tf.bitwise.bitwise_xor(bits[:, :, None, :], tf.eye(n, dtype=bits.dtype)[None, None])
-            flat = tf.reshape(flips, [points, num_samples * n, n])
-            _, flipped = m._scan(num_samples * n, given=self._to_steps(flat), weights=w)
-            flipped = tf.reshape(flipped, [points, num_samples, n])
+            flipped = m.single_flip_log_probs(bits, weights=w)             # [P, B, N]
             ratio = tf.exp(0.5 * (flipped - log_p[:, :, None]))
             loc = loc - tf.cast(gamma, dt) * tf.reduce_sum(ratio, axis=2)
         return tf.reduce_mean(loc, axis=1) / n

@@ -156,41 +156,47 @@ class NewmanMooreRNN(keras.Model):
         return run(*(tf.convert_to_tensor(cell.weight_dict()[k])
                      for k in ("kernel", "bias", "out_kernel", "out_bias")))
 
+    def _row(self, w, above_h, above_oh, row_src, log_p, zeros_h, zeros_oh, sampling: bool):
+        """One row of L sites. ``above_*``: the row above, already aligned with this row's steps.
+
+        Returns ``(h [L, *S, d], onehot [L, *S, 2], bits [L, *S], log_p)``.
+        """
+        dt = self.rnn_cell.compute_dtype
+        h, oh = zeros_h, zeros_oh
+        hs, ohs, bits = [], [], []
+        for j in range(self.L):
+            # cell.apply directly: Layer.__call__'s per-site bookkeeping cost ~20% under XLA.
+            h, logits = self.rnn_cell.apply(tf.concat([h, oh, above_h[j], above_oh[j]], axis=-1), w)
+            z = logits[..., 1] - logits[..., 0]               # logit of bit 1
+            b = tf.cast(row_src[j] < tf.sigmoid(z), dt) if sampling else row_src[j]
+            log_p = log_p + tf.math.log_sigmoid((2.0 * b - 1.0) * z)
+            oh = tf.stack([1.0 - b, b], axis=-1)
+            hs.append(h)
+            ohs.append(oh)
+            bits.append(b)
+        return tf.stack(hs), tf.stack(ohs), tf.stack(bits), log_p
+
+    def _above(self, prev):
+        """The previous row (visit order) as seen from this row's steps: zigzag reverses every row."""
+        return prev[::-1] if self.ordering_name == "zigzag" else prev
+
     def _scan_loop(self, batch, uniforms, given, weights, *, batched: bool, keep: bool = False):
         """The row loop. ``keep``: also return the hidden states ``[L, L, B, d]`` and bits
         ``[L, L, B]`` in visiting order (for the hand-written backward pass)."""
         L, d = self.L, self.hidden
         dt = self.rnn_cell.compute_dtype
-        reverse = self.ordering_name == "zigzag"
-        cell = self.rnn_cell
-        w = cell.weight_dict() if weights is None else weights
+        w = self.rnn_cell.weight_dict() if weights is None else weights
         shape = [tf.shape(w["kernel"])[0], batch] if batched else [batch]
         zeros_h = tf.zeros(tf.stack(shape + [d]), dtype=dt)
         zeros_oh = tf.zeros(tf.stack(shape + [2]), dtype=dt)
         source = uniforms if given is None else given
 
         def body(y, prev_h, prev_oh, log_p, rows, *hrows):
-            above_h = prev_h[::-1] if reverse else prev_h
-            above_oh = prev_oh[::-1] if reverse else prev_oh
-            row_src = tf.gather(source, y)                        # [L, *S]
-            h, oh = zeros_h, zeros_oh
-            hs, ohs, bits = [], [], []
-            for j in range(L):
-                # cell.apply directly: Layer.__call__'s per-site bookkeeping cost ~20% under XLA.
-                h, logits = cell.apply(tf.concat([h, oh, above_h[j], above_oh[j]], axis=-1), w)
-                z = logits[..., 1] - logits[..., 0]               # logit of bit 1
-                if given is None:
-                    b = tf.cast(row_src[j] < tf.sigmoid(z), dt)
-                else:
-                    b = row_src[j]
-                log_p = log_p + tf.math.log_sigmoid((2.0 * b - 1.0) * z)
-                oh = tf.stack([1.0 - b, b], axis=-1)
-                hs.append(h)
-                ohs.append(oh)
-                bits.append(b)
-            row_h = tf.stack(hs)
+            row_h, row_oh, row_bits, log_p = self._row(w, self._above(prev_h), self._above(prev_oh),
+                                                       tf.gather(source, y), log_p, zeros_h, zeros_oh,
+                                                       sampling=given is None)
             kept = (hrows[0].write(y, row_h),) if keep else ()
-            return (y + 1, row_h, tf.stack(ohs), log_p, rows.write(y, tf.stack(bits))) + kept
+            return (y + 1, row_h, row_oh, log_p, rows.write(y, row_bits)) + kept
 
         init = (
             tf.constant(0),
@@ -202,12 +208,102 @@ class NewmanMooreRNN(keras.Model):
         _, _, _, log_p, rows, *hrows = tf.while_loop(
             lambda y, *_: y < L, body, init, maximum_iterations=L, parallel_iterations=1)
         step_bits = rows.stack()                                       # [L, L, *S], visiting order
-        steps = tf.reshape(step_bits, tf.stack([L * L] + shape))       # [N, *S]
-        perm = list(range(1, len(shape) + 1)) + [0]
-        bits = tf.gather(tf.transpose(steps, perm), self._steps_to_sites, axis=-1)
+        bits = self.steps_to_sites(step_bits)
         if keep:
             return tf.cast(bits, tf.int32), log_p, hrows[0].stack(), step_bits
         return tf.cast(bits, tf.int32), log_p
+
+    # ------------------------------------------------------------------ orderings
+    def sites_to_steps(self, bits):
+        """Bits ``[*S, N]`` in site order -> ``[L, L, *S]`` in visiting order (row, step), compute dtype."""
+        steps = tf.gather(tf.cast(bits, self.rnn_cell.compute_dtype), self._sites_to_steps, axis=-1)
+        rank = len(bits.shape)
+        steps = tf.transpose(steps, [rank - 1] + list(range(rank - 1)))
+        return tf.reshape(steps, tf.concat([[self.L, self.L], tf.shape(bits)[:-1]], 0))
+
+    def steps_to_sites(self, step_values):
+        """``[L, L, *S]`` in visiting order -> ``[*S, N]`` in site order."""
+        rank = len(step_values.shape)
+        flat = tf.reshape(step_values, tf.concat([[self.n_sites], tf.shape(step_values)[2:]], 0))
+        return tf.gather(tf.transpose(flat, list(range(1, rank - 1)) + [0]), self._steps_to_sites, axis=-1)
+
+    # ------------------------------------------------------------------ single-spin flips
+    def single_flip_log_probs(self, bits, weights=None):
+        """``log p`` of every configuration with one spin flipped, for every site.
+
+        Flipping the spin visited at step k leaves every conditional before k unchanged, so
+        for the flips of row y only rows y..L-1 are re-run (teacher-forced, starting from the
+        hidden states of row y - 1 of the unflipped pass): ``sum_y (L - y) L`` rows of
+        ``B L`` configurations, about ``B N^2 / 2`` site updates instead of ``B N^2``.
+
+        Args:
+            bits: int ``[B, N]`` in site order, or ``[P, B, N]`` with ``weights`` carrying a
+                leading point axis ``P`` (as in :meth:`scan`).
+            weights: None (the layer's own weights) or a stacked weight mapping.
+
+        Returns:
+            ``[*S, N]``: entry ``(..., b, i)`` is ``log p`` of ``bits[..., b, :]`` with site ``i`` flipped.
+        """
+        L, d = self.L, self.hidden
+        dt = self.rnn_cell.compute_dtype
+        batched = weights is not None
+        w = self.rnn_cell.weight_dict() if weights is None else weights
+        batch = tf.shape(bits)[-2]
+        given = self.sites_to_steps(bits)                               # [L, L, *S]
+        _, _, hs, step_bits = self._scan_loop(batch, None, given, weights, batched=batched, keep=True)
+        # Per-row log p of the unflipped configurations, from the kept hidden states.
+        logits = tf.matmul(hs, w["out_kernel"]) + w["out_bias"]       # [L, L, *S, 2]
+        z = logits[..., 1] - logits[..., 0]
+        prefix = tf.cumsum(tf.reduce_sum(tf.math.log_sigmoid((2.0 * step_bits - 1.0) * z), axis=1),
+                           axis=0, exclusive=True)                      # [L, *S]: log p of rows < y
+        # The row above row y (zeros above row 0), and the flipped bits, with the L flips of a row
+        # laid out beside the batch axis: S' = [*S[:-1], B * L].
+        s = tf.shape(step_bits)[2:]
+        outer = s[:-1]
+        wide = tf.concat([outer, [batch * L]], 0)
+        prev_h = tf.concat([tf.zeros_like(hs[:1]), hs[:-1]], 0)        # [L, L, *S, d]
+        prev_oh = tf.stack([1.0 - step_bits[:-1], step_bits[:-1]], -1)
+        prev_oh = tf.concat([tf.zeros_like(prev_oh[:1]), prev_oh], 0)  # zeros above row 0, as in the scan
+
+        def widen(x, lead: int, tail=()):
+            """``[*lead, *S, *tail]`` -> ``[*lead, *S', *tail]``: each configuration repeated L times."""
+            tail = list(tail)
+            x = tf.expand_dims(x, lead + rank_s)
+            shape = tf.shape(x)
+            x = tf.broadcast_to(x, tf.concat([shape[:lead + rank_s], [L], shape[lead + rank_s + 1:]], 0))
+            return tf.reshape(x, tf.concat([shape[:lead], wide, tail], 0))
+
+        eye = tf.eye(L, dtype=dt)
+        zeros_h = tf.zeros(tf.concat([wide, [d]], 0), dtype=dt)
+        zeros_oh = tf.zeros(tf.concat([wide, [2]], 0), dtype=dt)
+        rank_s = len(bits.shape) - 1
+        rows_wide = widen(step_bits, 2)                                 # [L, L, *S']
+
+        def flip_row(y, out):
+            # Copy j of each configuration gets the flip of step (y, j): m[row, step, *S'].
+            m = tf.reshape(tf.one_hot(y, L, dtype=dt)[:, None, None] * eye[None], [L, L] + [1] * rank_s + [L])
+            m = tf.reshape(tf.broadcast_to(m, tf.concat([[L, L], s, [L]], 0)), tf.concat([[L, L], wide], 0))
+            rows = rows_wide + m - 2.0 * rows_wide * m                  # XOR with the flip of (y, j)
+            above_h = widen(tf.gather(prev_h, y), 1, [d])
+            above_oh = widen(tf.gather(prev_oh, y), 1, [2])
+
+            def body(r, ph, poh, lp):
+                row_h, row_oh, _, lp = self._row(w, self._above(ph), self._above(poh), tf.gather(rows, r), lp,
+                                                 zeros_h, zeros_oh, sampling=False)
+                return r + 1, row_h, row_oh, lp
+
+            _, _, _, lp = tf.while_loop(lambda r, *_: r < L, body,
+                                        (y, above_h, above_oh, tf.zeros(wide, dtype=dt)),
+                                        maximum_iterations=L, parallel_iterations=1)
+            lp = tf.reshape(lp, tf.concat([s, [L]], 0)) + tf.gather(prefix, y)[..., None]
+            return y + 1, out.write(y, lp)
+
+        _, out = tf.while_loop(lambda y, *_: y < L, flip_row,
+                               (tf.constant(0), tf.TensorArray(dt, size=L, element_shape=None)),
+                               maximum_iterations=L, parallel_iterations=1)
+        flipped = out.stack()                                           # [row y, *S, step j]
+        flipped = tf.transpose(flipped, [0, rank_s + 1] + list(range(1, rank_s + 1)))   # [L, L, *S]
+        return self.steps_to_sites(flipped)
 
     def sample_graph(self, num_samples, seed):
         """Graph-level sampling (no validation). ``seed``: int64 ``[2]`` tensor."""
@@ -217,10 +313,7 @@ class NewmanMooreRNN(keras.Model):
 
     def log_prob_graph(self, bits):
         """Graph-level teacher-forced log p of int bits ``[B, N]`` (no validation)."""
-        batch = tf.shape(bits)[0]
-        steps = tf.gather(tf.cast(bits, self.rnn_cell.compute_dtype), self._sites_to_steps, axis=1)
-        given = tf.reshape(tf.transpose(steps), tf.stack([self.L, self.L, batch]))
-        return self._scan(batch, given=given)[1]
+        return self._scan(tf.shape(bits)[0], given=self.sites_to_steps(bits))[1]
 
     def call(self, inputs):
         """Keras entry point: teacher-forced ``log p`` of bits ``[B, N]``."""
