@@ -6,6 +6,7 @@ Table I: 1000 warm-up + 10 000 x 5 annealing training steps = 51 000 steps of N_
 """
 
 import argparse
+import contextlib
 import os
 import statistics
 import time
@@ -20,27 +21,34 @@ def main():
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--minibatch", type=int, default=None, help="Table I's N_b (one update per mini-batch)")
+    ap.add_argument("--threads", type=int, default=1, help="TF intra-op threads (CPU)")
+    ap.add_argument("--replicas", type=int, default=1, help="MirroredStrategy replicas (logical CPUs when no GPU)")
     args = ap.parse_args()
 
     from nm_tf.runtime import configure_threads
 
-    configure_threads()
+    configure_threads(intra=args.threads)
     import keras
     import tensorflow as tf
 
+    from nm_tf.annealing.driver import make_strategy
     from nm_tf.annealing.losses import make_train_step
     from nm_tf.models import NewmanMooreRNN
 
-    device = tf.config.list_logical_devices()[-1].name
-    print(f"N_s={args.samples}, N_b={args.minibatch}, d_h=40, XLA, device {device}, {os.cpu_count()} cores")
+    strategy = make_strategy(args.replicas)
+    device = ", ".join(d.name for d in tf.config.list_logical_devices())
+    print(f"N_s={args.samples}, N_b={args.minibatch}, d_h=40, XLA, device {device}, {os.cpu_count()} cores, "
+          f"intra-op threads {args.threads}, replicas {args.replicas}")
     print("\n| mode | L | ms / step | compile (s) | Table I protocol (51 000 steps) |")
     print("|---|---|---|---|---|")
     for case in args.cases.split(","):
         mode, L = case.split(":")
         L = int(L)
-        model = NewmanMooreRNN(L, seed=0)
-        step = make_train_step(model, keras.optimizers.Adam(1e-4), args.samples, quantum=mode == "vqa",
-                               minibatch=args.minibatch)
+        scope = strategy.scope() if strategy else contextlib.nullcontext()
+        with scope:
+            model = NewmanMooreRNN(L, seed=0, jit_compile=strategy is None)
+            step = make_train_step(model, keras.optimizers.Adam(1e-4), args.samples, quantum=mode == "vqa",
+                                   minibatch=args.minibatch, strategy=strategy, jit_compile=strategy is None)
         T, g = (tf.constant(1.0), tf.constant(0.0)) if mode == "vca" else (tf.constant(0.0), tf.constant(1.0))
         t0 = time.perf_counter()
         step(tf.constant([0, 0], tf.int64), T, g)["loss"].numpy()

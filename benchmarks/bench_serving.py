@@ -1,9 +1,11 @@
-"""Latency of 1000 samples over gRPC and REST (embedded server) vs the in-process sampler.
+"""Served sampling over gRPC and REST (embedded server) against the in-process XLA sampler.
 
-    python benchmarks/bench_serving.py [--sizes 5,16] [--num-samples 1000] [--repeats 15]
+    python benchmarks/bench_serving.py [--sizes 16] [--num-samples 100,1000,10000] [--repeats 15] [--export xla,graph]
 
 The model is untrained (weights do not change the cost); it is exported to a temporary
-directory, served on ephemeral loopback ports, and queried with the `sample` signature.
+directory (``xla``: XLA-compiled bucket signatures, the default export; ``graph``: ``--no-xla``),
+served on ephemeral loopback ports and queried with the ``sample`` signature. "first" is the
+latency of the first request of that size after start-up (warm-up done): a compile would show here.
 """
 
 import argparse
@@ -15,49 +17,55 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def median_ms(fn, repeats):
-    fn(0)
-    out = []
-    for r in range(repeats):
-        t = time.perf_counter()
-        fn(r + 1)
-        out.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(out)
+def timed(fn, r):
+    t = time.perf_counter()
+    fn(r)
+    return (time.perf_counter() - t) * 1e3
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="5,16")
-    ap.add_argument("--num-samples", type=int, default=1000)
+    ap.add_argument("--sizes", default="16")
+    ap.add_argument("--num-samples", default="100,1000,10000")
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--export", default="xla,graph")
     args = ap.parse_args()
 
     from nm_tf.runtime import configure_threads
 
     configure_threads(1, 2)
+    import tensorflow as tf
+
     from nm_tf.client import SamplerClient
     from nm_tf.export import export_model
     from nm_tf.models import NewmanMooreRNN
     from nm_tf.server.server import SamplerServer
 
-    b = args.num_samples
-    print(f"B={b}, d_h=40, {os.cpu_count()} cores; medians of {args.repeats}")
-    print("\n| L | in-process graph (ms) | in-process XLA (ms) | gRPC (ms) | REST (ms) | gRPC / graph | REST / graph |")
-    print("|---|---|---|---|---|---|---|")
+    counts = [int(x) for x in args.num_samples.split(",")]
+    print(f"d_h=40, device {tf.config.list_logical_devices()[-1].name}, {os.cpu_count()} cores; medians of "
+          f"{args.repeats}")
+    print("\n| L | export | samples | in-process XLA (ms) | gRPC first (ms) | gRPC (ms) | REST (ms) | gRPC / XLA |"
+          " REST / XLA |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for L in [int(x) for x in args.sizes.split(",")]:
-        graph = NewmanMooreRNN(L, seed=0, jit_compile=False)
         xla = NewmanMooreRNN(L, seed=0, jit_compile=True)
-        t_graph = median_ms(lambda r: graph.sample(b, r)[0].numpy(), args.repeats)
-        t_xla = median_ms(lambda r: xla.sample(b, r)[0].numpy(), args.repeats)
-        with tempfile.TemporaryDirectory() as tmp:
-            export_model(graph, os.path.join(tmp, "nm", "1"))
-            with SamplerServer(tmp, grpc_port=0, rest_port=0, quiet=True) as srv:
-                g = SamplerClient(target=srv.grpc_target)
-                rest = SamplerClient(url=srv.rest_url)
-                t_grpc = median_ms(lambda r: g.sample("nm", b, r), args.repeats)
-                t_rest = median_ms(lambda r: rest.sample("nm", b, r), args.repeats)
-        print(f"| {L} | {t_graph:.1f} | {t_xla:.1f} | {t_grpc:.1f} | {t_rest:.1f} | "
-              f"{t_grpc / t_graph:.2f} | {t_rest / t_graph:.2f} |", flush=True)
+        for kind in args.export.split(","):
+            with tempfile.TemporaryDirectory() as tmp:
+                export_model(xla, os.path.join(tmp, "nm", "1"), xla=kind == "xla")
+                with SamplerServer(tmp, grpc_port=0, rest_port=0, quiet=True) as srv:
+                    g = SamplerClient(target=srv.grpc_target)
+                    rest = SamplerClient(url=srv.rest_url)
+                    for b in counts:
+                        xla.sample(b, 0)[0].numpy()                      # compile the in-process sampler
+                        first = timed(lambda r: g.sample("nm", b, r), 0)
+                        t_xla = statistics.median(timed(lambda r: xla.sample(b, r)[0].numpy(), r + 1)
+                                                  for r in range(args.repeats))
+                        t_grpc = statistics.median(timed(lambda r: g.sample("nm", b, r), r + 1)
+                                                   for r in range(args.repeats))
+                        t_rest = statistics.median(timed(lambda r: rest.sample("nm", b, r), r + 1)
+                                                   for r in range(args.repeats))
+                        print(f"| {L} | {kind} | {b} | {t_xla:.1f} | {first:.0f} | {t_grpc:.1f} | {t_rest:.1f} | "
+                              f"{t_grpc / t_xla:.2f} | {t_rest / t_xla:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
-"""Shared pieces of the experiment scripts: presets, resumable runs, output folders.
+"""Shared pieces of the experiment scripts: presets, one pool of runs, parallel anneals, outputs.
 
-Every script takes ``--preset quick|paper`` and ``--out DIR`` (default
-``results/<script>``). Runs live in ``<out>/runs/<name>``; a finished run
-(``summary.json``) is reused, an unfinished one is resumed, so re-running a
-script never loses finished work.
+Every script takes ``--preset quick|paper``, ``--out DIR`` (default ``results/<preset>``) and
+``--jobs N`` (parallel anneals, one TF thread each; default: the number of cores). All scripts
+of a preset share one pool of runs, ``DIR/runs/<mode>_L<L>_s<seed>``, so a run made for Fig. 2
+is reused by the success statistics; a finished run is reused, a started one resumed, and a run
+directory holding a different configuration is an error. Figures are written as PNG (200 dpi)
+and PDF, with ``<name>.meta.json`` beside them: the commits of the code that made the runs and
+the figure, and the wall times.
 """
 
 from __future__ import annotations
@@ -13,63 +16,127 @@ import csv
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # run from a checkout without install
+
+from nm_tf.annealing.rundir import RunDir  # noqa: E402
+from nm_tf.plotting import agg_figure as figure  # noqa: E402,F401 - re-exported for the scripts
+from nm_tf.provenance import provenance  # noqa: E402
+from nm_tf.sweep import RunTask, run_tasks  # noqa: E402
 
 # Table I: T0 = Gamma0 = 10, 1000 warm-up steps, 10 000 annealing steps x 5 training steps, N_s = 100,
 # N_b = 10, d_h = 40, lr 1e-4, 200 x 200 landscape grid.
 PAPER = dict(warmup=1000, annealing_steps=10_000, train_steps=5, samples=100, minibatch=10, hidden=40, lr=1e-4)
 # Minutes on 2 cores: shorter anneals with a larger learning rate and no mini-batches.
-from nm_tf.plotting import agg_figure as figure  # noqa: E402,F401 - re-exported for the scripts
-
 QUICK = dict(warmup=200, annealing_steps=400, train_steps=2, samples=100, minibatch=None, hidden=40, lr=2e-3)
+LANDSCAPE_POINTS = {"paper": 200, "quick": 31}
+# The runs whose four snapshots are scanned during the anneal (Figs. 4 and 5): seed 0 of these.
+# Span 0.15 at L = 16: with unnormalised N(0, 1) directions the float32 RNN overflows beyond ~0.2.
+LANDSCAPE_RUNS = {("vca", 5): 1.0, ("vqa", 5): 1.0, ("vca", 16): 0.15}
+SNAPSHOTS = ("before_warmup", "after_warmup", "mid_annealing", "end")
+DPI = 200
 
 
-def parser(doc: str, name: str) -> argparse.ArgumentParser:
+def parser(doc: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=doc.splitlines()[0])
-    p.add_argument("--preset", choices=("quick", "paper"), default="quick")
-    p.add_argument("--out", default=f"results/{name}", help="output folder (default results/%(default)s)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--preset", choices=("quick", "paper"), default="quick",
+                   help="quick: minutes on 2 cores; paper: Table I (default quick)")
+    p.add_argument("--out", default=None, help="output folder (default results/<preset>); runs in OUT/runs/")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                   help="anneals in parallel, one TF thread each (default: the number of cores)")
     return p
 
 
-def protocol(preset: str, **overrides) -> dict:
-    return {**(PAPER if preset == "paper" else QUICK), **overrides}
+class Experiment:
+    """One figure script: its preset, its runs and its outputs."""
+
+    def __init__(self, args, name: str):
+        if args.jobs < 1:
+            raise SystemExit(f"--jobs must be >= 1, got {args.jobs}")
+        self.name, self.preset, self.jobs = name, args.preset, args.jobs
+        self.out = Path(args.out or f"results/{args.preset}")
+        self.runs = self.out / "runs"
+        self.t0 = time.monotonic()
+        self.used = []
+
+    # ------------------------------------------------------------------ runs
+    def protocol(self, **overrides) -> dict:
+        return {**(PAPER if self.preset == "paper" else QUICK), **overrides}
+
+    def config(self, mode: str, L: int, seed: int, **extra) -> dict:
+        """The configuration of run ``<mode>_L<L>_s<seed>`` (plus ``extra`` fields for study variants)."""
+        fields = dict(mode=mode, L=L, seed=seed, **self.protocol())
+        if mode == "vqa":
+            fields["exact_points"] = 11
+        span = LANDSCAPE_RUNS.get((mode, L))
+        if span is not None and seed == 0 and not extra:
+            fields.update(landscape=SNAPSHOTS, landscape_points=LANDSCAPE_POINTS[self.preset],
+                          landscape_span=span, landscape_seed=0)
+        fields.update(extra)
+        return fields
+
+    def task(self, name: str, config: dict) -> RunTask:
+        return RunTask(name, str(self.runs / name), config)
+
+    def standard(self, mode: str, L: int, seed: int) -> RunTask:
+        return self.task(f"{mode}_L{L}_s{seed}", self.config(mode, L, seed))
+
+    def run_all(self, tasks) -> dict:
+        """Run (or reuse) every task in parallel; ``{name: summary}``. Stops on any failed run."""
+        tasks = list(tasks)
+        results = run_tasks(tasks, jobs=self.jobs)
+        failed = [r for r in results if r["status"] != "ok"]
+        if failed:
+            raise SystemExit("failed runs:\n" + "\n".join(f"  {r['name']}: {r['error']}" for r in failed))
+        self.used += [t.name for t in tasks]
+        return {r["name"]: r["summary"] for r in results}
+
+    def rundir(self, name: str) -> RunDir:
+        return RunDir(self.runs / name)
+
+    # ------------------------------------------------------------------ outputs
+    def path(self, suffix: str) -> Path:
+        self.out.mkdir(parents=True, exist_ok=True)
+        return self.out / f"{self.name}{suffix}"
+
+    def save(self, fig, suffix: str = "") -> list:
+        paths = [self.path(f"{suffix}.png"), self.path(f"{suffix}.pdf")]
+        fig.savefig(paths[0], dpi=DPI)
+        fig.savefig(paths[1])
+        return paths
+
+    def write_csv(self, suffix: str, header, rows) -> Path:
+        path = self.path(f"{suffix}.csv")
+        with path.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(header)
+            w.writerows(rows)
+        return path
+
+    def finish(self, **extra):
+        """Write ``<name>.meta.json``: code commits, wall times, the runs used."""
+        runs = {}
+        for name in dict.fromkeys(self.used):
+            rd = self.rundir(name)
+            if rd.finished:
+                s = rd.summary()
+                runs[name] = {"code_commit": s.get("code_commit") or _pool_commit(self.out),
+                              "wall_seconds": s.get("wall_seconds")}
+        meta = {"script": self.name, "preset": self.preset, "command": " ".join(sys.argv),
+                "figure_code": provenance(), "script_wall_seconds": round(time.monotonic() - self.t0, 1),
+                "jobs": self.jobs, "runs": runs, **extra}
+        self.path(".meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+        print(f"wrote {self.out}/{self.name}.* ({meta['script_wall_seconds']:.0f} s)")
 
 
-def run(out: Path, name: str, quiet: bool = False, callbacks=(), **fields) -> dict:
-    """Run (or reuse / resume) the anneal ``<out>/runs/<name>`` and return its summary."""
-    from nm_tf.annealing.config import AnnealConfig
-    from nm_tf.annealing.driver import anneal
-
-    workdir = Path(out) / "runs" / name
-    if (workdir / "summary.json").exists():
-        return json.loads((workdir / "summary.json").read_text())
-    cfg = AnnealConfig(**fields)
-    resume = (workdir / "config.json").exists()
-    if not quiet:
-        print(f"[{name}] {'resuming' if resume else 'running'} {cfg.mode} L={cfg.L} "
-              f"({cfg.total_steps} steps)", file=sys.stderr, flush=True)
-    return anneal(cfg, workdir, resume=resume, quiet=quiet, callbacks=callbacks)
+def _pool_commit(out: Path):
+    """Runs made before summaries recorded their commit: the commit noted beside the run pool."""
+    path = out / "COMMIT"
+    return path.read_text().strip() if path.exists() else None
 
 
-def history(out: Path, name: str) -> list:
-    with (Path(out) / "runs" / name / "history.csv").open() as fh:
-        return list(csv.DictReader(fh))
-
-
-def write_csv(path: Path, header, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
-
-
-def setup():
-    from nm_tf.runtime import configure_threads
-
-    configure_threads()
+def anneal_rows(history) -> list:
+    return [r for r in history if r.phase == "anneal"]

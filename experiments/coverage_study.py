@@ -14,10 +14,9 @@ Writes coverage.csv, coverage_summary.csv and coverage.png.
 """
 
 import math
-from pathlib import Path
 
 import numpy as np
-from common import figure, parser, protocol, run, setup, write_csv
+from common import Experiment, figure, parser
 
 PRESETS = {"quick": dict(sizes=(3, 6, 7), seeds=3), "paper": dict(sizes=(3, 6, 7), seeds=5)}
 STRATEGIES = ("baseline", "penalty", "t_final")
@@ -42,40 +41,42 @@ def t_final_for(L: int) -> float:
 
 
 def main():
-    args = parser(__doc__, "coverage").parse_args()
-    setup()
+    args = parser(__doc__).parse_args()
+    ex = Experiment(args, "coverage")
     from nm_tf.modes.analysis import analyse
     from nm_tf.modes.sources import samples_from_run
 
-    out = Path(args.out)
     pre = PRESETS[args.preset]
-    proto = protocol(args.preset)
-    rows = []
+    t_final = {L: t_final_for(L) for L in pre["sizes"]}
+    tasks = []
     for L in pre["sizes"]:
-        tf_ = t_final_for(L)
-        print(f"L={L}: T_final = {tf_:.4f} (exact ground-state weight {ground_weight(L, tf_):.3f})", flush=True)
+        print(f"L={L}: T_final = {t_final[L]:.4f} (exact ground-state weight {ground_weight(L, t_final[L]):.3f})")
         for strategy in STRATEGIES:
-            extra = {"penalty": dict(penalty=PENALTY), "t_final": dict(T_final=tf_)}.get(strategy, {})
+            extra = {"penalty": dict(penalty=PENALTY), "t_final": dict(T_final=t_final[L])}.get(strategy, {})
             for seed in range(pre["seeds"]):
-                name = f"{strategy}_L{L}_s{seed}"
-                run(out, name, args.quiet, mode="vca", L=L, T0=10.0, seed=seed, final_samples=20_000,
-                    **extra, **proto)
-                bits, _, _ = samples_from_run(out / "runs" / name, 20_000)
-                s = analyse(bits, L)
-                rows.append((strategy, L, seed, s["degeneracy"], s["distinct_ground_states"], s["coverage"],
-                             s["ground_state_fraction"], s["kl_to_uniform"] if s["kl_to_uniform"] is not None else ""))
-                print(f"{strategy:>8} L={L} seed={seed}: {s['distinct_ground_states']}/{s['degeneracy']} ground "
-                      f"states, ground-state fraction {s['ground_state_fraction']:.3f}", flush=True)
-    write_csv(out / "coverage.csv", ["strategy", "L", "seed", "degeneracy", "distinct_ground_states", "coverage",
-                                     "ground_state_fraction", "kl_to_uniform"], rows)
+                tasks.append(ex.task(f"{strategy}_L{L}_s{seed}",
+                                     ex.config("vca", L, seed, final_samples=20_000, **extra)))
+    ex.run_all(tasks)
+    rows = []
+    for task in tasks:
+        strategy, size, seed = task.name.rsplit("_", 2)
+        L = int(size[1:])
+        bits, _, _ = samples_from_run(task.workdir, 20_000)
+        s = analyse(bits, L)
+        rows.append((strategy, L, int(seed[1:]), s["degeneracy"], s["distinct_ground_states"], s["coverage"],
+                     s["ground_state_fraction"], s["kl_to_uniform"] if s["kl_to_uniform"] is not None else ""))
+        print(f"{strategy:>8} L={L} {seed}: {s['distinct_ground_states']}/{s['degeneracy']} ground "
+              f"states, ground-state fraction {s['ground_state_fraction']:.3f}", flush=True)
+    ex.write_csv("", ["strategy", "L", "seed", "degeneracy", "distinct_ground_states", "coverage",
+                      "ground_state_fraction", "kl_to_uniform"], rows)
     summary = []
     for strategy in STRATEGIES:
         for L in pre["sizes"]:
             sel = [r for r in rows if r[0] == strategy and r[1] == L]
             summary.append((strategy, L, sel[0][3], np.mean([r[4] for r in sel]), max(r[4] for r in sel),
                             np.mean([r[5] for r in sel]), np.mean([r[6] for r in sel])))
-    write_csv(out / "coverage_summary.csv", ["strategy", "L", "degeneracy", "mean_found", "best_found",
-                                             "mean_coverage", "mean_ground_state_fraction"], summary)
+    ex.write_csv("_summary", ["strategy", "L", "degeneracy", "mean_found", "best_found",
+                              "mean_coverage", "mean_ground_state_fraction"], summary)
     fig = figure((9, 3.4))
     for k, (col, label) in enumerate([(5, "coverage (found / degeneracy)"), (6, "ground-state fraction")]):
         ax = fig.add_subplot(1, 2, k + 1)
@@ -86,12 +87,12 @@ def main():
         ax.set_ylim(-0.02, 1.02)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "coverage.png")
+    ex.save(fig)
     print("\n| strategy | L | degeneracy | mean found | best found | mean coverage | ground-state fraction |")
     print("|---|---|---|---|---|---|---|")
     for r in summary:
         print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]} | {r[5]:.2f} | {r[6]:.3f} |")
-    print(f"wrote {out / 'coverage.png'}, {out / 'coverage.csv'} and {out / 'coverage_summary.csv'}")
+    ex.finish()
 
 
 if __name__ == "__main__":

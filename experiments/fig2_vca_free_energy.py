@@ -1,67 +1,76 @@
-"""Fig. 2: VCA free energy per spin along the anneal against the exact F(T)/N.
+"""Fig. 2: VCA free energy per spin along the anneal against the exact F(T)/N, over seeds.
 
     python experiments/fig2_vca_free_energy.py --preset quick   # minutes on 2 cores
-    python experiments/fig2_vca_free_energy.py --preset paper   # Table I protocol (hours)
+    python experiments/fig2_vca_free_energy.py --preset paper   # Table I, 5 seeds per size
 
-Panel (a): non-degenerate sizes L = 5, 16; panel (b): degenerate L = 3, 6. The
-exact curve is computed for every L (GF(2) dual-code enumeration), not only 2^k.
-Writes fig2.png and fig2.csv (L, annealing step, T, variational F/N, exact F/N).
+Panel (a): non-degenerate sizes L = 5, 16; panel (b): degenerate L = 3, 6. For each size: the
+median over seeds of the variational F/N and its min-max band, against the exact F(T)/N
+(GF(2) dual-code enumeration, any L); insets at low T. Writes fig2.{png,pdf}, fig2.csv
+(per annealing step: median, min, max, exact) and fig2_runs.csv (per seed: final energy,
+ground-state fraction, median and max relative deviation from the exact F).
 """
 
-from pathlib import Path
-
 import numpy as np
-from common import figure, history, parser, protocol, run, setup, write_csv
+from common import Experiment, anneal_rows, figure, parser
 
 PANELS = {"a": (5, 16), "b": (3, 6)}
+SEEDS = {"quick": 2, "paper": 5}
+INSET_T = 1.5
 
 
 def main():
-    args = parser(__doc__, "fig2").parse_args()
-    setup()
+    args = parser(__doc__).parse_args()
+    ex = Experiment(args, "fig2")
     from nm_tf.exact import thermodynamics
 
-    out = Path(args.out)
-    rows, curves = [], {}
-    for L in PANELS["a"] + PANELS["b"]:
-        name = f"vca_L{L}"
-        run(out, name, args.quiet, mode="vca", L=L, T0=10.0, seed=0, final_samples=10_000,
-            **protocol(args.preset))
-        hist = [r for r in history(out, name) if r["phase"] == "anneal"]
-        T = np.array([float(r["T"]) for r in hist])
-        F = np.array([float(r["loss_per_spin"]) for r in hist])
+    sizes = PANELS["a"] + PANELS["b"]
+    seeds = range(SEEDS[args.preset])
+    summaries = ex.run_all(ex.standard("vca", L, s) for L in sizes for s in seeds)
+    curves, rows, per_run = {}, [], []
+    for L in sizes:
+        hists = [anneal_rows(ex.rundir(f"vca_L{L}_s{s}").history()) for s in seeds]
+        T = np.array([r.T for r in hists[0]])
+        F = np.array([[r.loss_per_spin for r in h] for h in hists])              # [seeds, steps]
         exact = np.array([-0.5 if t == 0 else thermodynamics(L, t)["free_energy"] for t in T])
         curves[L] = (T, F, exact)
-        rows += [(L, r["annealing_step"], t, f, e) for r, t, f, e in zip(hist, T, F, exact)]
-    write_csv(out / "fig2.csv", ["L", "annealing_step", "T", "F_variational", "F_exact"], rows)
+        med, lo, hi = np.median(F, 0), F.min(0), F.max(0)
+        steps = [r.annealing_step for r in hists[0]]
+        rows += [(L, a, t, m, mn, mx, e) for a, t, m, mn, mx, e in zip(steps, T, med, lo, hi, exact)]
+        for s, f in zip(seeds, F):
+            dev = np.abs(f - exact) / np.abs(exact)
+            sm = summaries[f"vca_L{L}_s{s}"]
+            per_run.append((L, s, sm["energy_per_spin_mean"], sm["ground_state_energy_per_spin"],
+                            sm["ground_state_fraction"], np.median(dev), dev.max(), T[np.argmax(dev)]))
+    ex.write_csv("", ["L", "annealing_step", "T", "F_median", "F_min", "F_max", "F_exact"], rows)
+    ex.write_csv("_runs", ["L", "seed", "final_energy_per_spin", "ground_state_energy_per_spin",
+                           "ground_state_fraction", "median_rel_dev_F", "max_rel_dev_F", "T_at_max_dev"], per_run)
 
-    fig = figure((9, 3.6))
-    for k, (panel, sizes) in enumerate(PANELS.items()):
+    fig = figure((10, 4.2))
+    for k, (panel, panel_sizes) in enumerate(PANELS.items()):
         ax = fig.add_subplot(1, 2, k + 1)
-        for L in sizes:
+        ins = ax.inset_axes([0.56, 0.1, 0.4, 0.42])
+        for L, color in zip(panel_sizes, ("C0", "C2")):
             T, F, exact = curves[L]
-            ax.plot(T, F, lw=0.8, label=f"VCA L={L}")
-            ax.plot(T, exact, "--", lw=1.2, label=f"exact L={L}")
+            for target, low in ((ax, slice(None)), (ins, T <= INSET_T)):
+                target.fill_between(T[low], F.min(0)[low], F.max(0)[low], color=color, alpha=0.25, lw=0)
+                target.plot(T[low], np.median(F, 0)[low], color=color, lw=0.9,
+                            label=f"VCA L={L} (median, min–max of {len(F)})")
+                target.plot(T[low], exact[low], "--", color="C3" if L == panel_sizes[0] else "C1", lw=1.1,
+                            label=f"exact L={L}")
         ax.invert_xaxis()
-        ax.set_xlabel("T")
-        ax.set_ylabel("F / N")
-        ax.set_title(f"({panel}) {'non-degenerate' if panel == 'a' else 'degenerate'} sizes", fontsize=9)
-        ax.legend(fontsize=7, loc="lower left")
-        ins = ax.inset_axes([0.58, 0.12, 0.38, 0.38])      # the low-temperature end, where VCA struggles
-        for L in sizes:
-            T, F, exact = curves[L]
-            low = T <= 1.5
-            ins.plot(T[low], F[low], lw=0.8)
-            ins.plot(T[low], exact[low], "--", lw=1)
         ins.invert_xaxis()
+        ax.set_xlabel("temperature T")
+        ax.set_ylabel("free energy per spin F / N")
+        ax.set_title(f"({panel}) {'non-degenerate' if panel == 'a' else 'degenerate'} sizes", fontsize=9)
+        ax.legend(fontsize=6.5, loc="upper left")
+        ins.set_xlabel("T", fontsize=6)
         ins.tick_params(labelsize=6)
     fig.tight_layout()
-    fig.savefig(out / "fig2.png")
-    for L, (T, F, exact) in curves.items():
-        dev = np.abs(F - exact) / np.abs(exact)
-        print(f"L={L}: median |F - F_exact|/|F_exact| = {np.median(dev):.3%}, max {dev.max():.3%}, "
-              f"final F/N = {F[-1]:.4f} (exact {exact[-1]:.4f})")
-    print(f"wrote {out / 'fig2.png'} and {out / 'fig2.csv'}")
+    ex.save(fig)
+    for r in per_run:
+        print(f"L={r[0]} seed={r[1]}: final E/N {r[2]:+.4f} (exact {r[3]:+.4f}), ground-state fraction {r[4]:.3f}, "
+              f"F deviation median {r[5]:.3%} max {r[6]:.2%} at T={r[7]:.3g}")
+    ex.finish()
 
 
 if __name__ == "__main__":

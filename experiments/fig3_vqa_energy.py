@@ -1,74 +1,78 @@
-"""Fig. 3: VQA variational energy per spin against the exact quantum ground energy e0(Gamma).
+"""Fig. 3: VQA variational energy per spin against the exact quantum ground energy e0(Gamma), over seeds.
 
     python experiments/fig3_vqa_energy.py --preset quick
-    python experiments/fig3_vqa_energy.py --preset paper
+    python experiments/fig3_vqa_energy.py --preset paper   # Table I, 3 seeds per size
 
-L = 3 and 5 (exact Lanczos in the zero-momentum sector), with insets at small Gamma.
-Writes fig3.png and fig3.csv (L, Gamma, variational E/N, exact e0/N where computed).
+L = 3 and 5 (exact Lanczos in the zero-momentum sector): median over seeds and min-max band;
+insets past the self-dual point Gamma = J/2, where the fractal transition sits (see README).
+Writes fig3.{png,pdf}, fig3.csv (L, Gamma, median/min/max variational E/N, exact e0/N where
+computed) and fig3_runs.csv (per seed: final energy, ground-state fraction, deviation from e0).
 """
 
-from pathlib import Path
-
 import numpy as np
-from common import figure, history, parser, protocol, run, setup, write_csv
+from common import Experiment, anneal_rows, figure, parser
 
 SIZES = (3, 5)
-INSET_GAMMA = 1.0
+SEEDS = {"quick": 2, "paper": 3}
+INSET_GAMMA = 1.0   # the inset shows Gamma <= 1: the self-dual point J/2 and below
 
 
 def main():
-    args = parser(__doc__, "fig3").parse_args()
-    setup()
+    args = parser(__doc__).parse_args()
+    ex = Experiment(args, "fig3")
     from nm_tf.exact import quantum_ground_energy
 
-    out = Path(args.out)
-    rows, curves = [], {}
+    seeds = range(SEEDS[args.preset])
+    summaries = ex.run_all(ex.standard("vqa", L, s) for L in SIZES for s in seeds)
+    curves, rows, per_run = {}, [], []
     for L in SIZES:
-        name = f"vqa_L{L}"
-        run(out, name, args.quiet, mode="vqa", L=L, gamma0=10.0, seed=0, final_samples=10_000, exact_points=11,
-            **protocol(args.preset))
-        hist = [r for r in history(out, name) if r["phase"] == "anneal"]
-        G = np.array([float(r["gamma"]) for r in hist])
-        E = np.array([float(r["loss_per_spin"]) for r in hist])
-        ex = np.array([float(r["exact_per_spin"]) if r["exact_per_spin"] else np.nan for r in hist])
-        if L <= 4:   # cheap: a dense exact curve
-            grid = np.union1d(np.linspace(0, 10, 41), np.linspace(0, INSET_GAMMA, 11))
-            curve = np.array([quantum_ground_energy(L, g) for g in grid])
-        else:        # seconds per point: the run's exact values plus a few for the inset
-            small = np.linspace(0, INSET_GAMMA, 6)
-            grid = np.concatenate([G[~np.isnan(ex)], small])
-            curve = np.concatenate([ex[~np.isnan(ex)], [quantum_ground_energy(L, g) for g in small]])
-            grid, idx = np.unique(grid, return_index=True)
-            curve = curve[idx]
-        curves[L] = (G, E, ex, grid, curve)
-        rows += [(L, g, e, "" if np.isnan(x) else x) for g, e, x in zip(G, E, ex)]
-    write_csv(out / "fig3.csv", ["L", "gamma", "E_variational", "e0_exact"], rows)
+        hists = [anneal_rows(ex.rundir(f"vqa_L{L}_s{s}").history()) for s in seeds]
+        G = np.array([r.gamma for r in hists[0]])
+        E = np.array([[r.loss_per_spin for r in h] for h in hists])
+        exact = np.array([np.nan if r.exact_per_spin is None else r.exact_per_spin for r in hists[0]])
+        # A denser exact curve for the inset (seconds per point at L = 5).
+        extra = np.linspace(0.0, INSET_GAMMA, 21 if L <= 4 else 11)
+        grid = np.concatenate([G[~np.isnan(exact)], extra])
+        curve = np.concatenate([exact[~np.isnan(exact)], [quantum_ground_energy(L, g) for g in extra]])
+        grid, idx = np.unique(grid, return_index=True)
+        curves[L] = (G, E, exact, grid, curve[idx])
+        rows += [(L, g, m, lo, hi, "" if np.isnan(x) else x)
+                 for g, m, lo, hi, x in zip(G, np.median(E, 0), E.min(0), E.max(0), exact)]
+        ok = ~np.isnan(exact)
+        for s, e in zip(seeds, E):
+            dev = np.abs(e[ok] - exact[ok]) / np.abs(exact[ok])
+            past = ok & (G < 0.5)
+            dev_past = np.abs(e[past] - exact[past]) / np.abs(exact[past]) if past.any() else np.array([np.nan])
+            sm = summaries[f"vqa_L{L}_s{s}"]
+            per_run.append((L, s, sm["energy_per_spin_mean"], sm["ground_state_fraction"], np.median(dev), dev.max(),
+                            G[ok][np.argmax(dev)], np.nanmax(dev_past)))
+    ex.write_csv("", ["L", "gamma", "E_median", "E_min", "E_max", "e0_exact"], rows)
+    ex.write_csv("_runs", ["L", "seed", "final_energy_per_spin", "ground_state_fraction", "median_rel_dev_e0",
+                           "max_rel_dev_e0", "gamma_at_max_dev", "max_rel_dev_below_self_dual"], per_run)
 
-    fig = figure((9, 3.6))
+    fig = figure((10, 4.2))
     for k, L in enumerate(SIZES):
-        G, E, ex, grid, curve = curves[L]
+        G, E, exact, grid, curve = curves[L]
         ax = fig.add_subplot(1, 2, k + 1)
-        ax.plot(G, E, lw=0.8, label="VQA")
-        ax.plot(grid, curve, "r--", lw=1.2, label="exact e0")
-        ax.invert_xaxis()
-        ax.set_xlabel("Γ")
-        ax.set_ylabel("E / N")
-        ax.set_title(f"L={L}", fontsize=9)
+        ins = ax.inset_axes([0.5, 0.5, 0.46, 0.44])
+        for target, keep, gkeep in ((ax, slice(None), slice(None)), (ins, G <= INSET_GAMMA, grid <= INSET_GAMMA)):
+            target.fill_between(G[keep], E.min(0)[keep], E.max(0)[keep], color="k", alpha=0.2, lw=0)
+            target.plot(G[keep], np.median(E, 0)[keep], "k", lw=0.9, label=f"VQA (median, min–max of {len(E)})")
+            target.plot(grid[gkeep], curve[gkeep], "r--", lw=1.1, label="exact e0 (Lanczos)")
+            target.axvline(0.5, color="0.5", lw=0.6, ls=":")
+            target.invert_xaxis()
+        ax.set_xlabel("transverse field Γ (J = 1)")
+        ax.set_ylabel("energy per spin E / N")
+        ax.set_title(f"L = {L}", fontsize=9)
         ax.legend(fontsize=7, loc="lower left")
-        ins = ax.inset_axes([0.55, 0.55, 0.4, 0.4])
-        small = G <= INSET_GAMMA
-        ins.plot(G[small], E[small], lw=0.8)
-        ins.plot(grid[grid <= INSET_GAMMA], curve[grid <= INSET_GAMMA], "r.--", lw=1, ms=3)
-        ins.invert_xaxis()
+        ins.set_xlabel("Γ  (dotted: self-dual point J/2)", fontsize=6)
         ins.tick_params(labelsize=6)
-        ok = ~np.isnan(ex)
-        if ok.any():
-            dev = np.abs(E[ok] - ex[ok]) / np.abs(ex[ok])
-            print(f"L={L}: median |E - e0|/|e0| = {np.median(dev):.3%}, max {dev.max():.3%} over {ok.sum()} "
-                  f"exact points; final E/N = {E[-1]:.4f} (exact -0.5)")
     fig.tight_layout()
-    fig.savefig(out / "fig3.png")
-    print(f"wrote {out / 'fig3.png'} and {out / 'fig3.csv'}")
+    ex.save(fig)
+    for r in per_run:
+        print(f"L={r[0]} seed={r[1]}: final E/N {r[2]:+.4f}, ground-state fraction {r[3]:.3f}, deviation from e0 "
+              f"median {r[4]:.3%} max {r[5]:.2%} at Γ={r[6]:.3g}; max below Γ=J/2 {r[7]:.2%}")
+    ex.finish()
 
 
 if __name__ == "__main__":

@@ -1,57 +1,88 @@
-"""Fig. 5: 3D free-energy landscapes of 16 x 16 VCA at the four snapshots.
+"""Fig. 5: 3D free-energy landscapes of 16 x 16 VCA at the four snapshots, two planes side by side.
 
     python experiments/fig5_landscape_16x16_3d.py --preset quick   # 31 x 31 grids
     python experiments/fig5_landscape_16x16_3d.py --preset paper   # 200 x 200, Table I
 
-Span: alpha, beta in [-0.15, 0.15] (``--span``). With the paper's unnormalised N(0, 1) directions
-the perturbed 16 x 16 RNN overflows float32 beyond |alpha|, |beta| ~ 0.2 (the hidden state grows
-geometrically over 256 sites), so a span of 1 shows mostly NaN; see experiments/README.md.
-Writes fig5.png and fig5.csv (tag, T, centre loss, min, max, roughness, non-finite points).
+Top row: the paper's plane, unnormalised N(0, 1) directions (seed 0). With float32 the perturbed
+16 x 16 RNN overflows beyond |alpha|, |beta| ~ 0.2 (the hidden state grows over 256 sites), so the
+in-run scans use span 0.15. The authors' code computes in float64: this script also rescans the
+unnormalised plane at span 1 in float64 from the snapshot weights, counts its non-finite points,
+and draws it instead when it is finite everywhere. Bottom row: filter-normalised directions
+(Li et al. 2018) at span 1, where a unit step changes every unit's weights by their own norm.
+Writes fig5.{png,pdf}, fig5.csv and the extra scans in OUT/fig5_scans/.
 """
 
-from pathlib import Path
-
 import numpy as np
-from common import figure, parser, protocol, run, setup, write_csv
-from fig4_landscapes_5x5 import landscape_fields
+from common import SNAPSHOTS, Experiment, figure, parser
 
-from nm_tf.annealing.config import SNAPSHOT_TAGS
-from nm_tf.landscape.scan import roughness
+from nm_tf.landscape.scan import LandscapeSpec, roughness
+
+
+def rescan(ex, run, tag: str, *, span: float, normalization: str, dtype: str, points: int) -> dict:
+    """Scan a plane around the snapshot weights ``weights_<tag>.npz`` (resumable, cached)."""
+    from nm_tf.landscape.directions import plane
+    from nm_tf.landscape.evaluate import PlaneLoss
+    from nm_tf.landscape.scan import scan_plane
+    from nm_tf.models import NewmanMooreRNN
+
+    out = ex.out / "fig5_scans" / f"{tag}_{normalization}_span{span:g}_{dtype}.npz"
+    if out.exists():
+        with np.load(out) as f:
+            return dict(f)
+    cfg = run.config()
+    with np.load(run.landscape / f"weights_{tag}.npz") as f:
+        w = dict(f)
+    T, gamma, step = float(w.pop("T")), float(w.pop("gamma")), int(w.pop("step"))
+    model = NewmanMooreRNN(cfg.L, hidden=cfg.hidden, cell=cfg.cell, ordering=cfg.ordering, dtype=dtype)
+    spec = LandscapeSpec(points=points, span=span, samples=cfg.samples, seed=0, normalization=normalization)
+    delta, eta = plane(w, spec.seed, normalization, False, path=run.landscape / "directions_seed0.npz")
+    return scan_plane(PlaneLoss(model, quantum=False, J=cfg.J), w, delta, eta, spec, T=T, gamma=gamma, out=out,
+                      meta={"mode": "vca", "tag": tag, "step": step, "L": cfg.L, "dtype": dtype})
+
+
+def surface(fig, pos, d, title):
+    ax = fig.add_subplot(2, 4, pos, projection="3d")
+    a, b = np.meshgrid(d["alpha"], d["beta"], indexing="ij")
+    ax.plot_surface(a, b, np.ma.masked_invalid(d["loss"]), cmap="viridis", linewidth=0, antialiased=False)
+    ax.set_title(title, fontsize=7.5)
+    ax.set_xlabel("α", fontsize=7, labelpad=-6)
+    ax.set_ylabel("β", fontsize=7, labelpad=-6)
+    ax.set_zlabel("F / N", fontsize=7, labelpad=-4)
+    ax.tick_params(labelsize=5, pad=-2)
 
 
 def main():
-    p = parser(__doc__, "fig5")
-    p.add_argument("--span", type=float, default=0.15)
-    args = p.parse_args()
-    setup()
-    from nm_tf.landscape.snapshots import LandscapeCallback
-
-    out = Path(args.out)
-    points = 200 if args.preset == "paper" else 31
-    name = "vca_L16"
-    run(out, name, args.quiet, callbacks=[LandscapeCallback(SNAPSHOT_TAGS, quiet=args.quiet)], mode="vca", L=16,
-        seed=0, final_samples=10_000, **{**landscape_fields(points), "landscape_span": args.span},
-        **protocol(args.preset))
-    fig = figure((13, 3.6))
-    rows = []
-    for k, tag in enumerate(SNAPSHOT_TAGS):
-        d = np.load(out / "runs" / name / "landscape" / f"landscape_{tag}.npz")
-        a, b = np.meshgrid(d["alpha"], d["beta"], indexing="ij")
-        loss = d["loss"]
-        ax = fig.add_subplot(1, 4, k + 1, projection="3d")
-        ax.plot_surface(a, b, loss, cmap="viridis", linewidth=0, antialiased=False)
-        ax.set_title(f"{tag.replace('_', ' ')}  T={float(d['T']):.3g}", fontsize=8)
-        ax.tick_params(labelsize=5)
-        rough = roughness(loss)
-        rows.append((tag, float(d["T"]), float(d["center_loss"]), np.nanmin(loss), np.nanmax(loss), rough,
-                     int(d["nonfinite_points"])))
+    args = parser(__doc__).parse_args()
+    ex = Experiment(args, "fig5")
+    ex.run_all([ex.standard("vca", 16, 0)])
+    run = ex.rundir("vca_L16_s0")
+    points = run.config().landscape_points
+    rows, top, bottom = [], {}, {}
+    for tag in SNAPSHOTS:
+        with np.load(run.landscape_file(tag)) as f:
+            inrun = dict(f)
+        f64 = rescan(ex, run, tag, span=1.0, normalization="none", dtype="float64", points=points)
+        filt = rescan(ex, run, tag, span=1.0, normalization="filter", dtype="float32", points=points)
+        for label, d in (("none span 0.15 float32 (in run)", inrun), ("none span 1 float64", f64),
+                         ("filter span 1 float32", filt)):
+            loss = d["loss"]
+            rows.append((tag, label, float(d["T"]), float(d["center_loss"]), np.nanmin(loss), np.nanmax(loss),
+                         roughness(loss), int(d["nonfinite_points"]), loss.size))
+        top[tag] = (f64, "unnormalised, span 1, float64") if int(f64["nonfinite_points"]) == 0 else \
+            (inrun, "unnormalised, span 0.15, float32")
+        bottom[tag] = (filt, "filter-normalised, span 1")
+    ex.write_csv("", ["tag", "plane", "T", "center_loss", "min", "max", "roughness", "nonfinite_points", "points"],
+                 rows)
+    fig = figure((14, 7))
+    for k, tag in enumerate(SNAPSHOTS):
+        for row, (d, what) in enumerate((top[tag], bottom[tag])):
+            surface(fig, 4 * row + k + 1, d, f"{tag.replace('_', ' ')}, T = {float(d['T']):.3g}\n{what}")
     fig.tight_layout()
-    fig.savefig(out / "fig5.png")
-    write_csv(out / "fig5.csv", ["tag", "T", "center_loss", "min", "max", "roughness", "nonfinite_points"], rows)
+    ex.save(fig)
     for r in rows:
-        print(f"{r[0]:>14}: T={r[1]:.3g} centre {r[2]:+.4f} range [{r[3]:+.4f}, {r[4]:+.4f}] "
-              f"roughness {r[5]:.4f}, {r[6]} non-finite")
-    print(f"wrote {out / 'fig5.png'} and {out / 'fig5.csv'}")
+        print(f"{r[0]:>14} {r[1]:<32}: T={r[2]:.3g} centre {r[3]:+.4f} range [{r[4]:+.4f}, {r[5]:+.4f}] "
+              f"roughness {r[6]:.4f}, {r[7]} of {r[8]} non-finite")
+    ex.finish()
 
 
 if __name__ == "__main__":

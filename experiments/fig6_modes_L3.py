@@ -1,50 +1,55 @@
-"""Fig. 6: mode analysis at the end of a 3 x 3 VCA anneal: PCA coloured by Hamming distance
-to the trivial state (a) and the probability of each of the 4 ground states (b).
+"""Fig. 6: mode analysis at the end of 3 x 3 VCA anneals, one column per seed: PCA coloured by
+Hamming distance to the trivial state (top) and the probability of each of the 4 ground states (bottom).
 
     python experiments/fig6_modes_L3.py --preset quick
-    python experiments/fig6_modes_L3.py --preset paper
+    python experiments/fig6_modes_L3.py --preset paper   # the five Table I runs of Fig. 2(b)
 
-Writes fig6.png, fig6.csv (ground state, Hamming distance to trivial, count, probability)
-and modes.json (the full ``nm-tf modes`` statistics).
+Each run's model is sampled afresh: 13 222 configurations (the paper's count), seed 0.
+Ground states are numbered as nm_tf.exact.ground_states lists them, #0 = trivial.
+Writes fig6.{png,pdf}, fig6.csv (seed, ground state #, Hamming distance to trivial, count,
+probability) and fig6_modes.json (the full ``nm-tf modes`` statistics per seed).
 """
 
 import json
-from pathlib import Path
 
 import numpy as np
-from common import figure, parser, protocol, run, setup, write_csv
+from common import Experiment, figure, parser
+
+SEEDS = {"quick": 2, "paper": 5}
+SAMPLES = 13_222
 
 
 def main():
-    args = parser(__doc__, "fig6").parse_args()
-    setup()
+    args = parser(__doc__).parse_args()
+    ex = Experiment(args, "fig6")
     from nm_tf.modes.analysis import analyse
     from nm_tf.modes.plots import draw_ground_state_distribution, draw_pca
     from nm_tf.modes.sources import samples_from_run
 
-    out = Path(args.out)
-    run(out, "vca_L3", args.quiet, mode="vca", L=3, T0=10.0, seed=0, final_samples=100_000,
-        **protocol(args.preset))
-    bits, L, source = samples_from_run(out / "runs" / "vca_L3", 100_000)
-    stats = analyse(bits, L)
-    (out / "modes.json").write_text(json.dumps({**stats, "source": source}, indent=1) + "\n")
-    counts = np.array(stats["ground_state_counts"])
-    prob = counts / max(counts.sum(), 1)
-    write_csv(out / "fig6.csv", ["ground_state", "hamming_to_trivial", "count", "probability"],
-              [(i + 1, h, c, p) for i, (h, c, p) in enumerate(zip(stats["ground_state_hamming"], counts, prob))])
-
-    fig = figure((9, 3.6))
-    uniq = len(np.unique(bits, axis=0))
-    draw_pca(fig, fig.add_subplot(1, 2, 1), bits, L, f"(a) {len(bits)} samples, {uniq} distinct configurations")
-    kl = stats["kl_to_uniform"]
-    draw_ground_state_distribution(fig.add_subplot(1, 2, 2), stats,
-                                   f"(b) {stats['distinct_ground_states']}/{stats['degeneracy']} found, "
-                                   f"KL to uniform {kl if kl is None else round(kl, 3)}")
+    seeds = list(range(SEEDS[args.preset]))
+    ex.run_all(ex.standard("vca", 3, s) for s in seeds)
+    fig = figure((3.4 * len(seeds), 6.4))
+    rows, stats_all = [], {}
+    for k, s in enumerate(seeds):
+        bits, L, source = samples_from_run(ex.runs / f"vca_L3_s{s}", SAMPLES, seed=0)
+        stats = analyse(bits, L)
+        stats_all[s] = {**stats, "source": source}
+        counts = np.array(stats["ground_state_counts"])
+        prob = counts / max(counts.sum(), 1)
+        rows += [(s, i, h, c, p) for i, (h, c, p) in enumerate(zip(stats["ground_state_hamming"], counts, prob))]
+        draw_pca(fig, fig.add_subplot(2, len(seeds), k + 1), bits, L,
+                 f"seed {s}: {len(bits)} samples, {len(np.unique(bits, axis=0))} distinct")
+        kl = stats["kl_to_uniform"]
+        draw_ground_state_distribution(fig.add_subplot(2, len(seeds), len(seeds) + k + 1), stats,
+                                       f"seed {s}: {stats['distinct_ground_states']}/{stats['degeneracy']} found, "
+                                       f"KL {kl if kl is None else round(kl, 3)}")
+        print(f"seed {s}: ground-state fraction {stats['ground_state_fraction']:.4f}, "
+              f"coverage {stats['coverage']:.2f}, probabilities {np.round(prob, 3).tolist()}")
+    ex.write_csv("", ["seed", "ground_state", "hamming_to_trivial", "count", "probability"], rows)
+    ex.path("_modes.json").write_text(json.dumps(stats_all, indent=1) + "\n")
     fig.tight_layout()
-    fig.savefig(out / "fig6.png")
-    print(f"ground-state fraction {stats['ground_state_fraction']:.4f}, coverage {stats['coverage']:.2f}, "
-          f"probabilities {np.round(prob, 3).tolist()}")
-    print(f"wrote {out / 'fig6.png'}, {out / 'fig6.csv'} and {out / 'modes.json'}")
+    ex.save(fig)
+    ex.finish()
 
 
 if __name__ == "__main__":

@@ -1,83 +1,110 @@
-"""Multi-seed success statistics: VCA, VQA and simulated annealing per lattice size.
+"""Multi-seed success statistics on equal budgets: VCA, VQA and simulated annealing per lattice size.
 
     python experiments/stats_success.py --preset quick   # L = 5, 6, 8; a few seeds
     python experiments/stats_success.py --preset paper   # L = 5, 6, 8, 16; Table I; 5 seeds
 
-For each (method, L, seed): residual energy per spin of the final samples/chains,
-their ground-state fraction (hit rate), and success = at least one final sample at
-the ground-state energy. Simulated annealing gets the same number of configuration
-energy evaluations as the variational run (chains x sweeps = steps x N_s, see
-nm_tf.baselines.sa) and the same linear schedule from T0 = 10.
-Writes stats.csv (one row per run) and stats_summary.csv / stats.png (per method and L).
+For each (method, L, seed): residual energy per spin of the final samples/chains, their
+ground-state fraction, and success = at least one final sample at the ground-state energy.
+Simulated annealing gets the same number of configuration energy evaluations as the variational
+run (chains x sweeps = steps x N_s, see nm_tf.baselines.sa) and the same linear schedule from
+T0 = 10. VQA runs only where its cost fits (``VQA_SIZES``; the note in the output says why).
+Finished Fig. 2 / Fig. 3 runs are reused (same pool, same protocol).
+Writes stats.csv (one row per run), stats_summary.csv (mean, standard error, success rate with a
+Wilson 68% interval) and stats.{png,pdf}.
 """
 
-from pathlib import Path
+import concurrent.futures as cf
+import math
 
 import numpy as np
-from common import figure, parser, protocol, run, setup, write_csv
+from common import Experiment, figure, parser
 
 PRESETS = {
-    "quick": dict(sizes=(5, 6, 8), seeds={"vca": 3, "vqa": 2, "sa": 3}, vqa_max_L=6),
-    "paper": dict(sizes=(5, 6, 8, 16), seeds={"vca": 5, "vqa": 5, "sa": 5}, vqa_max_L=16),
+    "quick": dict(sizes=(5, 6, 8), seeds=3, vqa_sizes=(5, 6)),
+    # VQA at L = 8 and 16 does not fit: see the step costs in benchmarks/README.md.
+    "paper": dict(sizes=(5, 6, 8, 16), seeds=5, vqa_sizes=(5, 6)),
 }
+METHODS = ("vca", "vqa", "sa")
+
+
+def sa_row(L: int, seed: int, steps: int, samples: int):
+    from nm_tf.baselines import SAConfig, simulated_annealing
+
+    r = simulated_annealing(SAConfig(L=L, chains=samples, sweeps=steps, T0=10.0, seed=seed))
+    return r["residual_energy_per_spin"], r["ground_state_hit_rate"]
+
+
+def wilson(k: int, n: int, z: float = 1.0):
+    """Wilson score interval of a success rate k/n (z = 1: ~68%)."""
+    if n == 0:
+        return math.nan, math.nan
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
 
 
 def main():
-    args = parser(__doc__, "stats").parse_args()
-    setup()
-    from nm_tf.baselines import SAConfig, simulated_annealing
-
-    out = Path(args.out)
+    args = parser(__doc__).parse_args()
+    ex = Experiment(args, "stats")
     pre = PRESETS[args.preset]
-    proto = protocol(args.preset)
+    proto = ex.protocol()
     steps = proto["warmup"] + proto["annealing_steps"] * proto["train_steps"]
+    seeds = range(pre["seeds"])
+    tasks = [ex.standard(m, L, s) for L in pre["sizes"] for m in ("vca", "vqa") for s in seeds
+             if m == "vca" or L in pre["vqa_sizes"]]
+    summaries = ex.run_all(tasks)
     rows = []
-    for L in pre["sizes"]:
-        for method in ("vca", "vqa", "sa"):
-            if method == "vqa" and L > pre["vqa_max_L"]:
-                continue
-            for seed in range(pre["seeds"][method]):
-                if method == "sa":
-                    chains = proto["samples"]
-                    r = simulated_annealing(SAConfig(L=L, chains=chains, sweeps=steps * proto["samples"] // chains,
-                                                     T0=10.0, seed=seed))
-                    res, hit = r["residual_energy_per_spin"], r["ground_state_hit_rate"]
-                    ok = hit > 0
-                else:
-                    s = run(out, f"{method}_L{L}_s{seed}", args.quiet, mode=method, L=L, seed=seed,
-                            final_samples=10_000, exact_points=1, **proto)
-                    res = s["energy_per_spin_mean"] - s["ground_state_energy_per_spin"]
-                    hit, ok = s["ground_state_fraction"], s["reached_ground_state"]
-                rows.append((method, L, seed, res, hit, int(ok)))
-                print(f"{method} L={L} seed={seed}: residual {res:.4f}, ground-state fraction {hit:.3f}, "
-                      f"reached {bool(ok)}", flush=True)
-    write_csv(out / "stats.csv", ["method", "L", "seed", "residual_energy_per_spin", "ground_state_fraction",
-                                  "reached_ground_state"], rows)
+    for name, s in summaries.items():
+        rows.append((s["mode"], s["L"], int(name.rsplit("_s", 1)[1]),
+                     s["energy_per_spin_mean"] - s["ground_state_energy_per_spin"], s["ground_state_fraction"],
+                     int(s["ground_state_fraction"] > 0)))
+    with cf.ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futs = {(L, s): pool.submit(sa_row, L, s, steps, proto["samples"]) for L in pre["sizes"] for s in seeds}
+        for (L, s), f in futs.items():
+            res, hit = f.result()
+            rows.append(("sa", L, s, res, hit, int(hit > 0)))
+    rows.sort(key=lambda r: (METHODS.index(r[0]), r[1], r[2]))
+    ex.write_csv("", ["method", "L", "seed", "residual_energy_per_spin", "ground_state_fraction", "success"], rows)
     summary = []
-    for method in ("vca", "vqa", "sa"):
+    for method in METHODS:
         for L in pre["sizes"]:
             sel = [r for r in rows if r[0] == method and r[1] == L]
-            if sel:
-                summary.append((method, L, len(sel), np.mean([r[3] for r in sel]), np.mean([r[4] for r in sel]),
-                                np.mean([r[5] for r in sel])))
-    write_csv(out / "stats_summary.csv", ["method", "L", "runs", "mean_residual_energy_per_spin",
-                                          "mean_ground_state_fraction", "success_rate"], summary)
-    fig = figure((9, 3.4))
-    for k, (col, label) in enumerate([(3, "residual energy per spin"), (5, "success rate (reached E0)")]):
-        ax = fig.add_subplot(1, 2, k + 1)
-        for method in ("vca", "vqa", "sa"):
-            pts = [(r[1], r[col]) for r in summary if r[0] == method]
-            if pts:
-                ax.plot(*zip(*pts), "o-", label=method.upper())
+            if not sel:
+                continue
+            res, frac, ok = (np.array([r[i] for r in sel], float) for i in (3, 4, 5))
+            n = len(sel)
+            lo, hi = wilson(int(ok.sum()), n)
+            summary.append((method, L, n, res.mean(), res.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan,
+                            frac.mean(), frac.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan, ok.mean(), lo, hi))
+    ex.write_csv("_summary", ["method", "L", "runs", "residual_energy_per_spin_mean", "residual_energy_per_spin_sem",
+                              "ground_state_fraction_mean", "ground_state_fraction_sem", "success_rate",
+                              "success_rate_lo68", "success_rate_hi68"], summary)
+    fig = figure((13, 3.8))
+    for k, (col, err, label) in enumerate([(3, 4, "residual energy per spin"), (5, 6, "ground-state fraction"),
+                                           (7, None, "success rate (some sample at E0)")]):
+        ax = fig.add_subplot(1, 3, k + 1)
+        for j, method in enumerate(METHODS):
+            pts = [r for r in summary if r[0] == method]
+            if not pts:
+                continue
+            x = np.array([r[1] for r in pts]) + 0.12 * (j - 1)
+            y = np.array([r[col] for r in pts])
+            yerr = (np.array([r[err] for r in pts]) if err else
+                    np.array([[r[7] - r[8] for r in pts], [r[9] - r[7] for r in pts]]))
+            ax.errorbar(x, y, yerr=yerr, fmt="o-", capsize=3, label=method.upper())
         ax.set_xlabel("L")
         ax.set_ylabel(label)
+        ax.set_xticks(list(pre["sizes"]))
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "stats.png")
-    print("\n| method | L | runs | residual E/N | ground-state fraction | success rate |\n|---|---|---|---|---|---|")
+    ex.save(fig)
+    print("\n| method | L | runs | residual E/N (± s.e.) | ground-state fraction (± s.e.) | success rate |\n"
+          "|---|---|---|---|---|---|")
     for r in summary:
-        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.4f} | {r[4]:.3f} | {r[5]:.2f} |")
-    print(f"wrote {out / 'stats.png'}, {out / 'stats.csv'} and {out / 'stats_summary.csv'}")
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.4f} ± {r[4]:.4f} | {r[5]:.3f} ± {r[6]:.3f} | "
+              f"{r[7]:.2f} ({r[8]:.2f}–{r[9]:.2f}) |")
+    ex.finish()
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """The ``nm-tf`` command line.
 
 Every subcommand lives in its own module and registers a parser here. Errors a
-user can fix (bad sizes, temperatures, paths, configs) are raised as
-``ValueError``/``FileNotFoundError``/``UsageError`` and reported as one line on
-stderr with exit code 2 — never as a traceback.
+user can fix (bad sizes, temperatures, paths, configs) are raised on purpose as
+``UsageError`` (or are file-system errors) and reported as one line on stderr with
+exit code 2; a run stopped for a reason the user should see is a ``RunError``
+(exit 1, one line). Anything else is a bug: its traceback is shown (exit 1).
 """
 
 from __future__ import annotations
@@ -16,13 +17,9 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any TensorFlow import
 
-from .errors import RunError  # noqa: E402 - after the log-level default
+from .errors import RunError, UsageError  # noqa: E402 - after the log-level default
 
 __all__ = ["UsageError", "main", "parse_float_list"]
-
-
-class UsageError(ValueError):
-    """An input problem the user can fix; printed without a traceback."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -112,41 +109,46 @@ def _add_exact(sub):
     p.set_defaults(func=_exact)
 
 
-# Subcommands added by later modules register through this list: (module, adder name).
-_EXTRA = [
-    ("nm_tf.annealing.cli", "add_parser"),
-    ("nm_tf.landscape.cli", "add_parser"),
-    ("nm_tf.modes.cli", "add_parser"),
-    ("nm_tf.export.cli", "add_parser"),
-    ("nm_tf.server.cli", "add_parser"),
-    ("nm_tf.client", "add_parser"),
-    ("nm_tf.quickstart", "add_parser"),
-]
-
-
 def build_parser() -> argparse.ArgumentParser:
-    import importlib
+    # The subcommand modules import only argparse-level code; TensorFlow loads inside each command.
+    from . import client, quickstart
+    from .annealing import cli as anneal_cli
+    from .export import cli as export_cli
+    from .landscape import cli as landscape_cli
+    from .modes import cli as modes_cli
+    from .server import cli as serve_cli
+    from .sweep import cli as sweep_cli
 
     parser = _Parser(prog="nm-tf", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_exact(sub)
-    for module, name in _EXTRA:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith(module.rsplit(".", 1)[0]):
-                continue  # not built yet
-            raise
-        getattr(mod, name)(sub)
+    for module in (anneal_cli, landscape_cli, modes_cli, export_cli, serve_cli, client, quickstart, sweep_cli):
+        module.add_parser(sub)
     return parser
 
 
+def _configure_logging():
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("nm-tf: %(levelname)s: %(message)s"))
+    logger = logging.getLogger("nm_tf")
+    if not logger.handlers:
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def main(argv=None) -> int:
+    _configure_logging()
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
-    except (UsageError, ValueError, FileNotFoundError, FileExistsError) as exc:
+    except (UsageError, FileNotFoundError, FileExistsError) as exc:
         print(f"nm-tf: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:   # the file system said no: permissions, a full disk, a file where a folder must be
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"nm-tf: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except RunError as exc:
         print(f"nm-tf: {exc}", file=sys.stderr)

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 
 import numpy as np
+from .errors import UsageError
 
 __all__ = ["SamplerClient", "ServerError"]
 
@@ -24,7 +25,7 @@ class ServerError(RuntimeError):
 def _seed(seed):
     arr = np.array([0, seed], dtype=np.int64) if np.ndim(seed) == 0 else np.asarray(seed, dtype=np.int64)
     if arr.shape != (2,):
-        raise ValueError(f"seed must be an integer or two integers, got {seed!r}")
+        raise UsageError(f"seed must be an integer or two integers, got {seed!r}")
     return arr
 
 
@@ -39,7 +40,7 @@ class SamplerClient:
 
     def __init__(self, target: str | None = None, url: str | None = None, timeout: float = 60.0):
         if (target is None) == (url is None):
-            raise ValueError("give exactly one of target (gRPC host:port) or url (REST)")
+            raise UsageError("give exactly one of target (gRPC host:port) or url (REST)")
         self.target, self.url, self.timeout = target, url.rstrip("/") if url else None, timeout
         if target:
             import grpc
@@ -108,7 +109,7 @@ class SamplerClient:
     @staticmethod
     def _check_n(n):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-            raise ValueError(f"num_samples must be a positive integer, got {n!r}")
+            raise UsageError(f"num_samples must be a positive integer, got {n!r}")
 
     def close(self):
         if self.target:
@@ -139,7 +140,7 @@ def format_stats(stats: dict) -> str:
 
 def _run(args) -> int:
     if args.num_samples < 1:
-        raise ValueError(f"--num-samples must be >= 1, got {args.num_samples}")
+        raise UsageError(f"--num-samples must be >= 1, got {args.num_samples}")
     from .errors import RunError
 
     client = SamplerClient(target=args.target, url=args.url)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .lattice import check_L, triangles
+from .errors import UsageError
 
 __all__ = [
     "as_bits",
@@ -46,10 +47,10 @@ def as_bits(config, L: int, encoding: str = "bits") -> np.ndarray:
     L = check_L(L)
     n = L * L
     if encoding not in ENCODINGS:
-        raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
+        raise UsageError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
     a = np.asarray(config)
     if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
-        raise ValueError(f"configurations must be numeric, got dtype {a.dtype}")
+        raise UsageError(f"configurations must be numeric, got dtype {a.dtype}")
     if a.shape in ((n,), (L, L)):
         a = a.reshape(1, n)
     elif a.ndim == 2 and a.shape[1] == n:
@@ -57,12 +58,12 @@ def as_bits(config, L: int, encoding: str = "bits") -> np.ndarray:
     elif a.ndim == 3 and a.shape[1:] == (L, L):
         a = a.reshape(a.shape[0], n)
     else:
-        raise ValueError(
+        raise UsageError(
             f"configurations must have shape [B, {n}] or [B, {L}, {L}] for L={L}, got {a.shape}")
     allowed = (0, 1) if encoding == "bits" else (-1, 1)
     if a.size and not np.isin(a, allowed).all():
         bad = a[~np.isin(a, allowed)].ravel()[0]
-        raise ValueError(f"{encoding} must take values in {set(allowed)}, found {bad!r}")
+        raise UsageError(f"{encoding} must take values in {set(allowed)}, found {bad!r}")
     if encoding == "spins":
         a = (1 - a) // 2
     return a.astype(np.uint8)

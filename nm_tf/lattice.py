@@ -22,6 +22,7 @@ import dataclasses
 import numbers
 
 import numpy as np
+from .errors import UsageError
 
 __all__ = [
     "ORDERINGS",
@@ -45,10 +46,10 @@ def check_L(L) -> int:
         if isinstance(L, float) and L.is_integer():
             L = int(L)
         else:
-            raise ValueError(f"lattice size L must be an integer >= 2, got {L!r}")
+            raise UsageError(f"lattice size L must be an integer >= 2, got {L!r}")
     L = int(L)
     if L < 2:
-        raise ValueError(f"lattice size L must be an integer >= 2, got {L}")
+        raise UsageError(f"lattice size L must be an integer >= 2, got {L}")
     return L
 
 
@@ -115,7 +116,7 @@ def make_ordering(L: int, name: str = "zigzag") -> Ordering:
     """
     L = check_L(L)
     if name not in ORDERINGS:
-        raise ValueError(f"ordering must be one of {ORDERINGS}, got {name!r}")
+        raise UsageError(f"ordering must be one of {ORDERINGS}, got {name!r}")
     sites, cols, horiz, vert, start = [], [], [], [], []
     for y in range(L):
         xs = range(L) if (name == "raster" or y % 2 == 0) else range(L - 1, -1, -1)

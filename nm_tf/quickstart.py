@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
+from .errors import UsageError
 
 __all__ = ["QUICKSTART_CONFIG", "add_parser", "run_quickstart"]
 
@@ -22,7 +22,8 @@ def _grid(bits, L):
 
 def run_quickstart(workdir, num_samples: int = 1000, seed: int = 1, quiet: bool = False, out=print) -> dict:
     from .annealing.config import AnnealConfig
-    from .annealing.driver import anneal
+    from .annealing.driver import anneal_or_reuse
+    from .annealing.rundir import RunDir
     from .client import SamplerClient, format_stats
     from .exact import degeneracy, ground_states
     from .export import export_run
@@ -32,12 +33,11 @@ def run_quickstart(workdir, num_samples: int = 1000, seed: int = 1, quiet: bool 
     run_dir, model_dir = workdir / "run", workdir / "models"
     cfg = AnnealConfig(**QUICKSTART_CONFIG)
     t0 = time.monotonic()
-    if (run_dir / "summary.json").exists():
+    if RunDir(run_dir).finished:
         out(f"[1/4] reusing the finished anneal in {run_dir}")
-        summary = json.loads((run_dir / "summary.json").read_text())
     else:
         out(f"[1/4] annealing L={cfg.L} VCA: T {cfg.T_start:g} -> 0 over {cfg.total_steps} steps ({run_dir})")
-        summary = anneal(cfg, run_dir, resume=(run_dir / "config.json").exists(), quiet=quiet)
+    summary = anneal_or_reuse(cfg, run_dir, quiet=quiet)
     out(f"      final energy per spin {summary['energy_per_spin_mean']:+.4f} "
         f"(exact ground state {summary['ground_state_energy_per_spin']:+.4f})")
     path = export_run(run_dir, model_dir, "newman_moore")
@@ -73,7 +73,7 @@ def add_parser(sub):
 
 def _run(args) -> int:
     if args.num_samples < 1:
-        raise ValueError(f"--num-samples must be >= 1, got {args.num_samples}")
+        raise UsageError(f"--num-samples must be >= 1, got {args.num_samples}")
     from .runtime import configure_threads
 
     configure_threads()

@@ -258,7 +258,8 @@ def test_sample_cli_json(server):
 @pytest.mark.skipif(shutil.which("tensorflow_model_server") is None, reason="tensorflow_model_server not on PATH")
 def test_real_tensorflow_model_server(models, run_dir):
     proc = subprocess.Popen(["tensorflow_model_server", "--port=18600", "--rest_api_port=18601",
-                             "--model_name=nm", f"--model_base_path={models / 'nm'}"])
+                             "--model_name=nm", f"--model_base_path={models / 'nm'}",
+                             "--xla_cpu_compilation_enabled=true", "--enable_model_warmup=true"])
     try:
         time.sleep(5)
         c = SamplerClient(target="127.0.0.1:18600")
@@ -427,3 +428,44 @@ def test_serve_cli_bad_input(models, flags, message):
     r = subprocess.run([sys.executable, "-m", "nm_tf", "serve", "--model-dir", str(models), *flags],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+# ------------------------------------------------------------------ XLA bucket signatures
+def test_xla_buckets_are_compiled_at_warmup_and_give_the_in_process_samples(server, run_dir):
+    """The default export samples in XLA-compiled buckets: after the warm-up no request size compiles
+    (first requests are fast), and every size, padded or chunked, returns model.sample's samples."""
+    from nm_tf.export.signatures import XLA_BUCKETS
+
+    model, _ = load_run_model(run_dir)
+    meta = json.loads((server.store.base / "nm" / "1" / "assets.extra" / "nm_tf.json").read_text())
+    assert meta["xla_buckets"] == list(XLA_BUCKETS)
+    for n in (1, 7, 100, 101, 250, 999, 2500, 4999):        # 4999 > max_samples is refused below
+        if n > server.store.max_samples:
+            continue
+        t = time.perf_counter()
+        out = tf.make_ndarray(_stub(server).Predict(_request(n=n, seed=(1, n))).outputs["spins"])
+        assert time.perf_counter() - t < 1.5, f"request of {n} took a compile"
+        np.testing.assert_array_equal(out, model.sample(n, [1, n])[0].numpy())
+
+
+def test_xla_chunks_beyond_the_largest_bucket(run_dir, tmp_path):
+    from nm_tf.export import export_model
+    from nm_tf.export.signatures import XLA_BUCKETS
+    from nm_tf.server.store import LoadedModel
+
+    model, _ = load_run_model(run_dir)
+    export_model(model, tmp_path / "1", warmup=False)
+    served = LoadedModel("nm", 1, tmp_path / "1")
+    n = XLA_BUCKETS[-1] + 37
+    out = served.run("sample", {"num_samples": np.int32(n), "seed": np.array([2, 3], np.int64)})
+    bits, log_p = model.sample(n, [2, 3])
+    np.testing.assert_array_equal(out["spins"], bits.numpy())
+    np.testing.assert_allclose(out["log_prob"], log_p.numpy(), atol=1e-5)
+
+
+def test_graph_export_option(run_dir, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "nm_tf", "export", "--workdir", str(run_dir), "--model-dir",
+                        str(tmp_path), "--name", "g", "--no-xla"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((tmp_path / "g" / "1" / "assets.extra" / "nm_tf.json").read_text())
+    assert meta["xla_buckets"] is None

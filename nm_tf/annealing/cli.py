@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 
@@ -10,6 +11,15 @@ from .config import AnnealConfig, load_config_file
 __all__ = ["add_parser", "config_from_args"]
 
 _SKIP = {"schedule_points", "landscape"}
+
+
+def strict_bool(text: str) -> bool:
+    """argparse type: true/false (also 1/0, yes/no, on/off); anything else is an error."""
+    value = {"1": True, "true": True, "yes": True, "on": True,
+             "0": False, "false": False, "no": False, "off": False}.get(str(text).strip().lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value
 
 
 def _flag(name: str) -> str:
@@ -42,8 +52,7 @@ def add_parser(sub):
             continue
         kind = _type_of(f)
         if kind == "bool":
-            p.add_argument(_flag(f.name), dest=f.name, default=None,
-                           type=lambda s: s.lower() in ("1", "true", "yes", "on"),
+            p.add_argument(_flag(f.name), dest=f.name, default=None, type=strict_bool,
                            metavar="true|false", help=f"default {f.default}")
         else:
             p.add_argument(_flag(f.name), dest=f.name, type=kind, default=None,
@@ -66,13 +75,14 @@ def config_from_args(args) -> AnnealConfig:
 
 def _run(args) -> int:
     from ..runtime import configure_threads
-    from .driver import anneal, load_run_config
+    from .driver import anneal
+    from .rundir import RunDir
 
     if args.resume:
-        cfg = load_run_config(args.workdir)
+        cfg = RunDir(args.workdir).config()
         given = [f.name for f in dataclasses.fields(AnnealConfig) if getattr(args, f.name, None) is not None]
         if given or args.config:
-            from ..cli import UsageError
+            from ..errors import UsageError
 
             raise UsageError(f"--resume takes the configuration from {args.workdir}/config.json; "
                              f"drop {', '.join(_flag(g) for g in given) or '--config'}")

@@ -6,12 +6,23 @@ import dataclasses
 import json
 import math
 from pathlib import Path
+from ..errors import UsageError
 
 __all__ = ["AnnealConfig", "load_config_file"]
 
 MODES = ("vca", "vqa")
 SCHEDULES = ("linear", "exponential", "points")
 SNAPSHOT_TAGS = ("before_warmup", "after_warmup", "mid_annealing", "end")
+# Upper bounds from memory (24 GB machines; a training step keeps the hidden states of every
+# site: N * samples * hidden * 4 bytes, 1 GB at L = 128, 1000 samples, d_h = 40, x3 for the
+# backward pass), and from the row loop being unrolled L sites per row at compile time.
+MAX_L = 128
+MAX_L_REASON = "the sampler unrolls L sites per row when compiling, and a step keeps N = L^2 hidden states"
+MAX_SAMPLES = 100_000
+MAX_FINAL_SAMPLES = 10_000_000
+MAX_HIDDEN = 1024
+MAX_STEP_BYTES = 8 << 30
+MEMORY_NOTE = "a step keeps L^2 x samples x hidden floats; larger would exceed this machine's memory"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,50 +85,83 @@ class AnnealConfig:
     landscape_orthogonalize: bool = False
 
     def __post_init__(self):
+        self._check_types()
         if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+            raise UsageError(f"mode must be one of {MODES}, got {self.mode!r}")
         if not isinstance(self.L, int) or isinstance(self.L, bool) or self.L < 2:
-            raise ValueError(f"L must be an integer >= 2, got {self.L!r}")
+            raise UsageError(f"L must be an integer >= 2, got {self.L!r}")
         for name in ("T0", "gamma0", "lr", "J", "penalty", "T_final", "gamma_final"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, (int, float)) or math.isnan(v) or math.isinf(v) or v < 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+                raise UsageError(f"{name} must be a finite number >= 0, got {v!r}")
         if self.lr <= 0 or self.J <= 0:
-            raise ValueError("lr and J must be > 0")
+            raise UsageError("lr and J must be > 0")
         for name in ("warmup", "annealing_steps"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
+                raise UsageError(f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
         for name in ("train_steps", "samples", "hidden", "final_samples", "final_chunk",
                      "checkpoint_every", "histogram_every", "replicas", "flip_chunk", "max_bad_steps"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+                raise UsageError(f"{name} must be a positive integer, got {v!r}")
         if self.minibatch is not None and (self.minibatch < 1 or self.samples % self.minibatch):
-            raise ValueError(f"minibatch must divide samples ({self.samples}), got {self.minibatch}")
+            raise UsageError(f"minibatch must divide samples ({self.samples}), got {self.minibatch}")
         if self.samples % self.replicas:
-            raise ValueError(f"samples ({self.samples}) must be divisible by replicas ({self.replicas})")
+            raise UsageError(f"samples ({self.samples}) must be divisible by replicas ({self.replicas})")
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+            raise UsageError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.schedule == "points":
             pts = self.schedule_points
             if not pts or len(pts) < 2 or [tuple(p) for p in pts][0] != (0, 1) or tuple(pts[-1]) != (1, 0):
-                raise ValueError("schedule_points must run from [0, 1] to [1, 0]")
+                raise UsageError("schedule_points must run from [0, 1] to [1, 0]")
             ts = [p[0] for p in pts]
             if ts != sorted(ts):
-                raise ValueError("schedule_points must have increasing t")
+                raise UsageError("schedule_points must have increasing t")
         if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
+            raise UsageError(f"dtype must be float32 or float64, got {self.dtype!r}")
         if self.cell not in ("vanilla", "gru"):
-            raise ValueError(f"cell must be 'vanilla' or 'gru', got {self.cell!r}")
+            raise UsageError(f"cell must be 'vanilla' or 'gru', got {self.cell!r}")
         if self.ordering not in ("zigzag", "raster"):
-            raise ValueError(f"ordering must be 'zigzag' or 'raster', got {self.ordering!r}")
+            raise UsageError(f"ordering must be 'zigzag' or 'raster', got {self.ordering!r}")
         if self.T_final > self.T_start or self.gamma_final > self.gamma_start:
-            raise ValueError(f"T_final ({self.T_final}) and gamma_final ({self.gamma_final}) must not exceed "
+            raise UsageError(f"T_final ({self.T_final}) and gamma_final ({self.gamma_final}) must not exceed "
                              f"the initial T ({self.T_start}) and Gamma ({self.gamma_start})")
         bad = [t for t in self.landscape if t not in SNAPSHOT_TAGS]
         if bad:
-            raise ValueError(f"landscape snapshots must be among {SNAPSHOT_TAGS}, got {bad}")
+            raise UsageError(f"landscape snapshots must be among {SNAPSHOT_TAGS}, got {bad}")
         self.landscape_spec()  # validates the landscape_* fields
+
+    def _check_types(self):
+        """Every field has the type its annotation names (a JSON/YAML config is checked like a flag):
+        ``"false"`` is not a bool, ``"5"`` not an int; an int is accepted where a float is expected."""
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            kind = str(f.type)
+            if v is None and "None" in kind:
+                continue
+            if kind.startswith("bool"):
+                ok, want = isinstance(v, bool), "true or false"
+            elif kind.startswith("int"):
+                ok, want = isinstance(v, int) and not isinstance(v, bool), "an integer"
+            elif kind.startswith("float"):
+                ok, want = isinstance(v, (int, float)) and not isinstance(v, bool), "a number"
+            elif kind.startswith("str"):
+                ok, want = isinstance(v, str), "a string"
+            else:
+                continue
+            if not ok:
+                raise UsageError(f"config field {f.name} must be {want}, got {v!r}")
+        if self.L > MAX_L:
+            raise UsageError(f"L must be <= {MAX_L}, got {self.L}: {MAX_L_REASON}")
+        for name, limit in (("samples", MAX_SAMPLES), ("final_samples", MAX_FINAL_SAMPLES),
+                            ("final_chunk", MAX_SAMPLES), ("hidden", MAX_HIDDEN)):
+            if getattr(self, name) > limit:
+                raise UsageError(f"{name} must be <= {limit}, got {getattr(self, name)} ({MEMORY_NOTE})")
+        step_bytes = 12 * self.L ** 2 * max(self.samples, self.final_chunk) * self.hidden
+        if step_bytes > MAX_STEP_BYTES:
+            raise UsageError(f"L = {self.L} with {max(self.samples, self.final_chunk)} samples per pass and "
+                             f"hidden {self.hidden} needs ~{step_bytes / 2 ** 30:.0f} GiB per step; the bound is "
+                             f"{MAX_STEP_BYTES / 2 ** 30:.0f} GiB ({MEMORY_NOTE})")
 
     def landscape_spec(self):
         """The :class:`~nm_tf.landscape.scan.LandscapeSpec` of the snapshots of this run."""
@@ -152,7 +196,7 @@ class AnnealConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names
         if unknown:
-            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+            raise UsageError(f"unknown config keys: {sorted(unknown)}")
         data = dict(data)
         for key in ("schedule_points", "landscape"):
             if data.get(key) is not None:
@@ -166,7 +210,7 @@ def load_config_file(path) -> dict:
     try:
         text = path.read_text()
     except OSError as exc:
-        raise ValueError(f"cannot read config file {path}: {exc.strerror}") from None
+        raise UsageError(f"cannot read config file {path}: {exc.strerror}") from None
     try:
         if path.suffix in (".yaml", ".yml"):
             import yaml
@@ -175,7 +219,7 @@ def load_config_file(path) -> dict:
         else:
             data = json.loads(text)
     except Exception as exc:  # noqa: BLE001 - parser errors differ by format
-        raise ValueError(f"cannot parse config file {path}: {exc}") from None
+        raise UsageError(f"cannot parse config file {path}: {exc}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"config file {path} must hold a mapping of field names to values")
+        raise UsageError(f"config file {path} must hold a mapping of field names to values")
     return data

@@ -1,13 +1,6 @@
 """Algorithm 1 as a resumable run: warm-up, annealing, checkpoints, history, summary.
 
-Run directory layout::
-
-    config.json        the whole AnnealConfig
-    history.csv        one row per annealing step (and every few warm-up steps)
-    tensorboard/       scalars, gradient norm, weight histograms, hparams
-    checkpoints/       tf.train.CheckpointManager: model, optimizer, step
-    samples_final.npz  the final sample (bit-packed) for later analysis
-    summary.json       written last; its presence marks a finished run
+The run directory's layout is owned by :class:`~nm_tf.annealing.rundir.RunDir`.
 
 Randomness is a pure function of ``(seed, step)``: the samples of training
 step ``s`` use the stateless seed ``[seed, s]``, so the checkpointed step *is*
@@ -21,22 +14,46 @@ with an error and keeps its last good checkpoint.
 from __future__ import annotations
 
 import csv
+import io
 import json
+import logging
+import os
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import RunError
+from ..errors import RunError, UsageError
+from ..provenance import provenance
 from .config import AnnealConfig
+from .rundir import HISTORY_COLUMNS, RunDir, atomic_write_text
 from .schedule import step_phase, temperature_and_field
 
-__all__ = ["AnnealRun", "HISTORY_COLUMNS", "anneal", "load_run_config"]
-
-HISTORY_COLUMNS = ["step", "phase", "annealing_step", "T", "gamma", "loss_per_spin", "energy_per_spin",
-                   "energy_std_per_spin", "entropy_per_spin", "exact_per_spin", "grad_norm"]
+__all__ = ["AnnealRun", "HISTORY_COLUMNS", "anneal", "anneal_or_reuse", "load_run_config"]
+log = logging.getLogger("nm_tf")
 WARMUP_ROW_EVERY = 10
 FINAL_SEED_OFFSET = 1 << 40
+
+
+def _clean_checkpoint_dir(path: Path):
+    """Remove what a crash inside ``CheckpointManager.save`` leaves (``ckpt-*_temp`` folders), and a
+    checkpoint state file that cannot be parsed (checkpoints are found from their index files)."""
+    if not path.is_dir():
+        return
+    for tmp in path.glob("*_temp*"):
+        shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+    state = path / "checkpoint"
+    if state.exists():
+        from google.protobuf import text_format
+        from tensorflow.python.training.checkpoint_state_pb2 import CheckpointState
+
+        try:
+            text_format.Parse(state.read_text(), CheckpointState())
+        except Exception:  # noqa: BLE001 - any unparsable state file
+            log.warning(f"{state} is not a checkpoint state file; ignoring it (checkpoints are read from "
+                        f"their index files)")
+            state.unlink()
 
 
 class NonFiniteError(RunError):
@@ -44,10 +61,7 @@ class NonFiniteError(RunError):
 
 
 def load_run_config(workdir) -> AnnealConfig:
-    path = Path(workdir) / "config.json"
-    if not path.exists():
-        raise FileNotFoundError(f"no run in {workdir} (missing config.json)")
-    return AnnealConfig.from_dict(json.loads(path.read_text()))
+    return RunDir(workdir).config()
 
 
 def make_strategy(replicas: int):
@@ -67,7 +81,7 @@ def make_strategy(replicas: int):
         pass  # already initialised; use what exists
     logical = tf.config.list_logical_devices("CPU")
     if len(logical) < replicas:
-        raise ValueError(f"replicas={replicas} needs that many devices; TensorFlow was already "
+        raise UsageError(f"replicas={replicas} needs that many devices; TensorFlow was already "
                          f"initialised with {len(logical)} CPU device(s)")
     return tf.distribute.MirroredStrategy([d.name for d in logical[:replicas]])
 
@@ -105,6 +119,7 @@ class AnnealRun:
 
     def __init__(self, cfg: AnnealConfig, workdir, quiet: bool = False, callbacks=()):
         self.cfg, self.workdir, self.quiet = cfg, Path(workdir), quiet
+        self.rundir = RunDir(workdir)
         self.callbacks = list(callbacks)
         self.skipped = 0
 
@@ -130,43 +145,85 @@ class AnnealRun:
                 jit_compile=cfg.jit and not self.strategy, strategy=self.strategy,
                 minibatch=cfg.minibatch, flip_chunk=cfg.flip_chunk, penalty=cfg.penalty)
         self.ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step_var)
-        self.manager = tf.train.CheckpointManager(self.ckpt, str(self.workdir / "checkpoints"), max_to_keep=3)
+        self.manager = tf.train.CheckpointManager(self.ckpt, str(self.rundir.checkpoints), max_to_keep=3)
         self.exact = _ExactReference(cfg)
-        self.tb = _TensorBoard(self.workdir / "tensorboard", cfg)
+        self.tb = _TensorBoard(self.rundir.tensorboard, cfg)
+
+    def _lock(self):
+        """Hold an exclusive lock on the run directory for this process's lifetime."""
+        import fcntl
+
+        rd = self.rundir
+        rd.path.mkdir(parents=True, exist_ok=True)
+        self._lock_file = rd.lock_path.open("a+")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.seek(0)
+            holder = self._lock_file.read().strip() or "another process"
+            self._lock_file.close()
+            raise UsageError(f"run directory {rd.path} is in use by {holder}; wait for it to finish") from None
+        self._lock_file.seek(0)
+        self._lock_file.truncate()
+        self._lock_file.write(f"process {os.getpid()}\n")
+        self._lock_file.flush()
 
     def prepare(self, resume: bool):
         """Create or reopen the run directory; returns the first step to run."""
-        wd = self.workdir
-        if (wd / "summary.json").exists():
+        wd, rd = self.workdir, self.rundir
+        self._lock()
+        if rd.finished:
             raise FileExistsError(f"run in {wd} already finished (summary.json exists); "
                                   f"choose a new --workdir")
         if resume:
-            old = load_run_config(wd)
-            if old != self.cfg:
-                raise ValueError(f"--resume: the configuration differs from {wd / 'config.json'}")
-        elif (wd / "config.json").exists():
+            changed = rd.differences(self.cfg)
+            if changed:
+                raise UsageError(f"--resume: the configuration differs from {rd.config_path} in {', '.join(changed)}")
+            edited = rd.edited_fields()
+            if edited:
+                raise UsageError(f"{rd.config_path} was edited after the run started ({', '.join(edited)}); "
+                                 f"restore it, or start a new run in another --workdir")
+        elif rd.exists:
             raise FileExistsError(f"{wd} already holds a run; use --resume to continue it")
-        wd.mkdir(parents=True, exist_ok=True)
-        (wd / "config.json").write_text(json.dumps(self.cfg.to_dict(), indent=2) + "\n")
+        rd.write_config(self.cfg)
+        _clean_checkpoint_dir(rd.checkpoints)
         self.build()
-        start = 0
-        if resume and self.manager.latest_checkpoint:
-            self.ckpt.restore(self.manager.latest_checkpoint).expect_partial()
-            start = int(self.step_var.numpy())
+        start = self._restore_latest() if resume else 0
         self._rewrite_history(start)
         return start
 
+    def _restore_latest(self) -> int:
+        """Restore the newest readable checkpoint (an unreadable one is reported and skipped)."""
+        from .restore import list_checkpoints
+
+        kept = list_checkpoints(self.workdir)
+        for step in sorted(kept, reverse=True):
+            try:
+                self.ckpt.restore(kept[step]).expect_partial()
+                restored = int(self.step_var.numpy())
+                if restored != step:
+                    raise UsageError(f"holds step {restored}")
+                return restored
+            except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint: try the previous one
+                reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+                log.warning(f"checkpoint {kept[step]} is unreadable ({reason}); trying an older one")
+        if kept:
+            raise RunError(f"none of the checkpoints in {self.rundir.checkpoints} can be read; "
+                           f"the run cannot resume (start it again in a new --workdir)")
+        return 0
+
     def _rewrite_history(self, upto: int):
         """Keep the rows of steps <= upto (rows past the checkpoint are recomputed)."""
-        path = self.workdir / "history.csv"
+        path = self.rundir.history_path
         rows = []
         if path.exists():
             with path.open() as fh:
                 rows = [r for r in csv.DictReader(fh) if int(r["step"]) <= upto]
-        with path.open("w", newline="") as fh:
-            w = csv.DictWriter(fh, HISTORY_COLUMNS)
-            w.writeheader()
-            w.writerows(rows)
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, HISTORY_COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+        atomic_write_text(path, buf.getvalue())
         self.history = path.open("a", newline="")
         self.writer = csv.DictWriter(self.history, HISTORY_COLUMNS)
 
@@ -274,7 +331,10 @@ class AnnealRun:
         cfg = self.cfg
         n = cfg.L * cfg.L
         bits, e = self.final_sample()
-        np.savez_compressed(self.workdir / "samples_final.npz", bits=np.packbits(bits, axis=1), n_sites=n)
+        rd = self.rundir
+        tmp = rd.samples_path.with_name("samples_final.tmp.npz")
+        np.savez_compressed(tmp, bits=np.packbits(bits, axis=1), n_sites=n)
+        tmp.replace(rd.samples_path)
         ground = e <= ground_state_energy(cfg.L, cfg.J) + 1e-9 * cfg.J
         summary = {
             "mode": cfg.mode, "L": cfg.L, "n_samples": int(len(e)),
@@ -286,9 +346,12 @@ class AnnealRun:
             "distinct_ground_states": int(len(np.unique(bits[ground], axis=0))) if ground.any() else 0,
             "degeneracy": int(degeneracy(cfg.L)) if cfg.L <= 64 else None,
             "skipped_steps": self.skipped, "wall_seconds": round(wall, 3),
+            **provenance(),
         }
-        self.model.save_weights(self.workdir / "model.weights.h5")
-        (self.workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        tmp = rd.weights_path.with_name("model.tmp.weights.h5")
+        self.model.save_weights(tmp)
+        tmp.replace(rd.weights_path)
+        atomic_write_text(rd.summary_path, json.dumps(summary, indent=2) + "\n")   # last: marks the run finished
         self.tb.close()
         return summary
 
@@ -360,3 +423,16 @@ def anneal(cfg: AnnealConfig, workdir, resume: bool = False, quiet: bool = False
     finally:
         run._close_history()
     return run.summarise(time.monotonic() - t0)
+
+
+def anneal_or_reuse(cfg: AnnealConfig, workdir, quiet: bool = False, callbacks=()) -> dict:
+    """The summary of the run ``cfg`` in ``workdir``: reused when finished, resumed when started,
+    started otherwise. A run directory holding a different configuration is an error, never reused."""
+    rd = RunDir(workdir)
+    if rd.exists:
+        changed = rd.differences(cfg)
+        if changed:
+            raise UsageError(f"{workdir} holds a run with a different configuration ({', '.join(changed)})")
+        if rd.finished:
+            return rd.summary()
+    return anneal(cfg, workdir, resume=rd.exists, quiet=quiet, callbacks=callbacks)

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from ..hamiltonian import energy_tf
 from ..models.rnn import uniforms_from_seed
+from ..errors import UsageError
 
 __all__ = ["local_losses", "make_train_step", "make_vca_step", "single_flip_log_probs"]
 
@@ -117,11 +118,11 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
     n = float(model.n_sites)
     replicas = strategy.num_replicas_in_sync if strategy is not None else 1
     if num_samples <= 0 or num_samples % replicas:
-        raise ValueError(f"num_samples ({num_samples}) must be positive and divisible by the "
+        raise UsageError(f"num_samples ({num_samples}) must be positive and divisible by the "
                          f"number of replicas ({replicas})")
     local_b = num_samples // replicas
     if minibatch is not None and (strategy is not None or minibatch <= 0 or num_samples % minibatch):
-        raise ValueError(f"minibatch ({minibatch}) must be a positive divisor of num_samples "
+        raise UsageError(f"minibatch ({minibatch}) must be a positive divisor of num_samples "
                          f"({num_samples}) and cannot be combined with a distribution strategy")
     dt = model.rnn_cell.compute_dtype
 
@@ -143,7 +144,7 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
         start = ctx.replica_id_in_sync_group * local_b if strategy is not None else 0
         u = uniforms_from_seed([model.L, model.L, num_samples], seed, dt)[:, :, start:start + local_b]
         with tf.GradientTape() as tape:
-            bits, log_p = model._scan(local_b, uniforms=u)
+            bits, log_p = model.scan(local_b, uniforms=u)
             loc, e = local_losses(model, bits, log_p, T, gamma, quantum=quantum, J=J,
                                   flip_chunk=flip_chunk, penalty=penalty)
             sums = tf.stack([tf.reduce_sum(loc), tf.reduce_sum(e), tf.reduce_sum(e * e),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .driver import load_run_config
+from .rundir import RunDir
 
 __all__ = ["check_checkpoint", "list_checkpoints", "restore_model"]
 
@@ -13,7 +13,7 @@ __all__ = ["check_checkpoint", "list_checkpoints", "restore_model"]
 def list_checkpoints(workdir) -> dict:
     """``{step: checkpoint prefix}`` of the checkpoints kept in ``<run>/checkpoints``."""
     found = {}
-    for index in (Path(workdir) / "checkpoints").glob("ckpt-*.index"):
+    for index in RunDir(workdir).checkpoints.glob("ckpt-*.index"):
         m = re.fullmatch(r"ckpt-(\d+)\.index", index.name)
         if m:
             found[int(m.group(1))] = str(index.with_suffix(""))
@@ -46,11 +46,12 @@ def restore_model(workdir, checkpoint: int | None = None, jit_compile: bool = Fa
     from ..models import NewmanMooreRNN
 
     workdir = Path(workdir)
-    cfg = load_run_config(workdir)
+    run = RunDir(workdir)
+    cfg = run.config()
     model = NewmanMooreRNN(cfg.L, hidden=cfg.hidden, cell=cfg.cell, ordering=cfg.ordering, seed=cfg.seed,
                            jit_compile=jit_compile, dtype=cfg.dtype)
     kept = list_checkpoints(workdir)
-    weights = workdir / "model.weights.h5"
+    weights = run.weights_path
     if checkpoint is None and weights.exists():
         model.load_weights(weights)
         return model, cfg, cfg.total_steps

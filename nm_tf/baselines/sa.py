@@ -25,6 +25,7 @@ import numpy as np
 
 from ..hamiltonian import energy, energy_from_parities, ground_state_energy, triangle_parities
 from ..lattice import check_L, triangles
+from ..errors import UsageError
 
 __all__ = ["SAConfig", "simulated_annealing"]
 
@@ -59,19 +60,19 @@ class SAConfig:
         for name in ("chains", "sweeps"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+                raise UsageError(f"{name} must be a positive integer, got {v!r}")
         if not isinstance(self.warmup, int) or self.warmup < 0:
-            raise ValueError(f"warmup must be an integer >= 0, got {self.warmup!r}")
+            raise UsageError(f"warmup must be an integer >= 0, got {self.warmup!r}")
         for name in ("T0", "T_final"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+                raise UsageError(f"{name} must be a finite number >= 0, got {v!r}")
         if self.T_final > self.T0:
-            raise ValueError(f"T_final ({self.T_final}) must not exceed T0 ({self.T0})")
+            raise UsageError(f"T_final ({self.T_final}) must not exceed T0 ({self.T0})")
         if self.schedule not in ("linear", "exponential"):
-            raise ValueError(f"schedule must be 'linear' or 'exponential', got {self.schedule!r}")
+            raise UsageError(f"schedule must be 'linear' or 'exponential', got {self.schedule!r}")
         if self.J <= 0:
-            raise ValueError(f"J must be > 0, got {self.J}")
+            raise UsageError(f"J must be > 0, got {self.J}")
 
     def temperature(self, sweep: int) -> float:
         if sweep < self.warmup:

@@ -16,6 +16,7 @@ import functools
 import numpy as np
 
 from ..lattice import check_L, triangles
+from ..errors import UsageError
 
 __all__ = [
     "MAX_ENUMERATED_LOG2",
@@ -143,6 +144,6 @@ def ground_states(L: int, max_log2: int = MAX_ENUMERATED_LOG2) -> np.ndarray:
     L = check_L(L)
     k = log2_degeneracy(L)
     if k > max_log2:
-        raise ValueError(
+        raise UsageError(
             f"L={L} has 2^{k} ground states; enumeration is limited to 2^{max_log2}")
     return span(kernel_basis(L)) ^ np.uint8(1)

@@ -31,6 +31,7 @@ import math
 import numpy as np
 
 from ..lattice import check_L, triangles
+from ..errors import UsageError
 
 __all__ = ["MAX_QUANTUM_SPINS", "quantum_ground_energy", "quantum_ground_energy_dense"]
 
@@ -40,14 +41,14 @@ MAX_QUANTUM_SPINS = 25
 def _check(L: int, gamma: float, J: float, max_spins: int) -> int:
     L = check_L(L)
     if L * L > max_spins:
-        raise ValueError(
+        raise UsageError(
             f"quantum ground energy needs N = L^2 <= {max_spins} spins for exact "
             f"diagonalisation on this machine, got L={L} (N={L * L})")
     g = float(gamma)
     if not (g >= 0) or math.isinf(g):
-        raise ValueError(f"transverse field Gamma must be a finite number >= 0, got {gamma!r}")
+        raise UsageError(f"transverse field Gamma must be a finite number >= 0, got {gamma!r}")
     if not J > 0:
-        raise ValueError(f"coupling J must be > 0, got {J!r}")
+        raise UsageError(f"coupling J must be > 0, got {J!r}")
     return L
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..lattice import check_L
 from .gf2 import kernel_basis, pack_rows, span
+from ..errors import UsageError
 
 __all__ = ["dual_weight_distribution", "thermodynamics", "Thermo"]
 
@@ -72,9 +73,9 @@ def thermodynamics(L: int, T: float, J: float = 1.0) -> Thermo:
     L = check_L(L)
     T = float(T)
     if not (T > 0) or math.isinf(T):
-        raise ValueError(f"temperature T must be a finite number > 0, got {T!r}")
+        raise UsageError(f"temperature T must be a finite number > 0, got {T!r}")
     if not J > 0:
-        raise ValueError(f"coupling J must be > 0, got {J!r}")
+        raise UsageError(f"coupling J must be > 0, got {J!r}")
     n = L * L
     a = dual_weight_distribution(L)
     w = np.nonzero(a)[0]

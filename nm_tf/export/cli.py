@@ -9,12 +9,15 @@ def add_parser(sub):
     p.add_argument("--model-dir", required=True, help="TF-Serving base directory")
     p.add_argument("--name", required=True, help="model name (a subdirectory of --model-dir)")
     p.add_argument("--version", type=int, default=None, help="version number (default: next free)")
+    p.add_argument("--no-xla", dest="xla", action="store_false",
+                   help="export the plain graph sampler (default: XLA-compiled in fixed batch buckets; real "
+                        "TF-Serving then needs --xla_cpu_compilation_enabled=true)")
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
     from .savedmodel import export_run
 
-    path = export_run(args.workdir, args.model_dir, args.name, args.version)
+    path = export_run(args.workdir, args.model_dir, args.name, args.version, xla=args.xla)
     print(path)
     return 0

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .signatures import make_serving_functions
+from .signatures import XLA_BUCKETS, make_serving_functions
+from ..errors import UsageError
 
 __all__ = ["export_model", "export_run", "load_run_model", "next_version", "write_warmup"]
 
@@ -28,13 +29,18 @@ def load_run_model(workdir):
     return model, cfg
 
 
-def export_model(model, path, J: float = 1.0, metadata=None, warmup: bool = True) -> Path:
+def export_model(model, path, J: float = 1.0, metadata=None, warmup: bool = True, xla: bool = True) -> Path:
     """Export ``model`` to ``path`` (a version directory) with the serving signatures.
 
     Signatures (method ``tensorflow/serving/predict``): ``sample`` (also
     ``serving_default``), ``log_prob`` and ``hamming_stats``; see
     :mod:`nm_tf.export.signatures`. Variables are tracked through
     ``keras.export.ExportArchive`` so TF-Serving's session loader finds them.
+
+    ``xla`` (default): the sampler runs XLA-compiled in the batch sizes of
+    :data:`~nm_tf.export.signatures.XLA_BUCKETS`, each compiled by a warm-up record at load
+    time (TF-Serving needs ``--xla_cpu_compilation_enabled=true`` on CPU); ``xla=False``
+    exports the plain graph sampler. Both give the same samples for the same seed.
     """
     import keras
     import tensorflow as tf
@@ -42,7 +48,8 @@ def export_model(model, path, J: float = 1.0, metadata=None, warmup: bool = True
     path = Path(path)
     if path.exists() and any(path.iterdir()):
         raise FileExistsError(f"export directory {path} already exists and is not empty")
-    fns = make_serving_functions(model, J)
+    buckets = XLA_BUCKETS if xla else None
+    fns = make_serving_functions(model, J, xla_buckets=buckets)
     archive = keras.export.ExportArchive()
     archive.track(model)
     for name, (fn, sig) in fns.items():
@@ -54,10 +61,11 @@ def export_model(model, path, J: float = 1.0, metadata=None, warmup: bool = True
     extra.mkdir(exist_ok=True)
     meta = {"L": model.L, "n_sites": model.n_sites, "hidden": model.hidden, "cell": model.cell_type,
             "ordering": model.ordering_name, "J": J, "encoding": "int8 bits, 1 = spin down, site x + L*y",
+            "xla_buckets": list(buckets) if buckets else None,
             **(metadata or {})}
     (extra / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     if warmup:
-        write_warmup(extra / WARMUP_FILE)
+        write_warmup(extra / WARMUP_FILE, sizes=buckets or (1, 100, 1000))
     return path
 
 
@@ -76,19 +84,21 @@ def write_warmup(path: Path, sizes=(1, 100, 1000)):
                 writer.write(log.SerializeToString())
 
 
-def export_run(workdir, model_dir, name: str, version=None) -> Path:
+def export_run(workdir, model_dir, name: str, version=None, xla: bool = True) -> Path:
     """Export the latest weights of a run to ``model_dir/name/version`` (next free version by default)."""
     if not name or "/" in name or name.startswith("."):
-        raise ValueError(f"model name must be a plain directory name, got {name!r}")
+        raise UsageError(f"model name must be a plain directory name, got {name!r}")
     model, cfg = load_run_model(workdir)
     base = Path(model_dir) / name
     base.mkdir(parents=True, exist_ok=True)
     if version is None:
         version = next_version(base)
     elif int(version) < 1:
-        raise ValueError(f"version must be a positive integer, got {version}")
-    summary_path = Path(workdir) / "summary.json"
-    meta = {"run": str(Path(workdir).resolve()), "mode": cfg.mode, "seed": cfg.seed}
-    if summary_path.exists():
-        meta["summary"] = json.loads(summary_path.read_text())
-    return export_model(model, base / str(int(version)), J=cfg.J, metadata=meta)
+        raise UsageError(f"version must be a positive integer, got {version}")
+    from ..annealing.rundir import RunDir
+
+    run = RunDir(workdir)
+    meta = {"run": str(run.path.resolve()), "mode": cfg.mode, "seed": cfg.seed}
+    if run.finished:
+        meta["summary"] = run.summary()
+    return export_model(model, base / str(int(version)), J=cfg.J, metadata=meta, xla=xla)

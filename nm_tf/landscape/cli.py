@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from ..errors import UsageError
 
 __all__ = ["add_parser"]
 
@@ -28,32 +29,45 @@ def add_parser(sub):
     p.add_argument("--gamma", type=float, default=None, help="Gamma of the loss (default: the schedule's)")
     p.add_argument("--chunk", type=int, default=None, help="grid points per compiled call")
     p.add_argument("--threads", type=int, default=None, help="TensorFlow intra-op threads (default: all cores)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: this process (default); ray: the grid's chunks as Ray tasks, one merged file")
+    p.add_argument("--address", default=None, help="Ray cluster address (ray backend); default: start a local Ray")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="CPUs of a local Ray (ray backend)")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=_run)
 
 
 def _check_field(name, value):
     if value is not None and (not math.isfinite(value) or value < 0):
-        raise ValueError(f"--{name} must be a finite number >= 0, got {value}")
+        raise UsageError(f"--{name} must be a finite number >= 0, got {value}")
 
 
 def _run(args) -> int:
-    from ..annealing.driver import load_run_config
+    from ..annealing.rundir import RunDir
     from ..annealing.restore import check_checkpoint
     from ..annealing.schedule import temperature_and_field
     from .scan import EXACT_MAX_SITES, LandscapeSpec
     from .snapshots import snapshot_path
 
-    cfg = load_run_config(args.workdir)          # fails early on a missing run
+    cfg = RunDir(args.workdir).config()          # fails early on a missing run
     _check_field("temperature", args.temperature)
     _check_field("gamma", args.gamma)
     spec = LandscapeSpec(points=args.points, span=args.span, samples=args.samples or cfg.samples,
                          seed=args.seed, crn=args.crn, repeats=args.repeats, normalization=args.normalization,
                          orthogonalize=args.orthogonalize, exact=args.exact, chunk=args.chunk)
     if spec.exact and cfg.L * cfg.L > EXACT_MAX_SITES:
-        raise ValueError(f"--exact enumerates 2^N states; N = {cfg.L * cfg.L} > {EXACT_MAX_SITES} is too large")
+        raise UsageError(f"--exact enumerates 2^N states; N = {cfg.L * cfg.L} > {EXACT_MAX_SITES} is too large")
     if args.checkpoint is not None:
         check_checkpoint(args.workdir, args.checkpoint)     # before TensorFlow starts
+    executor = None
+    if args.backend == "ray":
+        if args.jobs < 1:
+            raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
+        from .distributed import RayExecutor
+
+        executor = RayExecutor(jobs=args.jobs, address=args.address)
+    elif args.address:
+        raise UsageError("--address needs --backend ray")
     from ..runtime import configure_threads
 
     configure_threads(intra=args.threads or os.cpu_count() or 1)
@@ -69,7 +83,7 @@ def _run(args) -> int:
     T = T if args.temperature is None else args.temperature
     gamma = gamma if args.gamma is None else args.gamma
     compute_snapshot(model, cfg, spec, T=T, gamma=gamma, workdir=args.workdir, tag=tag, step=step,
-                     quiet=args.quiet)
+                     quiet=args.quiet, executor=executor)
     import numpy as np
 
     data = np.load(out)

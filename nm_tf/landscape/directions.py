@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from ..errors import UsageError
 
 __all__ = ["NORMALIZATIONS", "atomic_savez", "load_or_draw", "normalize", "orthogonalize", "plane"]
 
@@ -50,11 +51,11 @@ def load_or_draw(path, shapes: dict, seed: int):
     if path is not None and Path(path).exists():
         data = np.load(path)
         if int(data["seed"]) != int(seed):
-            raise ValueError(f"{path} holds directions for seed {int(data['seed'])}, not {seed}")
+            raise UsageError(f"{path} holds directions for seed {int(data['seed'])}, not {seed}")
         delta = {n: data[f"delta/{n}"] for n in shapes if f"delta/{n}" in data}
         eta = {n: data[f"eta/{n}"] for n in shapes if f"eta/{n}" in data}
         if any(n not in delta or delta[n].shape != tuple(s) for n, s in shapes.items()):
-            raise ValueError(f"{path} does not match this model's weights; delete it or pick another seed")
+            raise UsageError(f"{path} does not match this model's weights; delete it or pick another seed")
         return delta, eta
     delta, eta = _draw(shapes, seed)
     if path is not None:
@@ -73,7 +74,7 @@ def normalize(direction: dict, center: dict, how: str) -> dict:
     zero direction.
     """
     if how not in NORMALIZATIONS:
-        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {how!r}")
+        raise UsageError(f"normalization must be one of {NORMALIZATIONS}, got {how!r}")
     if how == "none":
         return dict(direction)
     out = {}

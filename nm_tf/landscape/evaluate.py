@@ -2,7 +2,7 @@
 
 The weights of a chunk of P grid points are stacked along a leading axis
 (``theta* + alpha_p delta + beta_p eta``) and the RNN runs once over
-``[P, B]`` configurations (see ``NewmanMooreRNN._scan(weights=...)``), so a
+``[P, B]`` configurations (see ``NewmanMooreRNN.scan(weights=...)``), so a
 chunk costs one compiled call, with no per-point Python work or weight
 assignment.
 """
@@ -15,6 +15,7 @@ import tensorflow as tf
 from ..hamiltonian import energy, energy_tf
 from ..models.rnn import uniforms_from_seed
 from .scan import EXACT_MAX_SITES
+from ..errors import UsageError
 
 __all__ = ["PlaneLoss", "all_states"]
 
@@ -40,7 +41,7 @@ class PlaneLoss:
     """
 
     def __init__(self, model, *, quantum: bool, J: float = 1.0, jit: bool = True):
-        self.model, self.quantum, self.J = model, bool(quantum), float(J)
+        self.model, self.quantum, self.J, self.jit = model, bool(quantum), float(J), bool(jit)
         self.names = list(model.rnn_cell.weight_dict())
         self.dtype = model.rnn_cell.compute_dtype
         n = model.n_sites
@@ -53,6 +54,21 @@ class PlaneLoss:
             self._state_energy = tf.constant(energy(states, model.L, self.J), dtype=self.dtype)
             self._exact_fn = tf.function(self._exact_impl, jit_compile=jit)
 
+    def settings(self) -> dict:
+        """Plain values that rebuild an equivalent evaluator elsewhere (:meth:`from_settings`)."""
+        m = self.model
+        return {"L": m.L, "hidden": m.hidden, "cell": m.cell_type, "ordering": m.ordering_name,
+                "dtype": self.dtype, "quantum": self.quantum, "J": self.J, "jit": self.jit}
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> "PlaneLoss":
+        from ..models import NewmanMooreRNN
+
+        s = dict(settings)
+        model = NewmanMooreRNN(s.pop("L"), hidden=s.pop("hidden"), cell=s.pop("cell"), ordering=s.pop("ordering"),
+                               dtype=s.pop("dtype"), jit_compile=False)
+        return cls(model, **s)
+
     # ----------------------------------------------------------------- graph pieces
     def _weights(self, center, delta, eta, alpha, beta):
         w = {}
@@ -62,13 +78,6 @@ class PlaneLoss:
             w[name] = wp[:, None, :] if len(c.shape) == 1 else wp   # biases broadcast over B
         return w
 
-    def _to_steps(self, bits):
-        """Bits ``[P, M, N]`` in site order -> ``[L, L, P, M]`` in step order."""
-        m = self.model
-        steps = tf.gather(tf.cast(bits, self.dtype), m._sites_to_steps, axis=2)
-        shape = tf.shape(bits)
-        return tf.reshape(tf.transpose(steps, [2, 0, 1]), tf.stack([m.L, m.L, shape[0], shape[1]]))
-
     def _sampled_impl(self, center, delta, eta, alpha, beta, seeds, T, gamma, num_samples: int,
                       quantum: bool):
         m, dt = self.model, self.dtype
@@ -76,7 +85,7 @@ class PlaneLoss:
         w = self._weights(center, delta, eta, alpha, beta)
         u = tf.map_fn(lambda s: uniforms_from_seed([m.L, m.L, num_samples], s, dt), seeds,
                       fn_output_signature=dt)                           # [P, L, L, B]
-        bits, log_p = m._scan(num_samples, uniforms=tf.transpose(u, [1, 2, 0, 3]), weights=w)
+        bits, log_p = m.scan(num_samples, uniforms=tf.transpose(u, [1, 2, 0, 3]), weights=w)
         points = tf.shape(alpha)[0]
         e = tf.reshape(energy_tf(tf.reshape(bits, [-1, n]), m.L, self.J, dtype=dt), [points, num_samples])
         loc = e + tf.cast(T, dt) * log_p
@@ -91,8 +100,8 @@ class PlaneLoss:
         n, count = m.n_sites, 2 ** m.n_sites
         w = self._weights(center, delta, eta, alpha, beta)
         points = tf.shape(alpha)[0]
-        given = self._to_steps(tf.tile(self._states[None], [points, 1, 1]))
-        _, log_p = m._scan(count, given=given, weights=w)                # [P, S]
+        given = self.model.sites_to_steps(tf.tile(self._states[None], [points, 1, 1]))
+        _, log_p = m.scan(count, given=given, weights=w)                # [P, S]
         p = tf.exp(log_p)
         diag = self._state_energy[None] + tf.cast(T, dt) * log_p       # E + T log p
         mean = tf.reduce_sum(p * diag, axis=1)
@@ -138,7 +147,7 @@ class PlaneLoss:
         """Exact loss per spin (sum over all ``2^N`` states, ``N <= 16``) and the exact
         standard deviation of one sample's local loss per spin: ``([P], [P])``."""
         if self._exact_fn is None:
-            raise ValueError(f"exact landscapes enumerate 2^N states; N = {self.model.n_sites} > "
+            raise UsageError(f"exact landscapes enumerate 2^N states; N = {self.model.n_sites} > "
                              f"{EXACT_MAX_SITES} is too large")
         quantum = self.quantum and gamma != 0.0
         mean, std = self._exact_fn(*self._args(center, delta, eta, alpha, beta),

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..plotting import agg_figure as _figure
 
-__all__ = ["rescale", "plot_2d", "plot_3d", "write_figures", "log_images"]
+__all__ = ["figure_paths", "rescale", "plot_2d", "plot_3d", "write_figures", "log_images"]
 
 
 def rescale(loss: np.ndarray) -> np.ndarray:
@@ -77,13 +77,27 @@ def plot_3d(data, path):
     fig.savefig(path)
 
 
-def write_figures(data, stem: Path):
-    """Write ``<stem>_2d.png`` and ``<stem>_3d.png``; return their paths."""
+def figure_paths(stem: Path):
     stem = Path(stem)
-    p2, p3 = stem.with_name(stem.name + "_2d.png"), stem.with_name(stem.name + "_3d.png")
-    plot_2d(data, p2)
-    plot_3d(data, p3)
-    return p2, p3
+    return stem.with_name(stem.name + "_2d.png"), stem.with_name(stem.name + "_3d.png")
+
+
+def write_figures(data, stem: Path, then=None):
+    """Write ``<stem>_2d.png`` and ``<stem>_3d.png``; return their paths.
+
+    The images are drawn under temporary names, ``then(temporary paths)`` runs (e.g. logging
+    them to TensorBoard), and only then are they renamed: both PNGs present means every
+    output of the snapshot was made.
+    """
+    final = figure_paths(stem)
+    tmp = [p.with_name(p.stem + ".tmp.png") for p in final]
+    plot_2d(data, tmp[0])
+    plot_3d(data, tmp[1])
+    if then is not None:
+        then(tmp)
+    for t, f in zip(tmp, final):
+        t.replace(f)
+    return final
 
 
 def log_images(logdir, tag: str, paths, step: int) -> bool:
@@ -97,7 +111,7 @@ def log_images(logdir, tag: str, paths, step: int) -> bool:
     with writer.as_default():
         for path in paths:
             image = tf.image.decode_png(Path(path).read_bytes(), channels=4)
-            name = Path(path).stem.replace("landscape_", "landscape/")
+            name = Path(path).stem.replace(".tmp", "").replace("landscape_", "landscape/")
             tf.summary.image(name, image[None], step=int(step))
     writer.flush()
     writer.close()

@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from .directions import NORMALIZATIONS, atomic_savez
+from ..errors import UsageError
 
-__all__ = ["EXACT_MAX_SITES", "LandscapeSpec", "roughness", "scan_plane"]
+__all__ = ["EXACT_MAX_SITES", "LandscapeSpec", "PlaneProblem", "roughness", "scan_plane"]
 
 EXACT_MAX_SITES = 16   # exact landscapes enumerate 2^N states
 
@@ -64,21 +65,21 @@ class LandscapeSpec:
         def positive_int(name, minimum=1):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
-                raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
+                raise UsageError(f"{name} must be an integer >= {minimum}, got {v!r}")
 
         positive_int("points", 2)
         positive_int("samples")
         positive_int("repeats")
         if not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+            raise UsageError(f"seed must be an integer >= 0, got {self.seed!r}")
         if not isinstance(self.span, (int, float)) or not math.isfinite(self.span) or self.span <= 0:
-            raise ValueError(f"span must be a finite number > 0, got {self.span!r}")
+            raise UsageError(f"span must be a finite number > 0, got {self.span!r}")
         if self.normalization not in NORMALIZATIONS:
-            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
+            raise UsageError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
         if self.chunk is not None:
             positive_int("chunk")
         if self.exact and self.repeats != 1:
-            raise ValueError("exact landscapes have no sampling noise: repeats must be 1")
+            raise UsageError("exact landscapes have no sampling noise: repeats must be 1")
 
     def grid(self) -> np.ndarray:
         return np.linspace(-self.span, self.span, self.points)
@@ -99,6 +100,32 @@ def roughness(loss: np.ndarray) -> float:
     return 0.5 * float(np.nanmean(np.abs(np.diff(loss, axis=0))) + np.nanmean(np.abs(np.diff(loss, axis=1))))
 
 
+@dataclasses.dataclass(frozen=True)
+class PlaneProblem:
+    """What a worker needs to evaluate chunks of one grid (plain arrays: picklable)."""
+
+    center: dict
+    delta: dict
+    eta: dict
+    alpha: np.ndarray
+    beta: np.ndarray
+    spec: LandscapeSpec
+    T: float
+    gamma: float
+
+    def evaluate(self, evaluator, job):
+        """``(mean [chunk], std [chunk] or None)`` of one job ``(repeat, selected, padded points)``."""
+        r, _, idx = job
+        total = len(self.alpha)
+        if self.spec.exact:
+            return evaluator.exact(self.center, self.delta, self.eta, self.alpha[idx], self.beta[idx], self.T,
+                                   self.gamma)
+        stream = np.full(len(idx), r) if self.spec.crn else r * total + idx
+        seeds = np.stack([np.full(len(idx), self.spec.seed), stream], axis=1)
+        return evaluator.sampled(self.center, self.delta, self.eta, self.alpha[idx], self.beta[idx], seeds, self.T,
+                                 self.gamma, self.spec.samples), None
+
+
 def _chunk_size(spec: LandscapeSpec, n_sites: int, quantum: bool) -> int:
     if spec.chunk:
         return spec.chunk
@@ -110,7 +137,7 @@ def _chunk_size(spec: LandscapeSpec, n_sites: int, quantum: bool) -> int:
 
 
 def scan_plane(evaluator, center, delta, eta, spec: LandscapeSpec, *, T: float, gamma: float, out: Path,
-               meta: dict, progress=None) -> dict:
+               meta: dict, progress=None, executor=None) -> dict:
     """Evaluate the grid and write ``out`` (``landscape_<tag>.npz``).
 
     Partial results go to ``<out>.partial.npz`` every ~20 s; a later call with the
@@ -124,6 +151,10 @@ def scan_plane(evaluator, center, delta, eta, spec: LandscapeSpec, *, T: float, 
         out: output path.
         meta: extra scalars stored in the file (``mode``, ``tag``, ``step`` ...).
         progress: optional :class:`~nm_tf.progress.Progress`-like object (``update``/``close``).
+        executor: None (evaluate here) or an object whose ``run(problem, settings, jobs)`` yields
+            ``(job, result)`` pairs in any order, computed elsewhere (e.g.
+            :class:`~nm_tf.landscape.distributed.RayExecutor`). Every job is the same compiled
+            call with the same per-point seeds, so the grid does not depend on where it ran.
 
     Returns:
         The arrays written (``alpha``, ``beta``, ``loss`` ``[points, points]``, ...).
@@ -141,7 +172,7 @@ def scan_plane(evaluator, center, delta, eta, spec: LandscapeSpec, *, T: float, 
     if partial.exists():
         old = np.load(partial)
         if str(old["identity"]) != identity:
-            raise ValueError(f"{partial} is a partial scan with other settings; delete it or scan with "
+            raise UsageError(f"{partial} is a partial scan with other settings; delete it or scan with "
                              f"{old['identity']}")
         loss, done, sampling_std = old["loss"], old["done"], old["sampling_std"]
     chunk = _chunk_size(spec, evaluator.model.n_sites, evaluator.quantum and gamma != 0.0)
@@ -152,26 +183,29 @@ def scan_plane(evaluator, center, delta, eta, spec: LandscapeSpec, *, T: float, 
     def save_partial():
         atomic_savez(partial, loss=loss, done=done, sampling_std=sampling_std, identity=identity)
 
+    jobs = []   # (repeat, selected points, padded points): one compiled call each, in a fixed order
     for r in range(spec.repeats):
         todo = np.flatnonzero(~done[r])
         for k in range(0, len(todo), chunk):
             sel = todo[k:k + chunk]
-            idx = np.pad(sel, (0, chunk - len(sel)), mode="edge")   # one compiled shape
-            if spec.exact:
-                mean, std = evaluator.exact(center, delta, eta, a_flat[idx], b_flat[idx], T, gamma)
-                sampling_std[sel] = std[:len(sel)] / math.sqrt(spec.samples)
-            else:
-                stream = np.full(len(idx), r) if spec.crn else r * total + idx
-                seeds = np.stack([np.full(len(idx), spec.seed), stream], axis=1)
-                mean = evaluator.sampled(center, delta, eta, a_flat[idx], b_flat[idx], seeds, T, gamma,
-                                         spec.samples)
-            loss[r, sel] = mean[:len(sel)]
-            done[r, sel] = True
-            if progress is not None:
-                progress.update(int(done.sum()))
-            if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
-                save_partial()
-                last_save = time.monotonic()
+            jobs.append((r, sel, np.pad(sel, (0, chunk - len(sel)), mode="edge")))   # one compiled shape
+
+    problem = PlaneProblem(center=center, delta=delta, eta=eta, alpha=a_flat, beta=b_flat, spec=spec, T=float(T),
+                           gamma=float(gamma))
+    if executor is None:
+        results = ((job, problem.evaluate(evaluator, job)) for job in jobs)
+    else:
+        results = executor.run(problem, evaluator.settings(), jobs)
+    for (r, sel, _), (mean, std) in results:
+        if std is not None:
+            sampling_std[sel] = std[:len(sel)] / math.sqrt(spec.samples)
+        loss[r, sel] = mean[:len(sel)]
+        done[r, sel] = True
+        if progress is not None:
+            progress.update(int(done.sum()))
+        if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
+            save_partial()
+            last_save = time.monotonic()
     if progress is not None:
         progress.close()
 

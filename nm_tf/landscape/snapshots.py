@@ -19,10 +19,12 @@ import numpy as np
 
 from ..annealing.config import SNAPSHOT_TAGS
 from .directions import atomic_savez, plane
-from .plots import log_images, write_figures
+from .plots import figure_paths, log_images, write_figures
 from .scan import LandscapeSpec, scan_plane
+from ..errors import UsageError
 
-__all__ = ["LandscapeCallback", "compute_snapshot", "parse_tags", "snapshot_path"]
+__all__ = ["LandscapeCallback", "compute_snapshot", "finish_snapshot", "parse_tags", "snapshot_complete",
+           "snapshot_path"]
 
 
 def parse_tags(text: str) -> tuple:
@@ -32,7 +34,7 @@ def parse_tags(text: str) -> tuple:
         return SNAPSHOT_TAGS
     bad = [t for t in items if t not in SNAPSHOT_TAGS]
     if bad or not items:
-        raise ValueError(f"--landscape takes 'paper' or a comma-separated subset of "
+        raise UsageError(f"--landscape takes 'paper' or a comma-separated subset of "
                          f"{', '.join(SNAPSHOT_TAGS)}; got {text!r}")
     return tuple(dict.fromkeys(items))
 
@@ -42,7 +44,7 @@ def snapshot_path(workdir, tag: str) -> Path:
 
 
 def compute_snapshot(model, cfg, spec: LandscapeSpec, *, T: float, gamma: float, workdir, tag: str,
-                     step: int, quiet: bool = False, evaluator=None) -> Path:
+                     step: int, quiet: bool = False, evaluator=None, executor=None) -> Path:
     """Scan the plane around the model's current weights and write the snapshot files.
 
     Args:
@@ -54,6 +56,7 @@ def compute_snapshot(model, cfg, spec: LandscapeSpec, *, T: float, gamma: float,
         tag: snapshot name (file names use it).
         step: training step (TensorBoard x-axis).
         evaluator: a :class:`~nm_tf.landscape.evaluate.PlaneLoss` to reuse (compiled graphs).
+        executor: where the grid's chunks run (see :func:`~nm_tf.landscape.scan.scan_plane`).
 
     Returns:
         Path of ``landscape_<tag>.npz``.
@@ -70,10 +73,20 @@ def compute_snapshot(model, cfg, spec: LandscapeSpec, *, T: float, gamma: float,
     evaluator = evaluator or PlaneLoss(model, quantum=cfg.mode == "vqa", J=cfg.J, jit=cfg.jit)
     progress = Progress(spec.points ** 2 * spec.repeats, quiet=quiet, label=f"landscape {tag} ")
     data = scan_plane(evaluator, center, delta, eta, spec, T=T, gamma=gamma, out=out, progress=progress,
-                      meta={"mode": cfg.mode, "tag": tag, "step": int(step), "L": cfg.L})
-    paths = write_figures(data, out.with_suffix(""))
-    log_images(workdir / "tensorboard", tag, paths, step)
+                      meta={"mode": cfg.mode, "tag": tag, "step": int(step), "L": cfg.L}, executor=executor)
+    finish_snapshot(data, workdir, tag, step)
     return out
+
+
+def finish_snapshot(data, workdir, tag: str, step: int):
+    """The snapshot's figures and TensorBoard images (PNGs renamed into place last)."""
+    write_figures(data, snapshot_path(workdir, tag).with_suffix(""),
+                  then=lambda paths: log_images(Path(workdir) / "tensorboard", tag, paths, step))
+
+
+def snapshot_complete(workdir, tag: str) -> bool:
+    return snapshot_path(workdir, tag).exists() and all(
+        p.exists() for p in figure_paths(snapshot_path(workdir, tag).with_suffix("")))
 
 
 class LandscapeCallback:
@@ -94,10 +107,14 @@ class LandscapeCallback:
         self._evaluator = None
 
     def pending(self, workdir, tag: str) -> bool:
-        return tag in self.tags and not snapshot_path(workdir, tag).exists()
+        return tag in self.tags and not snapshot_complete(workdir, tag)
 
     def on_snapshot(self, run, tag: str, T: float, gamma: float):
         if not self.pending(run.workdir, tag):
+            return
+        if snapshot_path(run.workdir, tag).exists():   # killed after the numbers, before the figures
+            with np.load(snapshot_path(run.workdir, tag)) as f:
+                finish_snapshot(dict(f), run.workdir, tag, int(f["step"]))
             return
         from .evaluate import PlaneLoss
 

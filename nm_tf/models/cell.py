@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 from keras import ops
+from ..errors import UsageError
 
 __all__ = ["RNN2DCell", "CELL_TYPES"]
 
@@ -40,9 +41,9 @@ class RNN2DCell(keras.layers.Layer):
     def __init__(self, hidden: int = 40, cell: str = "vanilla", seed: int = 0, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(hidden, int) or isinstance(hidden, bool) or hidden < 1:
-            raise ValueError(f"hidden size must be a positive integer, got {hidden!r}")
+            raise UsageError(f"hidden size must be a positive integer, got {hidden!r}")
         if cell not in CELL_TYPES:
-            raise ValueError(f"cell must be one of {CELL_TYPES}, got {cell!r}")
+            raise UsageError(f"cell must be one of {CELL_TYPES}, got {cell!r}")
         self.hidden = hidden
         self.cell = cell
         self.seed = int(seed)

@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from ..lattice import ORDERINGS, check_L, make_ordering
 from .cell import RNN2DCell
+from ..errors import UsageError
 
 __all__ = ["NewmanMooreRNN", "seed_tensor", "uniforms_from_seed"]
 
@@ -31,15 +32,15 @@ def seed_tensor(seed) -> tf.Tensor:
     """Validate a seed (int, or shape-[2] integers) and return an int64 ``[2]`` tensor."""
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
         if seed < 0:
-            raise ValueError(f"seed must be a non-negative integer or two integers, got {seed}")
+            raise UsageError(f"seed must be a non-negative integer or two integers, got {seed}")
         return tf.constant([0, int(seed)], dtype=tf.int64)
     if isinstance(seed, tf.Tensor) and not seed.dtype.is_integer:
-        raise ValueError(f"seed must have an integer dtype, got {seed.dtype.name}")
+        raise UsageError(f"seed must have an integer dtype, got {seed.dtype.name}")
     arr = np.asarray(seed.numpy() if isinstance(seed, tf.Tensor) else seed)
     if not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"seed must be an integer or two integers, got dtype {arr.dtype}")
+        raise UsageError(f"seed must be an integer or two integers, got dtype {arr.dtype}")
     if arr.shape != (2,):
-        raise ValueError(f"seed must be an integer or have shape [2], got shape {list(arr.shape)}")
+        raise UsageError(f"seed must be an integer or have shape [2], got shape {list(arr.shape)}")
     return tf.constant(arr.astype(np.int64))
 
 
@@ -86,7 +87,7 @@ class NewmanMooreRNN(keras.Model):
         super().__init__(dtype=dtype, **kwargs)
         self.L = check_L(L)
         if ordering not in ORDERINGS:
-            raise ValueError(f"ordering must be one of {ORDERINGS}, got {ordering!r}")
+            raise UsageError(f"ordering must be one of {ORDERINGS}, got {ordering!r}")
         self.ordering_name = ordering
         self.init_seed = int(seed)
         self.jit_compile = bool(jit_compile)
@@ -118,8 +119,8 @@ class NewmanMooreRNN(keras.Model):
                 "jit_compile": self.jit_compile, "manual_backprop": self.manual_backprop}
 
     # ------------------------------------------------------------------ core pass
-    def _scan(self, batch, uniforms=None, given=None, weights=None):
-        """Run the RNN over all sites.
+    def scan(self, batch, uniforms=None, given=None, weights=None):
+        """Run the RNN over all sites: sampling (``uniforms``) or teacher forcing (``given``).
 
         Args:
             batch: number of configurations ``B`` (int or scalar tensor).
@@ -131,13 +132,17 @@ class NewmanMooreRNN(keras.Model):
 
         Returns:
             ``(bits [*S, N] int32 in site order, log_prob [*S])``.
+
+        Gradients of ``log_prob`` with respect to the model's own weights come from the
+        hand-written backward pass (:mod:`.backprop`) when ``manual_backprop`` is set and the
+        cell is vanilla, and from TensorFlow's autodiff otherwise (explicit ``weights``, GRU).
         """
         if weights is None and self.manual_backprop and self.rnn_cell.cell == "vanilla":
             return self._scan_manual_backprop(batch, uniforms, given)
         return self._scan_loop(batch, uniforms, given, weights, batched=weights is not None)[:2]
 
     def _scan_manual_backprop(self, batch, uniforms, given):
-        """:meth:`_scan` with the hand-written gradient of ``log p`` (:mod:`.backprop`)."""
+        """:meth:`scan` with the hand-written gradient of ``log p`` (:mod:`.backprop`)."""
         from .backprop import log_prob_grads
 
         cell = self.rnn_cell
@@ -231,10 +236,12 @@ class NewmanMooreRNN(keras.Model):
     def single_flip_log_probs(self, bits, weights=None):
         """``log p`` of every configuration with one spin flipped, for every site.
 
-        Flipping the spin visited at step k leaves every conditional before k unchanged, so
-        for the flips of row y only rows y..L-1 are re-run (teacher-forced, starting from the
-        hidden states of row y - 1 of the unflipped pass): ``sum_y (L - y) L`` rows of
-        ``B L`` configurations, about ``B N^2 / 2`` site updates instead of ``B N^2``.
+        Flipping the spin visited at step k leaves every conditional before k unchanged, so only
+        the steps after k are re-run: teacher-forced from the hidden states of one unflipped pass,
+        ``sum_k (N - k - 1) = N (N - 1) / 2`` site updates per configuration instead of ``N^2``.
+        The L flips of lattice row y run together: in row y, copy j (flipped at step j) is
+        updated only at the steps after j (a batch growing step by step), then rows y+1..L-1 run
+        for all L copies.
 
         Args:
             bits: int ``[B, N]`` in site order, or ``[P, B, N]`` with ``weights`` carrying a
@@ -246,74 +253,111 @@ class NewmanMooreRNN(keras.Model):
         """
         L, d = self.L, self.hidden
         dt = self.rnn_cell.compute_dtype
-        batched = weights is not None
         w = self.rnn_cell.weight_dict() if weights is None else weights
         batch = tf.shape(bits)[-2]
-        given = self.sites_to_steps(bits)                               # [L, L, *S]
-        _, _, hs, step_bits = self._scan_loop(batch, None, given, weights, batched=batched, keep=True)
-        # Per-row log p of the unflipped configurations, from the kept hidden states.
+        rank_s = len(bits.shape) - 1                 # S = [B] or [P, B]
+        _, _, hs, step_bits = self._scan_loop(batch, None, self.sites_to_steps(bits), weights,
+                                              batched=weights is not None, keep=True)
         logits = tf.matmul(hs, w["out_kernel"]) + w["out_bias"]       # [L, L, *S, 2]
         z = logits[..., 1] - logits[..., 0]
-        prefix = tf.cumsum(tf.reduce_sum(tf.math.log_sigmoid((2.0 * step_bits - 1.0) * z), axis=1),
-                           axis=0, exclusive=True)                      # [L, *S]: log p of rows < y
-        # The row above row y (zeros above row 0), and the flipped bits, with the L flips of a row
-        # laid out beside the batch axis: S' = [*S[:-1], B * L].
+        sign = 2.0 * step_bits - 1.0
+        kept_terms = tf.math.log_sigmoid(sign * z)                      # [L, L, *S]: log p of each site
+        flip_terms = tf.math.log_sigmoid(-sign * z)                     # ... with that site's bit flipped
+        prefix = tf.cumsum(tf.reduce_sum(kept_terms, axis=1), axis=0, exclusive=True)   # log p of rows < y
+        within = tf.cumsum(kept_terms, axis=1, exclusive=True)          # log p of the row's steps < j
+        onehot = tf.stack([1.0 - step_bits, step_bits], -1)
+        prev_h = tf.concat([tf.zeros_like(hs[:1]), hs[:-1]], 0)        # the row above row y (zeros above 0)
+        prev_oh = tf.concat([tf.zeros_like(onehot[:1]), onehot[:-1]], 0)
         s = tf.shape(step_bits)[2:]
         outer = s[:-1]
-        wide = tf.concat([outer, [batch * L]], 0)
-        prev_h = tf.concat([tf.zeros_like(hs[:1]), hs[:-1]], 0)        # [L, L, *S, d]
-        prev_oh = tf.stack([1.0 - step_bits[:-1], step_bits[:-1]], -1)
-        prev_oh = tf.concat([tf.zeros_like(prev_oh[:1]), prev_oh], 0)  # zeros above row 0, as in the scan
+        wide = tf.concat([outer, [L * batch]], 0)                       # S': the L copies before the batch axis
 
-        def widen(x, lead: int, tail=()):
-            """``[*lead, *S, *tail]`` -> ``[*lead, *S', *tail]``: each configuration repeated L times."""
-            tail = list(tail)
-            x = tf.expand_dims(x, lead + rank_s)
+        def copies(x, k, lead: int, tail: int):
+            """``[*lead, *S, *tail]`` -> ``[*lead, *S[:-1], k, B, *tail]`` (the same for k copies)."""
+            x = tf.expand_dims(x, lead + rank_s - 1)
             shape = tf.shape(x)
-            x = tf.broadcast_to(x, tf.concat([shape[:lead + rank_s], [L], shape[lead + rank_s + 1:]], 0))
-            return tf.reshape(x, tf.concat([shape[:lead], wide, tail], 0))
+            return tf.broadcast_to(x, tf.concat([shape[:lead + rank_s - 1], [k], shape[lead + rank_s:]], 0))
 
-        eye = tf.eye(L, dtype=dt)
-        zeros_h = tf.zeros(tf.concat([wide, [d]], 0), dtype=dt)
-        zeros_oh = tf.zeros(tf.concat([wide, [2]], 0), dtype=dt)
-        rank_s = len(bits.shape) - 1
-        rows_wide = widen(step_bits, 2)                                 # [L, L, *S']
+        def flat(x, tail: int):
+            """``[..., k, B, *tail]`` -> ``[..., k B, *tail]``."""
+            shape = tf.shape(x)
+            n = len(x.shape)
+            return tf.reshape(x, tf.concat([shape[:n - tail - 2], [shape[n - tail - 2] * shape[n - tail - 1]],
+                                            shape[n - tail:]], 0))
+
+        def unflat(x, k, tail: int):
+            shape = tf.shape(x)
+            n = len(x.shape)
+            return tf.reshape(x, tf.concat([shape[:n - tail - 1], [k, batch], shape[n - tail:]], 0))
+
+        rows_wide = flat(copies(step_bits, L, 2, 0), 0)                 # [L, L, *S']: rows below y are unflipped
 
         def flip_row(y, out):
-            # Copy j of each configuration gets the flip of step (y, j): m[row, step, *S'].
-            m = tf.reshape(tf.one_hot(y, L, dtype=dt)[:, None, None] * eye[None], [L, L] + [1] * rank_s + [L])
-            m = tf.reshape(tf.broadcast_to(m, tf.concat([[L, L], s, [L]], 0)), tf.concat([[L, L], wide], 0))
-            rows = rows_wide + m - 2.0 * rows_wide * m                  # XOR with the flip of (y, j)
-            above_h = widen(tf.gather(prev_h, y), 1, [d])
-            above_oh = widen(tf.gather(prev_oh, y), 1, [2])
+            h_row, b_row = tf.gather(hs, y), tf.gather(step_bits, y)    # [L, *S, d], [L, *S]
+            above_h = self._above(tf.gather(prev_h, y))
+            above_oh = self._above(tf.gather(prev_oh, y))
+            # Row y, step by step: copies j < k were flipped earlier in the row and change here.
+            h_new = None
+            changed = []                                                # per step: [*S[:-1], k, B] new log terms
+            row_h, row_oh = [], []
+            for k in range(L):
+                if k > 0:
+                    left_h = copies(h_row[k - 1], 1, 0, 1)
+                    left_oh = copies(tf.stack([b_row[k - 1], 1.0 - b_row[k - 1]], -1), 1, 0, 1)  # copy k-1: flipped
+                    if k > 1:
+                        left_h = tf.concat([h_new, left_h], axis=rank_s - 1)
+                        kept_oh = copies(tf.stack([1.0 - b_row[k - 1], b_row[k - 1]], -1), k - 1, 0, 1)
+                        left_oh = tf.concat([kept_oh, left_oh], axis=rank_s - 1)
+                    x = tf.concat([left_h, left_oh, copies(above_h[k], k, 0, 1), copies(above_oh[k], k, 0, 1)], -1)
+                    h_flat, lg = self.rnn_cell.apply(flat(x, 1), w)
+                    h_new = unflat(h_flat, k, 1)
+                    zk = unflat(lg[..., 1] - lg[..., 0], k, 0)
+                    changed.append(tf.math.log_sigmoid(copies(2.0 * b_row[k] - 1.0, k, 0, 0) * zk))
+                    row_h.append(tf.concat([h_new, copies(h_row[k], L - k, 0, 1)], axis=rank_s - 1))
+                else:
+                    row_h.append(copies(h_row[0], L, 0, 1))
+                flipped_here = tf.reshape(tf.one_hot(k, L, dtype=dt), [L, 1])     # copy k has step k flipped
+                bit = copies(b_row[k], L, 0, 0)
+                bit = bit + flipped_here - 2.0 * bit * flipped_here
+                row_oh.append(tf.stack([1.0 - bit, bit], -1))
+            # log p of copy j over row y: kept steps < j, the flipped step j, the changed steps > j.
+            lp = tf.transpose(tf.gather(within, y) + tf.gather(flip_terms, y),   # [L (j), *S] -> [*S[:-1], j, B]
+                              list(range(1, rank_s)) + [0, rank_s])
+            lp = lp + tf.reshape(tf.gather(prefix, y), tf.concat([outer, [1], [batch]], 0))
+            for k, term in enumerate(changed, start=1):                 # term: copies 0..k-1
+                lp = lp + tf.pad(term, [[0, 0]] * (rank_s - 1) + [[0, L - k], [0, 0]])
+            # Rows y+1..L-1 for all L copies, from the copies' row y.
+            ph = flat(tf.stack(row_h), 1)                               # [L, *S', d]
+            poh = flat(tf.stack(row_oh), 1)
+            zeros_h = tf.zeros(tf.concat([wide, [d]], 0), dtype=dt)
+            zeros_oh = tf.zeros(tf.concat([wide, [2]], 0), dtype=dt)
 
             def body(r, ph, poh, lp):
-                row_h, row_oh, _, lp = self._row(w, self._above(ph), self._above(poh), tf.gather(rows, r), lp,
-                                                 zeros_h, zeros_oh, sampling=False)
-                return r + 1, row_h, row_oh, lp
+                row_h2, row_oh2, _, lp = self._row(w, self._above(ph), self._above(poh), tf.gather(rows_wide, r),
+                                                   lp, zeros_h, zeros_oh, sampling=False)
+                return r + 1, row_h2, row_oh2, lp
 
-            _, _, _, lp = tf.while_loop(lambda r, *_: r < L, body,
-                                        (y, above_h, above_oh, tf.zeros(wide, dtype=dt)),
-                                        maximum_iterations=L, parallel_iterations=1)
-            lp = tf.reshape(lp, tf.concat([s, [L]], 0)) + tf.gather(prefix, y)[..., None]
-            return y + 1, out.write(y, lp)
+            _, _, _, lp_flat = tf.while_loop(lambda r, *_: r < L, body, (y + 1, ph, poh, flat(lp, 0)),
+                                             maximum_iterations=L, parallel_iterations=1)
+            return y + 1, out.write(y, unflat(lp_flat, L, 0))           # [*S[:-1], L (step j), B]
 
         _, out = tf.while_loop(lambda y, *_: y < L, flip_row,
                                (tf.constant(0), tf.TensorArray(dt, size=L, element_shape=None)),
                                maximum_iterations=L, parallel_iterations=1)
-        flipped = out.stack()                                           # [row y, *S, step j]
-        flipped = tf.transpose(flipped, [0, rank_s + 1] + list(range(1, rank_s + 1)))   # [L, L, *S]
-        return self.steps_to_sites(flipped)
+        flipped = out.stack()                                           # [L (row y), *S[:-1], L (step j), B]
+        flipped = tf.transpose(flipped, list(range(1, rank_s)) + [rank_s + 1, 0, rank_s])   # [*S, y, j]
+        flipped = tf.reshape(flipped, tf.concat([s, [L * L]], 0))       # [*S, N] in visiting order
+        return tf.gather(flipped, self._steps_to_sites, axis=-1)
 
     def sample_graph(self, num_samples, seed):
         """Graph-level sampling (no validation). ``seed``: int64 ``[2]`` tensor."""
         u = uniforms_from_seed(tf.stack([self.L, self.L, num_samples]), seed,
                                self.rnn_cell.compute_dtype)
-        return self._scan(num_samples, uniforms=u)
+        return self.scan(num_samples, uniforms=u)
 
     def log_prob_graph(self, bits):
         """Graph-level teacher-forced log p of int bits ``[B, N]`` (no validation)."""
-        return self._scan(tf.shape(bits)[0], given=self.sites_to_steps(bits))[1]
+        return self.scan(tf.shape(bits)[0], given=self.sites_to_steps(bits))[1]
 
     def call(self, inputs):
         """Keras entry point: teacher-forced ``log p`` of bits ``[B, N]``."""
@@ -338,9 +382,9 @@ class NewmanMooreRNN(keras.Model):
             is differentiable with respect to the weights.
         """
         if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral):
-            raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+            raise UsageError(f"num_samples must be a positive integer, got {num_samples!r}")
         if num_samples <= 0:
-            raise ValueError(f"num_samples must be a positive integer, got {num_samples}")
+            raise UsageError(f"num_samples must be a positive integer, got {num_samples}")
         return self._fn("sample")(int(num_samples), seed_tensor(seed))
 
     def log_prob(self, spins, encoding: str = "bits"):

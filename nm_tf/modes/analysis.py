@@ -12,6 +12,7 @@ import numpy as np
 
 from ..exact import degeneracy, ground_states, log2_degeneracy
 from ..hamiltonian import as_bits, energy, ground_state_energy, hamming_to_trivial
+from ..errors import UsageError
 
 __all__ = ["analyse", "pca", "MAX_LISTED_GROUND_STATES"]
 
@@ -44,7 +45,7 @@ def analyse(samples, L: int, J: float = 1.0, encoding: str = "bits") -> dict:
     bits = as_bits(samples, L, encoding)
     n, N = bits.shape
     if n == 0:
-        raise ValueError("no samples to analyse")
+        raise UsageError("no samples to analyse")
     e = energy(bits, L, J)
     e0 = ground_state_energy(L, J)
     ground = e <= e0 + 1e-9 * J

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from ..errors import UsageError
 
 __all__ = ["add_parser", "run_modes"]
 
@@ -51,17 +52,17 @@ def run_modes(bits, L: int, out_dir, source: str = "", J: float = 1.0) -> dict:
 
 def _run(args) -> int:
     if args.samples < 1:
-        raise ValueError(f"--samples must be >= 1, got {args.samples}")
+        raise UsageError(f"--samples must be >= 1, got {args.samples}")
     if args.seed is not None and args.seed < 0:
-        raise ValueError(f"--seed must be >= 0, got {args.seed}")
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
     if (args.target or args.url) and not args.model:
-        raise ValueError("--model NAME is required with --target/--url")
+        raise UsageError("--model NAME is required with --target/--url")
     J = 1.0
     if args.workdir:
-        from ..annealing.driver import load_run_config
+        from ..annealing.rundir import RunDir
         from .sources import samples_from_run
 
-        J = load_run_config(args.workdir).J
+        J = RunDir(args.workdir).config().J
         bits, L, source = samples_from_run(args.workdir, args.samples, args.seed, args.checkpoint)
         out = args.out or args.workdir
     elif args.savedmodel:

@@ -36,9 +36,11 @@ def draw_ground_state_distribution(ax, stats: dict, title: str = ""):
     counts = np.asarray(stats["ground_state_counts"], dtype=float)
     total = counts.sum()
     prob = counts / total if total else counts
-    ax.bar(np.arange(1, len(counts) + 1), prob, color=["tab:blue"] + ["tab:red"] * (len(counts) - 1))
+    ax.bar(np.arange(len(counts)), prob, color=["tab:blue"] + ["tab:red"] * (len(counts) - 1))
     ax.axhline(1.0 / len(counts), color="k", ls="--", lw=1, label="uniform")
-    ax.set_xlabel("ground state (1 = trivial)")
+    if len(counts) <= 16:
+        ax.set_xticks(np.arange(len(counts)))
+    ax.set_xlabel("ground state # (0 = trivial, as in nm-tf quickstart)")
     ax.set_ylabel("probability among ground-state samples")
     ax.set_title(title or f"L={stats['L']}: {stats['distinct_ground_states']}/{stats['degeneracy']} ground "
                           f"states found", fontsize=9)

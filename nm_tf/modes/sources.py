@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from ..errors import UsageError
 
 __all__ = ["samples_from_run", "samples_from_savedmodel", "samples_from_server"]
 
@@ -27,14 +28,14 @@ def samples_from_run(workdir, n: int, seed=None, checkpoint=None):
     otherwise ``n`` fresh samples are drawn from the run's model with ``seed``
     (default 0), in chunks, with seeds ``[seed, chunk]``.
     """
-    from ..annealing.driver import load_run_config
+    from ..annealing.rundir import RunDir
 
     workdir = Path(workdir)
-    cfg = load_run_config(workdir)
-    stored = workdir / "samples_final.npz"
-    if seed is None and checkpoint is None and stored.exists():
-        data = np.load(stored)
-        bits = np.unpackbits(data["bits"], axis=1, count=int(data["n_sites"]))
+    run = RunDir(workdir)
+    cfg = run.config()
+    stored = run.samples_path
+    if seed is None and checkpoint is None and run.finished and stored.exists():
+        bits = run.final_samples()
         if len(bits) >= n:
             return bits[:n], cfg.L, f"{stored} (first {n} of {len(bits)})"
     from ..annealing.restore import restore_model
@@ -48,7 +49,7 @@ def samples_from_run(workdir, n: int, seed=None, checkpoint=None):
 def _lattice(n_sites: int) -> int:
     L = int(round(n_sites ** 0.5))
     if L * L != n_sites:
-        raise ValueError(f"samples have {n_sites} sites, not an L x L lattice")
+        raise UsageError(f"samples have {n_sites} sites, not an L x L lattice")
     return L
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from ..errors import UsageError
 
 
 def port(text: str) -> int:
@@ -57,7 +58,7 @@ def _run(args) -> int:
         import grpc  # noqa: F401
         import tensorflow_serving  # noqa: F401
     except ImportError:
-        raise ValueError("nm-tf serve needs the serving extra: pip install 'nm-tf[serving]'") from None
+        raise UsageError("nm-tf serve needs the serving extra: pip install 'nm-tf[serving]'") from None
     configure_threads(1, 2)
     from .server import SamplerServer
 
@@ -66,12 +67,12 @@ def _run(args) -> int:
     try:
         socket.getaddrinfo(args.host, None)
     except OSError:
-        raise ValueError(f"--host {args.host!r} does not resolve to an address") from None
+        raise UsageError(f"--host {args.host!r} does not resolve to an address") from None
     try:
         server = SamplerServer(args.model_dir, host=args.host, grpc_port=args.grpc_port, rest_port=args.rest_port,
                                max_samples=args.max_samples, poll_seconds=args.poll_seconds).start()
     except OSError as exc:
-        raise ValueError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     try:
         server.wait()
     except KeyboardInterrupt:

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 
 from .store import DEFAULT_SIGNATURE, ServingError
+from ..errors import UsageError
 
 __all__ = ["make_rest_server"]
 
@@ -53,16 +54,16 @@ def _to_array(value, dtype, key):
     try:
         arr = np.asarray(value)
         if arr.dtype == object:
-            raise ValueError("ragged or mixed-type list")
+            raise UsageError("ragged or mixed-type list")
         if arr.size and np.issubdtype(dtype, np.integer):
             if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer)
                                          or (np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)))):
-                raise ValueError(f"expected integers, got {arr.dtype.name}")
+                raise UsageError(f"expected integers, got {arr.dtype.name}")
             info = np.iinfo(dtype)
             # JSON integers beyond int64 arrive as floats (e.g. [2**63, 0]); those above 2**53 are not exact.
             exact = not np.issubdtype(arr.dtype, np.floating) or np.abs(arr).max() <= 2.0 ** 53
             if not exact or arr.min() < info.min or arr.max() > info.max:
-                raise ValueError(f"values out of range for {np.dtype(dtype).name}")
+                raise UsageError(f"values out of range for {np.dtype(dtype).name}")
         return arr.astype(dtype)
     except (ValueError, TypeError) as exc:
         raise ServingError("INVALID_ARGUMENT", f"input {key!r}: cannot convert to "

@@ -1,0 +1,213 @@
+"""The run directory: the one owner of its layout and of the questions asked about it.
+
+Layout (written by :mod:`.driver`)::
+
+    config.json        the whole AnnealConfig
+    history.csv        one row per annealing step (and every few warm-up steps)
+    tensorboard/       scalars, gradient norm, weight histograms, hparams
+    checkpoints/       tf.train.CheckpointManager: model, optimizer, step
+    samples_final.npz  the final sample (bit-packed) for later analysis
+    model.weights.h5   the final weights
+    landscape/         loss-landscape snapshots (``landscape_<tag>.npz``, directions, figures)
+    summary.json       written last; its presence marks a finished run
+
+Everything else in the package (export, modes, quickstart, sweeps, experiments) reads a
+run through :class:`RunDir` instead of retyping file names.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .config import AnnealConfig
+from ..errors import UsageError
+
+__all__ = ["HISTORY_COLUMNS", "HistoryRow", "RunDir", "atomic_write_text"]
+
+
+def atomic_write_text(path, text: str):
+    """Write to a temporary name in the same directory, flush to disk, then rename: a crash or a
+    full disk leaves the old file or none, never half a file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with tmp.open("w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+HISTORY_COLUMNS = ["step", "phase", "annealing_step", "T", "gamma", "loss_per_spin", "energy_per_spin",
+                   "energy_std_per_spin", "entropy_per_spin", "exact_per_spin", "grad_norm"]
+
+
+@dataclasses.dataclass(frozen=True)
+class HistoryRow:
+    """One row of ``history.csv``; ``exact_per_spin`` is None where no exact reference applies."""
+
+    step: int
+    phase: str
+    annealing_step: int
+    T: float
+    gamma: float
+    loss_per_spin: float
+    energy_per_spin: float
+    energy_std_per_spin: float
+    entropy_per_spin: float
+    exact_per_spin: float | None
+    grad_norm: float
+
+    @classmethod
+    def from_csv(cls, row: dict) -> "HistoryRow":
+        exact = row.get("exact_per_spin", "")
+        return cls(step=int(row["step"]), phase=row["phase"], annealing_step=int(row["annealing_step"]),
+                   T=float(row["T"]), gamma=float(row["gamma"]), loss_per_spin=float(row["loss_per_spin"]),
+                   energy_per_spin=float(row["energy_per_spin"]),
+                   energy_std_per_spin=float(row["energy_std_per_spin"]),
+                   entropy_per_spin=float(row["entropy_per_spin"]),
+                   exact_per_spin=float(exact) if exact not in ("", None) else None,
+                   grad_norm=float(row["grad_norm"]))
+
+
+class RunDir:
+    """A run directory and what can be asked of it.
+
+    Example:
+        >>> run = RunDir("runs/vca_L5")                          # doctest: +SKIP
+        >>> run.finished, run.config().L, run.history()[-1].T    # doctest: +SKIP
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __repr__(self):
+        return f"RunDir({str(self.path)!r})"
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def history_path(self) -> Path:
+        return self.path / "history.csv"
+
+    @property
+    def summary_path(self) -> Path:
+        return self.path / "summary.json"
+
+    @property
+    def samples_path(self) -> Path:
+        return self.path / "samples_final.npz"
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / "model.weights.h5"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.path / "tensorboard"
+
+    @property
+    def landscape(self) -> Path:
+        return self.path / "landscape"
+
+    def landscape_file(self, tag: str) -> Path:
+        return self.landscape / f"landscape_{tag}.npz"
+
+    # ------------------------------------------------------------------ state
+    @property
+    def exists(self) -> bool:
+        """A run was started here (its configuration is written first)."""
+        return self.config_path.exists()
+
+    @property
+    def pinned_config_path(self) -> Path:
+        """A copy of the configuration the run started with (detects a later edit of config.json)."""
+        return self.checkpoints / "run_config.json"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path / ".lock"
+
+    @property
+    def finished(self) -> bool:
+        """A complete ``summary.json`` is here (it is written last, atomically)."""
+        try:
+            return isinstance(json.loads(self.summary_path.read_text()), dict)
+        except (OSError, ValueError):
+            return False
+
+    def require(self, finished: bool = False) -> "RunDir":
+        """Raise a clear ``FileNotFoundError`` unless a (finished) run is here."""
+        if not self.exists:
+            raise FileNotFoundError(f"no run in {self.path} (missing config.json)")
+        if finished and not self.finished:
+            raise FileNotFoundError(f"the run in {self.path} has not finished (no summary.json); "
+                                    f"resume it with: nm-tf anneal --workdir {self.path} --resume")
+        return self
+
+    # ------------------------------------------------------------------ contents
+    def config(self) -> AnnealConfig:
+        self.require()
+        try:
+            data = json.loads(self.config_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read {self.config_path}: {exc}") from None
+        return AnnealConfig.from_dict(data)
+
+    def write_config(self, cfg: AnnealConfig):
+        """Write ``config.json`` and, the first time, its pinned copy."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(cfg.to_dict(), indent=2) + "\n"
+        atomic_write_text(self.config_path, text)
+        if not self.pinned_config_path.exists():
+            self.checkpoints.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.pinned_config_path, text)
+
+    def edited_fields(self) -> list:
+        """Fields of ``config.json`` changed since the run started ([] for runs from before the pin)."""
+        try:
+            pinned = json.loads(self.pinned_config_path.read_text())
+        except (OSError, ValueError):
+            return []
+        current = self.config().to_dict()
+        pinned = AnnealConfig.from_dict(pinned).to_dict()
+        return [k for k in current if current[k] != pinned.get(k)]
+
+    def summary(self) -> dict:
+        self.require(finished=True)
+        try:
+            return json.loads(self.summary_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read {self.summary_path}: {exc}") from None
+
+    def history(self) -> list:
+        """The rows of ``history.csv`` as :class:`HistoryRow`."""
+        self.require()
+        with self.history_path.open() as fh:
+            return [HistoryRow.from_csv(r) for r in csv.DictReader(fh)]
+
+    def final_samples(self) -> np.ndarray:
+        """The stored final sample: uint8 bits ``[n, N]``."""
+        self.require(finished=True)
+        with np.load(self.samples_path) as data:
+            return np.unpackbits(data["bits"], axis=1, count=int(data["n_sites"]))
+
+    def differences(self, cfg: AnnealConfig) -> list:
+        """The config fields in which ``cfg`` differs from the run's own configuration."""
+        old = self.config().to_dict()
+        return [k for k, v in cfg.to_dict().items() if old.get(k) != v]

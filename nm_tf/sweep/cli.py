@@ -1,0 +1,68 @@
+"""``nm-tf sweep``: the product of config lists, run in parallel, one results table."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from ..errors import UsageError
+
+__all__ = ["add_parser", "write_results"]
+
+
+def add_parser(sub):
+    p = sub.add_parser("sweep", help="run the product of config lists (sizes x seeds x ...) in parallel")
+    p.add_argument("--spec", required=True,
+                   help="YAML/JSON with 'base' (AnnealConfig fields) and 'sweep' (field: [values])")
+    p.add_argument("--workdir", required=True,
+                   help="sweep directory: runs in WORKDIR/runs/<name>, table in WORKDIR/results.csv")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: a process pool on this machine (default); ray: Ray tasks")
+    p.add_argument("--address", default=None, help="Ray cluster address (ray backend); default: start a local Ray")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                   help="parallel runs (local processes, or CPUs of a local Ray); default: the number of cores")
+    p.set_defaults(func=_run)
+
+
+def write_results(workdir: Path, swept: list, tasks, results) -> Path:
+    """``results.csv`` and ``results.json``: the swept fields, then status/error/seconds, then the summary keys."""
+    rows = []
+    for task, result in zip(tasks, results):
+        row = {"run": task.name, **{k: task.config[k] for k in swept},
+               "status": result["status"], "error": result["error"], "seconds": round(result["seconds"], 1)}
+        row.update(result.get("summary") or {})
+        rows.append(row)
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    tmp = workdir / "results.csv.tmp"
+    with tmp.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, columns)
+        w.writeheader()
+        w.writerows(rows)
+    tmp.replace(workdir / "results.csv")
+    tmp = workdir / "results.json.tmp"
+    tmp.write_text(json.dumps(rows, indent=1) + "\n")
+    tmp.replace(workdir / "results.json")
+    return workdir / "results.csv"
+
+
+def _run(args) -> int:
+    from .runner import RunTask, ray_module, run_tasks
+    from .spec import load_sweep_spec
+
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
+    if args.backend == "ray":
+        ray_module()   # a clear message before any work when Ray is missing
+    elif args.address:
+        raise UsageError("--address needs --backend ray")
+    spec = load_sweep_spec(args.spec)
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    tasks = [RunTask(name, str(workdir / "runs" / name), cfg.to_dict()) for name, cfg in spec.runs()]
+    results = run_tasks(tasks, jobs=args.jobs, backend=args.backend, address=args.address)
+    path = write_results(workdir, list(spec.sweep), tasks, results)
+    failed = [r["name"] for r in results if r["status"] != "ok"]
+    print(f"{len(results) - len(failed)} of {len(results)} runs finished; table in {path}"
+          + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0

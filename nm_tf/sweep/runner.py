@@ -1,0 +1,149 @@
+"""Run many anneals: one task per run, each in its own process with one TF thread.
+
+Backends:
+
+* ``local`` (default): a process pool on this machine (``spawn``: TensorFlow must not be
+  forked), one fresh process per run.
+* ``ray``: one Ray task per run (``num_cpus=1``, or a GPU fraction where the cluster has
+  GPUs), on a running cluster (``address``) or a local Ray with ``jobs`` CPUs. Ray retries a
+  task whose worker process died; the task resumes the run from its checkpoints.
+
+A task reuses a finished run, resumes a started one and starts a new one otherwise
+(:func:`~nm_tf.annealing.driver.anneal_or_reuse`), so a sweep can be re-run at any time
+and never loses finished work. A run that fails is reported with its error; the others go on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from ..errors import UsageError
+
+__all__ = ["RunTask", "execute", "run_tasks"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunTask:
+    """One anneal: its run directory and its configuration (as a dict of AnnealConfig fields)."""
+
+    name: str
+    workdir: str
+    config: dict
+
+
+def execute(task: RunTask) -> dict:
+    """Run one task in this process and return ``{name, status, error, seconds, summary}``."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    t0 = time.monotonic()
+    try:
+        from ..annealing.config import AnnealConfig
+        from ..annealing.driver import anneal_or_reuse
+        from ..runtime import configure_threads
+
+        configure_threads(1, 1)
+        cfg = AnnealConfig.from_dict(task.config)
+        callbacks = []
+        if cfg.landscape:
+            from ..landscape.snapshots import LandscapeCallback
+
+            callbacks.append(LandscapeCallback(cfg.landscape, quiet=True))
+        summary = anneal_or_reuse(cfg, task.workdir, quiet=True, callbacks=callbacks)
+        return {"name": task.name, "status": "ok", "error": "", "seconds": time.monotonic() - t0,
+                "summary": summary}
+    except Exception as exc:  # noqa: BLE001 - reported in the table, the sweep goes on
+        detail = traceback.format_exc(limit=-3)
+        return {"name": task.name, "status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                "traceback": detail, "seconds": time.monotonic() - t0, "summary": {}}
+
+
+def _report(log, done: int, total: int, result: dict):
+    what = "ok" if result["status"] == "ok" else f"FAILED ({result['error']})"
+    log(f"[{done}/{total}] {result['name']}: {what} in {result['seconds'] / 60:.1f} min")
+
+
+def _local(tasks, jobs: int, log):
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    results = {}
+    ctx = mp.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, max_tasks_per_child=1) as pool:
+        futures = {pool.submit(execute, t): t for t in tasks}
+        for k, fut in enumerate(cf.as_completed(futures), 1):
+            task = futures[fut]
+            try:
+                result = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a worker process died (e.g. killed)
+                result = {"name": task.name, "status": "failed", "error": f"worker died: {exc}",
+                          "seconds": 0.0, "summary": {}}
+            results[task.name] = result
+            _report(log, k, len(tasks), result)
+    return [results[t.name] for t in tasks]
+
+
+def ray_module():
+    try:
+        import ray
+    except ImportError:
+        raise UsageError("--backend ray needs Ray: pip install 'nm-tf[cluster]'") from None
+    return ray
+
+
+def _ray(tasks, jobs: int, address, log, max_retries: int = 3):
+    ray = ray_module()
+    started_here = not ray.is_initialized()
+    if started_here:
+        # Workers import the package from the same installation; nothing to upload.
+        env = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", "OPENBLAS_NUM_THREADS": "1"}}
+        if address:
+            ray.init(address=address, runtime_env=env, log_to_driver=False)
+        else:
+            ray.init(num_cpus=jobs, runtime_env=env, log_to_driver=False, include_dashboard=False)
+    try:
+        gpus = ray.cluster_resources().get("GPU", 0)
+        remote = ray.remote(num_cpus=1, num_gpus=0.25 if gpus else 0, max_retries=max_retries)(execute)
+        refs = {remote.remote(t): t for t in tasks}
+        results, pending, done = {}, list(refs), 0
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            task = refs[ready[0]]
+            try:
+                result = ray.get(ready[0])
+            except Exception as exc:  # noqa: BLE001 - retries exhausted
+                result = {"name": task.name, "status": "failed", "error": f"task failed: {exc}",
+                          "seconds": 0.0, "summary": {}}
+            done += 1
+            results[task.name] = result
+            _report(log, done, len(tasks), result)
+        return [results[t.name] for t in tasks]
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def run_tasks(tasks, jobs: int = 1, backend: str = "local", address=None, log=None) -> list:
+    """Run every task; returns one result dict per task, in the order given.
+
+    Args:
+        tasks: :class:`RunTask` list.
+        jobs: processes (local) or CPUs of a local Ray.
+        backend: ``"local"`` or ``"ray"``.
+        address: a running Ray cluster (``ray://host:10001`` or ``host:6379``); None = local Ray.
+    """
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    tasks = list(tasks)
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise UsageError(f"jobs must be a positive integer, got {jobs!r}")
+    if backend not in ("local", "ray"):
+        raise UsageError(f"backend must be 'local' or 'ray', got {backend!r}")
+    for t in tasks:
+        Path(t.workdir).parent.mkdir(parents=True, exist_ok=True)
+    if not tasks:
+        return []
+    if backend == "ray":
+        return _ray(tasks, jobs, address, log)
+    return _local(tasks, jobs, log)

@@ -1,0 +1,154 @@
+"""Runs under faults: locks, damaged checkpoints and summaries, edited configs, bad paths, unfinished figures."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from nm_tf.annealing.config import AnnealConfig
+from nm_tf.annealing.driver import anneal
+from nm_tf.annealing.rundir import RunDir
+
+ARGS = ["--L", "3", "--warmup", "20", "--annealing-steps", "60", "--train-steps", "1", "--hidden", "6",
+        "--lr", "0.01", "--T0", "1.5", "--checkpoint-every", "10", "--final-samples", "500", "--jit", "false"]
+
+
+def _cli(*args, timeout=300):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-m", "nm_tf", *args], capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
+def _finished(tmp_path, name="ref"):
+    wd = tmp_path / name
+    r = _cli("anneal", "--workdir", str(wd), "--quiet", *ARGS)
+    assert r.returncode == 0, r.stderr
+    return wd
+
+
+def _unfinish(wd):
+    """Turn a finished run into one killed after its last checkpoint (the final files not yet written)."""
+    for name in ("summary.json", "samples_final.npz", "model.weights.h5"):
+        (wd / name).unlink()
+
+
+def test_second_process_on_a_run_in_use_is_refused(tmp_path):
+    wd = tmp_path / "busy"
+    long_args = [a if a != "60" else "3000" for a in ARGS]
+    proc = subprocess.Popen([sys.executable, "-m", "nm_tf", "anneal", "--workdir", str(wd), "--quiet", *long_args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (wd / "config.json").exists():
+            time.sleep(0.1)
+        time.sleep(1.0)
+        r = _cli("anneal", "--workdir", str(wd), "--resume", "--quiet")
+        assert r.returncode == 2 and "in use by process" in r.stderr and "Traceback" not in r.stderr
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_unreadable_latest_checkpoint_falls_back_to_an_older_one(tmp_path):
+    ref = _finished(tmp_path)
+    expected = json.loads((ref / "summary.json").read_text())
+    _unfinish(ref)
+    latest = max((ref / "checkpoints").glob("ckpt-*.data-*"), key=lambda p: int(p.name.split("-")[1].split(".")[0]))
+    latest.write_bytes(latest.read_bytes()[:40])               # truncated
+    r = _cli("anneal", "--workdir", str(ref), "--resume", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "unreadable" in r.stderr and "trying an older one" in r.stderr
+    got = json.loads((ref / "summary.json").read_text())
+    assert got["energy_per_spin_mean"] == pytest.approx(expected["energy_per_spin_mean"], abs=1e-6)
+
+
+def test_garbage_checkpoint_state_does_not_restart_from_zero(tmp_path):
+    ref = _finished(tmp_path)
+    rows_before = RunDir(ref).history()
+    _unfinish(ref)
+    (ref / "checkpoints" / "checkpoint").write_text("\x00\x01 not a checkpoint state {{{")
+    r = _cli("anneal", "--workdir", str(ref), "--resume", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "not a checkpoint state file" in r.stderr
+    assert [x.step for x in RunDir(ref).history()] == [x.step for x in rows_before]
+
+
+def test_every_checkpoint_unreadable_is_one_line(tmp_path):
+    ref = _finished(tmp_path)
+    _unfinish(ref)
+    for p in (ref / "checkpoints").glob("ckpt-*.data-*"):
+        p.write_bytes(b"garbage")
+    r = _cli("anneal", "--workdir", str(ref), "--resume", "--quiet")
+    assert r.returncode == 1 and "none of the checkpoints" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_half_written_summary_is_not_finished_and_resume_completes(tmp_path):
+    ref = _finished(tmp_path)
+    expected = json.loads((ref / "summary.json").read_text())
+    (ref / "summary.json").write_text("")                      # a 0-byte summary (disk full, old versions)
+    assert not RunDir(ref).finished
+    r = _cli("anneal", "--workdir", str(ref), "--resume", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((ref / "summary.json").read_text())["energy_per_spin_mean"] == expected["energy_per_spin_mean"]
+
+
+def test_leftover_checkpoint_temp_folder_is_removed(tmp_path):
+    ref = _finished(tmp_path)
+    _unfinish(ref)
+    (ref / "checkpoints" / "ckpt-61_temp").mkdir()
+    assert _cli("anneal", "--workdir", str(ref), "--resume", "--quiet").returncode == 0
+    assert not list((ref / "checkpoints").glob("*_temp*"))
+
+
+def test_edited_config_is_detected_on_resume(tmp_path):
+    ref = _finished(tmp_path)
+    _unfinish(ref)
+    cfg = json.loads((ref / "config.json").read_text())
+    cfg["L"] = 4
+    (ref / "config.json").write_text(json.dumps(cfg))
+    r = _cli("anneal", "--workdir", str(ref), "--resume", "--quiet")
+    assert r.returncode == 2 and "was edited after the run started (L)" in r.stderr
+
+
+@pytest.mark.parametrize("command", [
+    ["anneal", "--workdir", "{blocker}/run", "--quiet", *ARGS],
+    ["modes", "--workdir", "{blocker}/run"],
+    ["landscape", "--workdir", "{blocker}/run", "--points", "3"],
+    ["export", "--workdir", "{ref}", "--model-dir", "{blocker}/models", "--name", "x"],
+])
+def test_unusable_paths_are_one_line(tmp_path, command):
+    blocker = tmp_path / "plain_file"
+    blocker.write_text("not a folder")
+    ref = tmp_path / "ref"
+    if "{ref}" in " ".join(command):
+        ref = _finished(tmp_path)
+    r = _cli(*[c.format(blocker=blocker, ref=ref) for c in command])
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_snapshot_killed_before_its_figures_is_finished_on_resume(tmp_path):
+    from nm_tf.landscape.plots import figure_paths
+    from nm_tf.landscape.snapshots import LandscapeCallback, snapshot_path
+
+    cfg = AnnealConfig(L=3, warmup=10, annealing_steps=10, train_steps=1, hidden=4, final_samples=100, jit=False,
+                       landscape=("end",), landscape_points=3, landscape_samples=20)
+    wd = tmp_path / "run"
+    anneal(cfg, wd, quiet=True, callbacks=[LandscapeCallback(cfg.landscape)])
+    pngs = figure_paths(snapshot_path(wd, "end").with_suffix(""))
+    for p in pngs:
+        p.unlink()
+    events = len(list((wd / "tensorboard").glob("events*")))
+
+    class Run:   # what the driver hands a callback
+        workdir, cfg, quiet, model = wd, cfg, True, None
+
+    cb = LandscapeCallback(cfg.landscape)
+    assert cb.pending(wd, "end")
+    cb.on_snapshot(Run(), "end", 0.0, 0.0)
+    assert all(p.exists() for p in pngs) and not cb.pending(wd, "end")
+    assert len(list((wd / "tensorboard").glob("events*"))) > events
+    np.load(snapshot_path(wd, "end"))   # the numbers were left as they were
