@@ -15,7 +15,8 @@ import math
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any TensorFlow import
+if not os.environ.get("TF_CPP_MIN_LOG_LEVEL"):   # before any TensorFlow import
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 
 from .errors import RunError, UsageError  # noqa: E402 - after the log-level default
 
@@ -120,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .sweep import cli as sweep_cli
 
     parser = _Parser(prog="nm-tf", description=__doc__.splitlines()[0])
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up and info messages (hidden by default)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_exact(sub)
     for module in (anneal_cli, landscape_cli, modes_cli, export_cli, serve_cli, client, quickstart, sweep_cli):
@@ -142,6 +145,10 @@ def main(argv=None) -> int:
     _configure_logging()
     try:
         args = build_parser().parse_args(argv)
+        if args.command != "exact":       # nm-tf exact never imports TensorFlow
+            from .runtime import import_tensorflow
+
+            import_tensorflow(verbose=args.verbose)
         return int(args.func(args) or 0)
     except (UsageError, FileNotFoundError, FileExistsError) as exc:
         print(f"nm-tf: error: {exc}", file=sys.stderr)

@@ -273,3 +273,11 @@ def test_one_minibatch_equals_the_plain_step(quantum):
         assert float(out[0][key]) == pytest.approx(float(out[1][key]), abs=1e-10), key
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, atol=1e-10)
+
+
+def test_cli_two_replicas_start(tmp_path):
+    """The CLI sets TF threads before the strategy asks for two logical CPUs: that must still work."""
+    r = subprocess.run(_cli(tmp_path / "r2", "--L", "2", "--warmup", "4", "--annealing-steps", "2", "--train-steps",
+                            "1", "--hidden", "4", "--samples", "10", "--final-samples", "20", "--replicas", "2",
+                            "--jit", "false"), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]

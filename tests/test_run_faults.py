@@ -143,12 +143,10 @@ def test_snapshot_killed_before_its_figures_is_finished_on_resume(tmp_path):
         p.unlink()
     events = len(list((wd / "tensorboard").glob("events*")))
 
-    class Run:   # what the driver hands a callback
-        workdir, cfg, quiet, model = wd, cfg, True, None
-
+    run = type("Run", (), {"workdir": wd, "cfg": cfg, "quiet": True, "model": None})()  # as the driver hands it
     cb = LandscapeCallback(cfg.landscape)
     assert cb.pending(wd, "end")
-    cb.on_snapshot(Run(), "end", 0.0, 0.0)
+    cb.on_snapshot(run, "end", 0.0, 0.0)
     assert all(p.exists() for p in pngs) and not cb.pending(wd, "end")
     assert len(list((wd / "tensorboard").glob("events*"))) > events
     np.load(snapshot_path(wd, "end"))   # the numbers were left as they were

@@ -2,6 +2,7 @@ import csv
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,12 +67,11 @@ def test_local_sweep_table_reuse_and_failures(tmp_path):
     assert r.returncode == 1, r.stderr
     rows = {row["run"]: row for row in _table(tmp_path / "sweep" / "results.csv")}
     assert rows["L2_seed0"]["status"] == "ok" and rows["L2_seed0"]["L"] == "2" and rows["L2_seed0"]["seed"] == "0"
-    assert float(rows["L2_seed0"]["energy_per_spin_mean"]) < 0
+    assert -0.5 <= float(rows["L2_seed0"]["energy_per_spin_mean"]) <= 0.5
     assert rows["L3_seed0"]["status"] == "failed" and "different configuration" in rows["L3_seed0"]["error"]
     assert "failed: L3_seed0" in r.stdout
     # Free the blocked run: the finished one is reused (same numbers), the other runs now.
-    for f in blocked.path.iterdir():
-        f.unlink()
+    shutil.rmtree(blocked.path)
     r = _run_cli("sweep", "--spec", str(spec), "--workdir", str(tmp_path / "sweep"), "--jobs", "2")
     assert r.returncode == 0, r.stderr
     again = {row["run"]: row for row in _table(tmp_path / "sweep" / "results.csv")}

@@ -70,8 +70,9 @@ def make_strategy(replicas: int):
 
     if replicas == 1:
         return None
-    gpus = tf.config.list_logical_devices("GPU")
-    if len(gpus) >= replicas:
+    # Physical devices only: listing logical ones would start the runtime and freeze the device set.
+    if len(tf.config.list_physical_devices("GPU")) >= replicas:
+        gpus = tf.config.list_logical_devices("GPU")
         return tf.distribute.MirroredStrategy([g.name for g in gpus[:replicas]])
     cpus = tf.config.list_physical_devices("CPU")
     try:
