@@ -469,3 +469,56 @@ def test_graph_export_option(run_dir, tmp_path):
     assert r.returncode == 0, r.stderr
     meta = json.loads((tmp_path / "g" / "1" / "assets.extra" / "nm_tf.json").read_text())
     assert meta["xla_buckets"] is None
+
+
+# ------------------------------------------------------------------ versions, TF-Serving's way
+def _wait(cond, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline and not cond():
+        time.sleep(0.1)
+    return cond()
+
+
+def test_versions_swap_only_after_loading_unload_when_deleted_reload_when_rewritten(run_dir, tmp_path):
+    from nm_tf.export import export_model
+    from nm_tf.models import NewmanMooreRNN
+
+    base = tmp_path / "models"
+    export_run(run_dir, base, "m")                                # version 1
+    logs = []
+    with SamplerServer(base, grpc_port=0, rest_port=0, poll_seconds=0.1, quiet=True) as srv:
+        srv.store.log = logs.append
+        # A half-written version 2: only its graph file. Version 1 keeps serving; status says why.
+        (base / "m" / "2").mkdir()
+        shutil.copy(base / "m" / "1" / "saved_model.pb", base / "m" / "2" / "saved_model.pb")
+        assert _wait(lambda: ("m", 2) in srv.store.failed)
+        time.sleep(1.0)                                           # ten more polls: no retry, no new load
+        assert sum("could not load m version 2" in line for line in logs) == 1
+        assert _stub(srv).Predict(_request(name="m")).model_spec.version.value == 1
+        code, body = _rest(srv, "/v1/models/m")
+        states = {s["version"]: s for s in body["model_version_status"]}
+        assert states["2"]["state"] == "LOADING" and states["2"]["status"]["error_message"]
+        assert states["1"]["state"] == "AVAILABLE"
+        # The export completes: version 2 loads and becomes the default.
+        shutil.rmtree(base / "m" / "2")
+        export_run(run_dir, base, "m", version=2)
+        assert _wait(lambda: ("m", 2) in srv.store.loaded)
+        assert _stub(srv).Predict(_request(name="m")).model_spec.version.value == 2
+        # Deleted: unloaded, the default falls back to version 1.
+        shutil.rmtree(base / "m" / "2")
+        assert _wait(lambda: ("m", 2) not in srv.store.loaded)
+        assert _stub(srv).Predict(_request(name="m")).model_spec.version.value == 1
+        # Rewritten in place with other weights: the new files are served.
+        other = NewmanMooreRNN(L, hidden=8, seed=123)
+        shutil.rmtree(base / "m" / "1")
+        export_model(other, base / "m" / "1")
+        want = other.sample(20, [0, 9])[0].numpy()
+
+        def serves_new_files():
+            try:
+                out = _stub(srv).Predict(_request(name="m", n=20, seed=(0, 9))).outputs["spins"]
+            except grpc.RpcError:          # between the removal and the new export
+                return False
+            return np.array_equal(tf.make_ndarray(out), want)
+
+        assert _wait(serves_new_files)

@@ -13,9 +13,9 @@ _EVALUATORS = {}   # per worker process: compiled evaluators by settings
 
 
 def _evaluate_chunks(problem, settings: dict, jobs):
-    import os
+    from ..runtime import import_tensorflow
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import_tensorflow()
     from .evaluate import PlaneLoss
 
     key = tuple(sorted(settings.items()))

@@ -180,12 +180,28 @@ class LoadedModel:
         self.session.close()
 
 
-class ModelStore:
-    """Every model under ``base``: ``base/<name>/<version>/saved_model.pb``.
+def _fingerprint(path: Path):
+    """What changes when a version directory is (re)written: the graph file and the variables index."""
+    out = []
+    for f in (path / "saved_model.pb", path / "variables" / "variables.index"):
+        try:
+            st = f.stat()
+            out.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append(None)
+    return tuple(out)
 
-    The newest version of each model is served by default and loaded eagerly
-    (with warm-up); an older version is loaded on first request. ``refresh``
-    (called by a polling thread) picks up new models and versions.
+
+class ModelStore:
+    """Every model under ``base``: ``base/<name>/<version>/saved_model.pb``, TF-Serving's way.
+
+    * The newest version of each model is loaded (with its warm-up) by :meth:`refresh`, which a
+      polling thread calls. It becomes the default only after it loaded and warmed up; until then,
+      and if it fails, the previous version keeps serving and :meth:`status` says what failed.
+      A failed version is retried only when its files change (no work, no leak, per poll).
+    * A version whose directory is deleted is unloaded; a version rewritten in place (re-export
+      of the same number) is reloaded.
+    * An older version that is still on disk is loaded on its first request.
     """
 
     def __init__(self, base, max_samples: int = 100_000, names=None, log=print):
@@ -195,8 +211,10 @@ class ModelStore:
         self.max_samples = max_samples
         self.names = set(names) if names else None
         self.log = log
-        self.loaded = {}
-        self.lock = threading.Lock()
+        self.loaded = {}      # (name, version) -> LoadedModel
+        self.prints = {}      # (name, version) -> fingerprint of the loaded files
+        self.failed = {}      # (name, version) -> (fingerprint, message)
+        self.lock = threading.RLock()
         self.refresh()
 
     def model_names(self):
@@ -204,45 +222,111 @@ class ModelStore:
         return sorted(n for n in names if self.names is None or n in self.names)
 
     def _versions_of(self, name) -> list:
-        """Versions of a served model; [] for any name that is not a direct, valid child of the base."""
+        """Versions on disk of a served model; [] for any name that is not a direct, valid child of the base."""
         if not valid_model_name(name) or (self.names is not None and name not in self.names):
             return []
         return _versions(self.base / name)
 
     def refresh(self):
-        for name in self.model_names():
-            latest = _versions(self.base / name)[-1]
+        """Load new versions, reload rewritten ones, unload deleted ones (called by the poller)."""
+        on_disk = {name: self._versions_of(name) for name in self.model_names()}
+        for key in [k for k in self.loaded if k[1] not in on_disk.get(k[0], [])]:
+            self._unload(key, "its directory was removed")
+        for name, versions in on_disk.items():
+            for v in versions:
+                key = (name, v)
+                if key in self.loaded and _fingerprint(self.base / name / str(v)) != self.prints[key]:
+                    self._try_load(name, v, replace=True)
+            latest = versions[-1]
             if (name, latest) not in self.loaded:
-                self._load(name, latest)
+                self._try_load(name, latest)
 
-    def _load(self, name: str, version: int) -> LoadedModel:
+    def _try_load(self, name: str, version: int, replace: bool = False):
+        key = (name, version)
+        path = self.base / name / str(version)
+        fp = _fingerprint(path)
+        if key in self.failed and self.failed[key][0] == fp:
+            return None                                  # failed with these very files: wait for a change
+        try:
+            return self._load(name, version, replace=replace)
+        except Exception as exc:  # noqa: BLE001 - a broken export must not stop serving the others
+            message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            self.failed[key] = (fp, message)
+            self.log(f"could not load {name} version {version}: {message}")
+            return None
+
+    def _load(self, name: str, version: int, replace: bool = False) -> LoadedModel:
+        key = (name, version)
+        path = self.base / name / str(version)
         with self.lock:
-            if (name, version) in self.loaded:
-                return self.loaded[(name, version)]
-            model = LoadedModel(name, version, self.base / name / str(version))
-            warm = model.replay_warmup()
-            self.loaded[(name, version)] = model
-        self.log(f"loaded {name} version {version} ({warm} warm-up requests)")
+            if key in self.loaded and not replace:
+                return self.loaded[key]
+            fp = _fingerprint(path)
+            model = LoadedModel(name, version, path)
+            try:
+                warm = model.replay_warmup()
+            except Exception:
+                model.close()
+                raise
+            old = self.loaded.get(key)
+            self.loaded[key], self.prints[key] = model, fp
+            self.failed.pop(key, None)
+        if old is not None:
+            old.close()
+        self.log(f"{'reloaded' if old else 'loaded'} {name} version {version} ({warm} warm-up requests)")
         return model
 
+    def _unload(self, key, why: str):
+        with self.lock:
+            model = self.loaded.pop(key, None)
+            self.prints.pop(key, None)
+        if model is not None:
+            model.close()
+            self.log(f"unloaded {key[0]} version {key[1]}: {why}")
+
     def get(self, name: str, version: int | None = None) -> LoadedModel:
-        versions = self._versions_of(name)
-        if not versions:
+        if not self._versions_of(name) and not any(k[0] == name for k in self.loaded):
             raise ServingError("NOT_FOUND", f"Servable not found for request: Latest({name})")
         if version is None:
-            version = versions[-1]
-        elif version not in versions:
+            ready = sorted(v for (n, v) in self.loaded if n == name)
+            if not ready:
+                failed = [f"version {v}: {m}" for (n, v), (_, m) in sorted(self.failed.items()) if n == name]
+                raise ServingError("NOT_FOUND", f"Servable not found for request: Latest({name})"
+                                   + (f" (failed to load: {'; '.join(failed)})" if failed else ""))
+            return self.loaded[(name, ready[-1])]
+        if (name, version) in self.loaded:
+            return self.loaded[(name, version)]
+        if version not in self._versions_of(name):
             raise ServingError("NOT_FOUND", f"Servable not found for request: Specific({name}, {version})")
-        return self.loaded.get((name, version)) or self._load(name, version)
+        model = self._try_load(name, version)
+        if model is None:
+            raise ServingError("NOT_FOUND", f"Servable not found for request: Specific({name}, {version}) "
+                                            f"(failed to load: {self.failed[(name, version)][1]})")
+        return model
 
     def status(self, name: str, version: int | None = None):
-        versions = self._versions_of(name)
-        if not versions or (version is not None and version not in versions):
+        """TF-Serving's ``model_version_status``: AVAILABLE (loaded), LOADING (not yet / failed, with
+        the error), END (on disk, not loaded)."""
+        on_disk = self._versions_of(name)
+        shown = sorted(set(on_disk) | {v for (n, v) in self.loaded if n == name})
+        if version is not None:
+            shown = [v for v in shown if v == version]
+        if not shown:
             raise ServingError("NOT_FOUND", f"Could not find any versions of model {name}"
                                + (f" version {version}" if version is not None else ""))
-        shown = [version] if version is not None else versions
-        return [{"version": str(v), "state": "AVAILABLE" if (name, v) in self.loaded or v == versions[-1]
-                 else "END", "status": {"error_code": "OK", "error_message": ""}} for v in reversed(shown)]
+        out = []
+        for v in reversed(shown):
+            key = (name, v)
+            if key in self.loaded:
+                state, code, msg = "AVAILABLE", "OK", ""
+            elif key in self.failed:
+                state, code, msg = "LOADING", "UNKNOWN", self.failed[key][1]
+            elif on_disk and v == on_disk[-1]:
+                state, code, msg = "LOADING", "OK", ""
+            else:
+                state, code, msg = "END", "OK", ""
+            out.append({"version": str(v), "state": state, "status": {"error_code": code, "error_message": msg}})
+        return out
 
     def close(self):
         for m in self.loaded.values():

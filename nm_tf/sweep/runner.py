@@ -40,9 +40,11 @@ def execute(task: RunTask) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     t0 = time.monotonic()
     try:
+        from ..runtime import configure_threads, import_tensorflow
+
+        import_tensorflow()
         from ..annealing.config import AnnealConfig
         from ..annealing.driver import anneal_or_reuse
-        from ..runtime import configure_threads
 
         configure_threads(1, 1)
         cfg = AnnealConfig.from_dict(task.config)
