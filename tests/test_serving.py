@@ -522,3 +522,57 @@ def test_versions_swap_only_after_loading_unload_when_deleted_reload_when_rewrit
             return np.array_equal(tf.make_ndarray(out), want)
 
         assert _wait(serves_new_files)
+
+
+# ------------------------------------------------------------------ load
+def test_sample_budget_refuses_quickly_when_spent():
+    import threading
+
+    from nm_tf.server.budget import SampleBudget
+    from nm_tf.server.store import ServingError
+
+    budget = SampleBudget(10, wait_seconds=0.2)
+    held, release = threading.Event(), threading.Event()
+
+    def holder():
+        with budget.take(8):
+            held.set()
+            release.wait(5)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    held.wait(5)
+    start = time.perf_counter()
+    with pytest.raises(ServingError) as info:
+        with budget.take(5):
+            pass
+    assert info.value.code == "RESOURCE_EXHAUSTED" and time.perf_counter() - start < 1.0
+    with pytest.raises(ServingError, match="exceeds"):
+        with budget.take(11):
+            pass
+    release.set()
+    t.join()
+    with budget.take(10):           # spent budget comes back
+        assert budget.in_flight == 10
+    assert budget.in_flight == 0
+
+
+def test_stalled_rest_connection_is_closed(models):
+    import socket
+
+    with SamplerServer(models, grpc_port=0, rest_port=0, quiet=True, rest_timeout=1.0) as srv:
+        port = int(srv.rest_url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"POST /v1/models/nm:predict HTTP/1.1\r\nHost: x\r\n")   # headers never finished
+            t = time.perf_counter()
+            assert s.recv(1024) == b""                                       # closed by the server
+            assert time.perf_counter() - t < 8
+
+
+@pytest.mark.slow
+def test_load_without_failures():
+    r = subprocess.run([sys.executable, "benchmarks/bench_serving_load.py", "--requests", "400", "--concurrency",
+                        "100", "--json"], capture_output=True, text=True, timeout=900,
+                       cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert r.returncode == 0 and out["rest"]["failures"] == 0 and out["grpc"]["failures"] == 0, out

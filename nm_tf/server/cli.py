@@ -46,6 +46,9 @@ def add_parser(sub):
     p.add_argument("--rest-port", type=port, default=8501, help="REST port, 0..65535 (0: any free port)")
     p.add_argument("--max-samples", type=positive_int, default=100_000,
                    help="largest num_samples, and most rows of any batch input, accepted per request")
+    p.add_argument("--max-inflight-samples", type=positive_int, default=None,
+                   help="samples being drawn or scored at once over all requests (default 4 x --max-samples); "
+                        "beyond it a request waits up to 5 s, then gets RESOURCE_EXHAUSTED / HTTP 503")
     p.add_argument("--poll-seconds", type=poll_seconds, default=1.0,
                    help="seconds between looks for new models and versions (>= 0.05)")
     p.set_defaults(func=_run)
@@ -70,7 +73,8 @@ def _run(args) -> int:
         raise UsageError(f"--host {args.host!r} does not resolve to an address") from None
     try:
         server = SamplerServer(args.model_dir, host=args.host, grpc_port=args.grpc_port, rest_port=args.rest_port,
-                               max_samples=args.max_samples, poll_seconds=args.poll_seconds).start()
+                               max_samples=args.max_samples, poll_seconds=args.poll_seconds,
+                               max_inflight_samples=args.max_inflight_samples).start()
     except OSError as exc:
         raise UsageError(str(exc)) from None
     try:

@@ -10,7 +10,8 @@ from .store import DEFAULT_SIGNATURE, ServingError
 
 __all__ = ["PredictionService"]
 
-_CODES = {"INVALID_ARGUMENT": grpc.StatusCode.INVALID_ARGUMENT, "NOT_FOUND": grpc.StatusCode.NOT_FOUND}
+_CODES = {"INVALID_ARGUMENT": grpc.StatusCode.INVALID_ARGUMENT, "NOT_FOUND": grpc.StatusCode.NOT_FOUND,
+          "RESOURCE_EXHAUSTED": grpc.StatusCode.RESOURCE_EXHAUSTED}
 
 
 def _proto_dtype(key, proto):
@@ -39,7 +40,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             except Exception as exc:  # noqa: BLE001 - malformed TensorProto
                 raise ServingError("INVALID_ARGUMENT", f"cannot decode input tensors: {exc}") from None
             outputs = model.run(spec.signature_name, inputs, list(request.output_filter),
-                                self.store.max_samples)
+                                self.store.max_samples, budget=self.store.budget)
         except ServingError as err:
             self._abort(context, err)
         response = predict_pb2.PredictResponse()

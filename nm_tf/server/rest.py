@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import numpy as np
 
@@ -21,7 +22,7 @@ __all__ = ["make_rest_server"]
 
 _ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
                     r"(?P<action>/metadata|:predict)?$")
-_HTTP = {"INVALID_ARGUMENT": 400, "NOT_FOUND": 404}
+_HTTP = {"INVALID_ARGUMENT": 400, "NOT_FOUND": 404, "RESOURCE_EXHAUSTED": 503}
 MAX_BODY = 64 << 20
 
 
@@ -85,7 +86,7 @@ def _predict(store, name, version, body):
                 raise ServingError("INVALID_ARGUMENT", f"'inputs' must name each of {sorted(spec)}")
             raw = {next(iter(spec)): raw}
         inputs = {k: _to_array(v, spec[k][0], k) if k in spec else np.asarray(v) for k, v in raw.items()}
-        return outputs_json(model.run(signature, inputs, max_samples=store.max_samples))
+        return outputs_json(model.run(signature, inputs, max_samples=store.max_samples, budget=store.budget))
     instances = body["instances"]
     if not isinstance(instances, list) or not instances:
         raise ServingError("INVALID_ARGUMENT", "'instances' must be a non-empty list")
@@ -102,7 +103,7 @@ def _predict(store, name, version, body):
     else:
         raise ServingError("INVALID_ARGUMENT", f"instances must be objects naming {sorted(spec)}")
     inputs = {k: _to_array(v, spec[k][0], k) if k in spec else np.asarray(v) for k, v in raw.items()}
-    out = model.run(signature, inputs, max_samples=store.max_samples)
+    out = model.run(signature, inputs, max_samples=store.max_samples, budget=store.budget)
     rows = len(instances)
     if any(np.ndim(v) == 0 or len(v) != rows for v in out.values()):
         raise ServingError("INVALID_ARGUMENT", "outputs are not batched along the instances")
@@ -123,9 +124,47 @@ def _metadata(store, name, version):
             "metadata": {"signature_def": json_format.MessageToDict(sig_map)}}
 
 
-def make_rest_server(store, host: str, port: int, log=None) -> ThreadingHTTPServer:
+class PooledHTTPServer(HTTPServer):
+    """``http.server`` with a listen backlog of 1024 and a fixed pool of worker threads.
+
+    Why not a third-party server: this keeps every answer, including those to malformed
+    requests, in TF-Serving's JSON error form, and with the backlog, the pool, socket
+    timeouts and the sample budget it met the load targets (benchmarks/README.md).
+    Connections wait in the pool's queue (each is a socket, no work); the work itself is
+    bounded by the store's sample budget.
+    """
+
+    request_queue_size = 1024
+    allow_reuse_address = True
+
+    def __init__(self, address, handler, workers: int = 32):
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rest")
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address):
+        self.pool.submit(self._work, request, client_address)
+
+    def _work(self, request, client_address):
+        try:
+            self.finish_request(request, client_address)
+        except Exception:  # noqa: BLE001 - a broken connection must not stop the worker
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+
+    def handle_error(self, request, client_address):
+        pass   # a client that went away; the answer could not be delivered
+
+    def server_close(self):
+        super().server_close()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def make_rest_server(store, host: str, port: int, log=None, timeout: float = 30.0) -> HTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # A stalled connection (no request line, headers or body for this long) is closed.
+        # A class attribute read by StreamRequestHandler.setup.
 
         def log_message(self, fmt, *args):  # quiet by default
             if log:
@@ -204,6 +243,5 @@ def make_rest_server(store, host: str, port: int, log=None) -> ThreadingHTTPServ
             except Exception as exc:  # noqa: BLE001 - the server keeps serving
                 self._send(500, {"error": f"internal error: {exc}"})
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    Handler.timeout = timeout
+    return PooledHTTPServer((host, port), Handler)

@@ -18,7 +18,8 @@ class SamplerServer:
     """
 
     def __init__(self, model_dir, host: str = "127.0.0.1", grpc_port: int = 8500, rest_port: int = 8501,
-                 max_samples: int = 100_000, poll_seconds: float = 1.0, workers: int = 8, quiet: bool = False):
+                 max_samples: int = 100_000, poll_seconds: float = 1.0, workers: int = 8, quiet: bool = False,
+                 max_inflight_samples: int | None = None, rest_timeout: float = 30.0):
         import grpc
         from tensorflow_serving.apis import prediction_service_pb2_grpc
 
@@ -27,13 +28,17 @@ class SamplerServer:
         from .store import ModelStore
 
         self.log = (lambda *_: None) if quiet else (lambda msg: print(f"[nm-tf serve] {msg}", file=sys.stderr))
-        self.store = ModelStore(model_dir, max_samples=max_samples, log=self.log)
+        self.store = ModelStore(model_dir, max_samples=max_samples, log=self.log,
+                                max_inflight_samples=max_inflight_samples)
         if not self.store.model_names():
             self.log(f"no models under {model_dir} yet; polling for new ones")
         self.host = host
         # gRPC's default SO_REUSEPORT would let a second server share a taken port and receive
         # part of the first one's connections; a taken port must be an error instead.
-        self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=[("grpc.so_reuseport", 0)])
+        # Beyond 1024 concurrent calls gRPC answers RESOURCE_EXHAUSTED at once; the work of the
+        # admitted ones is bounded by the store's sample budget.
+        self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=[("grpc.so_reuseport", 0)],
+                                maximum_concurrent_rpcs=1024)
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(self.store), self.grpc)
         try:
             self.grpc_port = self.grpc.add_insecure_port(f"{host}:{grpc_port}")
@@ -42,7 +47,7 @@ class SamplerServer:
         if self.grpc_port == 0:
             raise OSError(f"cannot bind the gRPC port {host}:{grpc_port} (in use, or not an address of this machine)")
         try:
-            self.rest = make_rest_server(self.store, host, rest_port)
+            self.rest = make_rest_server(self.store, host, rest_port, timeout=rest_timeout)
         except OSError as exc:
             self.grpc.stop(None)
             raise OSError(f"cannot bind the REST port {host}:{rest_port}: {exc.strerror or exc}") from None

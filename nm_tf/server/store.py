@@ -127,7 +127,11 @@ class LoadedModel:
             out.update(self.input_spec(name))
         return out
 
-    def run(self, signature: str, inputs: dict, output_filter=(), max_samples: int | None = None) -> dict:
+    def run(self, signature: str, inputs: dict, output_filter=(), max_samples: int | None = None,
+            budget=None) -> dict:
+        """Validate the inputs, then run the signature (holding ``budget`` for its samples, if given)."""
+        import contextlib
+
         import tensorflow as tf
 
         sig = self.signature(signature)
@@ -138,12 +142,15 @@ class LoadedModel:
             raise ServingError("INVALID_ARGUMENT",
                                f"signature {signature or DEFAULT_SIGNATURE!r} expects inputs {sorted(spec)}; "
                                f"missing {missing}, unexpected {extra}")
-        feeds = {}
+        feeds, cost = {}, 1
         for key, value in inputs.items():
             value = np.asarray(value)
             self.check_input(signature, key, value.dtype, value.shape, max_samples)
+            if value.ndim:
+                cost = max(cost, int(value.shape[0]))
             if key == "num_samples":
                 n = int(value)
+                cost = max(cost, n)
                 if n <= 0:
                     raise ServingError("INVALID_ARGUMENT", f"num_samples must be > 0, got {n}")
                 if max_samples is not None and n > max_samples:
@@ -155,7 +162,8 @@ class LoadedModel:
         if unknown:
             raise ServingError("INVALID_ARGUMENT", f"output_filter names unknown outputs {unknown}")
         try:
-            return self.session.run({k: sig.outputs[k].name for k in names}, feeds)
+            with budget.take(cost) if budget is not None else contextlib.nullcontext():
+                return self.session.run({k: sig.outputs[k].name for k in names}, feeds)
         except tf.errors.InvalidArgumentError as exc:
             raise ServingError("INVALID_ARGUMENT", _short_message(exc.message)) from None
 
@@ -204,11 +212,14 @@ class ModelStore:
     * An older version that is still on disk is loaded on its first request.
     """
 
-    def __init__(self, base, max_samples: int = 100_000, names=None, log=print):
+    def __init__(self, base, max_samples: int = 100_000, names=None, log=print, max_inflight_samples=None):
+        from .budget import SampleBudget
+
         self.base = Path(base)
         if not self.base.is_dir():
             raise FileNotFoundError(f"model directory {self.base} does not exist")
         self.max_samples = max_samples
+        self.budget = SampleBudget(max_inflight_samples or 4 * max_samples)
         self.names = set(names) if names else None
         self.log = log
         self.loaded = {}      # (name, version) -> LoadedModel
