@@ -47,14 +47,18 @@ def parse_float_list(text: str, name: str, *, positive: bool = False, nonneg: bo
     return out
 
 
+MAX_EXACT_L = 128   # GF(2) elimination of the N x N parity map: N^2/8 bytes (32 MB) and ~30 s at L = 128
+
+
 def parse_L(text: str) -> int:
-    """argparse type for a lattice size: an integer >= 2."""
+    """argparse type for a lattice size: an integer 2..MAX_EXACT_L."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"L must be an integer >= 2, got {text!r}") from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"L must be an integer >= 2, got {value}")
+    if not 2 <= value <= MAX_EXACT_L:
+        raise argparse.ArgumentTypeError(f"L must be an integer 2..{MAX_EXACT_L} (the GF(2) elimination holds an "
+                                         f"N x N bit matrix, N = L^2), got {value}")
     return value
 
 

@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 
@@ -41,6 +42,10 @@ class SamplerClient:
     def __init__(self, target: str | None = None, url: str | None = None, timeout: float = 60.0):
         if (target is None) == (url is None):
             raise UsageError("give exactly one of target (gRPC host:port) or url (REST)")
+        if target is not None and not re.fullmatch(r"[^\s:]+:\d{1,5}", target):
+            raise UsageError(f"--target must be host:port, e.g. 127.0.0.1:8500, got {target!r}")
+        if url is not None and not re.fullmatch(r"https?://[^\s/]+(:\d{1,5})?/?", url):
+            raise UsageError(f"--url must be http://host[:port], e.g. http://127.0.0.1:8501, got {url!r}")
         self.target, self.url, self.timeout = target, url.rstrip("/") if url else None, timeout
         if target:
             import grpc
@@ -139,15 +144,14 @@ def format_stats(stats: dict) -> str:
 
 
 def _run(args) -> int:
-    if args.num_samples < 1:
-        raise UsageError(f"--num-samples must be >= 1, got {args.num_samples}")
-    from .errors import RunError
+    if not 1 <= args.num_samples <= 10_000_000:
+        raise UsageError(f"--num-samples must be 1..10000000, got {args.num_samples}")
 
     client = SamplerClient(target=args.target, url=args.url)
     try:
         stats = client.hamming_stats(args.model, args.num_samples, args.seed, args.version)
     except ServerError as exc:
-        raise RunError(f"server error: {exc}") from None
+        raise UsageError(f"server error: {exc}") from None
     finally:
         client.close()
     keys = ("n_samples", "ground_state_fraction", "distinct_ground_states", "mean_hamming", "hamming_histogram")

@@ -219,7 +219,7 @@ def load_config_file(path) -> dict:
         else:
             data = json.loads(text)
     except Exception as exc:  # noqa: BLE001 - parser errors differ by format
-        raise UsageError(f"cannot parse config file {path}: {exc}") from None
+        raise UsageError(f"cannot parse config file {path}: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
         raise UsageError(f"config file {path} must hold a mapping of field names to values")
     return data

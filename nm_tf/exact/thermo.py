@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from ..lattice import check_L
-from .gf2 import kernel_basis, pack_rows, span
+from .gf2 import kernel_basis, log2_degeneracy, pack_rows, span
 from ..errors import UsageError
 
 __all__ = ["dual_weight_distribution", "thermodynamics", "Thermo"]
@@ -51,7 +51,15 @@ def dual_weight_distribution(L: int) -> np.ndarray:
     Returns:
         int64 ``[N + 1]``, summing to the degeneracy. Cached per ``L``.
     """
-    return np.asarray(_weights(check_L(L)), dtype=np.int64)
+    L = check_L(L)
+    k = log2_degeneracy(L)
+    if k > MAX_DUAL_LOG2:
+        raise UsageError(f"exact F(T) at L={L} enumerates 2^{k} dual codewords; the limit is 2^{MAX_DUAL_LOG2} "
+                         f"(about 4 minutes on 2 cores: 2^30 took 1 minute)")
+    return np.asarray(_weights(L), dtype=np.int64)
+
+
+MAX_DUAL_LOG2 = 32
 
 
 class Thermo(dict):

@@ -50,9 +50,11 @@ def _run(args) -> int:
     from .snapshots import snapshot_path
 
     cfg = RunDir(args.workdir).config()          # fails early on a missing run
+    if args.threads is not None and not 1 <= args.threads <= 256:
+        raise UsageError(f"--threads must be 1..256, got {args.threads}")
     _check_field("temperature", args.temperature)
     _check_field("gamma", args.gamma)
-    spec = LandscapeSpec(points=args.points, span=args.span, samples=args.samples or cfg.samples,
+    spec = LandscapeSpec(points=args.points, span=args.span, samples=cfg.samples if args.samples is None else args.samples,
                          seed=args.seed, crn=args.crn, repeats=args.repeats, normalization=args.normalization,
                          orthogonalize=args.orthogonalize, exact=args.exact, chunk=args.chunk)
     if spec.exact and cfg.L * cfg.L > EXACT_MAX_SITES:

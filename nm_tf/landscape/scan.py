@@ -31,6 +31,12 @@ __all__ = ["EXACT_MAX_SITES", "LandscapeSpec", "PlaneProblem", "roughness", "sca
 EXACT_MAX_SITES = 16   # exact landscapes enumerate 2^N states
 
 SAVE_EVERY_SECONDS = 20.0
+# Bounds from memory: the grid keeps repeats x points^2 float64 losses (+ a done mask), and one
+# compiled call holds at least one point's samples x N hidden states.
+MAX_POINTS = 2000
+MAX_SAMPLES = 100_000
+MAX_REPEATS = 1000
+LIMITS_NOTE = "the grid is held in memory as repeats x points^2 numbers, and each point's samples at once"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +76,9 @@ class LandscapeSpec:
         positive_int("points", 2)
         positive_int("samples")
         positive_int("repeats")
+        for name, limit in (("points", MAX_POINTS), ("samples", MAX_SAMPLES), ("repeats", MAX_REPEATS)):
+            if getattr(self, name) > limit:
+                raise UsageError(f"{name} must be <= {limit}, got {getattr(self, name)} ({LIMITS_NOTE})")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise UsageError(f"seed must be an integer >= 0, got {self.seed!r}")
         if not isinstance(self.span, (int, float)) or not math.isfinite(self.span) or self.span <= 0:

@@ -30,6 +30,9 @@ def add_parser(sub):
     p.set_defaults(func=_run)
 
 
+MAX_MODES_SAMPLES = 10_000_000
+
+
 def run_modes(bits, L: int, out_dir, source: str = "", J: float = 1.0) -> dict:
     """Analyse ``bits``, write ``modes.json``, ``modes_pca.png`` and (when the exact set is
     listed) ``modes_ground_states.png`` into ``out_dir``; return the statistics."""
@@ -51,8 +54,9 @@ def run_modes(bits, L: int, out_dir, source: str = "", J: float = 1.0) -> dict:
 
 
 def _run(args) -> int:
-    if args.samples < 1:
-        raise UsageError(f"--samples must be >= 1, got {args.samples}")
+    if not 1 <= args.samples <= MAX_MODES_SAMPLES:
+        raise UsageError(f"--samples must be 1..{MAX_MODES_SAMPLES} (the samples are held in memory with their "
+                         f"PCA), got {args.samples}")
     if args.seed is not None and args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
     if (args.target or args.url) and not args.model:
@@ -72,14 +76,13 @@ def _run(args) -> int:
         out = args.out or "modes"
     else:
         from ..client import SamplerClient, ServerError
-        from ..errors import RunError
         from .sources import samples_from_server
 
         client = SamplerClient(target=args.target, url=args.url)
         try:
             bits, L, source = samples_from_server(client, args.model, args.samples, args.seed or 0)
         except ServerError as exc:
-            raise RunError(f"server error: {exc}") from None
+            raise UsageError(f"server error: {exc}") from None
         finally:
             client.close()
         out = args.out or "modes"
