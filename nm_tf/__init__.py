@@ -4,7 +4,7 @@ The physics core (``lattice``, ``hamiltonian``, ``exact``) needs only NumPy and
 SciPy; TensorFlow is imported by the modules that use it.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .lattice import Ordering, check_L, make_ordering, triangles  # noqa: E402
 from .hamiltonian import (  # noqa: E402

@@ -124,10 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
     from .server import cli as serve_cli
     from .sweep import cli as sweep_cli
 
-    parser = _Parser(prog="nm-tf", description=__doc__.splitlines()[0])
+    from . import __version__
+
+    parser = _Parser(prog="nm-tf", description="Variational neural annealing of the Newman-Moore model: exact "
+                                               "physics, VCA/VQA anneals, loss landscapes, mode analysis, "
+                                               "sweeps, SavedModel export and a TF-Serving-compatible server.",
+                     epilog="nm-tf COMMAND --help describes each command.")
+    parser.add_argument("--version", action="version", version=f"nm-tf {__version__}")
     parser.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's start-up and info messages (hidden by default)")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _add_exact(sub)
     for module in (anneal_cli, landscape_cli, modes_cli, export_cli, serve_cli, client, quickstart, sweep_cli):
         module.add_parser(sub)
@@ -148,7 +154,11 @@ def _configure_logging():
 def main(argv=None) -> int:
     _configure_logging()
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:          # bare nm-tf: what it can do
+            parser.print_help()
+            return 0
         if args.command != "exact":       # nm-tf exact never imports TensorFlow
             from .runtime import import_tensorflow
 

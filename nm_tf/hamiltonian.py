@@ -91,6 +91,16 @@ def energy_from_parities(parities: np.ndarray, J: float = 1.0) -> np.ndarray:
     return 0.5 * J * (par.shape[1] - 2 * par.sum(axis=1)).astype(np.float64)
 
 
+# Energies are e0 + J * (number of unsatisfied triangles): levels are J apart, so a quarter of a
+# level separates the ground states from everything else in any floating-point precision.
+GROUND_STATE_TOLERANCE = 0.25
+
+
+def is_ground_state(energy, e0: float, J: float = 1.0):
+    """``energy <= e0 + J/4`` (NumPy or TF): the one ground-state test of the package."""
+    return energy <= e0 + GROUND_STATE_TOLERANCE * J
+
+
 def ground_state_energy(L: int, J: float = 1.0) -> float:
     """``-J N / 2``: every triangle satisfied (the all-down state is one)."""
     L = check_L(L)

@@ -1,4 +1,11 @@
-"""A dependency-free progress line with ETA for long jobs (stderr)."""
+"""Progress of long jobs on stderr: a rich progress bar on a terminal, plain periodic lines otherwise.
+
+``Progress(total, start=done_already, label=...)``; ``update(done, **fields)`` (``label=`` and
+``total=`` switch phase, e.g. warm-up -> annealing); ``close()``. The rate and the ETA are measured
+from the first update of this process, so neither the compile step before it nor work resumed from
+a checkpoint distorts them. Non-terminal streams (logs, CI) get one plain line every ``interval``
+seconds and at the end: no carriage returns or escape codes.
+"""
 
 from __future__ import annotations
 
@@ -9,46 +16,74 @@ __all__ = ["Progress"]
 
 
 def _fmt_time(seconds: float) -> str:
+    if seconds != seconds or seconds == float("inf"):
+        return "--:--"
     seconds = int(max(0, seconds))
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
+def _fields(fields: dict) -> str:
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items())
+
+
 class Progress:
-    """``Progress(total, start=done_already)``; ``update(done, **fields)``; ``close()``.
-
-    Redraws at most every ``interval`` seconds; silent when ``quiet``. The ETA is
-    measured from the work done in this process (resumed work is not counted).
-    """
-
-    def __init__(self, total: int, start: int = 0, quiet: bool = False, interval: float = 0.5,
+    def __init__(self, total: int, start: int = 0, quiet: bool = False, interval: float | None = None,
                  label: str = "", stream=None):
-        self.total, self.start, self.quiet, self.interval = total, start, quiet, interval
-        self.label = label
+        self.total, self.done, self.label, self.quiet = total, start, label.strip(), quiet
         self.stream = stream or sys.stderr
-        self.t0 = time.monotonic()
-        self.last = 0.0
-        self.done = start
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.interval = interval if interval is not None else (0.5 if self.tty else 30.0)
+        self.fields = {}
+        self._t0 = self._done0 = None
+        self._last = 0.0
+        self._bar = None
+        if not quiet and self.tty:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+            from rich.progress import Progress as RichProgress
 
-    def update(self, done: int, force: bool = False, **fields):
-        self.done = done
+            self._bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("ETA {task.fields[eta]}"), TextColumn("{task.fields[info]}"),
+                                     console=Console(file=self.stream), transient=False)
+            self._task = self._bar.add_task(self.label, total=total, completed=start, eta="--:--", info="")
+            self._bar.start()
+
+    def eta(self) -> float:
+        if self._t0 is None:
+            return float("inf")
+        rate = (self.done - self._done0) / max(time.monotonic() - self._t0, 1e-9)
+        return (self.total - self.done) / rate if rate > 0 else float("inf")
+
+    def update(self, done: int, force: bool = False, label: str | None = None, total: int | None = None,
+               **fields):
+        if label is not None and label.strip() != self.label or total is not None and total != self.total:
+            self.label = label.strip() if label is not None else self.label
+            self.total = total if total is not None else self.total
+            self._t0 = None                 # a new phase: its own rate
+        self.done, self.fields = done, fields
         now = time.monotonic()
-        if self.quiet or (not force and now - self.last < self.interval and done < self.total):
+        if self._t0 is None:                # the first update follows compilation: time from here
+            self._t0, self._done0 = now, done
+        if self.quiet or (not force and now - self._last < self.interval and done < self.total):
             return
-        self.last = now
-        frac = done / self.total if self.total else 1.0
-        rate = (done - self.start) / max(now - self.t0, 1e-9)
-        eta = (self.total - done) / rate if rate > 0 else float("inf")
-        bar = "#" * int(24 * frac) + "." * (24 - int(24 * frac))
-        extra = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items())
-        eta_s = _fmt_time(eta) if eta != float("inf") else "--:--"
-        self.stream.write(f"\r{self.label}[{bar}] {100 * frac:5.1f}% {done}/{self.total} "
-                          f"ETA {eta_s} {extra}\033[K")
-        self.stream.flush()
+        self._last = now
+        if (self.label, done) == getattr(self, "_shown", None) and self._bar is None:
+            return                          # the same line again (e.g. close right after the last update)
+        self._shown = (self.label, done)
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, total=self.total, description=self.label,
+                             eta=_fmt_time(self.eta()), info=_fields(fields))
+        else:
+            pct = 100.0 * done / self.total if self.total else 100.0
+            self.stream.write(f"{self.label} {done}/{self.total} ({pct:.0f}%) ETA {_fmt_time(self.eta())} "
+                              f"{_fields(fields)}\n")
+            self.stream.flush()
 
     def close(self):
-        if not self.quiet:
-            self.update(self.done, force=True)
-            self.stream.write("\n")
-            self.stream.flush()
+        if self.quiet:
+            return
+        self.update(self.done, force=True, **self.fields)
+        if self._bar is not None:
+            self._bar.stop()

@@ -22,11 +22,12 @@ def _grid(bits, L):
 
 def run_quickstart(workdir, num_samples: int = 1000, seed: int = 1, quiet: bool = False, out=print) -> dict:
     from .annealing.config import AnnealConfig
+    from .annealing.cli import describe_summary
     from .annealing.driver import anneal_or_reuse
     from .annealing.rundir import RunDir
     from .client import SamplerClient, format_stats
     from .exact import degeneracy, ground_states
-    from .export import export_run
+    from .export import existing_export, export_run
     from .server.server import SamplerServer
 
     workdir = Path(workdir)
@@ -38,10 +39,13 @@ def run_quickstart(workdir, num_samples: int = 1000, seed: int = 1, quiet: bool 
     else:
         out(f"[1/4] annealing L={cfg.L} VCA: T {cfg.T_start:g} -> 0 over {cfg.total_steps} steps ({run_dir})")
     summary = anneal_or_reuse(cfg, run_dir, quiet=quiet)
-    out(f"      final energy per spin {summary['energy_per_spin_mean']:+.4f} "
-        f"(exact ground state {summary['ground_state_energy_per_spin']:+.4f})")
-    path = export_run(run_dir, model_dir, "newman_moore")
-    out(f"[2/4] exported SavedModel to {path}")
+    out("      " + describe_summary(summary).replace("\n", "\n      "))
+    path = existing_export(run_dir, model_dir, "newman_moore")
+    if path is not None:
+        out(f"[2/4] reusing the SavedModel {path} exported from this run")
+    else:
+        path = export_run(run_dir, model_dir, "newman_moore")
+        out(f"[2/4] exported SavedModel to {path}")
     with SamplerServer(model_dir, grpc_port=0, rest_port=0, quiet=True) as server:
         out(f"[3/4] serving on gRPC {server.grpc_target} and REST {server.rest_url}")
         client = SamplerClient(target=server.grpc_target)
@@ -55,8 +59,8 @@ def run_quickstart(workdir, num_samples: int = 1000, seed: int = 1, quiet: bool 
     found = sample["spins"][sample["is_ground_state"]].astype(np.uint8)
     codes, counts = np.unique(found, axis=0, return_counts=True) if len(found) else (np.zeros((0, L * L)), [])
     out(f"ground states found: {len(codes)} of {degeneracy(L)} (exact)")
-    for bits, c in zip(codes, counts):
-        index = int(np.flatnonzero((gs == bits).all(axis=1))[0])
+    indexed = sorted((int(np.flatnonzero((gs == bits).all(axis=1))[0]), bits, c) for bits, c in zip(codes, counts))
+    for index, bits, c in indexed:
         out(f"  ground state #{index} (Hamming {int(L * L - bits.sum())} from trivial), {c} samples:\n{_grid(bits, L)}")
     out(f"TensorBoard: tensorboard --logdir {run_dir / 'tensorboard'} --host 127.0.0.1")
     return {"summary": summary, "stats": stats, "ground_states_found": int(len(codes)), "export": str(path)}

@@ -46,7 +46,7 @@ CASES = [
     (["sample", "--target", "", "--model", "m"], "--target must be host:port"),
     (["sample", "--url", "ftp://x", "--model", "m"], "--url must be"),
     (["sample", "--target", "127.0.0.1:9", "--model", "m", "--num-samples", "3"], "server error"),
-    ([], "required: command"),
+    (["bogus"], "invalid choice"),
 ]
 
 

@@ -163,7 +163,9 @@ def test_rest_status_metadata_and_predict(server):
     code, body = _rest(server, "/v1/models/nm")
     assert code == 200 and body["model_version_status"][0]["state"] == "AVAILABLE"
     code, body = _rest(server, "/v1/models/nm/versions/1/metadata")
-    assert code == 200 and "sample" in body["metadata"]["signature_def"]["signatureDef"]
+    sigs = body["metadata"]["signature_def"]["signature_def"]             # proto field names, as TF-Serving
+    assert code == 200 and "sample" in sigs and sigs["sample"]["method_name"] == "tensorflow/serving/predict"
+    assert "tensor_shape" in sigs["sample"]["outputs"]["spins"]
     code, body = _rest(server, "/v1/models/nm:predict",
                        {"signature_name": "sample", "inputs": {"num_samples": 7, "seed": [0, 4]}})
     assert code == 200 and np.asarray(body["outputs"]["spins"]).shape == (7, L * L)
@@ -576,3 +578,19 @@ def test_load_without_failures():
                        cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert r.returncode == 0 and out["rest"]["failures"] == 0 and out["grpc"]["failures"] == 0, out
+
+
+def test_grpc_model_status_and_energy_units(server):
+    from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
+
+    stub = model_service_pb2_grpc.ModelServiceStub(grpc.insecure_channel(server.grpc_target))
+    req = get_model_status_pb2.GetModelStatusRequest()
+    req.model_spec.name = "nm"
+    status = stub.GetModelStatus(req).model_version_status
+    assert [(s.version, s.state) for s in status] == [(1, 30)]          # AVAILABLE
+    req.model_spec.name = "../nm"
+    with pytest.raises(grpc.RpcError) as info:
+        stub.GetModelStatus(req)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    out = _stub(server).Predict(_request(n=20)).outputs
+    np.testing.assert_allclose(tf.make_ndarray(out["energy_per_spin"]), tf.make_ndarray(out["energy"]) / (L * L))

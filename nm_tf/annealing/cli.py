@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 
-from .config import AnnealConfig, load_config_file
+from .config import FIELD_CHOICES, FIELD_HELP, AnnealConfig, load_config_file
 
 __all__ = ["add_parser", "config_from_args"]
 
@@ -51,12 +52,14 @@ def add_parser(sub):
         if f.name in _SKIP:
             continue
         kind = _type_of(f)
+        default = "see above" if f.default is None and f.name in ("T0", "gamma0") else f.default
+        text = f"{FIELD_HELP[f.name]} [default: {default}]"
         if kind == "bool":
             p.add_argument(_flag(f.name), dest=f.name, default=None, type=strict_bool,
-                           metavar="true|false", help=f"default {f.default}")
+                           metavar="true|false", help=text)
         else:
-            p.add_argument(_flag(f.name), dest=f.name, type=kind, default=None,
-                           help=f"default {f.default}")
+            p.add_argument(_flag(f.name), dest=f.name, type=kind, default=None, help=text,
+                           choices=FIELD_CHOICES.get(f.name))
     p.set_defaults(func=_run)
 
 
@@ -95,5 +98,21 @@ def _run(args) -> int:
 
         callbacks.append(LandscapeCallback(cfg.landscape, quiet=args.quiet))
     summary = anneal(cfg, args.workdir, resume=args.resume, quiet=args.quiet, callbacks=callbacks)
+    if not args.quiet:
+        print(describe_summary(summary), file=sys.stderr)
     print(json.dumps(summary))
     return 0
+
+
+def describe_summary(s: dict) -> str:
+    """The numbers a physicist judges a run by, in two lines."""
+    lines = [f"final energy per spin {s['energy_per_spin_mean']:+.5f} ± {s['energy_per_spin_sem']:.5f} "
+             f"(exact ground state {s['ground_state_energy_per_spin']:+.5f}); ground-state fraction "
+             f"{s['ground_state_fraction']:.4f} of {s['n_samples']} final samples, "
+             f"{s['distinct_ground_states']} of {s['degeneracy']} ground states seen"]
+    if s.get("exact_rel_deviation_median") is not None:
+        what = "F(T)" if s["mode"] == "vca" else "e0(Gamma)"
+        lines.append(f"deviation from the exact {what} along the anneal: median "
+                     f"{100 * s['exact_rel_deviation_median']:.2f}%, max {100 * s['exact_rel_deviation_max']:.1f}% "
+                     f"over {s['exact_points']} annealing steps")
+    return "\n".join(lines)

@@ -25,6 +25,54 @@ MAX_STEP_BYTES = 8 << 30
 MEMORY_NOTE = "a step keeps L^2 x samples x hidden floats; larger would exceed this machine's memory"
 
 
+# One line of meaning per field: the CLI's --help is generated from it.
+FIELD_HELP = {
+    "mode": "vca: classical annealing of the free energy F = <H> - T S; vqa: quantum annealing of <H - Gamma sum X>",
+    "L": "linear lattice size; N = L^2 spins (2..128)",
+    "T0": "initial temperature in units of J (default 10 for vca, 0 for vqa)",
+    "gamma0": "initial transverse field in units of J (default 10 for vqa, 0 for vca)",
+    "warmup": "training steps at T0 / Gamma0 before annealing (Table I: 1000)",
+    "annealing_steps": "annealing steps from T0 / Gamma0 to the final value (Table I: 10000)",
+    "train_steps": "training steps per annealing step (Table I: 5)",
+    "samples": "N_s, configurations sampled per training step (Table I: 100)",
+    "minibatch": "N_b: one Adam update per mini-batch of this many of the step's samples (Table I: 10; "
+                 "default: one update on all samples)",
+    "hidden": "d_h, hidden units of the 2D RNN (Table I: 40)",
+    "cell": "RNN cell: vanilla (the paper's ELU) or gru",
+    "ordering": "site order of the autoregressive product: zigzag (the paper's snake) or raster",
+    "lr": "Adam learning rate (Table I: 1e-4)",
+    "seed": "seed of the weights and of every sample (the same seed repeats the run exactly)",
+    "J": "coupling J of H = (J/2) sum over downward triangles of s_i s_j s_k",
+    "schedule": "shape of the anneal: linear, exponential, or points (piecewise linear through schedule_points)",
+    "T_final": "temperature at the end of the anneal (0: the paper's; > 0 keeps entropy, for mode coverage)",
+    "gamma_final": "transverse field at the end of the anneal",
+    "schedule_points": "[[t, fraction], ...] from (0, 1) to (1, 0) for schedule=points (config file only)",
+    "penalty": "lambda of the paper's trivial-state penalty: adds lambda x (number of down spins) to the loss",
+    "final_samples": "configurations drawn from the final model for the summary and samples_final.npz",
+    "final_chunk": "final samples drawn per call (memory)",
+    "checkpoint_every": "annealing steps between checkpoints (a resumed run restarts from the last one)",
+    "histogram_every": "annealing steps between weight histograms in TensorBoard",
+    "exact_points": "annealing steps with a Lanczos reference for vqa at L = 5 (seconds each)",
+    "replicas": "MirroredStrategy replicas (GPUs, or logical CPUs); the step's samples are split among them",
+    "jit": "XLA-compile the training step (true|false)",
+    "dtype": "float32 or float64 for the network",
+    "flip_chunk": "memory budget of the vqa flip amplitudes: rows per pass (configurations x L)",
+    "max_bad_steps": "stop the run after this many consecutive NaN/inf steps",
+    "landscape": "snapshots to scan during the run (config file; the CLI flag is --landscape)",
+    "landscape_points": "landscape grid points per axis (Table I: 200)",
+    "landscape_span": "landscape plane: alpha, beta in [-span, span]",
+    "landscape_samples": "samples per landscape point (default: samples)",
+    "landscape_seed": "seed of the landscape directions and samples",
+    "landscape_crn": "the same samples' random numbers at every landscape point (true|false)",
+    "landscape_repeats": "independent evaluations per landscape point",
+    "landscape_normalization": "landscape directions: none (the paper's N(0,1)), filter or layer",
+    "landscape_orthogonalize": "make the second landscape direction orthogonal to the first (true|false)",
+}
+FIELD_CHOICES = {"mode": ("vca", "vqa"), "schedule": ("linear", "exponential", "points"),
+                 "cell": ("vanilla", "gru"), "ordering": ("zigzag", "raster"), "dtype": ("float32", "float64"),
+                 "landscape_normalization": ("none", "filter", "layer")}
+
+
 @dataclasses.dataclass(frozen=True)
 class AnnealConfig:
     """Everything that defines a run (defaults: the paper's Table I).

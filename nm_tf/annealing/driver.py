@@ -241,7 +241,7 @@ class AnnealRun:
 
         cfg = self.cfg
         total = cfg.total_steps
-        progress = _progress(total, start, self.quiet)
+        progress = self._progress(start)
         acc, bad = [], 0
         mid = cfg.warmup + (cfg.annealing_steps // 2) * cfg.train_steps
         inside = {"after_warmup": cfg.warmup, "mid_annealing": mid if cfg.annealing_steps >= 2 else -1}
@@ -273,7 +273,7 @@ class AnnealRun:
             if row_end:
                 self._write_row(done, phase, a, T, gamma, acc)
                 acc = []
-                progress.update(done, T=T, Gamma=gamma, loss=out["loss"], E=out["energy"])
+                self._report(progress, phase, done, a, T, gamma, out)
                 if done == cfg.warmup or (phase == "anneal" and (a % cfg.checkpoint_every == 0 or done == total)):
                     self._checkpoint(done)
                 for tag, at in inside.items():
@@ -286,6 +286,28 @@ class AnnealRun:
         progress.close()
         self._checkpoint(total)
         self._snapshot("end", *temperature_and_field(cfg, max(total - 1, 0)), total)
+
+    def _progress(self, start: int):
+        """Progress in the units the user set: warm-up steps, then annealing steps."""
+        from ..progress import Progress
+
+        cfg = self.cfg
+        phase, a = step_phase(cfg, max(start - 1, 0)) if start else ("warmup", 0)
+        if phase == "warmup" and cfg.warmup and start < cfg.warmup:
+            return Progress(cfg.warmup, start=start, quiet=self.quiet, label="warm-up")
+        return Progress(cfg.annealing_steps, start=(start - cfg.warmup) // cfg.train_steps, quiet=self.quiet,
+                        label="annealing")
+
+    def _report(self, progress, phase: str, done: int, a: int, T: float, gamma: float, out: dict):
+        cfg = self.cfg
+        field = {"T": T} if cfg.mode == "vca" else {"Gamma": gamma}
+        if cfg.mode == "vqa" and T:
+            field["T"] = T
+        loss = "F/N" if cfg.mode == "vca" else "E/N"
+        if phase == "warmup":
+            progress.update(done, label="warm-up", total=cfg.warmup, **field, **{loss: out["loss"]})
+        else:
+            progress.update(a, label="annealing", total=cfg.annealing_steps, **field, **{loss: out["loss"]})
 
     def _write_row(self, done, phase, a, T, gamma, acc):
         mean = {k: float(np.mean([o[k] for o in acc])) for k in acc[0]}
@@ -325,9 +347,19 @@ class AnnealRun:
             left, k = left - b, k + 1
         return np.concatenate(chunks), np.concatenate(energies)
 
+    def _exact_deviation(self) -> dict:
+        """Relative deviation of the variational loss from the exact curve over the annealing rows
+        that have an exact reference (F(T) for VCA, e0(Gamma) for VQA)."""
+        dev = [abs(r.loss_per_spin - r.exact_per_spin) / abs(r.exact_per_spin) for r in self.rundir.history()
+               if r.phase == "anneal" and r.exact_per_spin not in (None, 0.0)]
+        if not dev:
+            return {"exact_rel_deviation_median": None, "exact_rel_deviation_max": None, "exact_points": 0}
+        return {"exact_rel_deviation_median": float(np.median(dev)), "exact_rel_deviation_max": float(max(dev)),
+                "exact_points": len(dev)}
+
     def summarise(self, wall: float) -> dict:
         from ..exact import degeneracy
-        from ..hamiltonian import ground_state_energy
+        from ..hamiltonian import ground_state_energy, is_ground_state
 
         cfg = self.cfg
         n = cfg.L * cfg.L
@@ -336,14 +368,20 @@ class AnnealRun:
         tmp = rd.samples_path.with_name("samples_final.tmp.npz")
         np.savez_compressed(tmp, bits=np.packbits(bits, axis=1), n_sites=n)
         tmp.replace(rd.samples_path)
-        ground = e <= ground_state_energy(cfg.L, cfg.J) + 1e-9 * cfg.J
+        e0 = ground_state_energy(cfg.L, cfg.J)
+        ground = is_ground_state(e, e0, cfg.J)
         summary = {
             "mode": cfg.mode, "L": cfg.L, "n_samples": int(len(e)),
-            "energy_per_spin_mean": float(e.mean() / n), "energy_per_spin_std": float(e.std() / n),
+            "energy_per_spin_mean": float(e.mean() / n),
+            "energy_per_spin_sem": float(e.std() / n / np.sqrt(len(e))),
+            "energy_per_spin_std": float(e.std() / n),
             "energy_per_spin_min": float(e.min() / n),
-            "ground_state_energy_per_spin": ground_state_energy(cfg.L, cfg.J) / n,
-            "reached_ground_state": bool(ground.any()),
+            "ground_state_energy_per_spin": e0 / n,
+            "residual_energy_per_spin": float((e.mean() - e0) / n),
             "ground_state_fraction": float(ground.mean()),
+            # True when at least one of the final samples is a ground state (not that the model is in one).
+            "ground_state_in_final_sample": bool(ground.any()),
+            **self._exact_deviation(),
             "distinct_ground_states": int(len(np.unique(bits[ground], axis=0))) if ground.any() else 0,
             "degeneracy": int(degeneracy(cfg.L)) if cfg.L <= 64 else None,
             "skipped_steps": self.skipped, "wall_seconds": round(wall, 3),
@@ -363,12 +401,6 @@ class _NullScope:
 
     def __exit__(self, *exc):
         return False
-
-
-def _progress(total, start, quiet):
-    from ..progress import Progress
-
-    return Progress(total, start=start, quiet=quiet, label="anneal ")
 
 
 class _TensorBoard:

@@ -191,9 +191,12 @@ class RunDir:
     def summary(self) -> dict:
         self.require(finished=True)
         try:
-            return json.loads(self.summary_path.read_text())
+            data = json.loads(self.summary_path.read_text())
         except (OSError, ValueError) as exc:
             raise UsageError(f"cannot read {self.summary_path}: {exc}") from None
+        if "reached_ground_state" in data and "ground_state_in_final_sample" not in data:   # runs before 0.2
+            data["ground_state_in_final_sample"] = data["reached_ground_state"]
+        return data
 
     def history(self) -> list:
         """The rows of ``history.csv`` as :class:`HistoryRow`."""

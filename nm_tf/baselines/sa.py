@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from ..hamiltonian import energy, energy_from_parities, ground_state_energy, triangle_parities
+from ..hamiltonian import energy, energy_from_parities, ground_state_energy, is_ground_state, triangle_parities
 from ..lattice import check_L, triangles
 from ..errors import UsageError
 
@@ -124,7 +124,7 @@ def simulated_annealing(cfg: SAConfig, record_every: int = 0):
             trace.append((sweep + 1, T, float(energy_from_parities(par, J).mean() / n)))
     e = energy(bits, L, J)
     e0 = ground_state_energy(L, J)
-    ground = e <= e0 + 1e-9 * J
+    ground = is_ground_state(e, e0, J)
     return {
         "bits": bits, "energy": e,
         "residual_energy_per_spin": float((e.mean() - e0) / n),

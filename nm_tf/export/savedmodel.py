@@ -84,6 +84,27 @@ def write_warmup(path: Path, sizes=(1, 100, 1000)):
                 writer.write(log.SerializeToString())
 
 
+def existing_export(workdir, model_dir, name: str):
+    """The newest version under ``model_dir/name`` exported from this finished run with its final
+    weights (same run path and summary), or None."""
+    from ..annealing.rundir import RunDir
+
+    run = RunDir(workdir)
+    base = Path(model_dir) / name
+    if not run.finished or not base.is_dir():
+        return None
+    versions = sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit())
+    if not versions:
+        return None
+    path = base / str(versions[-1])
+    try:
+        meta = json.loads((path / "assets.extra" / METADATA_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    same = meta.get("run") == str(run.path.resolve()) and meta.get("summary") == run.summary()
+    return path if same and (path / "saved_model.pb").exists() else None
+
+
 def export_run(workdir, model_dir, name: str, version=None, xla: bool = True) -> Path:
     """Export the latest weights of a run to ``model_dir/name/version`` (next free version by default)."""
     if not name or "/" in name or name.startswith("."):

@@ -1,6 +1,7 @@
 """Serving graph functions: sampling, log p and Hamming-distance statistics.
 
-Output encoding: ``spins`` are int8 bits (1 = down, site order ``x + L*y``);
+Output encoding: ``spins`` are int8 bits (1 = down, site order ``x + L*y``); ``energy`` is the
+total energy ``H`` of a configuration and ``energy_per_spin`` is ``H / N`` (units of J);
 ``hamming_to_trivial`` counts spins that differ from the all-down state (Eq. 9).
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from ..hamiltonian import energy_tf
+from ..hamiltonian import energy_tf, ground_state_energy, is_ground_state
 from ..models.rnn import uniforms_from_seed
 
 __all__ = ["PAIRWISE_LIMIT", "XLA_BUCKETS", "make_serving_functions"]
@@ -88,7 +89,7 @@ def make_serving_functions(model, J: float = 1.0, xla_buckets=None):
     and a message naming the input.
     """
     L, n = model.L, model.n_sites
-    e0 = -0.5 * J * n
+    e0 = ground_state_energy(L, J)
     scan = _bucketed_scan(model, xla_buckets) if xla_buckets else None
 
     def _draw(num_samples, seed):
@@ -104,8 +105,9 @@ def make_serving_functions(model, J: float = 1.0, xla_buckets=None):
     def sample(num_samples, seed):
         bits, log_p, energy, hamming = _draw(num_samples, seed)
         return {"spins": tf.cast(bits, tf.int8), "log_prob": tf.cast(log_p, tf.float32),
-                "energy": tf.cast(energy, tf.float32), "hamming_to_trivial": tf.cast(hamming, tf.int32),
-                "is_ground_state": energy <= e0 + 1e-6}
+                "energy": tf.cast(energy, tf.float32), "energy_per_spin": tf.cast(energy / n, tf.float32),
+                "hamming_to_trivial": tf.cast(hamming, tf.int32),
+                "is_ground_state": is_ground_state(energy, e0, J)}
 
     def log_prob(spins):
         tf.debugging.assert_equal(tf.reduce_all((spins == 0) | (spins == 1)), True,
@@ -114,7 +116,7 @@ def make_serving_functions(model, J: float = 1.0, xla_buckets=None):
 
     def hamming_stats(num_samples, seed):
         bits, _, energy, hamming = _draw(num_samples, seed)
-        ground = energy <= e0 + 1e-6
+        ground = is_ground_state(energy, e0, J)
         first = bits[:PAIRWISE_LIMIT]
         ones = tf.cast(first, tf.float32)
         weight = tf.reduce_sum(ones, axis=1)

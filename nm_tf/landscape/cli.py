@@ -54,7 +54,8 @@ def _run(args) -> int:
         raise UsageError(f"--threads must be 1..256, got {args.threads}")
     _check_field("temperature", args.temperature)
     _check_field("gamma", args.gamma)
-    spec = LandscapeSpec(points=args.points, span=args.span, samples=cfg.samples if args.samples is None else args.samples,
+    samples = cfg.samples if args.samples is None else args.samples
+    spec = LandscapeSpec(points=args.points, span=args.span, samples=samples,
                          seed=args.seed, crn=args.crn, repeats=args.repeats, normalization=args.normalization,
                          orthogonalize=args.orthogonalize, exact=args.exact, chunk=args.chunk)
     if spec.exact and cfg.L * cfg.L > EXACT_MAX_SITES:

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..exact import degeneracy, ground_states, log2_degeneracy
-from ..hamiltonian import as_bits, energy, ground_state_energy, hamming_to_trivial
+from ..hamiltonian import as_bits, energy, ground_state_energy, hamming_to_trivial, is_ground_state
 from ..errors import UsageError
 
 __all__ = ["analyse", "pca", "MAX_LISTED_GROUND_STATES"]
@@ -48,7 +48,7 @@ def analyse(samples, L: int, J: float = 1.0, encoding: str = "bits") -> dict:
         raise UsageError("no samples to analyse")
     e = energy(bits, L, J)
     e0 = ground_state_energy(L, J)
-    ground = e <= e0 + 1e-9 * J
+    ground = is_ground_state(e, e0, J)
     deg = degeneracy(L)
     uniq_rows, counts = np.unique(np.packbits(bits[ground], axis=1), axis=0, return_counts=True)
     uniq = [row.tobytes() for row in uniq_rows]

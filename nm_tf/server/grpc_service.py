@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import grpc
 import tensorflow as tf
-from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
+from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc,
+                                     predict_pb2, prediction_service_pb2_grpc)
 
 from .store import DEFAULT_SIGNATURE, ServingError
 
-__all__ = ["PredictionService"]
+__all__ = ["ModelService", "PredictionService"]
 
 _CODES = {"INVALID_ARGUMENT": grpc.StatusCode.INVALID_ARGUMENT, "NOT_FOUND": grpc.StatusCode.NOT_FOUND,
           "RESOURCE_EXHAUSTED": grpc.StatusCode.RESOURCE_EXHAUSTED}
@@ -67,4 +68,29 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         for key, sig in model.signatures.items():
             sig_map.signature_def[key].CopyFrom(sig)
         response.metadata["signature_def"].Pack(sig_map)
+        return response
+
+
+class ModelService(model_service_pb2_grpc.ModelServiceServicer):
+    """``tensorflow.serving.ModelService.GetModelStatus`` (the REST ``GET /v1/models/NAME`` over gRPC)."""
+
+    _STATES = {"START": 10, "LOADING": 20, "AVAILABLE": 30, "UNLOADING": 40, "END": 50}
+    _ERRORS = {"OK": 0, "UNKNOWN": 2}
+
+    def __init__(self, store):
+        self.store = store
+
+    def GetModelStatus(self, request, context):  # noqa: N802 - gRPC method name
+        spec = request.model_spec
+        try:
+            status = self.store.status(spec.name, spec.version.value if spec.HasField("version") else None)
+        except ServingError as err:
+            context.abort(_CODES.get(err.code, grpc.StatusCode.INTERNAL), err.message)
+        response = get_model_status_pb2.GetModelStatusResponse()
+        for s in status:
+            v = response.model_version_status.add()
+            v.version = int(s["version"])
+            v.state = self._STATES[s["state"]]
+            v.status.error_code = self._ERRORS.get(s["status"]["error_code"], 2)
+            v.status.error_message = s["status"]["error_message"]
         return response

@@ -121,7 +121,7 @@ def _metadata(store, name, version):
     for key, sig in model.signatures.items():
         sig_map.signature_def[key].CopyFrom(sig)
     return {"model_spec": {"name": name, "signature_name": "", "version": str(model.version)},
-            "metadata": {"signature_def": json_format.MessageToDict(sig_map)}}
+            "metadata": {"signature_def": json_format.MessageToDict(sig_map, preserving_proto_field_name=True)}}
 
 
 class PooledHTTPServer(HTTPServer):

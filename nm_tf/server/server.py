@@ -23,7 +23,9 @@ class SamplerServer:
         import grpc
         from tensorflow_serving.apis import prediction_service_pb2_grpc
 
-        from .grpc_service import PredictionService
+        from tensorflow_serving.apis import model_service_pb2_grpc
+
+        from .grpc_service import ModelService, PredictionService
         from .rest import make_rest_server
         from .store import ModelStore
 
@@ -40,6 +42,7 @@ class SamplerServer:
         self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=[("grpc.so_reuseport", 0)],
                                 maximum_concurrent_rpcs=1024)
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(self.store), self.grpc)
+        model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(self.store), self.grpc)
         try:
             self.grpc_port = self.grpc.add_insecure_port(f"{host}:{grpc_port}")
         except RuntimeError:
