@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from nm_tf.annealing.config import AnnealConfig
+from nm_tf.annealing.driver import anneal
 from nm_tf.annealing.schedule import temperature_and_field
 from nm_tf.baselines import SAConfig, simulated_annealing
 from nm_tf.cli import main
@@ -97,8 +98,10 @@ def test_modes_cli(tmp_path, capsys):
     capsys.readouterr()
     assert main(["modes", "--workdir", str(tmp_path / "r"), "--samples", "1500", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert list(out) == ["n_samples", "ground_state_fraction", "distinct_ground_states", "degeneracy",
-                         "coverage", "kl_to_uniform", "hamming_histogram"]
+    assert list(out)[:7] == ["n_samples", "ground_state_fraction", "distinct_ground_states", "degeneracy",
+                             "coverage", "kl_to_uniform", "hamming_histogram"]
+    assert 1 <= out["effective_ground_states"] <= 4 and 0 <= out["uniformity_p_value"] <= 1
+    assert 0 < out["min_ground_state_probability"] < 1 and out["symmetry"] == "none"
     assert out["n_samples"] == 1500 and out["degeneracy"] == 4 and sum(out["hamming_histogram"]) == 1500
     # The stored final sample was used: the same statistics as analysing it directly.
     stored = np.load(tmp_path / "r" / "samples_final.npz")
@@ -115,3 +118,31 @@ def test_modes_cli(tmp_path, capsys):
         assert message in capsys.readouterr().err
     assert main(["modes", "--target", "127.0.0.1:1"]) == 2
     assert "--model" in capsys.readouterr().err
+
+
+def test_effective_ground_states_and_uniformity_by_hand():
+    from scipy.stats import chi2
+
+    from nm_tf.exact import ground_states
+    from nm_tf.modes.analysis import analyse
+
+    gs = ground_states(3)
+    bits = np.concatenate([np.repeat(gs[:1], 30, 0), np.repeat(gs[1:2], 10, 0)])       # 3:1 on two of four
+    s = analyse(bits, 3, log_prob=lambda b: np.log(np.full(len(b), 0.25)))
+    p = np.array([0.75, 0.25])
+    assert s["effective_ground_states"] == pytest.approx(float(np.exp(-(p * np.log(p)).sum())))
+    expected = ((30 - 10) ** 2 + 2 * 10 ** 2 + (10 - 10) ** 2) / 10                    # chi^2 against 10 each
+    assert s["uniformity_p_value"] == pytest.approx(float(chi2.sf(expected, 3)))
+    assert s["min_ground_state_probability"] == pytest.approx(0.25)
+
+
+def test_modes_symmetrised_from_a_run(tmp_path, capsys):
+    anneal(AnnealConfig(L=3, T0=1.0, warmup=20, annealing_steps=20, train_steps=1, hidden=6, final_samples=200,
+                        jit=False), tmp_path / "r", quiet=True)
+    capsys.readouterr()
+    assert main(["modes", "--workdir", str(tmp_path / "r"), "--samples", "4000", "--symmetry", "kernel",
+                 "--json", "--out", str(tmp_path / "m")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["symmetry"] == "kernel"
+    if out["distinct_ground_states"]:
+        assert out["distinct_ground_states"] == 4                 # an orbit: any ground state brings all four

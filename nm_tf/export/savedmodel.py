@@ -29,7 +29,8 @@ def load_run_model(workdir):
     return model, cfg
 
 
-def export_model(model, path, J: float = 1.0, metadata=None, warmup: bool = True, xla: bool = True) -> Path:
+def export_model(model, path, J: float = 1.0, metadata=None, warmup: bool = True, xla: bool = True,
+                 symmetry: str = "none") -> Path:
     """Export ``model`` to ``path`` (a version directory) with the serving signatures.
 
     Signatures (method ``tensorflow/serving/predict``): ``sample`` (also
@@ -48,8 +49,11 @@ def export_model(model, path, J: float = 1.0, metadata=None, warmup: bool = True
     path = Path(path)
     if path.exists() and any(path.iterdir()):
         raise FileExistsError(f"export directory {path} already exists and is not empty")
+    from ..models.symmetry import SymmetryGroup
+
     buckets = XLA_BUCKETS if xla else None
-    fns = make_serving_functions(model, J, xla_buckets=buckets)
+    group = SymmetryGroup(model.L, symmetry) if symmetry != "none" else None
+    fns = make_serving_functions(model, J, xla_buckets=buckets, symmetry=group)
     archive = keras.export.ExportArchive()
     archive.track(model)
     for name, (fn, sig) in fns.items():
@@ -62,6 +66,7 @@ def export_model(model, path, J: float = 1.0, metadata=None, warmup: bool = True
     meta = {"L": model.L, "n_sites": model.n_sites, "hidden": model.hidden, "cell": model.cell_type,
             "ordering": model.ordering_name, "J": J, "encoding": "int8 bits, 1 = spin down, site x + L*y",
             "xla_buckets": list(buckets) if buckets else None,
+            "symmetry": symmetry, "symmetry_group_order": group.order if group else 1,
             **(metadata or {})}
     (extra / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     if warmup:
@@ -105,7 +110,7 @@ def existing_export(workdir, model_dir, name: str):
     return path if same and (path / "saved_model.pb").exists() else None
 
 
-def export_run(workdir, model_dir, name: str, version=None, xla: bool = True) -> Path:
+def export_run(workdir, model_dir, name: str, version=None, xla: bool = True, symmetry: str = "none") -> Path:
     """Export the latest weights of a run to ``model_dir/name/version`` (next free version by default)."""
     if not name or "/" in name or name.startswith("."):
         raise UsageError(f"model name must be a plain directory name, got {name!r}")
@@ -122,4 +127,4 @@ def export_run(workdir, model_dir, name: str, version=None, xla: bool = True) ->
     meta = {"run": str(run.path.resolve()), "mode": cfg.mode, "seed": cfg.seed}
     if run.finished:
         meta["summary"] = run.summary()
-    return export_model(model, base / str(int(version)), J=cfg.J, metadata=meta, xla=xla)
+    return export_model(model, base / str(int(version)), J=cfg.J, metadata=meta, xla=xla, symmetry=symmetry)

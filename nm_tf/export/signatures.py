@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from ..hamiltonian import energy_tf, ground_state_energy, is_ground_state
 from ..models.rnn import uniforms_from_seed
+from ..models.symmetry import MAX_EXACT_GROUP, apply_uniform_elements, symmetrized_log_prob
 
 __all__ = ["PAIRWISE_LIMIT", "XLA_BUCKETS", "make_serving_functions"]
 
@@ -77,20 +78,26 @@ def _bucketed_scan(model, buckets):
     return scan
 
 
-def make_serving_functions(model, J: float = 1.0, xla_buckets=None):
+def make_serving_functions(model, J: float = 1.0, xla_buckets=None, symmetry=None):
     """Return ``{"sample": fn, "log_prob": fn, "hamming_stats": fn}`` plus input signatures.
 
     ``xla_buckets``: None (default) runs the sampler in graph mode. A tuple of batch sizes
     (e.g. :data:`XLA_BUCKETS`) compiles one XLA sampler per size: a request pads up to the
     smallest bucket that holds it (larger ones run in chunks of the largest), so a served
     model compiles once per bucket, at warm-up, instead of once per new ``num_samples``.
-    Either way the same seed gives the same samples as ``model.sample``. The functions
+    Either way the same seed gives the same samples as ``model.sample``.
+
+    ``symmetry``: a :class:`~nm_tf.models.symmetry.SymmetryGroup`: the signatures serve the
+    symmetrised ``p_G`` (each sample moved by a uniform group element drawn from the request's
+    seed); ``log_prob`` is the exact ``log p_G`` when ``|G|`` is within the bound, and an error
+    naming the bound otherwise (in ``sample``'s output it is then NaN). The functions
     validate their inputs in-graph, so a bad request fails with ``InvalidArgumentError``
     and a message naming the input.
     """
     L, n = model.L, model.n_sites
     e0 = ground_state_energy(L, J)
     scan = _bucketed_scan(model, xla_buckets) if xla_buckets else None
+    exact_g = symmetry is not None and symmetry.order <= MAX_EXACT_GROUP
 
     def _draw(num_samples, seed):
         tf.debugging.assert_positive(num_samples, message="num_samples must be > 0")
@@ -98,9 +105,21 @@ def make_serving_functions(model, J: float = 1.0, xla_buckets=None):
             bits, log_p = model.sample_graph(num_samples, seed)
         else:
             bits, log_p = scan(uniforms_from_seed(tf.stack([L, L, num_samples]), seed, model.rnn_cell.compute_dtype))
+        if symmetry is not None:
+            bits = apply_uniform_elements(symmetry, bits, seed)
+            log_p = _log_prob(bits) if exact_g else tf.fill(tf.shape(log_p), tf.constant(float("nan"), log_p.dtype))
         energy = energy_tf(bits, L, J)
         hamming = n - tf.reduce_sum(bits, axis=1)
         return bits, log_p, energy, hamming
+
+    def _log_prob(bits):
+        if symmetry is None:
+            return model.log_prob_graph(bits)
+        if not exact_g:
+            tf.debugging.assert_equal(True, False, message=f"log_prob of the symmetrised model needs |G| <= "
+                                                           f"{MAX_EXACT_GROUP}; this export has |G| = {symmetry.order}")
+            return tf.zeros(tf.shape(bits)[:1], model.rnn_cell.compute_dtype)
+        return symmetrized_log_prob(model, symmetry, bits)
 
     def sample(num_samples, seed):
         bits, log_p, energy, hamming = _draw(num_samples, seed)
@@ -112,7 +131,7 @@ def make_serving_functions(model, J: float = 1.0, xla_buckets=None):
     def log_prob(spins):
         tf.debugging.assert_equal(tf.reduce_all((spins == 0) | (spins == 1)), True,
                                   message="spins must be bits in {0, 1}")
-        return {"log_prob": tf.cast(model.log_prob_graph(tf.cast(spins, tf.int32)), tf.float32)}
+        return {"log_prob": tf.cast(_log_prob(tf.cast(spins, tf.int32)), tf.float32)}
 
     def hamming_stats(num_samples, seed):
         bits, _, energy, hamming = _draw(num_samples, seed)

@@ -24,7 +24,7 @@ def _row_keys(bits: np.ndarray) -> list:
     return [row.tobytes() for row in np.packbits(bits, axis=1)]
 
 
-def analyse(samples, L: int, J: float = 1.0, encoding: str = "bits") -> dict:
+def analyse(samples, L: int, J: float = 1.0, encoding: str = "bits", log_prob=None) -> dict:
     """Ground-state coverage and Hamming statistics.
 
     Args:
@@ -40,7 +40,11 @@ def analyse(samples, L: int, J: float = 1.0, encoding: str = "bits") -> dict:
         ``mean_hamming``, ``residual_energy_per_spin`` and, when the exact set is listed
         (``degeneracy <= 4096``), ``ground_state_counts`` in the order of
         :func:`~nm_tf.exact.ground_states` (trivial state first) and
-        ``ground_state_hamming`` (distance of each to the trivial state).
+        ``ground_state_hamming`` (distance of each to the trivial state), ``effective_ground_states``
+        (exp of the entropy of the empirical distribution over ground states), ``uniformity_p_value``
+        (chi-square test of the ground-state counts against uniform) and, given ``log_prob`` (a function
+        of bits ``[M, N]``, e.g. the model's or a symmetrised one), ``min_ground_state_probability``:
+        the exact probability of the least likely ground state.
     """
     bits = as_bits(samples, L, encoding)
     n, N = bits.shape
@@ -64,9 +68,12 @@ def analyse(samples, L: int, J: float = 1.0, encoding: str = "bits") -> dict:
         "mean_hamming": float(np.arange(N + 1) @ hist / n),
         "residual_energy_per_spin": float((e.mean() - e0) / N),
     }
+    out["effective_ground_states"] = None
     if ground.any():
         p = counts / counts.sum()
         out["kl_to_uniform"] = float(math.log(deg) + np.sum(p * np.log(p)))
+        # exp(entropy) of the empirical distribution over ground states: 1 for one state, D when uniform.
+        out["effective_ground_states"] = float(np.exp(-np.sum(p * np.log(p))))
     if log2_degeneracy(L) <= math.log2(MAX_LISTED_GROUND_STATES):
         exact = ground_states(L)
         index = {k: i for i, k in enumerate(_row_keys(exact))}
@@ -75,6 +82,13 @@ def analyse(samples, L: int, J: float = 1.0, encoding: str = "bits") -> dict:
             found[index[k]] += c     # KeyError here would mean an energy bug: let it surface
         out["ground_state_counts"] = [int(c) for c in found]
         out["ground_state_hamming"] = [int(h) for h in hamming_to_trivial(exact, L)]
+        if found.sum() and len(found) > 1:
+            from scipy.stats import chisquare
+
+            # chi^2 test of the ground-state counts against uniform (small p: not uniform).
+            out["uniformity_p_value"] = float(chisquare(found).pvalue)
+        if log_prob is not None:
+            out["min_ground_state_probability"] = float(np.exp(np.min(log_prob(exact))))
     return out
 
 

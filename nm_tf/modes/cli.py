@@ -9,7 +9,8 @@ from ..errors import UsageError
 __all__ = ["add_parser", "run_modes"]
 
 JSON_KEYS = ("n_samples", "ground_state_fraction", "distinct_ground_states", "degeneracy", "coverage",
-             "kl_to_uniform", "hamming_histogram")
+             "kl_to_uniform", "hamming_histogram", "effective_ground_states", "min_ground_state_probability",
+             "uniformity_p_value", "symmetry")
 
 
 def add_parser(sub):
@@ -27,13 +28,16 @@ def add_parser(sub):
     p.add_argument("--out", default=None, help="folder for the figures and modes.json (default: the run, "
                                                "else ./modes)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--symmetry", choices=("none", "kernel", "kernel+translations"), default="none",
+                   help="(--workdir) sample the symmetrised p_G(s) = mean_g p(g s): g uniform in ker A "
+                        "(XOR with kernel words, an exact symmetry), optionally times the L^2 translations")
     p.set_defaults(func=_run)
 
 
 MAX_MODES_SAMPLES = 10_000_000
 
 
-def run_modes(bits, L: int, out_dir, source: str = "", J: float = 1.0) -> dict:
+def run_modes(bits, L: int, out_dir, source: str = "", J: float = 1.0, log_prob=None, symmetry: str = "none") -> dict:
     """Analyse ``bits``, write ``modes.json``, ``modes_pca.png`` and (when the exact set is
     listed) ``modes_ground_states.png`` into ``out_dir``; return the statistics."""
     from .analysis import analyse
@@ -41,8 +45,9 @@ def run_modes(bits, L: int, out_dir, source: str = "", J: float = 1.0) -> dict:
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stats = analyse(bits, L, J)
+    stats = analyse(bits, L, J, log_prob=log_prob)
     stats["source"] = source
+    stats["symmetry"] = symmetry
     figures = [out_dir / "modes_pca.png"]
     plot_pca(bits, L, figures[0])
     if "ground_state_counts" in stats:
@@ -67,7 +72,8 @@ def _run(args) -> int:
         from .sources import samples_from_run
 
         J = RunDir(args.workdir).config().J
-        bits, L, source = samples_from_run(args.workdir, args.samples, args.seed, args.checkpoint)
+        bits, L, source, log_prob = samples_from_run(args.workdir, args.samples, args.seed, args.checkpoint,
+                                                     symmetry=args.symmetry, with_log_prob=True)
         out = args.out or args.workdir
     elif args.savedmodel:
         from .sources import samples_from_savedmodel
@@ -86,9 +92,12 @@ def _run(args) -> int:
         finally:
             client.close()
         out = args.out or "modes"
-    stats = run_modes(bits, L, out, source, J)
+    if args.symmetry != "none" and not args.workdir:
+        raise UsageError("--symmetry applies to --workdir; a SavedModel or server samples what it was exported with "
+                         "(nm-tf export --symmetry)")
+    stats = run_modes(bits, L, out, source, J, log_prob=log_prob if args.workdir else None, symmetry=args.symmetry)
     if args.json:
-        print(json.dumps({k: stats[k] for k in JSON_KEYS}))
+        print(json.dumps({k: stats.get(k) for k in JSON_KEYS}))
         return 0
     print(f"{source}\n{stats['n_samples']} samples, L={L}: ground-state fraction "
           f"{stats['ground_state_fraction']:.4f}, {stats['distinct_ground_states']} of {stats['degeneracy']} "

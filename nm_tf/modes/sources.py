@@ -20,13 +20,17 @@ def _in_chunks(draw, n: int) -> np.ndarray:
                            for start in range(0, n, CHUNK)])
 
 
-def samples_from_run(workdir, n: int, seed=None, checkpoint=None):
-    """``(bits uint8 [n, N], L, source)``.
+def samples_from_run(workdir, n: int, seed=None, checkpoint=None, symmetry: str = "none",
+                     with_log_prob: bool = False):
+    """``(bits uint8 [n, N], L, source)`` (plus a ``log_prob`` function with ``with_log_prob``).
 
-    Without ``seed`` and ``checkpoint`` the run's stored final sample
+    Without ``seed``, ``checkpoint`` and a symmetry the run's stored final sample
     (``samples_final.npz``) is used when it holds at least ``n`` configurations;
     otherwise ``n`` fresh samples are drawn from the run's model with ``seed``
-    (default 0), in chunks, with seeds ``[seed, chunk]``.
+    (default 0), in chunks, with seeds ``[seed, chunk]``. ``symmetry`` (``kernel`` or
+    ``kernel+translations``) samples the symmetrised ``p_G`` instead (see
+    :mod:`nm_tf.models.symmetry`); ``log_prob`` is then the exact ``log p_G`` (None above
+    the group-size bound), else the model's ``log p`` (None for a stored sample).
     """
     from ..annealing.rundir import RunDir
 
@@ -34,16 +38,38 @@ def samples_from_run(workdir, n: int, seed=None, checkpoint=None):
     run = RunDir(workdir)
     cfg = run.config()
     stored = run.samples_path
-    if seed is None and checkpoint is None and run.finished and stored.exists():
+    if seed is None and checkpoint is None and symmetry == "none" and run.finished and stored.exists():
         bits = run.final_samples()
         if len(bits) >= n:
-            return bits[:n], cfg.L, f"{stored} (first {n} of {len(bits)})"
+            out = (bits[:n], cfg.L, f"{stored} (first {n} of {len(bits)})")
+
+            def final_log_prob(b):    # the model is restored only when asked
+                from ..annealing.restore import restore_model
+
+                return restore_model(workdir)[0].log_prob(np.asarray(b, np.int32)).numpy()
+
+            return out + (final_log_prob,) if with_log_prob else out
+    import tensorflow as tf
+
     from ..annealing.restore import restore_model
 
     model, cfg, step = restore_model(workdir, checkpoint, jit_compile=True)
     seed = 0 if seed is None else int(seed)
-    bits = _in_chunks(lambda count, k: model.sample(count, seed=[seed, k])[0].numpy(), n)
-    return bits, cfg.L, f"model of {workdir} at step {step}, seed {seed}"
+    log_prob = (lambda b: model.log_prob(np.asarray(b, np.int32)).numpy())
+    if symmetry == "none":
+        bits = _in_chunks(lambda count, k: model.sample(count, seed=[seed, k])[0].numpy(), n)
+        source = f"model of {workdir} at step {step}, seed {seed}"
+    else:
+        from ..models.symmetry import MAX_EXACT_GROUP, SymmetryGroup, symmetrized_log_prob, symmetrized_sample
+
+        group = SymmetryGroup(cfg.L, symmetry)
+        draw = tf.function(lambda count, s: symmetrized_sample(model, group, count, s)[0])
+        bits = _in_chunks(lambda count, k: draw(count, tf.constant([seed, k], tf.int64)).numpy(), n)
+        log_prob = (None if group.order > MAX_EXACT_GROUP else
+                    (lambda b: symmetrized_log_prob(model, group, np.asarray(b, np.int32)).numpy()))
+        source = f"model of {workdir} at step {step}, symmetrised over {symmetry} (|G| = {group.order}), seed {seed}"
+    out = (bits.astype(np.uint8), cfg.L, source)
+    return out + (log_prob,) if with_log_prob else out
 
 
 def _lattice(n_sites: int) -> int:

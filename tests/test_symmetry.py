@@ -1,0 +1,121 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nm_tf.errors import UsageError
+from nm_tf.exact import ground_states
+from nm_tf.hamiltonian import energy
+from nm_tf.landscape.evaluate import all_states
+from nm_tf.models import NewmanMooreRNN
+from nm_tf.models.symmetry import SymmetryGroup, symmetrized_log_prob, symmetrized_sample
+
+
+@pytest.mark.parametrize("L", [3, 6, 7, 9, 12])
+def test_every_group_generator_keeps_the_energy(L):
+    rng = np.random.default_rng(L)
+    bits = rng.integers(0, 2, size=(20, L * L), dtype=np.uint8)
+    group = SymmetryGroup(L, "kernel+translations")
+    assert group.log2_kernel > 0
+    e = energy(bits, L)
+    for b in group.basis:                                   # every kernel basis element
+        np.testing.assert_array_equal(energy(bits ^ b, L), e)
+    for perm in group.perms:                                # every translation
+        np.testing.assert_array_equal(energy(bits[:, perm], L), e)
+
+
+@pytest.mark.parametrize("kind", ["kernel", "kernel+translations"])
+def test_symmetrized_distribution_is_normalised_and_invariant(kind):
+    L = 3
+    model = NewmanMooreRNN(L, hidden=8, seed=3, jit_compile=False, dtype="float64")
+    group = SymmetryGroup(L, kind)
+    states = all_states(L * L)
+    lp = symmetrized_log_prob(model, group, states).numpy()
+    assert np.exp(lp).sum() == pytest.approx(1.0, abs=1e-10)
+    perms, masks = group.elements()
+    for perm, mask in list(zip(perms, masks))[:: max(1, len(masks) // 6)]:
+        moved = states[:, perm] ^ mask
+        np.testing.assert_allclose(symmetrized_log_prob(model, group, moved).numpy(), lp, atol=1e-10)
+    # the network itself is not symmetric
+    assert np.abs(model.log_prob(states).numpy() - lp).max() > 1e-3
+
+
+def test_symmetrized_samples_follow_p_G():
+    L = 3
+    model = NewmanMooreRNN(L, hidden=8, seed=3, jit_compile=False)
+    group = SymmetryGroup(L, "kernel")
+    n = 40_000
+    bits, _ = symmetrized_sample(model, group, n, tf.constant([0, 7], tf.int64))
+    bits = bits.numpy().astype(np.uint8)
+    codes = bits @ (1 << np.arange(L * L))
+    freq = np.bincount(codes, minlength=2 ** (L * L)) / n
+    p = np.exp(symmetrized_log_prob(model, group, all_states(L * L)).numpy())
+    top = np.argsort(p)[-20:]
+    z = (freq[top] - p[top]) / np.sqrt(p[top] * (1 - p[top]) / n)
+    assert np.abs(z).max() < 5, z
+    again, _ = symmetrized_sample(model, group, n, tf.constant([0, 7], tf.int64))
+    np.testing.assert_array_equal(again.numpy(), bits)            # seeded
+
+
+def test_a_collapsed_model_covers_every_ground_state_uniformly():
+    """A network that always samples the trivial state: p_G is uniform over the 16 ground states of L = 6."""
+    L = 6
+    model = NewmanMooreRNN(L, hidden=4, seed=0, jit_compile=False)
+    model.rnn_cell.out_kernel.assign(np.zeros_like(model.rnn_cell.out_kernel.numpy()))
+    model.rnn_cell.out_bias.assign([-15.0, 15.0])                       # every bit 1: the trivial state
+    assert (model.sample(100, seed=0)[0].numpy() == 1).all()
+    bits, _ = symmetrized_sample(model, SymmetryGroup(L, "kernel"), 100_000, tf.constant([0, 1], tf.int64))
+    gs = ground_states(L)
+    index = {row.tobytes(): i for i, row in enumerate(gs)}
+    counts = np.bincount([index[row.tobytes()] for row in bits.numpy().astype(np.uint8)], minlength=len(gs))
+    q = counts / counts.sum()
+    assert (counts > 0).all() and len(gs) == 16
+    assert float(np.sum(q * np.log(q * len(gs)))) <= 0.01
+
+
+def test_exact_log_p_G_refuses_large_groups():
+    with pytest.raises(UsageError, match="bound"):
+        SymmetryGroup(15, "kernel").elements()              # 2^14 elements
+    with pytest.raises(UsageError, match="symmetry must be"):
+        SymmetryGroup(3, "mirror")
+
+
+def _collapsed(L):
+    model = NewmanMooreRNN(L, hidden=4, seed=0)
+    model.rnn_cell.out_kernel.assign(np.zeros_like(model.rnn_cell.out_kernel.numpy()))
+    model.rnn_cell.out_bias.assign([-15.0, 15.0])
+    return model
+
+
+@pytest.mark.parametrize("L, degeneracy", [(6, 16), (7, 64)])
+def test_symmetrised_export_served_gives_every_ground_state(tmp_path, capsys, L, degeneracy):
+    """export --symmetry kernel -> embedded server -> nm-tf modes --target: all ground states, near uniform."""
+    import json
+
+    pytest.importorskip("tensorflow_serving")
+    from nm_tf.cli import main
+    from nm_tf.export import export_model
+    from nm_tf.server.server import SamplerServer
+
+    export_model(_collapsed(L), tmp_path / "m" / "sym" / "1", symmetry="kernel", xla=False)
+    meta = json.loads((tmp_path / "m" / "sym" / "1" / "assets.extra" / "nm_tf.json").read_text())
+    assert meta["symmetry"] == "kernel" and meta["symmetry_group_order"] == degeneracy
+    with SamplerServer(tmp_path / "m", grpc_port=0, rest_port=0, quiet=True) as srv:
+        capsys.readouterr()
+        assert main(["modes", "--target", srv.grpc_target, "--model", "sym", "--samples", "40000", "--json",
+                     "--out", str(tmp_path / "modes")]) == 0
+    stats = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert stats["ground_state_fraction"] == 1.0 and stats["distinct_ground_states"] == degeneracy
+    assert stats["kl_to_uniform"] < 0.01 and stats["effective_ground_states"] > 0.98 * degeneracy
+    assert stats["uniformity_p_value"] > 1e-4
+
+
+def test_symmetrised_log_prob_signature_sums_to_one(tmp_path):
+    from nm_tf.export import export_model
+    from nm_tf.server.store import LoadedModel
+
+    pytest.importorskip("tensorflow_serving")
+    model = NewmanMooreRNN(3, hidden=6, seed=5)
+    export_model(model, tmp_path / "1", symmetry="kernel+translations", xla=False, warmup=False)
+    served = LoadedModel("s", 1, tmp_path / "1")
+    lp = served.run("log_prob", {"spins": all_states(9).astype(np.int8)})["log_prob"]
+    assert np.exp(lp.astype(np.float64)).sum() == pytest.approx(1.0, abs=1e-4)
