@@ -72,15 +72,26 @@ def test_sampled_scan_agrees_with_exact_within_sampling_error(tiny, tmp_path, qu
     assert got["center_loss"] == pytest.approx(got["loss"][2, 2], abs=1e-6)
 
 
-def test_centre_equals_training_loss_on_the_same_samples(tiny, tmp_path):
+@pytest.mark.parametrize("penalty", [0.0, 0.05])
+def test_centre_equals_training_loss_on_the_same_samples(tiny, tmp_path, penalty):
     model, center, delta, eta = tiny
     spec = LandscapeSpec(points=3, span=0.5, samples=300, seed=4)
-    res = scan_plane(PlaneLoss(model, quantum=True), center, delta, eta, spec, T=0.3, gamma=0.6,
+    res = scan_plane(PlaneLoss(model, quantum=True, penalty=penalty), center, delta, eta, spec, T=0.3, gamma=0.6,
                      out=tmp_path / "c.npz", meta={})
     seed = seed_tensor([4, 4])          # the centre of a 3x3 grid is point 4
     bits, lp = model.sample_graph(300, seed)
-    loc, _ = local_losses(model, bits, lp, 0.3, 0.6, quantum=True)
+    loc, _ = local_losses(model, bits, lp, 0.3, 0.6, quantum=True, penalty=penalty)
     assert res["center_loss"] == pytest.approx(float(tf.reduce_mean(loc)) / 9, abs=1e-5)
+
+
+def test_exact_landscape_includes_the_penalty(tiny):
+    model, center, delta, eta = tiny
+    zero = np.zeros(1)
+    with_p, _ = PlaneLoss(model, quantum=False, penalty=0.1).exact(center, delta, eta, zero, zero, 1.0, 0.0)
+    without, _ = PlaneLoss(model, quantum=False).exact(center, delta, eta, zero, zero, 1.0, 0.0)
+    states = all_states(model.n_sites)
+    p = np.exp(model.log_prob(states).numpy().astype(np.float64))
+    assert with_p[0] - without[0] == pytest.approx(0.1 * float(p @ states.sum(axis=1)) / 9, abs=1e-5)
 
 
 def test_crn_removes_sampling_noise(tiny, tmp_path):

@@ -62,28 +62,32 @@ def single_flip_log_probs(model, bits, chunk: int = DEFAULT_FLIP_CHUNK):
 
 
 def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,
-                 flip_chunk: int = DEFAULT_FLIP_CHUNK, penalty: float = 0.0):
-    """Local loss of each sample (no gradient) and its classical energy.
+                 flip_chunk: int = DEFAULT_FLIP_CHUNK, penalty: float = 0.0, weights=None):
+    """Local loss of each sample (no gradient) and its classical energy: the one estimator that
+    training and every landscape use.
 
     Args:
-        bits: int32 ``[B, N]``; log_p: ``[B]``; T, gamma: scalars.
+        bits: int32 ``[*S, N]``; log_p: ``[*S]``; T, gamma: scalars. ``S = [B]``, or ``[P, B]`` with
+            ``weights`` stacked along a point axis (landscapes).
         quantum: include the transverse-field term (VQA).
         penalty: ``lambda`` of the paper's trivial-state penalty, adding
             ``lambda * sum_i b_i`` (the overlap with the all-down state, in spins).
+        weights: None (the model's own) or stacked weights for the flip amplitudes.
 
     Returns:
-        ``(loss_loc [B], energy [B])``.
+        ``(loss_loc [*S], energy [*S])``.
     """
     dt = log_p.dtype
     log_p = tf.stop_gradient(log_p)
-    e = energy_tf(bits, model.L, J, dtype=dt)
+    e = tf.reshape(energy_tf(tf.reshape(bits, [-1, model.n_sites]), model.L, J, dtype=dt), tf.shape(log_p))
     loc = e + tf.cast(T, dt) * log_p
     if penalty:
-        loc = loc + tf.cast(penalty, dt) * tf.cast(tf.reduce_sum(bits, axis=1), dt)
+        loc = loc + tf.constant(penalty, dt) * tf.cast(tf.reduce_sum(bits, axis=-1), dt)
     if quantum:
-        flipped = single_flip_log_probs(model, bits, flip_chunk)
-        ratio = tf.exp(0.5 * (flipped - log_p[:, None]))
-        loc = loc - tf.cast(gamma, dt) * tf.reduce_sum(ratio, axis=1)
+        flipped = (single_flip_log_probs(model, bits, flip_chunk) if weights is None
+                   else model.single_flip_log_probs(bits, weights=weights))
+        ratio = tf.exp(0.5 * (flipped - log_p[..., None]))
+        loc = loc - tf.cast(gamma, dt) * tf.reduce_sum(ratio, axis=-1)
     return tf.stop_gradient(loc), e
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from ..hamiltonian import energy, energy_tf
+from ..annealing.losses import local_losses
+from ..hamiltonian import energy
 from ..models.rnn import uniforms_from_seed
 from .scan import EXACT_MAX_SITES
 from ..errors import UsageError
@@ -40,8 +41,9 @@ class PlaneLoss:
         jit: XLA-compile the chunk evaluation.
     """
 
-    def __init__(self, model, *, quantum: bool, J: float = 1.0, jit: bool = True):
+    def __init__(self, model, *, quantum: bool, J: float = 1.0, jit: bool = True, penalty: float = 0.0):
         self.model, self.quantum, self.J, self.jit = model, bool(quantum), float(J), bool(jit)
+        self.penalty = float(penalty)
         self.names = list(model.rnn_cell.weight_dict())
         self.dtype = model.rnn_cell.compute_dtype
         n = model.n_sites
@@ -58,7 +60,7 @@ class PlaneLoss:
         """Plain values that rebuild an equivalent evaluator elsewhere (:meth:`from_settings`)."""
         m = self.model
         return {"L": m.L, "hidden": m.hidden, "cell": m.cell_type, "ordering": m.ordering_name,
-                "dtype": self.dtype, "quantum": self.quantum, "J": self.J, "jit": self.jit}
+                "dtype": self.dtype, "quantum": self.quantum, "J": self.J, "jit": self.jit, "penalty": self.penalty}
 
     @classmethod
     def from_settings(cls, settings: dict) -> "PlaneLoss":
@@ -86,13 +88,8 @@ class PlaneLoss:
         u = tf.map_fn(lambda s: uniforms_from_seed([m.L, m.L, num_samples], s, dt), seeds,
                       fn_output_signature=dt)                           # [P, L, L, B]
         bits, log_p = m.scan(num_samples, uniforms=tf.transpose(u, [1, 2, 0, 3]), weights=w)
-        points = tf.shape(alpha)[0]
-        e = tf.reshape(energy_tf(tf.reshape(bits, [-1, n]), m.L, self.J, dtype=dt), [points, num_samples])
-        loc = e + tf.cast(T, dt) * log_p
-        if quantum:
-            flipped = m.single_flip_log_probs(bits, weights=w)             # [P, B, N]
-            ratio = tf.exp(0.5 * (flipped - log_p[:, :, None]))
-            loc = loc - tf.cast(gamma, dt) * tf.reduce_sum(ratio, axis=2)
+        loc, _ = local_losses(m, bits, log_p, T, gamma, quantum=quantum, J=self.J, penalty=self.penalty,
+                              weights=w)                                # the training step's estimator
         return tf.reduce_mean(loc, axis=1) / n
 
     def _exact_impl(self, center, delta, eta, alpha, beta, T, gamma, quantum: bool):
@@ -103,7 +100,9 @@ class PlaneLoss:
         given = self.model.sites_to_steps(tf.tile(self._states[None], [points, 1, 1]))
         _, log_p = m.scan(count, given=given, weights=w)                # [P, S]
         p = tf.exp(log_p)
-        diag = self._state_energy[None] + tf.cast(T, dt) * log_p       # E + T log p
+        diag = self._state_energy[None] + tf.cast(T, dt) * log_p       # E + T log p (+ penalty)
+        if self.penalty:
+            diag = diag + tf.constant(self.penalty, dt) * tf.cast(tf.reduce_sum(self._states, axis=1), dt)[None]
         mean = tf.reduce_sum(p * diag, axis=1)
         if not quantum:
             var = tf.reduce_sum(p * (diag - mean[:, None]) ** 2, axis=1)

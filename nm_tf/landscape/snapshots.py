@@ -70,7 +70,8 @@ def compute_snapshot(model, cfg, spec: LandscapeSpec, *, T: float, gamma: float,
     atomic_savez(out.parent / f"weights_{tag}.npz", step=int(step), T=float(T), gamma=float(gamma), **center)
     delta, eta = plane(center, spec.seed, spec.normalization, spec.orthogonalize,
                        path=out.parent / f"directions_seed{spec.seed}.npz")
-    evaluator = evaluator or PlaneLoss(model, quantum=cfg.mode == "vqa", J=cfg.J, jit=cfg.jit)
+    evaluator = evaluator or PlaneLoss(model, quantum=cfg.mode == "vqa", J=cfg.J, jit=cfg.jit,
+                                       penalty=cfg.penalty)
     progress = Progress(spec.points ** 2 * spec.repeats, quiet=quiet, label=f"landscape {tag} ")
     data = scan_plane(evaluator, center, delta, eta, spec, T=T, gamma=gamma, out=out, progress=progress,
                       meta={"mode": cfg.mode, "tag": tag, "step": int(step), "L": cfg.L}, executor=executor)
@@ -120,7 +121,8 @@ class LandscapeCallback:
 
         cfg = run.cfg
         if self._evaluator is None:
-            self._evaluator = PlaneLoss(run.model, quantum=cfg.mode == "vqa", J=cfg.J, jit=cfg.jit)
+            self._evaluator = PlaneLoss(run.model, quantum=cfg.mode == "vqa", J=cfg.J, jit=cfg.jit,
+                                        penalty=cfg.penalty)
         compute_snapshot(run.model, cfg, self.spec or cfg.landscape_spec(), T=T, gamma=gamma,
                          workdir=run.workdir, tag=tag, step=getattr(run, "current_step", 0),
                          quiet=self.quiet or run.quiet, evaluator=self._evaluator)
