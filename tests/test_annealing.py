@@ -53,7 +53,7 @@ def test_bad_config(bad):
 @pytest.mark.parametrize("args, message", [
     (["--L", "1"], "L must"),
     (["--T0", "-2"], "T0 must"),
-    (["--mode", "xyz"], "mode must"),
+    (["--mode", "xyz"], "invalid choice"),
     (["--samples", "-4"], "samples must"),
     (["--config", "/nonexistent.yaml"], "cannot read config"),
 ])
@@ -282,3 +282,23 @@ def test_cli_two_replicas_start(tmp_path):
                             "1", "--hidden", "4", "--samples", "10", "--final-samples", "20", "--replicas", "2",
                             "--jit", "false"), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_tensorboard_log_is_laid_out_for_physics(tmp_path):
+    from tensorboard.backend.event_processing import event_accumulator as ea
+
+    wd = tmp_path / "tb"
+    anneal(AnnealConfig(L=2, warmup=4, annealing_steps=4, train_steps=1, hidden=4, samples=10, final_samples=20,
+                        jit=False), wd, quiet=True)
+    acc = ea.EventAccumulator(str(wd / "tensorboard"), size_guidance={ea.TENSORS: 0})
+    acc.Reload()
+    tags = set(acc.Tags()["tensors"])
+    assert {"loss/variational", "loss/exact", "physics/energy_per_spin", "schedule/T", "training/grad_norm",
+            "custom_scalars__config__", "_hparams_/experiment", "_hparams_/session_start_info",
+            "_hparams_/session_end_info", "final/energy_per_spin", "final/ground_state_fraction"} <= tags
+    assert "schedule/Gamma" not in tags                      # VCA anneals T only
+    from nm_tf.annealing.rundir import RunDir
+
+    history = RunDir(wd).history()
+    assert len(acc.Tensors("loss/variational")) == len(history)
+    assert len(acc.Tensors("loss/exact")) == sum(r.exact_per_spin is not None for r in history) >= 4

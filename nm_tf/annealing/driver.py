@@ -29,6 +29,7 @@ from ..provenance import provenance
 from .config import AnnealConfig
 from .rundir import HISTORY_COLUMNS, RunDir, atomic_write_text
 from .schedule import step_phase, temperature_and_field
+from .tensorboard import RunBoard
 
 __all__ = ["AnnealRun", "HISTORY_COLUMNS", "anneal", "anneal_or_reuse", "load_run_config"]
 log = logging.getLogger("nm_tf")
@@ -148,7 +149,7 @@ class AnnealRun:
         self.ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step_var)
         self.manager = tf.train.CheckpointManager(self.ckpt, str(self.rundir.checkpoints), max_to_keep=3)
         self.exact = _ExactReference(cfg)
-        self.tb = _TensorBoard(self.rundir.tensorboard, cfg)
+        self.tb = RunBoard(self.rundir.tensorboard, cfg)
 
     def _lock(self):
         """Hold an exclusive lock on the run directory for this process's lifetime."""
@@ -260,6 +261,7 @@ class AnnealRun:
                 bad += 1
                 if bad >= cfg.max_bad_steps:
                     self._close_history()
+                    self.tb.finish(None, s, success=False)
                     raise NonFiniteError(
                         f"loss or gradient was NaN/inf for {bad} consecutive steps (step {s}, T={T:g}, "
                         f"Gamma={gamma:g}); last good checkpoint kept in {self.workdir / 'checkpoints'}")
@@ -390,8 +392,8 @@ class AnnealRun:
         tmp = rd.weights_path.with_name("model.tmp.weights.h5")
         self.model.save_weights(tmp)
         tmp.replace(rd.weights_path)
+        self.tb.finish(summary, cfg.total_steps)
         atomic_write_text(rd.summary_path, json.dumps(summary, indent=2) + "\n")   # last: marks the run finished
-        self.tb.close()
         return summary
 
 
@@ -401,49 +403,6 @@ class _NullScope:
 
     def __exit__(self, *exc):
         return False
-
-
-class _TensorBoard:
-    """Scalars, histograms and hparams; silently off when TensorBoard is not installed."""
-
-    def __init__(self, logdir: Path, cfg: AnnealConfig):
-        self.writer = None
-        try:
-            import tensorboard  # noqa: F401
-            import tensorflow as tf
-        except ImportError:
-            return
-        self.tf = tf
-        self.writer = tf.summary.create_file_writer(str(logdir))
-        try:
-            from tensorboard.plugins.hparams import api as hp
-
-            flat = {k: (v if isinstance(v, (int, float, str, bool)) else str(v))
-                    for k, v in cfg.to_dict().items() if v is not None}
-            with self.writer.as_default():
-                hp.hparams(flat)
-        except Exception:  # noqa: BLE001 - hparams are a convenience
-            pass
-
-    def scalars(self, row: dict, step: int):
-        if not self.writer:
-            return
-        with self.writer.as_default():
-            for k in ("T", "gamma", "loss_per_spin", "energy_per_spin", "energy_std_per_spin",
-                      "entropy_per_spin", "exact_per_spin", "grad_norm"):
-                if row[k] != "":
-                    self.tf.summary.scalar(k, float(row[k]), step=step)
-
-    def histograms(self, model, step: int):
-        if not self.writer:
-            return
-        with self.writer.as_default():
-            for v in model.trainable_variables:
-                self.tf.summary.histogram(v.path, v.numpy(), step=step)
-
-    def close(self):
-        if self.writer:
-            self.writer.flush()
 
 
 def anneal(cfg: AnnealConfig, workdir, resume: bool = False, quiet: bool = False, callbacks=()) -> dict:
