@@ -7,35 +7,22 @@ import math
 from ..errors import UsageError
 
 
-def port(text: str) -> int:
-    """argparse type: a TCP port, 0 (any free port) to 65535."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a port must be an integer 0..65535, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port must be an integer 0..65535, got {value}")
-    return value
+def bounded(convert, low, high, what: str):
+    """An argparse type: ``convert(text)`` within ``[low, high]`` (finite), else one line naming ``what``."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+    return parse
 
 
-def poll_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 0.05):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0.05, got {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
+port = bounded(int, 0, 65535, "a port, an integer 0..65535 (0: any free port)")
+poll_seconds = bounded(float, 0.05, math.inf, "a number of seconds >= 0.05")
+positive_int = bounded(int, 1, math.inf, "an integer >= 1")
 
 
 def add_parser(sub):
