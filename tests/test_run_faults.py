@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -23,11 +24,23 @@ def _cli(*args, timeout=300):
                           env=env)
 
 
-def _finished(tmp_path, name="ref"):
-    wd = tmp_path / name
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("finished") / "ref"
     r = _cli("anneal", "--workdir", str(wd), "--quiet", *ARGS)
     assert r.returncode == 0, r.stderr
     return wd
+
+
+@pytest.fixture
+def copy_finished(finished_run, tmp_path):
+    """A fresh copy of one finished run per test (one anneal for the whole module)."""
+    def make(name="ref"):
+        wd = tmp_path / name
+        shutil.copytree(finished_run, wd)
+        (wd / ".lock").unlink(missing_ok=True)
+        return wd
+    return make
 
 
 def _unfinish(wd):
@@ -53,8 +66,8 @@ def test_second_process_on_a_run_in_use_is_refused(tmp_path):
         proc.wait()
 
 
-def test_unreadable_latest_checkpoint_falls_back_to_an_older_one(tmp_path):
-    ref = _finished(tmp_path)
+def test_unreadable_latest_checkpoint_falls_back_to_an_older_one(tmp_path, copy_finished):
+    ref = copy_finished()
     expected = json.loads((ref / "summary.json").read_text())
     _unfinish(ref)
     latest = max((ref / "checkpoints").glob("ckpt-*.data-*"), key=lambda p: int(p.name.split("-")[1].split(".")[0]))
@@ -66,8 +79,8 @@ def test_unreadable_latest_checkpoint_falls_back_to_an_older_one(tmp_path):
     assert got["energy_per_spin_mean"] == pytest.approx(expected["energy_per_spin_mean"], abs=1e-6)
 
 
-def test_garbage_checkpoint_state_does_not_restart_from_zero(tmp_path):
-    ref = _finished(tmp_path)
+def test_garbage_checkpoint_state_does_not_restart_from_zero(tmp_path, copy_finished):
+    ref = copy_finished()
     rows_before = RunDir(ref).history()
     _unfinish(ref)
     (ref / "checkpoints" / "checkpoint").write_text("\x00\x01 not a checkpoint state {{{")
@@ -77,8 +90,8 @@ def test_garbage_checkpoint_state_does_not_restart_from_zero(tmp_path):
     assert [x.step for x in RunDir(ref).history()] == [x.step for x in rows_before]
 
 
-def test_every_checkpoint_unreadable_is_one_line(tmp_path):
-    ref = _finished(tmp_path)
+def test_every_checkpoint_unreadable_is_one_line(tmp_path, copy_finished):
+    ref = copy_finished()
     _unfinish(ref)
     for p in (ref / "checkpoints").glob("ckpt-*.data-*"):
         p.write_bytes(b"garbage")
@@ -86,8 +99,8 @@ def test_every_checkpoint_unreadable_is_one_line(tmp_path):
     assert r.returncode == 1 and "none of the checkpoints" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_half_written_summary_is_not_finished_and_resume_completes(tmp_path):
-    ref = _finished(tmp_path)
+def test_half_written_summary_is_not_finished_and_resume_completes(tmp_path, copy_finished):
+    ref = copy_finished()
     expected = json.loads((ref / "summary.json").read_text())
     (ref / "summary.json").write_text("")                      # a 0-byte summary (disk full, old versions)
     assert not RunDir(ref).finished
@@ -96,16 +109,16 @@ def test_half_written_summary_is_not_finished_and_resume_completes(tmp_path):
     assert json.loads((ref / "summary.json").read_text())["energy_per_spin_mean"] == expected["energy_per_spin_mean"]
 
 
-def test_leftover_checkpoint_temp_folder_is_removed(tmp_path):
-    ref = _finished(tmp_path)
+def test_leftover_checkpoint_temp_folder_is_removed(tmp_path, copy_finished):
+    ref = copy_finished()
     _unfinish(ref)
     (ref / "checkpoints" / "ckpt-61_temp").mkdir()
     assert _cli("anneal", "--workdir", str(ref), "--resume", "--quiet").returncode == 0
     assert not list((ref / "checkpoints").glob("*_temp*"))
 
 
-def test_edited_config_is_detected_on_resume(tmp_path):
-    ref = _finished(tmp_path)
+def test_edited_config_is_detected_on_resume(tmp_path, copy_finished):
+    ref = copy_finished()
     _unfinish(ref)
     cfg = json.loads((ref / "config.json").read_text())
     cfg["L"] = 4
@@ -120,12 +133,12 @@ def test_edited_config_is_detected_on_resume(tmp_path):
     ["landscape", "--workdir", "{blocker}/run", "--points", "3"],
     ["export", "--workdir", "{ref}", "--model-dir", "{blocker}/models", "--name", "x"],
 ])
-def test_unusable_paths_are_one_line(tmp_path, command):
+def test_unusable_paths_are_one_line(tmp_path, command, copy_finished):
     blocker = tmp_path / "plain_file"
     blocker.write_text("not a folder")
     ref = tmp_path / "ref"
     if "{ref}" in " ".join(command):
-        ref = _finished(tmp_path)
+        ref = copy_finished()
     r = _cli(*[c.format(blocker=blocker, ref=ref) for c in command])
     assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
@@ -150,3 +163,16 @@ def test_snapshot_killed_before_its_figures_is_finished_on_resume(tmp_path):
     assert all(p.exists() for p in pngs) and not cb.pending(wd, "end")
     assert len(list((wd / "tensorboard").glob("events*"))) > events
     np.load(snapshot_path(wd, "end"))   # the numbers were left as they were
+
+
+def test_checkpoint_write_failure_is_one_line_and_nothing_is_marked_finished(tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    def disk_full(*args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
+
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", disk_full)
+    with pytest.raises(OSError, match="cannot write checkpoint .*No space left on device.*--resume"):
+        anneal(AnnealConfig(L=2, warmup=4, annealing_steps=2, train_steps=1, hidden=4, samples=10, final_samples=20,
+                            jit=False), tmp_path / "r", quiet=True)
+    assert not RunDir(tmp_path / "r").finished

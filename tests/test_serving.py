@@ -199,10 +199,10 @@ def test_rest_errors(server, path, body, raw, status, message):
 # ------------------------------------------------------------------ models and versions
 def test_new_version_and_second_model_are_picked_up(run_dir, tmp_path):
     base = tmp_path / "models"
-    export_run(run_dir, base, "a")
+    export_run(run_dir, base, "a", xla=False)
     with SamplerServer(base, grpc_port=0, rest_port=0, poll_seconds=0.1, quiet=True) as srv:
-        export_run(run_dir, base, "a")          # version 2
-        export_run(run_dir, base, "b")          # second model
+        export_run(run_dir, base, "a", xla=False)          # version 2
+        export_run(run_dir, base, "b", xla=False)          # second model
         deadline = time.time() + 60
         while time.time() < deadline and not {("a", 2), ("b", 1)} <= set(srv.store.loaded):
             time.sleep(0.1)
@@ -488,7 +488,7 @@ def test_versions_swap_only_after_loading_unload_when_deleted_reload_when_rewrit
     from nm_tf.models import NewmanMooreRNN
 
     base = tmp_path / "models"
-    export_run(run_dir, base, "m")                                # version 1
+    export_run(run_dir, base, "m", xla=False)                     # version 1 (graph: no warm-up compiles)
     logs = []
     with SamplerServer(base, grpc_port=0, rest_port=0, poll_seconds=0.1, quiet=True) as srv:
         srv.store.log = logs.append
@@ -505,7 +505,7 @@ def test_versions_swap_only_after_loading_unload_when_deleted_reload_when_rewrit
         assert states["1"]["state"] == "AVAILABLE"
         # The export completes: version 2 loads and becomes the default.
         shutil.rmtree(base / "m" / "2")
-        export_run(run_dir, base, "m", version=2)
+        export_run(run_dir, base, "m", version=2, xla=False)
         assert _wait(lambda: ("m", 2) in srv.store.loaded)
         assert _stub(srv).Predict(_request(name="m")).model_spec.version.value == 2
         # Deleted: unloaded, the default falls back to version 1.
@@ -515,7 +515,7 @@ def test_versions_swap_only_after_loading_unload_when_deleted_reload_when_rewrit
         # Rewritten in place with other weights: the new files are served.
         other = NewmanMooreRNN(L, hidden=8, seed=123)
         shutil.rmtree(base / "m" / "1")
-        export_model(other, base / "m" / "1")
+        export_model(other, base / "m" / "1", xla=False)
         want = other.sample(20, [0, 9])[0].numpy()
 
         def serves_new_files():

@@ -121,6 +121,7 @@ def test_ray_sweep_equals_local(tmp_path):
 
 
 @needs_ray
+@pytest.mark.slow
 def test_ray_landscape_equals_single_process(tmp_path):
     from nm_tf.annealing.driver import anneal
 

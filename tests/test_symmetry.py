@@ -86,7 +86,7 @@ def _collapsed(L):
     return model
 
 
-@pytest.mark.parametrize("L, degeneracy", [(6, 16), (7, 64)])
+@pytest.mark.parametrize("L, degeneracy", [(6, 16), pytest.param(7, 64, marks=pytest.mark.slow)])
 def test_symmetrised_export_served_gives_every_ground_state(tmp_path, capsys, L, degeneracy):
     """export --symmetry kernel -> embedded server -> nm-tf modes --target: all ground states, near uniform."""
     import json

@@ -52,8 +52,8 @@ def add_parser(sub):
         if f.name in _SKIP:
             continue
         kind = _type_of(f)
-        default = "see above" if f.default is None and f.name in ("T0", "gamma0") else f.default
-        text = f"{FIELD_HELP[f.name]} [default: {default}]"
+        # A None default is described by the help text itself (e.g. T0: 10 for vca, 0 for vqa).
+        text = FIELD_HELP[f.name] + ("" if f.default is None else f" [default: {f.default}]")
         if kind == "bool":
             p.add_argument(_flag(f.name), dest=f.name, default=None, type=strict_bool,
                            metavar="true|false", help=text)

@@ -325,9 +325,16 @@ class AnnealRun:
         if getattr(self, "_saved_step", None) == done:
             return
         self._saved_step = done
+        import tensorflow as tf
+
         self.step_var.assign(done)
         self.history.flush()
-        self.manager.save(checkpoint_number=done)
+        try:
+            self.manager.save(checkpoint_number=done)
+        except tf.errors.OpError as exc:   # TF's own file errors (a full disk, a read-only folder): one line
+            first = (exc.message or type(exc).__name__).strip().splitlines()[0]
+            raise OSError(f"cannot write checkpoint {done} in {self.rundir.checkpoints} ({first}); free space or "
+                          f"fix the folder, then continue with --resume") from None
 
     def _close_history(self):
         if getattr(self, "history", None):

@@ -191,9 +191,9 @@ def make_rest_server(store, host: str, port: int, log=None, timeout: float = 30.
                 if action == ":predict":
                     raise ServingError("INVALID_ARGUMENT", "predict requires POST")
                 if action == "/metadata":
-                    self._send(200, _metadata(store, name, version))
+                    self._send(200, _metadata(self.server.store, name, version))
                 else:
-                    self._send(200, {"model_version_status": store.status(name, version)})
+                    self._send(200, {"model_version_status": self.server.store.status(name, version)})
             except ServingError as err:
                 self._send(_HTTP.get(err.code, 500), {"error": err.message})
 
@@ -230,6 +230,7 @@ def make_rest_server(store, host: str, port: int, log=None, timeout: float = 30.
                 name, version, action = self._route("POST")
                 if action != ":predict":
                     raise ServingError("NOT_FOUND", f"Malformed request: POST {self.path}")
+                store = self.server.store
                 model = store.get(name, version)
                 raw = self.rfile.read(self._body_length(min(MAX_BODY, model.max_request_bytes(store.max_samples))))
                 self.close_connection = False
@@ -244,4 +245,6 @@ def make_rest_server(store, host: str, port: int, log=None, timeout: float = 30.
                 self._send(500, {"error": f"internal error: {exc}"})
 
     Handler.timeout = timeout
-    return PooledHTTPServer((host, port), Handler)
+    server = PooledHTTPServer((host, port), Handler)
+    server.store = store      # may be set later, once the ports are bound
+    return server

@@ -30,19 +30,14 @@ class SamplerServer:
         from .store import ModelStore
 
         self.log = (lambda *_: None) if quiet else (lambda msg: print(f"[nm-tf serve] {msg}", file=sys.stderr))
-        self.store = ModelStore(model_dir, max_samples=max_samples, log=self.log,
-                                max_inflight_samples=max_inflight_samples)
-        if not self.store.model_names():
-            self.log(f"no models under {model_dir} yet; polling for new ones")
         self.host = host
+        # The ports are bound first: a taken port fails at once, before any model is loaded.
         # gRPC's default SO_REUSEPORT would let a second server share a taken port and receive
         # part of the first one's connections; a taken port must be an error instead.
         # Beyond 1024 concurrent calls gRPC answers RESOURCE_EXHAUSTED at once; the work of the
         # admitted ones is bounded by the store's sample budget.
         self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=[("grpc.so_reuseport", 0)],
                                 maximum_concurrent_rpcs=1024)
-        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(self.store), self.grpc)
-        model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(self.store), self.grpc)
         try:
             self.grpc_port = self.grpc.add_insecure_port(f"{host}:{grpc_port}")
         except RuntimeError:
@@ -50,10 +45,22 @@ class SamplerServer:
         if self.grpc_port == 0:
             raise OSError(f"cannot bind the gRPC port {host}:{grpc_port} (in use, or not an address of this machine)")
         try:
-            self.rest = make_rest_server(self.store, host, rest_port, timeout=rest_timeout)
+            self.rest = make_rest_server(None, host, rest_port, timeout=rest_timeout)
         except OSError as exc:
             self.grpc.stop(None)
             raise OSError(f"cannot bind the REST port {host}:{rest_port}: {exc.strerror or exc}") from None
+        try:
+            self.store = ModelStore(model_dir, max_samples=max_samples, log=self.log,
+                                    max_inflight_samples=max_inflight_samples)
+        except BaseException:
+            self.grpc.stop(None)
+            self.rest.server_close()
+            raise
+        self.rest.store = self.store
+        if not self.store.model_names():
+            self.log(f"no models under {model_dir} yet; polling for new ones")
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(self.store), self.grpc)
+        model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(self.store), self.grpc)
         self.rest_port = self.rest.server_address[1]
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
