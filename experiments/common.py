@@ -22,6 +22,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import numpy as np  # noqa: E402
+
 from nm_tf.annealing.rundir import RunDir  # noqa: E402
 from nm_tf.plotting import agg_figure as figure  # noqa: E402,F401 - re-exported for the scripts
 from nm_tf.provenance import provenance  # noqa: E402
@@ -140,3 +142,10 @@ def _pool_commit(out: Path):
 
 def anneal_rows(history) -> list:
     return [r for r in history if r.phase == "anneal"]
+
+
+def seed_curves(ex: Experiment, mode: str, L: int, seeds):
+    """The annealing rows of ``<mode>_L<L>_s<seed>`` for every seed: ``(rows of the first seed,
+    loss per spin [seeds, annealing steps])`` (all seeds share the schedule)."""
+    hists = [anneal_rows(ex.rundir(f"{mode}_L{L}_s{s}").history()) for s in seeds]
+    return hists[0], np.array([[r.loss_per_spin for r in h] for h in hists])

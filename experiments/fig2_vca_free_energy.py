@@ -11,7 +11,7 @@ ground-state fraction, median and max relative deviation from the exact F).
 """
 
 import numpy as np
-from common import Experiment, anneal_rows, figure, parser
+from common import Experiment, figure, parser, seed_curves
 
 PANELS = {"a": (5, 16), "b": (3, 6)}
 SEEDS = {"quick": 2, "paper": 5}
@@ -28,13 +28,12 @@ def main():
     summaries = ex.run_all(ex.standard("vca", L, s) for L in sizes for s in seeds)
     curves, rows, per_run = {}, [], []
     for L in sizes:
-        hists = [anneal_rows(ex.rundir(f"vca_L{L}_s{s}").history()) for s in seeds]
-        T = np.array([r.T for r in hists[0]])
-        F = np.array([[r.loss_per_spin for r in h] for h in hists])              # [seeds, steps]
+        rows0, F = seed_curves(ex, "vca", L, seeds)                              # F: [seeds, steps]
+        T = np.array([r.T for r in rows0])
         exact = np.array([-0.5 if t == 0 else thermodynamics(L, t)["free_energy"] for t in T])
         curves[L] = (T, F, exact)
         med, lo, hi = np.median(F, 0), F.min(0), F.max(0)
-        steps = [r.annealing_step for r in hists[0]]
+        steps = [r.annealing_step for r in rows0]
         rows += [(L, a, t, m, mn, mx, e) for a, t, m, mn, mx, e in zip(steps, T, med, lo, hi, exact)]
         for s, f in zip(seeds, F):
             dev = np.abs(f - exact) / np.abs(exact)

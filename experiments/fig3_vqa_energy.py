@@ -10,7 +10,7 @@ computed) and fig3_runs.csv (per seed: final energy, ground-state fraction, devi
 """
 
 import numpy as np
-from common import Experiment, anneal_rows, figure, parser
+from common import Experiment, figure, parser, seed_curves
 
 SIZES = (3, 5)
 SEEDS = {"quick": 2, "paper": 3}
@@ -26,10 +26,9 @@ def main():
     summaries = ex.run_all(ex.standard("vqa", L, s) for L in SIZES for s in seeds)
     curves, rows, per_run = {}, [], []
     for L in SIZES:
-        hists = [anneal_rows(ex.rundir(f"vqa_L{L}_s{s}").history()) for s in seeds]
-        G = np.array([r.gamma for r in hists[0]])
-        E = np.array([[r.loss_per_spin for r in h] for h in hists])
-        exact = np.array([np.nan if r.exact_per_spin is None else r.exact_per_spin for r in hists[0]])
+        rows0, E = seed_curves(ex, "vqa", L, seeds)
+        G = np.array([r.gamma for r in rows0])
+        exact = np.array([np.nan if r.exact_per_spin is None else r.exact_per_spin for r in rows0])
         # A denser exact curve for the inset (seconds per point at L = 5).
         extra = np.linspace(0.0, INSET_GAMMA, 21 if L <= 4 else 11)
         grid = np.concatenate([G[~np.isnan(exact)], extra])
