@@ -49,6 +49,9 @@ def run_load(call, requests: int, concurrency: int):
             call(i)
             return time.perf_counter() - t, None
         except Exception as exc:  # noqa: BLE001 - counted by kind
+            code = getattr(exc, "code", None)
+            if callable(code):                       # gRPC: the status code names the kind
+                return None, code().name
             return None, type(exc).__name__ + ": " + str(exc).splitlines()[0][:80]
 
     t0 = time.perf_counter()
@@ -110,7 +113,8 @@ def main(argv=None):
                 with urllib.request.urlopen(req, timeout=120) as r:
                     r.read()
 
-            channel = grpc.insecure_channel(f"127.0.0.1:{gport}")
+            channel = grpc.insecure_channel(f"127.0.0.1:{gport}",
+                                            options=[("grpc.max_receive_message_length", 512 << 20)])
             stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
 
             def grpc_call(i):
@@ -135,7 +139,8 @@ def main(argv=None):
         print("\n| protocol | failures | p50 (ms) | p99 (ms) | requests/s | errors |\n|---|---|---|---|---|---|")
         for proto in args.protocols.split(","):
             r = out[proto]
-            print(f"| {proto} | {r['failures']} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['throughput_rps']:.0f} | "
+            ms = lambda v: "-" if v is None or v != v else f"{v:.0f}"  # noqa: E731 - no successes: no latency
+            print(f"| {proto} | {r['failures']} | {ms(r['p50_ms'])} | {ms(r['p99_ms'])} | {r['throughput_rps']:.1f} | "
                   f"{r['errors'] or ''} |")
     return 1 if any(out[p]["failures"] for p in args.protocols.split(",")) else 0
 
