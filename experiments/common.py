@@ -125,7 +125,7 @@ class Experiment:
             rd = self.rundir(name)
             if rd.finished:
                 s = rd.summary()
-                runs[name] = {"code_commit": s.get("code_commit") or _pool_commit(self.out),
+                runs[name] = {"code_commit": s.get("code_commit") or _pool_commit(self.out, rd.path),
                               "wall_seconds": s.get("wall_seconds")}
         meta = {"script": self.name, "preset": self.preset, "command": " ".join(sys.argv),
                 "figure_code": provenance(), "script_wall_seconds": round(time.monotonic() - self.t0, 1),
@@ -134,10 +134,13 @@ class Experiment:
         print(f"wrote {self.out}/{self.name}.* ({meta['script_wall_seconds']:.0f} s)")
 
 
-def _pool_commit(out: Path):
-    """Runs made before summaries recorded their commit: the commit noted beside the run pool."""
-    path = out / "COMMIT"
-    return path.read_text().strip() if path.exists() else None
+def _pool_commit(out: Path, run: Path):
+    """When a summary has no commit (runs of older code, or code copied without git metadata): the commit
+    noted in the run directory (``.commit``), else the one noted beside the run pool (``COMMIT``)."""
+    for path in (run / ".commit", out / "COMMIT"):
+        if path.exists():
+            return path.read_text().strip()
+    return None
 
 
 def anneal_rows(history) -> list:
