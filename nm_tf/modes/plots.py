@@ -40,7 +40,7 @@ def draw_ground_state_distribution(ax, stats: dict, title: str = ""):
     ax.axhline(1.0 / len(counts), color="k", ls="--", lw=1, label="uniform")
     if len(counts) <= 16:
         ax.set_xticks(np.arange(len(counts)))
-    ax.set_xlabel("ground state # (0 = trivial, as in nm-tf quickstart)")
+    ax.set_xlabel("ground state # (0 = trivial)")
     ax.set_ylabel("probability among ground-state samples")
     ax.set_title(title or f"L={stats['L']}: {stats['distinct_ground_states']}/{stats['degeneracy']} ground "
                           f"states found", fontsize=9)
