@@ -5,8 +5,10 @@
 
 Snapshots of seed 0 (the Fig. 2 / Fig. 3 runs): before warm-up, after warm-up, mid-annealing,
 end of annealing, on one random plane (direction seed 0, N(0, 1) entries, no normalisation,
-span 1), fresh samples at every grid point (Algorithm 2). Writes fig4.{png,pdf} and fig4.csv
-(mode, tag, T, Gamma, centre loss, min, max, roughness = mean |difference| between neighbours,
+span 1), fresh samples at every grid point (Algorithm 2). Colours: the loss rescaled to [-1, 1]
+between its 0.5th and 99.5th percentiles (values beyond are clipped; the CSV keeps the raw range).
+Writes fig4.{png,pdf} and fig4.csv (mode, tag, T, Gamma, centre loss, min, max, roughness = mean
+|difference| between neighbours,
 non-finite points).
 """
 
@@ -16,13 +18,23 @@ from common import SNAPSHOTS, Experiment, figure, parser
 from nm_tf.landscape.plots import rescale
 from nm_tf.landscape.scan import roughness
 
+CLIP_PERCENTILES = (0.5, 99.5)
+
+
+def robust_rescale(loss):
+    """Rescale to [-1, 1] between the 0.5th and 99.5th percentiles, clipping beyond them. The VQA local
+    energy has a heavy tail (sqrt(p(s^i)/p(s)) of a rare sample), so a handful of grid points can lie
+    orders of magnitude below the rest and would flatten a min-max colour scale."""
+    lo, hi = np.nanpercentile(loss, CLIP_PERCENTILES)
+    return rescale(np.clip(loss, lo, hi))
+
 
 def panel_row(fig, row, data_by_tag, label):
     for k, tag in enumerate(SNAPSHOTS):
         d = data_by_tag[tag]
         ax = fig.add_subplot(2, 4, 4 * row + k + 1)
         a, b = d["alpha"], d["beta"]
-        im = ax.imshow(rescale(d["loss"]).T, origin="lower", extent=(a[0], a[-1], b[0], b[-1]), cmap="viridis",
+        im = ax.imshow(robust_rescale(d["loss"]).T, origin="lower", extent=(a[0], a[-1], b[0], b[-1]), cmap="viridis",
                        vmin=-1, vmax=1)
         ax.set_title(f"{label}, {tag.replace('_', ' ')}\nT = {float(d['T']):.3g}, Γ = {float(d['gamma']):.3g}",
                      fontsize=8)
@@ -49,14 +61,16 @@ def main():
             data[mode][tag] = d
             loss = d["loss"]
             rows.append((mode, tag, float(d["T"]), float(d["gamma"]), float(d["center_loss"]), np.nanmin(loss),
-                         np.nanmax(loss), roughness(loss), int(d["nonfinite_points"])))
-    ex.write_csv("", ["mode", "tag", "T", "gamma", "center_loss", "min", "max", "roughness", "nonfinite_points"],
-                 rows)
+                         np.nanmax(loss), roughness(loss), int(d["nonfinite_points"]),
+                         *np.nanpercentile(loss, CLIP_PERCENTILES)))
+    ex.write_csv("", ["mode", "tag", "T", "gamma", "center_loss", "min", "max", "roughness", "nonfinite_points",
+                      "p0.5", "p99.5"], rows)
     fig = figure((12, 6.4))
     panel_row(fig, 0, data["vca"], "VCA F/N")
     im = panel_row(fig, 1, data["vqa"], "VQA E/N")
     fig.tight_layout(rect=(0, 0, 0.92, 1))
-    fig.colorbar(im, cax=fig.add_axes([0.93, 0.15, 0.012, 0.7]), label="loss rescaled to [−1, 1]")
+    fig.colorbar(im, cax=fig.add_axes([0.93, 0.15, 0.012, 0.7]),
+                 label="loss rescaled to [−1, 1] (0.5–99.5 percentile range)")
     ex.save(fig)
     for r in rows:
         print(f"{r[0]} {r[1]:>14}: T={r[2]:.3g} Γ={r[3]:.3g} centre {r[4]:+.4f} range [{r[5]:+.4f}, {r[6]:+.4f}] "
