@@ -18,6 +18,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from ..hamiltonian import energy_tf
+from ..models.chunks import map_in_chunks
 from ..models.rnn import uniforms_from_seed
 from ..errors import UsageError
 
@@ -42,23 +43,7 @@ def single_flip_log_probs(model, bits, chunk: int = DEFAULT_FLIP_CHUNK):
     (nearly) equal size, so the padding is under one configuration per pass; with a static
     batch (every training step) the sizes are static for XLA.
     """
-    per_pass = max(1, int(chunk) // model.L)
-    static_batch = bits.shape[0]
-    if static_batch is not None:
-        rows = static_batch
-        n_chunks = -(-rows // per_pass)
-        if n_chunks == 1:
-            return model.single_flip_log_probs(bits)
-        size = -(-rows // n_chunks)
-    else:
-        rows = tf.shape(bits)[0]
-        n_chunks = (rows + per_pass - 1) // per_pass
-        size = (rows + n_chunks - 1) // n_chunks
-    n = model.n_sites
-    padded = tf.pad(bits, [[0, n_chunks * size - rows], [0, 0]])
-    out = tf.map_fn(model.single_flip_log_probs, tf.reshape(padded, tf.stack([n_chunks, size, n])),
-                    fn_output_signature=model.rnn_cell.compute_dtype, parallel_iterations=1)
-    return tf.reshape(out, [-1, n])[:rows]
+    return map_in_chunks(model.single_flip_log_probs, bits, int(chunk) // model.L, model.rnn_cell.compute_dtype)
 
 
 def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,

@@ -40,19 +40,13 @@ class RayExecutor:
     def __init__(self, jobs: int = 2, address=None, tasks_per_cpu: int = 4, max_retries: int = 3):
         from ..sweep.runner import ray_module
 
-        self.ray = ray_module()
+        ray_module()   # a clear message now when Ray is missing
         self.jobs, self.address, self.tasks_per_cpu, self.max_retries = jobs, address, tasks_per_cpu, max_retries
 
     def run(self, problem, settings: dict, jobs):
-        ray = self.ray
-        started_here = not ray.is_initialized()
-        if started_here:
-            env = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", "OPENBLAS_NUM_THREADS": "1"}}
-            if self.address:
-                ray.init(address=self.address, runtime_env=env, log_to_driver=False)
-            else:
-                ray.init(num_cpus=self.jobs, runtime_env=env, log_to_driver=False, include_dashboard=False)
-        try:
+        from ..sweep.runner import ray_session
+
+        with ray_session(self.jobs, self.address) as ray:
             cpus = int(ray.cluster_resources().get("CPU", self.jobs))
             jobs = list(jobs)
             n_tasks = max(1, min(len(jobs), cpus * self.tasks_per_cpu))
@@ -64,6 +58,3 @@ class RayExecutor:
                 ready, pending = ray.wait(pending, num_returns=1)
                 for pair in ray.get(ready[0]):
                     yield pair
-        finally:
-            if started_here:
-                ray.shutdown()

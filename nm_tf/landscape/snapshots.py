@@ -40,7 +40,9 @@ def parse_tags(text: str) -> tuple:
 
 
 def snapshot_path(workdir, tag: str) -> Path:
-    return Path(workdir) / "landscape" / f"landscape_{tag}.npz"
+    from ..annealing.rundir import RunDir
+
+    return RunDir(workdir).landscape_file(tag)
 
 
 def compute_snapshot(model, cfg, spec: LandscapeSpec, *, T: float, gamma: float, workdir, tag: str,

@@ -24,6 +24,7 @@ from ..errors import UsageError
 from ..exact import kernel_basis
 from ..exact.gf2 import span
 from ..lattice import site_index
+from .chunks import map_in_chunks
 
 __all__ = ["MAX_EXACT_GROUP", "SYMMETRIES", "SymmetryGroup", "symmetrized_sample", "symmetrized_log_prob"]
 
@@ -119,12 +120,6 @@ def symmetrized_log_prob(model, group: SymmetryGroup, bits, chunk: int = 65536):
     n = group.L * group.L
     moved = tf.gather(bits, tf.constant(perms), axis=1)                              # [B, |G|, N]
     images = tf.bitwise.bitwise_xor(moved, tf.constant(masks, tf.int32)[None])
-    flat = tf.reshape(images, [-1, n])
-    per = max(1, chunk // order) * order
-    rows = tf.shape(flat)[0]
-    pieces = (rows + per - 1) // per
-    padded = tf.pad(flat, [[0, pieces * per - rows], [0, 0]])
-    lp = tf.map_fn(model.log_prob_graph, tf.reshape(padded, tf.stack([pieces, per, n])),
-                   fn_output_signature=model.rnn_cell.compute_dtype, parallel_iterations=1)
-    lp = tf.reshape(tf.reshape(lp, [-1])[:rows], tf.stack([batch, order]))
+    lp = map_in_chunks(model.log_prob_graph, tf.reshape(images, [-1, n]), chunk, model.rnn_cell.compute_dtype)
+    lp = tf.reshape(lp, tf.stack([batch, order]))
     return tf.reduce_logsumexp(lp, axis=1) - tf.constant(math.log(order), dtype=lp.dtype)

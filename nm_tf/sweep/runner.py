@@ -15,6 +15,7 @@ and never loses finished work. A run that fails is reported with its error; the 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
@@ -95,7 +96,9 @@ def ray_module():
     return ray
 
 
-def _ray(tasks, jobs: int, address, log, max_retries: int = 3):
+@contextlib.contextmanager
+def ray_session(jobs: int, address=None):
+    """Ray connected to ``address``, or a local Ray with ``jobs`` CPUs; shut down afterwards if started here."""
     ray = ray_module()
     started_here = not ray.is_initialized()
     if started_here:
@@ -106,6 +109,14 @@ def _ray(tasks, jobs: int, address, log, max_retries: int = 3):
         else:
             ray.init(num_cpus=jobs, runtime_env=env, log_to_driver=False, include_dashboard=False)
     try:
+        yield ray
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _ray(tasks, jobs: int, address, log, max_retries: int = 3):
+    with ray_session(jobs, address) as ray:
         gpus = ray.cluster_resources().get("GPU", 0)
         remote = ray.remote(num_cpus=1, num_gpus=0.25 if gpus else 0, max_retries=max_retries)(execute)
         refs = {remote.remote(t): t for t in tasks}
@@ -122,9 +133,6 @@ def _ray(tasks, jobs: int, address, log, max_retries: int = 3):
             results[task.name] = result
             _report(log, done, len(tasks), result)
         return [results[t.name] for t in tasks]
-    finally:
-        if started_here:
-            ray.shutdown()
 
 
 def run_tasks(tasks, jobs: int = 1, backend: str = "local", address=None, log=None) -> list:
