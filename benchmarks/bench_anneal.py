@@ -8,8 +8,6 @@ Table I: 1000 warm-up + 10 000 x 5 annealing training steps = 51 000 steps of N_
 import argparse
 import contextlib
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 TABLE_ONE_STEPS = 1000 + 10_000 * 5
@@ -34,6 +32,7 @@ def main():
     from nm_tf.annealing.driver import make_strategy
     from nm_tf.annealing.losses import make_train_step
     from nm_tf.models import NewmanMooreRNN
+    from nm_tf.timing import median_ms, timed
 
     strategy = make_strategy(args.replicas)
     device = ", ".join(d.name for d in tf.config.list_logical_devices())
@@ -50,15 +49,8 @@ def main():
             step = make_train_step(model, keras.optimizers.Adam(1e-4), args.samples, quantum=mode == "vqa",
                                    minibatch=args.minibatch, strategy=strategy, jit_compile=strategy is None)
         T, g = (tf.constant(1.0), tf.constant(0.0)) if mode == "vca" else (tf.constant(0.0), tf.constant(1.0))
-        t0 = time.perf_counter()
-        step(tf.constant([0, 0], tf.int64), T, g)["loss"].numpy()
-        compile_s = time.perf_counter() - t0
-        times = []
-        for r in range(args.repeats):
-            t = time.perf_counter()
-            step(tf.constant([0, r + 1], tf.int64), T, g)["loss"].numpy()
-            times.append((time.perf_counter() - t) * 1e3)
-        ms = statistics.median(times)
+        _, compile_s = timed(lambda: step(tf.constant([0, 0], tf.int64), T, g)["loss"].numpy())
+        ms = median_ms(lambda r: step(tf.constant([0, r + 1], tf.int64), T, g)["loss"].numpy(), args.repeats)
         hours = ms * TABLE_ONE_STEPS / 3.6e6
         print(f"| {mode.upper()} | {L} | {ms:.1f} | {compile_s:.1f} | {hours:.2f} h |", flush=True)
 

@@ -10,7 +10,6 @@ with fresh samples at every point, as the paper does. Progress goes to stderr.
 import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -30,9 +29,10 @@ def main():
     import numpy as np
 
     from nm_tf.landscape import LandscapeSpec, PlaneLoss, plane, scan_plane
-    from nm_tf.landscape.scan import _chunk_size
+    from nm_tf.landscape.scan import chunk_size
     from nm_tf.models import NewmanMooreRNN
     from nm_tf.progress import Progress
+    from nm_tf.timing import timed
 
     print(f"{args.points}x{args.points} grid, N_s={args.samples}, d_h=40, XLA, {os.cpu_count()} cores, "
           f"{args.threads} intra-op threads")
@@ -48,11 +48,9 @@ def main():
         spec = LandscapeSpec(points=args.points, samples=args.samples)
         T, gamma = (1.0, 0.0) if mode == "vca" else (0.0, 1.0)
         with tempfile.TemporaryDirectory() as tmp:
-            t0 = time.perf_counter()
-            scan_plane(ev, center, delta, eta, spec, T=T, gamma=gamma, out=Path(tmp) / "b.npz", meta={},
-                       progress=Progress(args.points ** 2, label=f"{case} "))
-            wall = time.perf_counter() - t0
-        chunk = _chunk_size(spec, L * L, mode == "vqa")
+            _, wall = timed(scan_plane, ev, center, delta, eta, spec, T=T, gamma=gamma, out=Path(tmp) / "b.npz",
+                            meta={}, progress=Progress(args.points ** 2, label=f"{case} "))
+        chunk = chunk_size(spec, L * L, mode == "vqa")
         print(f"| {mode} | {L} | {args.points ** 2} | {chunk} | {wall:.1f} | {1e3 * wall / args.points ** 2:.2f} |",
               flush=True)
 

@@ -9,9 +9,6 @@ Prints ms per call (median of repeats after warm-up) and samples/s for
 
 import argparse
 import os
-import platform
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -35,8 +32,9 @@ def main():
 
     from nm_tf.annealing.losses import make_vca_step
     from nm_tf.models import NewmanMooreRNN, seed_tensor
+    from nm_tf.timing import machine, median_ms, timed
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; TF {tf.__version__}; "
+    print(f"machine: {machine()}; "
           f"threads intra={args.intra} inter={args.inter}; B={args.samples}, d_h={args.hidden}")
     print("\n| L | variant | sample (ms) | samples/s | VCA train step (ms) | compile (s) |")
     print("|---|---|---|---|---|---|")
@@ -46,21 +44,9 @@ def main():
             model = NewmanMooreRNN(L, hidden=args.hidden, seed=0, jit_compile=jit)
             opt = tf.keras.optimizers.Adam(1e-4)
             step = make_vca_step(model, opt, args.samples, jit_compile=jit)
-            t0 = time.perf_counter()
-            model.sample(args.samples, 0)
-            step(seed_tensor(0), tf.constant(1.0))
-            compile_s = time.perf_counter() - t0
-
-            def timeit(fn):
-                out = []
-                for r in range(args.repeats):
-                    t = time.perf_counter()
-                    fn(r)
-                    out.append((time.perf_counter() - t) * 1e3)
-                return statistics.median(out)
-
-            ms_s = timeit(lambda r: model.sample(args.samples, r)[1].numpy())
-            ms_t = timeit(lambda r: step(seed_tensor(r), tf.constant(1.0))["loss"].numpy())
+            _, compile_s = timed(lambda: (model.sample(args.samples, 0), step(seed_tensor(0), tf.constant(1.0))))
+            ms_s = median_ms(lambda r: model.sample(args.samples, r)[1].numpy(), args.repeats)
+            ms_t = median_ms(lambda r: step(seed_tensor(r), tf.constant(1.0))["loss"].numpy(), args.repeats)
             print(f"| {L} | {variant} | {ms_s:.1f} | {args.samples / ms_s * 1e3:,.0f} | {ms_t:.1f} "
                   f"| {compile_s:.1f} |", flush=True)
 

@@ -10,17 +10,9 @@ latency of the first request of that size after start-up (warm-up done): a compi
 
 import argparse
 import os
-import statistics
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def timed(fn, r):
-    t = time.perf_counter()
-    fn(r)
-    return (time.perf_counter() - t) * 1e3
 
 
 def main():
@@ -40,6 +32,7 @@ def main():
     from nm_tf.export import export_model
     from nm_tf.models import NewmanMooreRNN
     from nm_tf.server.server import SamplerServer
+    from nm_tf.timing import median_ms, timed
 
     counts = [int(x) for x in args.num_samples.split(",")]
     print(f"d_h=40, device {tf.config.list_logical_devices()[-1].name}, {os.cpu_count()} cores; medians of "
@@ -57,13 +50,10 @@ def main():
                     rest = SamplerClient(url=srv.rest_url)
                     for b in counts:
                         xla.sample(b, 0)[0].numpy()                      # compile the in-process sampler
-                        first = timed(lambda r: g.sample("nm", b, r), 0)
-                        t_xla = statistics.median(timed(lambda r: xla.sample(b, r)[0].numpy(), r + 1)
-                                                  for r in range(args.repeats))
-                        t_grpc = statistics.median(timed(lambda r: g.sample("nm", b, r), r + 1)
-                                                   for r in range(args.repeats))
-                        t_rest = statistics.median(timed(lambda r: rest.sample("nm", b, r), r + 1)
-                                                   for r in range(args.repeats))
+                        first = 1e3 * timed(g.sample, "nm", b, 0)[1]
+                        t_xla = median_ms(lambda r: xla.sample(b, r + 1)[0].numpy(), args.repeats)
+                        t_grpc = median_ms(lambda r: g.sample("nm", b, r + 1), args.repeats)
+                        t_rest = median_ms(lambda r: rest.sample("nm", b, r + 1), args.repeats)
                         print(f"| {L} | {kind} | {b} | {t_xla:.1f} | {first:.0f} | {t_grpc:.1f} | {t_rest:.1f} | "
                               f"{t_grpc / t_xla:.2f} | {t_rest / t_xla:.2f} |", flush=True)
 

@@ -143,6 +143,17 @@ def _pool_commit(out: Path, run: Path):
     return None
 
 
+def map_in_processes(fn, jobs, workers: int) -> list:
+    """``[fn(*args) for args in jobs]`` in ``workers`` fresh (spawned) processes, in order: for work
+    outside an anneal (baselines) that imports TensorFlow in the worker."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                max_tasks_per_child=1) as pool:
+        return [f.result() for f in [pool.submit(fn, *args) for args in jobs]]
+
+
 def anneal_rows(history) -> list:
     return [r for r in history if r.phase == "anneal"]
 

@@ -66,7 +66,7 @@ def test_cli_bad_input(tmp_path, args, message):
 
 def test_yaml_config_and_overrides(tmp_path):
     from nm_tf.cli import build_parser
-    from nm_tf.annealing.cli import config_from_args
+    from nm_tf.cli.anneal import config_from_args
 
     path = tmp_path / "c.yaml"
     path.write_text("L: 4\nT0: 3.5\nwarmup: 7\n")
@@ -117,7 +117,7 @@ def test_non_finite_step_is_skipped():
 def test_run_stops_after_consecutive_bad_steps(tmp_path):
     cfg = AnnealConfig(L=2, warmup=30, annealing_steps=2, train_steps=1, hidden=4, max_bad_steps=3,
                        checkpoint_every=1)
-    run = AnnealRun(cfg, tmp_path / "r", quiet=True)
+    run = AnnealRun(cfg, tmp_path / "r")
     run.prepare(resume=False)
     real = run.train_step
     calls = {"n": 0}
@@ -131,14 +131,77 @@ def test_run_stops_after_consecutive_bad_steps(tmp_path):
 
     run.train_step = flaky
     with pytest.raises(NonFiniteError, match="3 consecutive"):
-        run.train(0)
+        run.run()
     assert run.manager.latest_checkpoint is None or "ckpt" in run.manager.latest_checkpoint
+
+
+class _Rows:
+    """A logger that keeps what it is given."""
+
+    def __init__(self):
+        self.events = []
+
+    def open(self, run, start):
+        self.events.append(("open", start))
+
+    def write(self, row, step):
+        self.events.append(("row", step, row["phase"], row["annealing_step"]))
+
+    def close(self, summary, step, success=True):
+        self.events.append(("close", step, summary is not None, success))
+
+
+def test_run_in_pieces_with_loggers_and_callbacks_equals_one_run(tmp_path):
+    """run(n_steps) pauses at a checkpoint; a callback returning False stops; a new process resumes;
+    a custom logger sees every row once; the result equals one uninterrupted run."""
+    cfg = AnnealConfig(L=3, warmup=20, annealing_steps=6, train_steps=2, hidden=4, final_samples=200,
+                       checkpoint_every=1, jit=False)
+    whole = anneal(cfg, tmp_path / "whole")
+
+    rows = _Rows()
+    run = AnnealRun(cfg, tmp_path / "pieces")
+    assert run.prepare(resume=False) == 0
+    assert run.run(n_steps=15, loggers=[rows]) is None          # rounded up to the row ending at step 20
+    assert rows.events[-1] == ("close", 20, False, True)
+
+    class StopAtAnnealingStep3:
+        def on_row(self, run, row, step):
+            return row["annealing_step"] != 3
+
+    assert run.run(loggers=[rows], callbacks=[StopAtAnnealingStep3()]) is None
+    assert rows.events[-1] == ("close", 26, False, True)
+    del run
+    resumed = AnnealRun(cfg, tmp_path / "pieces")
+    assert resumed.prepare(resume=True) == 26
+    summary = resumed.run(loggers=[rows])
+    assert rows.events[-1] == ("close", cfg.total_steps, True, True)
+    written = [e[1] for e in rows.events if e[0] == "row"]
+    assert written == sorted(set(written)) and written[-1] == cfg.total_steps
+    assert summary["energy_per_spin_mean"] == whole["energy_per_spin_mean"]
+    assert summary["ground_state_fraction"] == whole["ground_state_fraction"]
+    import csv
+
+    with open(tmp_path / "whole" / "history.csv") as a, open(tmp_path / "pieces" / "history.csv") as b:
+        assert list(csv.DictReader(a)) == list(csv.DictReader(b))
+
+
+def test_training_does_not_import_the_tools():
+    """Arrows point one way: running an anneal loads nothing from landscape, modes, export, server, CLI."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import nm_tf.annealing.driver, nm_tf.annealing.loggers, nm_tf.annealing.tensorboard, "
+            "nm_tf.annealing.losses, nm_tf.annealing.restore; "
+            "print(sorted(m for m in sys.modules if m.split('.')[:2] in (['nm_tf', 'landscape'], ['nm_tf', 'modes'], "
+            "['nm_tf', 'export'], ['nm_tf', 'server'], ['nm_tf', 'cli'], ['nm_tf', 'sweep'])))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 # ------------------------------------------------------------------ physics
 @pytest.mark.parametrize("L", [3, 4])
 def test_vca_tracks_exact_free_energy(tmp_path, L):
-    s = anneal(AnnealConfig(mode="vca", L=L, T0=2.0, **FAST), tmp_path / "r", quiet=True)
+    s = anneal(AnnealConfig(mode="vca", L=L, T0=2.0, **FAST), tmp_path / "r")
     hist = [r for r in rows(tmp_path / "r") if r["phase"] == "anneal"]
     dev = [abs(float(r["loss_per_spin"]) - float(r["exact_per_spin"])) / abs(float(r["exact_per_spin"]))
            for r in hist]
@@ -149,7 +212,7 @@ def test_vca_tracks_exact_free_energy(tmp_path, L):
 
 
 def test_vqa_tracks_exact_ground_energy(tmp_path):
-    s = anneal(AnnealConfig(mode="vqa", L=3, gamma0=2.0, **FAST), tmp_path / "r", quiet=True)
+    s = anneal(AnnealConfig(mode="vqa", L=3, gamma0=2.0, **FAST), tmp_path / "r")
     hist = [r for r in rows(tmp_path / "r") if r["phase"] == "anneal" and r["exact_per_spin"]]
     dev = [abs(float(r["loss_per_spin"]) - float(r["exact_per_spin"])) / abs(float(r["exact_per_spin"]))
            for r in hist]
@@ -162,11 +225,11 @@ def test_vqa_tracks_exact_ground_energy(tmp_path):
 # ------------------------------------------------------------------ run directory
 def test_finished_run_is_never_overwritten(tmp_path):
     cfg = AnnealConfig(L=2, warmup=5, annealing_steps=2, train_steps=1, hidden=4, final_samples=10)
-    anneal(cfg, tmp_path / "r", quiet=True)
+    anneal(cfg, tmp_path / "r")
     with pytest.raises(FileExistsError, match="already finished"):
-        anneal(cfg, tmp_path / "r", quiet=True)
+        anneal(cfg, tmp_path / "r")
     with pytest.raises(FileExistsError, match="already finished"):
-        anneal(cfg, tmp_path / "r", resume=True, quiet=True)
+        anneal(cfg, tmp_path / "r", resume=True)
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert {"energy_per_spin_mean", "energy_per_spin_std", "energy_per_spin_min", "ground_state_in_final_sample",
             "energy_per_spin_sem", "residual_energy_per_spin",
@@ -289,7 +352,7 @@ def test_tensorboard_log_is_laid_out_for_physics(tmp_path):
 
     wd = tmp_path / "tb"
     anneal(AnnealConfig(L=2, warmup=4, annealing_steps=4, train_steps=1, hidden=4, samples=10, final_samples=20,
-                        jit=False), wd, quiet=True)
+                        jit=False), wd)
     acc = ea.EventAccumulator(str(wd / "tensorboard"), size_guidance={ea.TENSORS: 0})
     acc.Reload()
     tags = set(acc.Tags()["tensors"])

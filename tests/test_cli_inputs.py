@@ -15,7 +15,7 @@ from nm_tf.annealing.driver import anneal
 def run_dir(tmp_path_factory):
     wd = tmp_path_factory.mktemp("r") / "run"
     anneal(AnnealConfig(L=2, warmup=4, annealing_steps=2, train_steps=1, hidden=4, samples=10, final_samples=20,
-                        jit=False), wd, quiet=True)
+                        jit=False), wd)
     return wd
 
 

@@ -182,18 +182,18 @@ class _StopAt:
     def __init__(self, tag):
         self.tag, self.fired = tag, False
 
-    def on_snapshot(self, run, tag, T, gamma):
-        if tag == self.tag and not self.fired:
+    def on_snapshot(self, event):
+        if event.tag == self.tag and not self.fired:
             self.fired = True
             raise KeyboardInterrupt
 
 
 def test_snapshots_during_annealing_and_resume_after_crash(tmp_path, capsys):
-    from nm_tf.landscape.snapshots import LandscapeCallback
+    from nm_tf.landscape.snapshots import LandscapeCallback, spec_from_config
 
     tags = ("before_warmup", "mid_annealing", "end")
     cfg = _small_cfg(landscape=tags)
-    anneal(cfg, tmp_path / "a", quiet=True, callbacks=[LandscapeCallback(cfg.landscape)])
+    anneal(cfg, tmp_path / "a", callbacks=[LandscapeCallback.from_config(cfg)])
     files = sorted(p.name for p in (tmp_path / "a" / "landscape").iterdir())
     for tag in tags:
         assert {f"landscape_{tag}.npz", f"landscape_{tag}_2d.png", f"landscape_{tag}_3d.png"} <= set(files)
@@ -209,16 +209,16 @@ def test_snapshots_during_annealing_and_resume_after_crash(tmp_path, capsys):
 
     # Crash inside the mid-annealing scan, resume: the same snapshot as the uninterrupted run.
     with pytest.raises(KeyboardInterrupt):
-        anneal(cfg, tmp_path / "b", quiet=True, callbacks=[_StopAt("mid_annealing"), LandscapeCallback(tags)])
+        anneal(cfg, tmp_path / "b", callbacks=[_StopAt("mid_annealing"), LandscapeCallback(tags, spec_from_config(cfg))])
     assert not (tmp_path / "b" / "landscape" / "landscape_mid_annealing.npz").exists()
-    anneal(cfg, tmp_path / "b", resume=True, quiet=True, callbacks=[LandscapeCallback(tags)])
+    anneal(cfg, tmp_path / "b", resume=True, callbacks=[LandscapeCallback(tags, spec_from_config(cfg))])
     again = np.load(tmp_path / "b" / "landscape" / "landscape_mid_annealing.npz")
     np.testing.assert_allclose(again["loss"], mid["loss"], atol=1e-6)
 
 
 def test_cli_standalone_and_errors(tmp_path, capsys):
     cfg = _small_cfg(checkpoint_every=1)
-    anneal(cfg, tmp_path / "r", quiet=True)
+    anneal(cfg, tmp_path / "r")
     capsys.readouterr()
     assert main(["landscape", "--workdir", str(tmp_path / "r"), "--points", "3", "--exact", "--quiet"]) == 0
     out = json.loads(capsys.readouterr().out)

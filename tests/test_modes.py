@@ -94,7 +94,7 @@ def test_modes_cli(tmp_path, capsys):
 
     cfg = AnnealConfig(L=3, hidden=8, T0=1.0, warmup=20, annealing_steps=20, train_steps=2, samples=50,
                        lr=0.01, final_samples=2000, final_chunk=1000)
-    anneal(cfg, tmp_path / "r", quiet=True)
+    anneal(cfg, tmp_path / "r")
     capsys.readouterr()
     assert main(["modes", "--workdir", str(tmp_path / "r"), "--samples", "1500", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -138,7 +138,7 @@ def test_effective_ground_states_and_uniformity_by_hand():
 
 def test_modes_symmetrised_from_a_run(tmp_path, capsys):
     anneal(AnnealConfig(L=3, T0=1.0, warmup=20, annealing_steps=20, train_steps=1, hidden=6, final_samples=200,
-                        jit=False), tmp_path / "r", quiet=True)
+                        jit=False), tmp_path / "r")
     capsys.readouterr()
     assert main(["modes", "--workdir", str(tmp_path / "r"), "--samples", "4000", "--symmetry", "kernel",
                  "--json", "--out", str(tmp_path / "m")]) == 0

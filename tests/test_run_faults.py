@@ -150,16 +150,20 @@ def test_snapshot_killed_before_its_figures_is_finished_on_resume(tmp_path):
     cfg = AnnealConfig(L=3, warmup=10, annealing_steps=10, train_steps=1, hidden=4, final_samples=100, jit=False,
                        landscape=("end",), landscape_points=3, landscape_samples=20)
     wd = tmp_path / "run"
-    anneal(cfg, wd, quiet=True, callbacks=[LandscapeCallback(cfg.landscape)])
+    anneal(cfg, wd, callbacks=[LandscapeCallback.from_config(cfg)])
     pngs = figure_paths(snapshot_path(wd, "end").with_suffix(""))
     for p in pngs:
         p.unlink()
     events = len(list((wd / "tensorboard").glob("events*")))
 
-    run = type("Run", (), {"workdir": wd, "cfg": cfg, "quiet": True, "model": None})()  # as the driver hands it
-    cb = LandscapeCallback(cfg.landscape)
+    from nm_tf.annealing.callbacks import Snapshot
+    from nm_tf.landscape.plots import log_images
+
+    event = Snapshot(tag="end", step=20, T=0.0, gamma=0.0, model=None, cfg=cfg, workdir=wd,
+                     log_images=lambda paths, step: log_images(wd / "tensorboard", paths, step))
+    cb = LandscapeCallback.from_config(cfg)
     assert cb.pending(wd, "end")
-    cb.on_snapshot(run, "end", 0.0, 0.0)
+    cb.on_snapshot(event)
     assert all(p.exists() for p in pngs) and not cb.pending(wd, "end")
     assert len(list((wd / "tensorboard").glob("events*"))) > events
     np.load(snapshot_path(wd, "end"))   # the numbers were left as they were
@@ -174,5 +178,5 @@ def test_checkpoint_write_failure_is_one_line_and_nothing_is_marked_finished(tmp
     monkeypatch.setattr(tf.train.CheckpointManager, "save", disk_full)
     with pytest.raises(OSError, match="cannot write checkpoint .*No space left on device.*--resume"):
         anneal(AnnealConfig(L=2, warmup=4, annealing_steps=2, train_steps=1, hidden=4, samples=10, final_samples=20,
-                            jit=False), tmp_path / "r", quiet=True)
+                            jit=False), tmp_path / "r")
     assert not RunDir(tmp_path / "r").finished

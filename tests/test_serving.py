@@ -29,7 +29,7 @@ L = 3
 def run_dir(tmp_path_factory):
     wd = tmp_path_factory.mktemp("run") / "r"
     anneal(AnnealConfig(L=L, T0=2.0, warmup=50, annealing_steps=50, train_steps=2, hidden=8, lr=0.01,
-                        final_samples=500), wd, quiet=True)
+                        final_samples=500), wd)
     return wd
 
 

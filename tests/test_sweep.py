@@ -14,7 +14,7 @@ import pytest
 from nm_tf.annealing.config import AnnealConfig
 from nm_tf.annealing.rundir import RunDir
 from nm_tf.sweep import RunTask, SweepSpec, run_tasks
-from nm_tf.sweep.cli import write_results
+from nm_tf.sweep import write_results
 
 TINY = dict(mode="vca", warmup=20, annealing_steps=20, train_steps=1, hidden=4, samples=20, lr=0.01,
             final_samples=200, T0=2.0, jit=False)
@@ -126,7 +126,7 @@ def test_ray_landscape_equals_single_process(tmp_path):
     from nm_tf.annealing.driver import anneal
 
     wd = tmp_path / "run"
-    anneal(AnnealConfig(**{**TINY, "L": 3}), wd, quiet=True)
+    anneal(AnnealConfig(**{**TINY, "L": 3}), wd)
     args = ["landscape", "--workdir", str(wd), "--points", "6", "--samples", "30", "--quiet"]
     assert _run_cli(*args, "--tag", "one").returncode == 0
     r = _run_cli(*args, "--tag", "many", "--backend", "ray", "--jobs", "2", "--chunk", "5")

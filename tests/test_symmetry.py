@@ -119,3 +119,56 @@ def test_symmetrised_log_prob_signature_sums_to_one(tmp_path):
     served = LoadedModel("s", 1, tmp_path / "1")
     lp = served.run("log_prob", {"spins": all_states(9).astype(np.int8)})["log_prob"]
     assert np.exp(lp.astype(np.float64)).sum() == pytest.approx(1.0, abs=1e-4)
+
+
+# ------------------------------------------------------------------ training on p_G
+@pytest.mark.parametrize("quantum", [False, True])
+def test_training_step_on_p_G_estimates_the_exact_loss(quantum):
+    """With lr = 0, the step's loss is a sample mean of the local loss of p_G; it matches the exact
+    expectation over all 2^9 states (VCA: E + T log p_G; VQA: psi_G = sqrt(p_G) with the flip term)."""
+    import keras
+
+    from nm_tf.annealing.losses import make_train_step
+
+    L, T, gamma, B = 3, 1.5, 0.7, 20000
+    model = NewmanMooreRNN(L, hidden=6, seed=2, jit_compile=False)
+    group = SymmetryGroup(L, "kernel")
+    step = make_train_step(model, keras.optimizers.Adam(0.0), B, quantum=quantum, jit_compile=False, group=group)
+    out = step(tf.constant([4, 0], tf.int64), tf.constant(0.0 if quantum else T), tf.constant(gamma if quantum else 0.0))
+    states = all_states(L * L)
+    lp = symmetrized_log_prob(model, group, states).numpy().astype(np.float64)
+    p = np.exp(lp)
+    e = energy(states, L)
+    if quantum:
+        flip = states[:, None, :] ^ np.eye(L * L, dtype=states.dtype)[None]
+        index = (flip * (1 << np.arange(L * L))).sum(axis=2)               # row k of all_states has bits of k
+        loc = e - gamma * np.exp(0.5 * (lp[index] - lp[:, None])).sum(axis=1)
+    else:
+        loc = e + T * lp
+    mean, std = (p * loc).sum(), np.sqrt((p * (loc - (p * loc).sum()) ** 2).sum())
+    assert abs(float(out["loss"]) * L * L - mean) < 4 * std / np.sqrt(B)
+    assert abs(float(out["entropy"]) * L * L + (p * lp).sum()) < 0.05
+
+
+def test_anneal_with_symmetry_covers_every_ground_state(tmp_path, capsys):
+    """nm-tf anneal --symmetry kernel trains p_G; its final samples (and the default export) are p_G's."""
+    from nm_tf.cli import main
+
+    wd = tmp_path / "run"
+    assert main(["anneal", "--workdir", str(wd), "--mode", "vca", "--L", "3", "--T0", "2", "--warmup", "20",
+                 "--annealing-steps", "40", "--train-steps", "2", "--samples", "50", "--minibatch", "10",
+                 "--hidden", "8", "--lr", "0.01", "--final-samples", "4000", "--jit", "false",
+                 "--symmetry", "kernel", "--quiet"]) == 0
+    import json
+
+    s = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert s["ground_state_fraction"] > 0.5 and s["distinct_ground_states"] == 4
+    assert main(["export", "--workdir", str(wd), "--model-dir", str(tmp_path / "m"), "--name", "g", "--no-xla"]) == 0
+    from nm_tf.export.savedmodel import METADATA_FILE
+
+    meta = json.loads((tmp_path / "m" / "g" / "1" / "assets.extra" / METADATA_FILE).read_text())
+    assert meta["symmetry"] == "kernel" and meta["symmetry_group_order"] == 4
+    with pytest.raises(UsageError, match="16384 > 4096"):
+        from nm_tf.annealing.config import AnnealConfig
+
+        AnnealConfig(L=15, symmetry="kernel")

@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 from ..errors import UsageError
+from ..exact.gf2 import MAX_EXACT_GROUP, SYMMETRIES, group_order
 
 __all__ = ["AnnealConfig", "load_config_file"]
 
@@ -48,6 +49,8 @@ FIELD_HELP = {
     "gamma_final": "transverse field at the end of the anneal",
     "schedule_points": "[[t, fraction], ...] from (0, 1) to (1, 0) for schedule=points (config file only)",
     "penalty": "lambda of the paper's trivial-state penalty: adds lambda x (number of down spins) to the loss",
+    "symmetry": "train the symmetrised distribution p_G (none, kernel, kernel+translations; |G| <= 4096): samples "
+                "g s with g uniform in G, log p_G by |G| teacher-forced passes; VQA uses psi_G = sqrt(p_G)",
     "final_samples": "configurations drawn from the final model for the summary and samples_final.npz",
     "final_chunk": "final samples drawn per call (memory)",
     "checkpoint_every": "annealing steps between checkpoints (a resumed run restarts from the last one)",
@@ -70,7 +73,8 @@ FIELD_HELP = {
 }
 FIELD_CHOICES = {"mode": ("vca", "vqa"), "schedule": ("linear", "exponential", "points"),
                  "cell": ("vanilla", "gru"), "ordering": ("zigzag", "raster"), "dtype": ("float32", "float64"),
-                 "landscape_normalization": ("none", "filter", "layer")}
+                 "landscape_normalization": ("none", "filter", "layer"),
+                 "symmetry": SYMMETRIES}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +116,7 @@ class AnnealConfig:
     gamma_final: float = 0.0
     schedule_points: tuple | None = None
     penalty: float = 0.0
+    symmetry: str = "none"
     final_samples: int = 100_000
     final_chunk: int = 10_000
     checkpoint_every: int = 100
@@ -167,6 +172,16 @@ class AnnealConfig:
                 raise UsageError("schedule_points must have increasing t")
         if self.dtype not in ("float32", "float64"):
             raise UsageError(f"dtype must be float32 or float64, got {self.dtype!r}")
+        if self.symmetry not in SYMMETRIES:
+            raise UsageError(f"symmetry must be one of {', '.join(SYMMETRIES)}, got {self.symmetry!r}")
+        if self.symmetry != "none":
+            order = group_order(self.L, self.symmetry)
+            if order > MAX_EXACT_GROUP:
+                raise UsageError(f"symmetry {self.symmetry} at L={self.L} has |G| = {order} > {MAX_EXACT_GROUP}: "
+                                 f"training on p_G costs |G| teacher-forced passes per sample; use a smaller group "
+                                 f"or symmetrise only when sampling (nm-tf export/modes --symmetry)")
+            if self.replicas != 1:
+                raise UsageError("symmetry and replicas > 1 cannot be combined")
         if self.cell not in ("vanilla", "gru"):
             raise UsageError(f"cell must be 'vanilla' or 'gru', got {self.cell!r}")
         if self.ordering not in ("zigzag", "raster"):
@@ -177,7 +192,6 @@ class AnnealConfig:
         bad = [t for t in self.landscape if t not in SNAPSHOT_TAGS]
         if bad:
             raise UsageError(f"landscape snapshots must be among {SNAPSHOT_TAGS}, got {bad}")
-        self.landscape_spec()  # validates the landscape_* fields
 
     def _check_types(self):
         """Every field has the type its annotation names (a JSON/YAML config is checked like a flag):
@@ -210,16 +224,6 @@ class AnnealConfig:
             raise UsageError(f"L = {self.L} with {max(self.samples, self.final_chunk)} samples per pass and "
                              f"hidden {self.hidden} needs ~{step_bytes / 2 ** 30:.0f} GiB per step; the bound is "
                              f"{MAX_STEP_BYTES / 2 ** 30:.0f} GiB ({MEMORY_NOTE})")
-
-    def landscape_spec(self):
-        """The :class:`~nm_tf.landscape.scan.LandscapeSpec` of the snapshots of this run."""
-        from ..landscape.scan import LandscapeSpec
-
-        return LandscapeSpec(points=self.landscape_points, span=self.landscape_span,
-                             samples=self.landscape_samples or self.samples, seed=self.landscape_seed,
-                             crn=self.landscape_crn, repeats=self.landscape_repeats,
-                             normalization=self.landscape_normalization,
-                             orthogonalize=self.landscape_orthogonalize)
 
     @property
     def T_start(self) -> float:

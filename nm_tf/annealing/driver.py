@@ -13,8 +13,6 @@ with an error and keeps its last good checkpoint.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import os
@@ -27,9 +25,9 @@ import numpy as np
 from ..errors import RunError, UsageError
 from ..provenance import provenance
 from .config import AnnealConfig
+from .callbacks import Snapshot
 from .rundir import HISTORY_COLUMNS, RunDir, atomic_write_text
 from .schedule import step_phase, temperature_and_field
-from .tensorboard import RunBoard
 
 __all__ = ["AnnealRun", "HISTORY_COLUMNS", "anneal", "anneal_or_reuse", "load_run_config"]
 log = logging.getLogger("nm_tf")
@@ -55,6 +53,11 @@ def _clean_checkpoint_dir(path: Path):
             log.warning(f"{state} is not a checkpoint state file; ignoring it (checkpoints are read from "
                         f"their index files)")
             state.unlink()
+
+
+def _each(objects, method: str, *args) -> list:
+    """Call ``method`` on each object that has it (loggers and callbacks implement what they need)."""
+    return [getattr(o, method)(*args) for o in objects if hasattr(o, method)]
 
 
 class NonFiniteError(RunError):
@@ -117,13 +120,21 @@ class _ExactReference:
 
 
 class AnnealRun:
-    """One run directory: build, resume, train, summarise."""
+    """One run directory: build, resume, train, summarise.
 
-    def __init__(self, cfg: AnnealConfig, workdir, quiet: bool = False, callbacks=()):
-        self.cfg, self.workdir, self.quiet = cfg, Path(workdir), quiet
+    ``AnnealRun(cfg, workdir).prepare(resume)`` locks and restores; then
+    ``run(n_steps=None, loggers=None, callbacks=())`` trains (all remaining steps, or ``n_steps`` of
+    them) and returns the summary once the anneal is complete (None when it paused earlier).
+    """
+
+    def __init__(self, cfg: AnnealConfig, workdir):
+        self.cfg, self.workdir = cfg, Path(workdir)
         self.rundir = RunDir(workdir)
-        self.callbacks = list(callbacks)
         self.skipped = 0
+        self.start = None
+        self.model = None
+        self._saved_step = None
+        self._t_trained = 0.0
 
     # ---------------------------------------------------------------- set-up
     def build(self):
@@ -142,14 +153,18 @@ class AnnealRun:
                                         dtype=cfg.dtype)
             self.optimizer = keras.optimizers.Adam(learning_rate=cfg.lr)
             self.step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.group = None
+            if cfg.symmetry != "none":
+                from ..models.symmetry import SymmetryGroup
+
+                self.group = SymmetryGroup(cfg.L, cfg.symmetry)
             self.train_step = make_train_step(
                 self.model, self.optimizer, cfg.samples, quantum=cfg.mode == "vqa", J=cfg.J,
                 jit_compile=cfg.jit and not self.strategy, strategy=self.strategy,
-                minibatch=cfg.minibatch, flip_chunk=cfg.flip_chunk, penalty=cfg.penalty)
+                minibatch=cfg.minibatch, flip_chunk=cfg.flip_chunk, penalty=cfg.penalty, group=self.group)
         self.ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step_var)
         self.manager = tf.train.CheckpointManager(self.ckpt, str(self.rundir.checkpoints), max_to_keep=3)
         self.exact = _ExactReference(cfg)
-        self.tb = RunBoard(self.rundir.tensorboard, cfg)
 
     def _lock(self):
         """Hold an exclusive lock on the run directory for this process's lifetime."""
@@ -170,7 +185,7 @@ class AnnealRun:
         self._lock_file.write(f"process {os.getpid()}\n")
         self._lock_file.flush()
 
-    def prepare(self, resume: bool):
+    def prepare(self, resume: bool) -> int:
         """Create or reopen the run directory; returns the first step to run."""
         wd, rd = self.workdir, self.rundir
         self._lock()
@@ -190,9 +205,8 @@ class AnnealRun:
         rd.write_config(self.cfg)
         _clean_checkpoint_dir(rd.checkpoints)
         self.build()
-        start = self._restore_latest() if resume else 0
-        self._rewrite_history(start)
-        return start
+        self.start = self._restore_latest() if resume else 0
+        return self.start
 
     def _restore_latest(self) -> int:
         """Restore the newest readable checkpoint (an unreadable one is reported and skipped)."""
@@ -214,38 +228,71 @@ class AnnealRun:
                            f"the run cannot resume (start it again in a new --workdir)")
         return 0
 
-    def _rewrite_history(self, upto: int):
-        """Keep the rows of steps <= upto (rows past the checkpoint are recomputed)."""
-        path = self.rundir.history_path
-        rows = []
-        if path.exists():
-            with path.open() as fh:
-                rows = [r for r in csv.DictReader(fh) if int(r["step"]) <= upto]
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, HISTORY_COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
-        atomic_write_text(path, buf.getvalue())
-        self.history = path.open("a", newline="")
-        self.writer = csv.DictWriter(self.history, HISTORY_COLUMNS)
-
     # ---------------------------------------------------------------- training
-    def _snapshot(self, tag: str, T: float, gamma: float, step: int):
-        """Call the callbacks; a snapshot inside the run follows a checkpoint of the same step,
-        so a run killed during a (long) snapshot resumes with the same weights and redoes it."""
-        self.current_step = step
-        for cb in self.callbacks:
-            cb.on_snapshot(self, tag, T, gamma)
+    def run(self, n_steps: int | None = None, loggers=None, callbacks=()) -> dict | None:
+        """Train from the restored step: all remaining steps, or ``n_steps`` of them.
 
-    def train(self, start: int):
+        Args:
+            n_steps: training steps to do in this call (None: to the end of the anneal), rounded up to
+                the end of a history row. A run paused this way is checkpointed; it continues with
+                another ``run`` call, or with ``prepare(resume=True)`` in a new process.
+            loggers: :class:`~nm_tf.annealing.loggers.Logger` objects (default: CSV, TensorBoard,
+                progress). A CSV history logger is added when none is given: resuming needs it.
+            callbacks: objects with ``on_row`` and/or ``on_snapshot`` (see :mod:`.callbacks`).
+
+        Returns:
+            The summary (also in ``summary.json``) when the anneal is complete, else None.
+        """
+        from .loggers import CSVLogger, default_loggers
+
+        if self.start is None:
+            raise RuntimeError("AnnealRun.run() needs prepare() first")
+        loggers = default_loggers() if loggers is None else list(loggers)
+        if not any(isinstance(lg, CSVLogger) for lg in loggers):
+            loggers.insert(0, CSVLogger())
+        self.loggers, self.callbacks = loggers, list(callbacks)
+        _each(loggers, "open", self, self.start)
+        total = self.cfg.total_steps
+        stop = total if n_steps is None else min(total, self.start + n_steps)
+        t0 = time.monotonic()
+        try:
+            done = self._train(self.start, stop)
+        except NonFiniteError:
+            self._close_loggers(None, self._saved_step or self.start, success=False)
+            raise
+        except BaseException:
+            self._close_loggers(None, self._saved_step or self.start, success=True)
+            raise
+        self._t_trained += time.monotonic() - t0
+        if done < total:
+            self._close_loggers(None, done)
+            self.start = done
+            return None
+        return self.summarise(self._t_trained)
+
+    def _close_loggers(self, summary, step, success=True):
+        _each(getattr(self, "loggers", ()), "close", summary, step, success)
+
+    def _snapshot(self, tag: str, T: float, gamma: float, step: int):
+        """The callbacks' ``on_snapshot``, right after a checkpoint of ``step``."""
+        event = Snapshot(tag=tag, step=step, T=T, gamma=gamma, model=self.model, cfg=self.cfg,
+                         workdir=self.workdir, log_images=self.log_images)
+        _each(self.callbacks, "on_snapshot", event)
+
+    def log_images(self, paths, step: int):
+        _each(self.loggers, "images", paths, step)
+
+    def _train(self, start: int, stop: int) -> int:
+        """Training steps ``start .. stop-1``; returns the steps done (less than ``stop`` when a
+        callback stopped the run)."""
         import tensorflow as tf
 
         cfg = self.cfg
         total = cfg.total_steps
-        progress = self._progress(start)
         acc, bad = [], 0
         mid = cfg.warmup + (cfg.annealing_steps // 2) * cfg.train_steps
         inside = {"after_warmup": cfg.warmup, "mid_annealing": mid if cfg.annealing_steps >= 2 else -1}
+        snapshots = any(hasattr(cb, "on_snapshot") for cb in self.callbacks)
         if start == 0:
             self._snapshot("before_warmup", *temperature_and_field(cfg, 0), 0)
         for tag, at in inside.items():
@@ -260,8 +307,6 @@ class AnnealRun:
                 self.skipped += 1
                 bad += 1
                 if bad >= cfg.max_bad_steps:
-                    self._close_history()
-                    self.tb.finish(None, s, success=False)
                     raise NonFiniteError(
                         f"loss or gradient was NaN/inf for {bad} consecutive steps (step {s}, T={T:g}, "
                         f"Gamma={gamma:g}); last good checkpoint kept in {self.workdir / 'checkpoints'}")
@@ -272,63 +317,42 @@ class AnnealRun:
             phase, a = step_phase(cfg, s)
             row_end = ((phase == "warmup" and (done % WARMUP_ROW_EVERY == 0 or done == cfg.warmup))
                        or (phase == "anneal" and (done - cfg.warmup) % cfg.train_steps == 0))
-            if row_end:
-                self._write_row(done, phase, a, T, gamma, acc)
-                acc = []
-                self._report(progress, phase, done, a, T, gamma, out)
-                if done == cfg.warmup or (phase == "anneal" and (a % cfg.checkpoint_every == 0 or done == total)):
-                    self._checkpoint(done)
-                for tag, at in inside.items():
-                    if done == at:
-                        if self.callbacks:
-                            self._checkpoint(done)
-                        self._snapshot(tag, T, gamma, done)
-                if phase == "anneal" and a % cfg.histogram_every == 0:
-                    self.tb.histograms(self.model, done)
-        progress.close()
+            if not row_end:
+                continue
+            row = self._row(done, phase, a, T, gamma, acc)
+            acc = []
+            _each(self.loggers, "write", row, done)
+            if done == cfg.warmup or (phase == "anneal" and (a % cfg.checkpoint_every == 0 or done == total)):
+                self._checkpoint(done)
+            for tag, at in inside.items():
+                if done == at:
+                    if snapshots:
+                        self._checkpoint(done)
+                    self._snapshot(tag, T, gamma, done)
+            stop_here = _each(self.callbacks, "on_row", self, row, done)
+            if False in stop_here or (done >= stop and done < total):
+                self._checkpoint(done)
+                return done
         self._checkpoint(total)
         self._snapshot("end", *temperature_and_field(cfg, max(total - 1, 0)), total)
+        return total
 
-    def _progress(self, start: int):
-        """Progress in the units the user set: warm-up steps, then annealing steps."""
-        from ..progress import Progress
-
-        cfg = self.cfg
-        phase, a = step_phase(cfg, max(start - 1, 0)) if start else ("warmup", 0)
-        if phase == "warmup" and cfg.warmup and start < cfg.warmup:
-            return Progress(cfg.warmup, start=start, quiet=self.quiet, label="warm-up")
-        return Progress(cfg.annealing_steps, start=(start - cfg.warmup) // cfg.train_steps, quiet=self.quiet,
-                        label="annealing")
-
-    def _report(self, progress, phase: str, done: int, a: int, T: float, gamma: float, out: dict):
-        cfg = self.cfg
-        field = {"T": T} if cfg.mode == "vca" else {"Gamma": gamma}
-        if cfg.mode == "vqa" and T:
-            field["T"] = T
-        loss = "F/N" if cfg.mode == "vca" else "E/N"
-        if phase == "warmup":
-            progress.update(done, label="warm-up", total=cfg.warmup, **field, **{loss: out["loss"]})
-        else:
-            progress.update(a, label="annealing", total=cfg.annealing_steps, **field, **{loss: out["loss"]})
-
-    def _write_row(self, done, phase, a, T, gamma, acc):
+    def _row(self, done, phase, a, T, gamma, acc) -> dict:
         mean = {k: float(np.mean([o[k] for o in acc])) for k in acc[0]}
         exact = self.exact(T, gamma, a)  # None where no exact reference applies
-        row = {"step": done, "phase": phase, "annealing_step": a, "T": f"{T:.10g}", "gamma": f"{gamma:.10g}",
-               "loss_per_spin": mean["loss"], "energy_per_spin": mean["energy"],
-               "energy_std_per_spin": mean["energy_std"], "entropy_per_spin": mean["entropy"],
-               "exact_per_spin": "" if exact is None else exact, "grad_norm": mean["grad_norm"]}
-        self.writer.writerow(row)
-        self.tb.scalars(row, done)
+        return {"step": done, "phase": phase, "annealing_step": a, "T": f"{T:.10g}", "gamma": f"{gamma:.10g}",
+                "loss_per_spin": mean["loss"], "energy_per_spin": mean["energy"],
+                "energy_std_per_spin": mean["energy_std"], "entropy_per_spin": mean["entropy"],
+                "exact_per_spin": "" if exact is None else exact, "grad_norm": mean["grad_norm"]}
 
     def _checkpoint(self, done: int):
-        if getattr(self, "_saved_step", None) == done:
+        if self._saved_step == done:
             return
         self._saved_step = done
         import tensorflow as tf
 
         self.step_var.assign(done)
-        self.history.flush()
+        _each(self.loggers, "flush", done)
         try:
             self.manager.save(checkpoint_number=done)
         except tf.errors.OpError as exc:   # TF's own file errors (a full disk, a read-only folder): one line
@@ -336,20 +360,24 @@ class AnnealRun:
             raise OSError(f"cannot write checkpoint {done} in {self.rundir.checkpoints} ({first}); free space or "
                           f"fix the folder, then continue with --resume") from None
 
-    def _close_history(self):
-        if getattr(self, "history", None):
-            self.history.close()
-
     # ---------------------------------------------------------------- summary
     def final_sample(self):
         """The final sample: ``(bits uint8 [n, N], energies [n])``, drawn in chunks."""
+        import tensorflow as tf
+
         from ..hamiltonian import energy
 
         cfg = self.cfg
         chunks, energies, left, k = [], [], cfg.final_samples, 0
         while left > 0:
             b = min(cfg.final_chunk, left)
-            bits, _ = self.model.sample(b, seed=[cfg.seed, FINAL_SEED_OFFSET + k])
+            seed = [cfg.seed, FINAL_SEED_OFFSET + k]
+            if self.group is None:
+                bits, _ = self.model.sample(b, seed=seed)
+            else:   # the trained distribution is p_G
+                from ..models.symmetry import symmetrized_sample
+
+                bits, _ = symmetrized_sample(self.model, self.group, b, tf.constant(seed, tf.int64))
             bits = bits.numpy().astype(np.uint8)
             chunks.append(bits)
             energies.append(energy(bits, cfg.L, cfg.J))
@@ -399,7 +427,7 @@ class AnnealRun:
         tmp = rd.weights_path.with_name("model.tmp.weights.h5")
         self.model.save_weights(tmp)
         tmp.replace(rd.weights_path)
-        self.tb.finish(summary, cfg.total_steps)
+        self._close_loggers(summary, cfg.total_steps)
         atomic_write_text(rd.summary_path, json.dumps(summary, indent=2) + "\n")   # last: marks the run finished
         return summary
 
@@ -412,19 +440,15 @@ class _NullScope:
         return False
 
 
-def anneal(cfg: AnnealConfig, workdir, resume: bool = False, quiet: bool = False, callbacks=()) -> dict:
-    """Run (or resume) an anneal and return its summary (also in ``summary.json``)."""
-    run = AnnealRun(cfg, workdir, quiet=quiet, callbacks=callbacks)
-    start = run.prepare(resume)
-    t0 = time.monotonic()
-    try:
-        run.train(start)
-    finally:
-        run._close_history()
-    return run.summarise(time.monotonic() - t0)
+def anneal(cfg: AnnealConfig, workdir, resume: bool = False, loggers=None, callbacks=()) -> dict:
+    """Run (or resume) an anneal to its end and return its summary (also in ``summary.json``).
+    ``loggers`` and ``callbacks`` as in :meth:`AnnealRun.run`."""
+    run = AnnealRun(cfg, workdir)
+    run.prepare(resume)
+    return run.run(loggers=loggers, callbacks=callbacks)
 
 
-def anneal_or_reuse(cfg: AnnealConfig, workdir, quiet: bool = False, callbacks=()) -> dict:
+def anneal_or_reuse(cfg: AnnealConfig, workdir, loggers=None, callbacks=()) -> dict:
     """The summary of the run ``cfg`` in ``workdir``: reused when finished, resumed when started,
     started otherwise. A run directory holding a different configuration is an error, never reused."""
     rd = RunDir(workdir)
@@ -434,4 +458,4 @@ def anneal_or_reuse(cfg: AnnealConfig, workdir, quiet: bool = False, callbacks=(
             raise UsageError(f"{workdir} holds a run with a different configuration ({', '.join(changed)})")
         if rd.finished:
             return rd.summary()
-    return anneal(cfg, workdir, resume=rd.exists, quiet=quiet, callbacks=callbacks)
+    return anneal(cfg, workdir, resume=rd.exists, loggers=loggers, callbacks=callbacks)

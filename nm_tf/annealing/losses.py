@@ -47,7 +47,7 @@ def single_flip_log_probs(model, bits, chunk: int = DEFAULT_FLIP_CHUNK):
 
 
 def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,
-                 flip_chunk: int = DEFAULT_FLIP_CHUNK, penalty: float = 0.0, weights=None):
+                 flip_chunk: int = DEFAULT_FLIP_CHUNK, penalty: float = 0.0, weights=None, flip_log_probs=None):
     """Local loss of each sample (no gradient) and its classical energy: the one estimator that
     training and every landscape use.
 
@@ -58,6 +58,8 @@ def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,
         penalty: ``lambda`` of the paper's trivial-state penalty, adding
             ``lambda * sum_i b_i`` (the overlap with the all-down state, in spins).
         weights: None (the model's own) or stacked weights for the flip amplitudes.
+        flip_log_probs: ``[*S, N]`` log p of the single-flip neighbours when the caller has them
+            (the exact landscape looks them up in its table of all states); else computed here.
 
     Returns:
         ``(loss_loc [*S], energy [*S])``.
@@ -69,8 +71,12 @@ def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,
     if penalty:
         loc = loc + tf.constant(penalty, dt) * tf.cast(tf.reduce_sum(bits, axis=-1), dt)
     if quantum:
-        flipped = (single_flip_log_probs(model, bits, flip_chunk) if weights is None
-                   else model.single_flip_log_probs(bits, weights=weights))
+        if flip_log_probs is not None:
+            flipped = tf.stop_gradient(flip_log_probs)
+        elif weights is None:
+            flipped = single_flip_log_probs(model, bits, flip_chunk)
+        else:
+            flipped = model.single_flip_log_probs(bits, weights=weights)
         ratio = tf.exp(0.5 * (flipped - log_p[..., None]))
         loc = loc - tf.cast(gamma, dt) * tf.reduce_sum(ratio, axis=-1)
     return tf.stop_gradient(loc), e
@@ -78,7 +84,7 @@ def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,
 
 def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False, J: float = 1.0,
                     jit_compile: bool = True, strategy=None, minibatch=None,
-                    flip_chunk: int = DEFAULT_FLIP_CHUNK, penalty: float = 0.0):
+                    flip_chunk: int = DEFAULT_FLIP_CHUNK, penalty: float = 0.0, group=None):
     """Build a compiled step ``step(seed int64[2], T, gamma) -> metrics``.
 
     Args:
@@ -94,6 +100,9 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
             mini-batch (teacher-forced ``log p`` at the current weights,
             baseline over the mini-batch). ``None``: one update on all samples.
         penalty: trivial-state penalty ``lambda`` (see :func:`local_losses`).
+        group: a :class:`~nm_tf.models.symmetry.SymmetryGroup` to train the symmetrised
+            ``p_G(s) = mean_g p(g s)`` instead of ``p`` (samples ``g s``, exact ``log p_G`` by ``|G|``
+            teacher-forced passes, ``psi_G = sqrt(p_G)`` for VQA); single device only.
 
     Returns:
         A callable returning a dict of scalar tensors for the samples drawn:
@@ -114,6 +123,18 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
         raise UsageError(f"minibatch ({minibatch}) must be a positive divisor of num_samples "
                          f"({num_samples}) and cannot be combined with a distribution strategy")
     dt = model.rnn_cell.compute_dtype
+    if group is not None and strategy is not None:
+        raise UsageError("a symmetry group cannot be combined with a distribution strategy")
+    if group is None:
+        draw = lambda b, seed: model.sample_graph(b, seed)[0]  # noqa: E731
+        log_prob = model.log_prob_graph
+        flips = lambda bits: None  # noqa: E731 - local_losses computes them
+    else:
+        from ..models.symmetry import symmetrized_flip_log_probs, symmetrized_log_prob, symmetrized_sample
+
+        draw = lambda b, seed: symmetrized_sample(model, group, b, seed)[0]  # noqa: E731
+        log_prob = lambda bits: symmetrized_log_prob(model, group, bits)  # noqa: E731
+        flips = lambda bits: symmetrized_flip_log_probs(model, group, bits) if quantum else None  # noqa: E731
 
     def apply(grads, loss_mean):
         gnorm = tf.linalg.global_norm(grads)
@@ -133,9 +154,13 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
         start = ctx.replica_id_in_sync_group * local_b if strategy is not None else 0
         u = uniforms_from_seed([model.L, model.L, num_samples], seed, dt)[:, :, start:start + local_b]
         with tf.GradientTape() as tape:
-            bits, log_p = model.scan(local_b, uniforms=u)
+            if group is None:
+                bits, log_p = model.scan(local_b, uniforms=u)
+            else:
+                bits = draw(local_b, seed)
+                log_p = log_prob(bits)
             loc, e = local_losses(model, bits, log_p, T, gamma, quantum=quantum, J=J,
-                                  flip_chunk=flip_chunk, penalty=penalty)
+                                  flip_chunk=flip_chunk, penalty=penalty, flip_log_probs=flips(bits))
             sums = tf.stack([tf.reduce_sum(loc), tf.reduce_sum(e), tf.reduce_sum(e * e),
                              tf.reduce_sum(tf.stop_gradient(log_p))])
             if strategy is not None:
@@ -151,15 +176,15 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
         # The samples are drawn once at the step's starting weights; each mini-batch then takes
         # log p and its local losses at the weights of its own update. The step's metrics are
         # accumulated from those mini-batch passes, so no flip amplitudes are computed twice.
-        bits, _ = model.sample_graph(num_samples, seed)
+        bits = draw(num_samples, seed)
         sums = tf.zeros([4], dt)
         gnorm, finite = tf.constant(0.0, dt), tf.constant(True)
         for k in range(num_samples // minibatch):
             part = bits[k * minibatch:(k + 1) * minibatch]
             with tf.GradientTape() as tape:
-                lp = model.log_prob_graph(part)
+                lp = log_prob(part)
                 loc_k, e_k = local_losses(model, part, lp, T, gamma, quantum=quantum, J=J,
-                                          flip_chunk=flip_chunk, penalty=penalty)
+                                          flip_chunk=flip_chunk, penalty=penalty, flip_log_probs=flips(part))
                 surrogate = tf.reduce_mean((loc_k - tf.reduce_mean(loc_k)) * lp)
             g, f = apply(tape.gradient(surrogate, variables), tf.reduce_mean(loc_k))
             sums += tf.stack([tf.reduce_sum(loc_k), tf.reduce_sum(e_k), tf.reduce_sum(e_k * e_k),

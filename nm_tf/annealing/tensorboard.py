@@ -9,6 +9,9 @@
   ground-state fraction, residual energy and median deviation from the exact curve as metrics; the session
   ends with its status (success, or failure when the run stopped).
 
+* Weight histograms every ``histogram_every`` annealing steps; images (landscape snapshots) through
+  :meth:`TensorBoardLogger.images`, so the run has one writer for its log directory.
+
 Silently off when TensorBoard is not installed.
 """
 
@@ -16,7 +19,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["RunBoard"]
+from .loggers import Logger
+
+__all__ = ["TensorBoardLogger", "image_summaries"]
 
 HPARAMS = ("mode", "L", "T0", "gamma0", "T_final", "gamma_final", "schedule", "warmup", "annealing_steps",
            "train_steps", "samples", "minibatch", "hidden", "cell", "ordering", "lr", "seed", "penalty", "J")
@@ -25,16 +30,32 @@ METRICS = {"final/energy_per_spin": "energy_per_spin_mean", "final/ground_state_
            "final/exact_rel_deviation_median": "exact_rel_deviation_median"}
 
 
-class RunBoard:
-    def __init__(self, logdir: Path, cfg):
-        self.writer, self.cfg = None, cfg
+def image_summaries(paths, step: int):
+    """PNG files as images in the default summary writer, named after their stems
+    (``landscape_end_2d`` -> ``landscape/end_2d``)."""
+    import tensorflow as tf
+
+    for path in paths:
+        image = tf.image.decode_png(Path(path).read_bytes(), channels=4)
+        name = Path(path).stem.replace(".tmp", "").replace("landscape_", "landscape/")
+        tf.summary.image(name, image[None], step=int(step))
+
+
+class TensorBoardLogger(Logger):
+    """The run's ``tensorboard/`` log (see the module docstring)."""
+
+    def __init__(self):
+        self.writer = None
+
+    def open(self, run, start: int):
+        self.cfg, self.model = run.cfg, run.model
         try:
             import tensorboard  # noqa: F401
             import tensorflow as tf
         except ImportError:
             return
         self.tf = tf
-        self.writer = tf.summary.create_file_writer(str(logdir))
+        self.writer = tf.summary.create_file_writer(str(run.rundir.tensorboard))
         with self.writer.as_default():
             self._layout()
             self._hparams()
@@ -64,6 +85,11 @@ class RunBoard:
                           metrics=[hp.Metric(tag, group=".") for tag in METRICS])
         hp.hparams(values)
 
+    def write(self, row: dict, step: int):
+        self.scalars(row, step)
+        if row["phase"] == "anneal" and row["annealing_step"] % self.cfg.histogram_every == 0:
+            self.histograms(self.model, step)
+
     def scalars(self, row: dict, step: int):
         if not self.writer:
             return
@@ -86,7 +112,19 @@ class RunBoard:
             for v in model.trainable_variables:
                 self.tf.summary.histogram(f"weights/{v.path}", v.numpy(), step=step)
 
-    def finish(self, summary: dict | None, step: int, success: bool = True):
+    def images(self, paths, step: int):
+        """PNG files as images (see :func:`image_summaries`)."""
+        if not self.writer:
+            return
+        with self.writer.as_default():
+            image_summaries(paths, step)
+        self.writer.flush()
+
+    def flush(self, step: int):
+        if self.writer:
+            self.writer.flush()
+
+    def close(self, summary: dict | None, step: int, success: bool = True):
         """The final metrics and the end of the HParams session."""
         if not self.writer:
             return
@@ -97,10 +135,9 @@ class RunBoard:
             for tag, key in METRICS.items():
                 if summary and summary.get(key) is not None:
                     self.tf.summary.scalar(tag, float(summary[key]), step=step)
-            end = hp_summary.session_end_pb(api_pb2.STATUS_SUCCESS if success else api_pb2.STATUS_FAILURE)
-            self.tf.summary.experimental.write_raw_pb(end.SerializeToString(), step=step)
+            if summary is not None or not success:   # a run paused by run(n_steps) has not ended
+                end = hp_summary.session_end_pb(api_pb2.STATUS_SUCCESS if success else api_pb2.STATUS_FAILURE)
+                self.tf.summary.experimental.write_raw_pb(end.SerializeToString(), step=step)
         self.writer.flush()
-
-    def close(self):
-        if self.writer:
-            self.writer.flush()
+        self.writer.close()
+        self.writer = None

@@ -10,7 +10,19 @@ from .gf2 import (
 from .thermo import dual_weight_distribution, thermodynamics
 from .quantum import quantum_ground_energy, quantum_ground_energy_dense
 
+
+
+def clear_caches():
+    """Forget the cached kernels and weight distributions (cold-cache timings)."""
+    from .gf2 import _kernel
+    from .thermo import _weights
+
+    _kernel.cache_clear()
+    _weights.cache_clear()
+
+
 __all__ = [
+    "clear_caches",
     "degeneracy",
     "dual_weight_distribution",
     "ground_states",

@@ -147,3 +147,14 @@ def ground_states(L: int, max_log2: int = MAX_ENUMERATED_LOG2) -> np.ndarray:
         raise UsageError(
             f"L={L} has 2^{k} ground states; enumeration is limited to 2^{max_log2}")
     return span(kernel_basis(L)) ^ np.uint8(1)
+
+
+SYMMETRIES = ("none", "kernel", "kernel+translations")
+MAX_EXACT_GROUP = 4096   # exact log p_G: one teacher-forced pass per group element and configuration
+
+
+def group_order(L: int, kind: str) -> int:
+    """``|G|`` of a symmetry kind: ``|ker A|`` (kernel), times ``L^2`` translations, or 1 (none)."""
+    if kind == "none":
+        return 1
+    return 2 ** log2_degeneracy(L) * (L * L if kind == "kernel+translations" else 1)

@@ -110,11 +110,13 @@ def existing_export(workdir, model_dir, name: str):
     return path if same and (path / "saved_model.pb").exists() else None
 
 
-def export_run(workdir, model_dir, name: str, version=None, xla: bool = True, symmetry: str = "none") -> Path:
-    """Export the latest weights of a run to ``model_dir/name/version`` (next free version by default)."""
+def export_run(workdir, model_dir, name: str, version=None, xla: bool = True, symmetry: str | None = None) -> Path:
+    """Export the latest weights of a run to ``model_dir/name/version`` (next free version by default).
+    ``symmetry`` None: the distribution the run trained (``p_G`` for a run annealed with ``--symmetry``)."""
     if not name or "/" in name or name.startswith("."):
         raise UsageError(f"model name must be a plain directory name, got {name!r}")
     model, cfg = load_run_model(workdir)
+    symmetry = cfg.symmetry if symmetry is None else symmetry
     base = Path(model_dir) / name
     base.mkdir(parents=True, exist_ok=True)
     if version is None:

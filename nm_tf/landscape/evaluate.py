@@ -13,7 +13,6 @@ import numpy as np
 import tensorflow as tf
 
 from ..annealing.losses import local_losses
-from ..hamiltonian import energy
 from ..models.rnn import uniforms_from_seed
 from .scan import EXACT_MAX_SITES
 from ..errors import UsageError
@@ -53,7 +52,6 @@ class PlaneLoss:
             states = all_states(n)
             self._states = tf.constant(states)
             self._flip_index = tf.constant(np.arange(2 ** n)[:, None] ^ (1 << np.arange(n))[None, :])
-            self._state_energy = tf.constant(energy(states, model.L, self.J), dtype=self.dtype)
             self._exact_fn = tf.function(self._exact_impl, jit_compile=jit)
 
     def settings(self) -> dict:
@@ -93,28 +91,21 @@ class PlaneLoss:
         return tf.reduce_mean(loc, axis=1) / n
 
     def _exact_impl(self, center, delta, eta, alpha, beta, T, gamma, quantum: bool):
-        m, dt = self.model, self.dtype
+        m = self.model
         n, count = m.n_sites, 2 ** m.n_sites
         w = self._weights(center, delta, eta, alpha, beta)
         points = tf.shape(alpha)[0]
-        given = self.model.sites_to_steps(tf.tile(self._states[None], [points, 1, 1]))
-        _, log_p = m.scan(count, given=given, weights=w)                # [P, S]
+        bits = tf.tile(self._states[None], [points, 1, 1])                        # [P, S, N]
+        _, log_p = m.scan(count, given=m.sites_to_steps(bits), weights=w)        # [P, S]
+        flipped = tf.gather(log_p, self._flip_index, axis=1) if quantum else None
+        loc, _ = local_losses(m, bits, log_p, T, gamma, quantum=quantum, J=self.J, penalty=self.penalty,
+                              flip_log_probs=flipped)                            # the training step's estimator
+        # Expectation over p. A local loss can overflow only where p underflows to exactly 0 (a ratio
+        # psi(flip)/psi > e^88 needs log p < -176 in float32, and e^-176 is 0): those states weigh 0.
         p = tf.exp(log_p)
-        diag = self._state_energy[None] + tf.cast(T, dt) * log_p       # E + T log p (+ penalty)
-        if self.penalty:
-            diag = diag + tf.constant(self.penalty, dt) * tf.cast(tf.reduce_sum(self._states, axis=1), dt)[None]
-        mean = tf.reduce_sum(p * diag, axis=1)
-        if not quantum:
-            var = tf.reduce_sum(p * (diag - mean[:, None]) ** 2, axis=1)
-            return mean / n, tf.sqrt(tf.maximum(var, 0.0)) / n
-        # loc = diag - Gamma R with R = sum_i psi(sigma^i)/psi(sigma). Written with
-        # S = sum_i psi(sigma^i) and psi = sqrt(p) so that p -> 0 states give 0, not 0 * inf.
-        g = tf.cast(gamma, dt)
-        s = tf.reduce_sum(tf.exp(0.5 * tf.gather(log_p, self._flip_index, axis=1)), axis=2)   # [P, S]
-        psi = tf.exp(0.5 * log_p)
-        mean = mean - g * tf.reduce_sum(psi * s, axis=1)
-        c = diag - mean[:, None]
-        var = tf.reduce_sum(p * c ** 2 - 2.0 * g * psi * s * c + g ** 2 * s ** 2, axis=1)
+        weighted = lambda x: tf.reduce_sum(tf.where(p > 0, p * x, tf.zeros_like(x)), axis=1)  # noqa: E731
+        mean = weighted(loc)
+        var = weighted((loc - mean[:, None]) ** 2)
         return mean / n, tf.sqrt(tf.maximum(var, 0.0)) / n
 
     # ----------------------------------------------------------------- public

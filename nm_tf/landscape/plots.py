@@ -100,19 +100,18 @@ def write_figures(data, stem: Path, then=None):
     return final
 
 
-def log_images(logdir, tag: str, paths, step: int) -> bool:
-    """Add the PNGs to the run's TensorBoard log (``landscape/<tag>_2d`` ...). False without TensorBoard."""
+def log_images(logdir, paths, step: int) -> bool:
+    """Add the PNGs to a TensorBoard log outside a run (``nm-tf landscape`` afterwards); during a run
+    the driver's own writer takes them. False without TensorBoard."""
     try:
         import tensorboard  # noqa: F401
         import tensorflow as tf
     except ImportError:
         return False
+    from ..annealing.tensorboard import image_summaries
+
     writer = tf.summary.create_file_writer(str(logdir))
     with writer.as_default():
-        for path in paths:
-            image = tf.image.decode_png(Path(path).read_bytes(), channels=4)
-            name = Path(path).stem.replace(".tmp", "").replace("landscape_", "landscape/")
-            tf.summary.image(name, image[None], step=int(step))
-    writer.flush()
+        image_summaries(paths, step)
     writer.close()
     return True

@@ -135,7 +135,7 @@ class PlaneProblem:
                                  self.gamma, self.spec.samples), None
 
 
-def _chunk_size(spec: LandscapeSpec, n_sites: int, quantum: bool) -> int:
+def chunk_size(spec: LandscapeSpec, n_sites: int, quantum: bool) -> int:
     if spec.chunk:
         return spec.chunk
     if spec.exact:
@@ -184,7 +184,7 @@ def scan_plane(evaluator, center, delta, eta, spec: LandscapeSpec, *, T: float, 
             raise UsageError(f"{partial} is a partial scan with other settings; delete it or scan with "
                              f"{old['identity']}")
         loss, done, sampling_std = old["loss"], old["done"], old["sampling_std"]
-    chunk = _chunk_size(spec, evaluator.model.n_sites, evaluator.quantum and gamma != 0.0)
+    chunk = chunk_size(spec, evaluator.model.n_sites, evaluator.quantum and gamma != 0.0)
     if progress is not None:
         progress.update(int(done.sum()), force=True)
     last_save = time.monotonic()

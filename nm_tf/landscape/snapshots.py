@@ -17,14 +17,23 @@ from pathlib import Path
 
 import numpy as np
 
-from ..annealing.config import SNAPSHOT_TAGS
+from ..annealing.callbacks import SNAPSHOT_TAGS, Callback, Snapshot
+from ..annealing.loggers import progress_enabled
 from .directions import atomic_savez, plane
 from .plots import figure_paths, log_images, write_figures
 from .scan import LandscapeSpec, scan_plane
 from ..errors import UsageError
 
 __all__ = ["LandscapeCallback", "compute_snapshot", "finish_snapshot", "parse_tags", "snapshot_complete",
-           "snapshot_path"]
+           "snapshot_path", "spec_from_config"]
+
+
+def spec_from_config(cfg) -> LandscapeSpec:
+    """The scan that a run's ``landscape_*`` fields describe (validated here)."""
+    return LandscapeSpec(points=cfg.landscape_points, span=cfg.landscape_span,
+                         samples=cfg.landscape_samples or cfg.samples, seed=cfg.landscape_seed,
+                         crn=cfg.landscape_crn, repeats=cfg.landscape_repeats,
+                         normalization=cfg.landscape_normalization, orthogonalize=cfg.landscape_orthogonalize)
 
 
 def parse_tags(text: str) -> tuple:
@@ -46,7 +55,7 @@ def snapshot_path(workdir, tag: str) -> Path:
 
 
 def compute_snapshot(model, cfg, spec: LandscapeSpec, *, T: float, gamma: float, workdir, tag: str,
-                     step: int, quiet: bool = False, evaluator=None, executor=None) -> Path:
+                     step: int, evaluator=None, executor=None, images=None) -> Path:
     """Scan the plane around the model's current weights and write the snapshot files.
 
     Args:
@@ -59,6 +68,10 @@ def compute_snapshot(model, cfg, spec: LandscapeSpec, *, T: float, gamma: float,
         step: training step (TensorBoard x-axis).
         evaluator: a :class:`~nm_tf.landscape.evaluate.PlaneLoss` to reuse (compiled graphs).
         executor: where the grid's chunks run (see :func:`~nm_tf.landscape.scan.scan_plane`).
+        images: ``images(paths, step)`` for the TensorBoard images (default: the run's log, opened
+            for this call; during a run the driver's own writer is passed).
+
+    Progress lines follow the ``nm_tf`` logger's level (INFO shows them).
 
     Returns:
         Path of ``landscape_<tag>.npz``.
@@ -74,17 +87,19 @@ def compute_snapshot(model, cfg, spec: LandscapeSpec, *, T: float, gamma: float,
                        path=out.parent / f"directions_seed{spec.seed}.npz")
     evaluator = evaluator or PlaneLoss(model, quantum=cfg.mode == "vqa", J=cfg.J, jit=cfg.jit,
                                        penalty=cfg.penalty)
-    progress = Progress(spec.points ** 2 * spec.repeats, quiet=quiet, label=f"landscape {tag} ")
+    progress = Progress(spec.points ** 2 * spec.repeats, quiet=not progress_enabled(), label=f"landscape {tag} ")
     data = scan_plane(evaluator, center, delta, eta, spec, T=T, gamma=gamma, out=out, progress=progress,
                       meta={"mode": cfg.mode, "tag": tag, "step": int(step), "L": cfg.L}, executor=executor)
-    finish_snapshot(data, workdir, tag, step)
+    finish_snapshot(data, workdir, tag, step, images)
     return out
 
 
-def finish_snapshot(data, workdir, tag: str, step: int):
+def finish_snapshot(data, workdir, tag: str, step: int, images=None):
     """The snapshot's figures and TensorBoard images (PNGs renamed into place last)."""
-    write_figures(data, snapshot_path(workdir, tag).with_suffix(""),
-                  then=lambda paths: log_images(Path(workdir) / "tensorboard", tag, paths, step))
+    from ..annealing.rundir import RunDir
+
+    images = images or (lambda paths, at: log_images(RunDir(workdir).tensorboard, paths, at))
+    write_figures(data, snapshot_path(workdir, tag).with_suffix(""), then=lambda paths: images(paths, step))
 
 
 def snapshot_complete(workdir, tag: str) -> bool:
@@ -92,39 +107,43 @@ def snapshot_complete(workdir, tag: str) -> bool:
         p.exists() for p in figure_paths(snapshot_path(workdir, tag).with_suffix("")))
 
 
-class LandscapeCallback:
+class LandscapeCallback(Callback):
     """Annealing callback: scan the landscape at the chosen snapshots.
 
     Args:
         tags: snapshots to scan (subset of ``SNAPSHOT_TAGS``).
-        spec: the scan (default: the run's ``landscape_*`` config fields).
-        quiet: no progress line.
+        spec: the scan (for a run's own ``landscape_*`` fields: :func:`spec_from_config`).
 
     A snapshot whose ``landscape_<tag>.npz`` exists is skipped, so a resumed run
     redoes only unfinished scans (and continues their partial grids).
     """
 
-    def __init__(self, tags, spec: LandscapeSpec | None = None, quiet: bool = False):
+    def __init__(self, tags, spec: LandscapeSpec):
         self.tags = tuple(tags)
-        self.spec, self.quiet = spec, quiet
+        self.spec = spec
         self._evaluator = None
+
+    @classmethod
+    def from_config(cls, cfg) -> "LandscapeCallback":
+        """The snapshots a run's config asks for (``landscape`` and the ``landscape_*`` fields)."""
+        return cls(cfg.landscape, spec_from_config(cfg))
 
     def pending(self, workdir, tag: str) -> bool:
         return tag in self.tags and not snapshot_complete(workdir, tag)
 
-    def on_snapshot(self, run, tag: str, T: float, gamma: float):
-        if not self.pending(run.workdir, tag):
+    def on_snapshot(self, event: Snapshot):
+        wd, tag = event.workdir, event.tag
+        if not self.pending(wd, tag):
             return
-        if snapshot_path(run.workdir, tag).exists():   # killed after the numbers, before the figures
-            with np.load(snapshot_path(run.workdir, tag)) as f:
-                finish_snapshot(dict(f), run.workdir, tag, int(f["step"]))
+        if snapshot_path(wd, tag).exists():   # killed after the numbers, before the figures
+            with np.load(snapshot_path(wd, tag)) as f:
+                finish_snapshot(dict(f), wd, tag, int(f["step"]), event.log_images)
             return
         from .evaluate import PlaneLoss
 
-        cfg = run.cfg
+        cfg = event.cfg
         if self._evaluator is None:
-            self._evaluator = PlaneLoss(run.model, quantum=cfg.mode == "vqa", J=cfg.J, jit=cfg.jit,
+            self._evaluator = PlaneLoss(event.model, quantum=cfg.mode == "vqa", J=cfg.J, jit=cfg.jit,
                                         penalty=cfg.penalty)
-        compute_snapshot(run.model, cfg, self.spec or cfg.landscape_spec(), T=T, gamma=gamma,
-                         workdir=run.workdir, tag=tag, step=getattr(run, "current_step", 0),
-                         quiet=self.quiet or run.quiet, evaluator=self._evaluator)
+        compute_snapshot(event.model, cfg, self.spec, T=event.T, gamma=event.gamma, workdir=wd, tag=tag,
+                         step=event.step, evaluator=self._evaluator, images=event.log_images)

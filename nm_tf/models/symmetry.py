@@ -22,14 +22,13 @@ import tensorflow as tf
 
 from ..errors import UsageError
 from ..exact import kernel_basis
-from ..exact.gf2 import span
+from ..exact.gf2 import MAX_EXACT_GROUP, SYMMETRIES, span
 from ..lattice import site_index
 from .chunks import map_in_chunks
 
-__all__ = ["MAX_EXACT_GROUP", "SYMMETRIES", "SymmetryGroup", "symmetrized_sample", "symmetrized_log_prob"]
+__all__ = ["MAX_EXACT_GROUP", "SYMMETRIES", "SymmetryGroup", "symmetrized_flip_log_probs", "symmetrized_log_prob",
+           "symmetrized_sample"]
 
-SYMMETRIES = ("none", "kernel", "kernel+translations")
-MAX_EXACT_GROUP = 4096   # exact log p_G: |G| teacher-forced passes per configuration
 GROUP_STREAM = 1 << 41   # added to seed[0] for the group draws: a stream no sampling seed uses
 
 
@@ -123,3 +122,13 @@ def symmetrized_log_prob(model, group: SymmetryGroup, bits, chunk: int = 65536):
     lp = map_in_chunks(model.log_prob_graph, tf.reshape(images, [-1, n]), chunk, model.rnn_cell.compute_dtype)
     lp = tf.reshape(lp, tf.stack([batch, order]))
     return tf.reduce_logsumexp(lp, axis=1) - tf.constant(math.log(order), dtype=lp.dtype)
+
+
+def symmetrized_flip_log_probs(model, group: SymmetryGroup, bits, chunk: int = 65536):
+    """``log p_G`` of every single-spin flip of each row: ``[B, N]`` (``|G| N`` passes per row), for the
+    transverse-field term of ``psi_G = sqrt(p_G)``."""
+    n = group.L * group.L
+    bits = tf.cast(bits, tf.int32)
+    flipped = tf.bitwise.bitwise_xor(bits[:, None, :], tf.eye(n, dtype=tf.int32)[None])     # [B, N, N]
+    lp = symmetrized_log_prob(model, group, tf.reshape(flipped, [-1, n]), chunk)
+    return tf.reshape(lp, tf.stack([tf.shape(bits)[0], n]))

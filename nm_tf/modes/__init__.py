@@ -2,5 +2,6 @@
 uniform, Hamming distances to the trivial state, PCA."""
 
 from .analysis import analyse, pca
+from .report import run_modes
 
-__all__ = ["analyse", "pca"]
+__all__ = ["analyse", "pca", "run_modes"]

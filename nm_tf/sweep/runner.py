@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import sys
 import time
@@ -48,13 +49,14 @@ def execute(task: RunTask) -> dict:
         from ..annealing.driver import anneal_or_reuse
 
         configure_threads(1, 1)
+        logging.getLogger("nm_tf").setLevel(logging.WARNING)   # a worker's progress would interleave
         cfg = AnnealConfig.from_dict(task.config)
         callbacks = []
         if cfg.landscape:
             from ..landscape.snapshots import LandscapeCallback
 
-            callbacks.append(LandscapeCallback(cfg.landscape, quiet=True))
-        summary = anneal_or_reuse(cfg, task.workdir, quiet=True, callbacks=callbacks)
+            callbacks.append(LandscapeCallback.from_config(cfg))
+        summary = anneal_or_reuse(cfg, task.workdir, callbacks=callbacks)
         return {"name": task.name, "status": "ok", "error": "", "seconds": time.monotonic() - t0,
                 "summary": summary}
     except Exception as exc:  # noqa: BLE001 - reported in the table, the sweep goes on

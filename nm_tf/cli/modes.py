@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from ..errors import UsageError
+from ..modes.report import run_modes
 
-__all__ = ["add_parser", "run_modes"]
+__all__ = ["add_parser"]
 
 JSON_KEYS = ("n_samples", "ground_state_fraction", "distinct_ground_states", "degeneracy", "coverage",
              "kl_to_uniform", "hamming_histogram", "effective_ground_states", "min_ground_state_probability",
@@ -37,27 +37,6 @@ def add_parser(sub):
 MAX_MODES_SAMPLES = 10_000_000
 
 
-def run_modes(bits, L: int, out_dir, source: str = "", J: float = 1.0, log_prob=None, symmetry: str = "none") -> dict:
-    """Analyse ``bits``, write ``modes.json``, ``modes_pca.png`` and (when the exact set is
-    listed) ``modes_ground_states.png`` into ``out_dir``; return the statistics."""
-    from .analysis import analyse
-    from .plots import plot_ground_state_distribution, plot_pca
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stats = analyse(bits, L, J, log_prob=log_prob)
-    stats["source"] = source
-    stats["symmetry"] = symmetry
-    figures = [out_dir / "modes_pca.png"]
-    plot_pca(bits, L, figures[0])
-    if "ground_state_counts" in stats:
-        figures.append(out_dir / "modes_ground_states.png")
-        plot_ground_state_distribution(stats, figures[-1])
-    stats["figures"] = [str(f) for f in figures]
-    (out_dir / "modes.json").write_text(json.dumps(stats, indent=1) + "\n")
-    return stats
-
-
 def _run(args) -> int:
     if not 1 <= args.samples <= MAX_MODES_SAMPLES:
         raise UsageError(f"--samples must be 1..{MAX_MODES_SAMPLES} (the samples are held in memory with their "
@@ -69,20 +48,20 @@ def _run(args) -> int:
     J = 1.0
     if args.workdir:
         from ..annealing.rundir import RunDir
-        from .sources import samples_from_run
+        from ..modes.sources import samples_from_run
 
         J = RunDir(args.workdir).config().J
         bits, L, source, log_prob = samples_from_run(args.workdir, args.samples, args.seed, args.checkpoint,
                                                      symmetry=args.symmetry, with_log_prob=True)
         out = args.out or args.workdir
     elif args.savedmodel:
-        from .sources import samples_from_savedmodel
+        from ..modes.sources import samples_from_savedmodel
 
         bits, L, source = samples_from_savedmodel(args.savedmodel, args.samples, args.seed or 0)
         out = args.out or "modes"
     else:
         from ..client import SamplerClient, ServerError
-        from .sources import samples_from_server
+        from ..modes.sources import samples_from_server
 
         client = SamplerClient(target=args.target, url=args.url)
         try:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 from pathlib import Path
 from ..errors import UsageError
+from ..sweep.results import write_results
 
-__all__ = ["add_parser", "write_results"]
+__all__ = ["add_parser"]
 
 
 def add_parser(sub):
@@ -25,30 +24,9 @@ def add_parser(sub):
     p.set_defaults(func=_run)
 
 
-def write_results(workdir: Path, swept: list, tasks, results) -> Path:
-    """``results.csv`` and ``results.json``: the swept fields, then status/error/seconds, then the summary keys."""
-    rows = []
-    for task, result in zip(tasks, results):
-        row = {"run": task.name, **{k: task.config[k] for k in swept},
-               "status": result["status"], "error": result["error"], "seconds": round(result["seconds"], 1)}
-        row.update(result.get("summary") or {})
-        rows.append(row)
-    columns = list(dict.fromkeys(k for r in rows for k in r))
-    tmp = workdir / "results.csv.tmp"
-    with tmp.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, columns)
-        w.writeheader()
-        w.writerows(rows)
-    tmp.replace(workdir / "results.csv")
-    tmp = workdir / "results.json.tmp"
-    tmp.write_text(json.dumps(rows, indent=1) + "\n")
-    tmp.replace(workdir / "results.json")
-    return workdir / "results.csv"
-
-
 def _run(args) -> int:
-    from .runner import RunTask, ray_module, run_tasks
-    from .spec import load_sweep_spec
+    from ..sweep.runner import RunTask, ray_module, run_tasks
+    from ..sweep.spec import load_sweep_spec
 
     if args.jobs < 1:
         raise UsageError(f"--jobs must be >= 1, got {args.jobs}")

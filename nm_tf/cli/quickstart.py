@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from .errors import UsageError
+from ..errors import UsageError
 
 __all__ = ["QUICKSTART_CONFIG", "add_parser", "run_quickstart"]
 
@@ -20,15 +20,15 @@ def _grid(bits, L):
     return "\n".join("    " + " ".join("v" if b else "^" for b in bits[y * L:(y + 1) * L]) for y in range(L))
 
 
-def run_quickstart(workdir, num_samples: int = 1000, seed: int = 1, quiet: bool = False, out=print) -> dict:
-    from .annealing.config import AnnealConfig
-    from .annealing.cli import describe_summary
-    from .annealing.driver import anneal_or_reuse
-    from .annealing.rundir import RunDir
-    from .client import SamplerClient, format_stats
-    from .exact import degeneracy, ground_states
-    from .export import existing_export, export_run
-    from .server.server import SamplerServer
+def run_quickstart(workdir, num_samples: int = 1000, seed: int = 1, out=print) -> dict:
+    from ..annealing.config import AnnealConfig
+    from ..annealing.driver import anneal_or_reuse
+    from ..annealing.rundir import RunDir
+    from ..client import SamplerClient, format_stats
+    from ..exact import degeneracy, ground_states
+    from ..export import existing_export, export_run
+    from ..server.server import SamplerServer
+    from .anneal import describe_summary
 
     workdir = Path(workdir)
     run_dir, model_dir = workdir / "run", workdir / "models"
@@ -38,7 +38,7 @@ def run_quickstart(workdir, num_samples: int = 1000, seed: int = 1, quiet: bool 
         out(f"[1/4] reusing the finished anneal in {run_dir}")
     else:
         out(f"[1/4] annealing L={cfg.L} VCA: T {cfg.T_start:g} -> 0 over {cfg.total_steps} steps ({run_dir})")
-    summary = anneal_or_reuse(cfg, run_dir, quiet=quiet)
+    summary = anneal_or_reuse(cfg, run_dir)
     out("      " + describe_summary(summary).replace("\n", "\n      "))
     path = existing_export(run_dir, model_dir, "newman_moore")
     if path is not None:
@@ -71,15 +71,15 @@ def add_parser(sub):
     p.add_argument("--workdir", default="nm-tf-quickstart")
     p.add_argument("--num-samples", type=int, default=1000)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar during the anneal")
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
     if args.num_samples < 1:
         raise UsageError(f"--num-samples must be >= 1, got {args.num_samples}")
-    from .runtime import configure_threads
+    from ..runtime import configure_threads
 
     configure_threads()
-    run_quickstart(args.workdir, args.num_samples, args.seed, args.quiet)
+    run_quickstart(args.workdir, args.num_samples, args.seed)
     return 0

@@ -46,8 +46,8 @@ def _run(args) -> int:
     from ..annealing.rundir import RunDir
     from ..annealing.restore import check_checkpoint
     from ..annealing.schedule import temperature_and_field
-    from .scan import EXACT_MAX_SITES, LandscapeSpec
-    from .snapshots import snapshot_path
+    from ..landscape.scan import EXACT_MAX_SITES, LandscapeSpec
+    from ..landscape.snapshots import snapshot_path
 
     cfg = RunDir(args.workdir).config()          # fails early on a missing run
     if args.threads is not None and not 1 <= args.threads <= 256:
@@ -66,7 +66,7 @@ def _run(args) -> int:
     if args.backend == "ray":
         if args.jobs < 1:
             raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
-        from .distributed import RayExecutor
+        from ..landscape.distributed import RayExecutor
 
         executor = RayExecutor(jobs=args.jobs, address=args.address)
     elif args.address:
@@ -75,7 +75,7 @@ def _run(args) -> int:
 
     configure_threads(intra=args.threads or os.cpu_count() or 1)
     from ..annealing.restore import restore_model
-    from .snapshots import compute_snapshot
+    from ..landscape.snapshots import compute_snapshot
 
     model, cfg, step = restore_model(args.workdir, args.checkpoint, jit_compile=False)
     tag = args.tag or f"ckpt{step}"
@@ -86,7 +86,7 @@ def _run(args) -> int:
     T = T if args.temperature is None else args.temperature
     gamma = gamma if args.gamma is None else args.gamma
     compute_snapshot(model, cfg, spec, T=T, gamma=gamma, workdir=args.workdir, tag=tag, step=step,
-                     quiet=args.quiet, executor=executor)
+                     executor=executor)
     import numpy as np
 
     data = np.load(out)

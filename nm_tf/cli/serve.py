@@ -50,7 +50,7 @@ def _run(args) -> int:
     except ImportError:
         raise UsageError("nm-tf serve needs the serving extra: pip install 'nm-tf[serving]'") from None
     configure_threads(1, 2)
-    from .server import SamplerServer
+    from ..server.server import SamplerServer
 
     import socket
 

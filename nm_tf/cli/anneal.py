@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
+import logging
 
-from .config import FIELD_CHOICES, FIELD_HELP, AnnealConfig, load_config_file
+from ..annealing.config import FIELD_CHOICES, FIELD_HELP, AnnealConfig, load_config_file
 
 __all__ = ["add_parser", "config_from_args"]
 
@@ -44,7 +44,7 @@ def add_parser(sub):
     p.add_argument("--workdir", required=True, help="run directory")
     p.add_argument("--config", help="JSON or YAML file of AnnealConfig fields")
     p.add_argument("--resume", action="store_true", help="continue the run in --workdir from its last checkpoint")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary lines on stderr")
     p.add_argument("--landscape", default=None,
                    help="comma-separated snapshots to scan during the run: "
                         "before_warmup,after_warmup,mid_annealing,end (or 'paper' for all four)")
@@ -78,8 +78,8 @@ def config_from_args(args) -> AnnealConfig:
 
 def _run(args) -> int:
     from ..runtime import configure_threads
-    from .driver import anneal
-    from .rundir import RunDir
+    from ..annealing.driver import anneal
+    from ..annealing.rundir import RunDir
 
     if args.resume:
         cfg = RunDir(args.workdir).config()
@@ -91,15 +91,14 @@ def _run(args) -> int:
                              f"drop {', '.join(_flag(g) for g in given) or '--config'}")
     else:
         cfg = config_from_args(args)
-    configure_threads()
     callbacks = []
     if cfg.landscape:
         from ..landscape.snapshots import LandscapeCallback
 
-        callbacks.append(LandscapeCallback(cfg.landscape, quiet=args.quiet))
-    summary = anneal(cfg, args.workdir, resume=args.resume, quiet=args.quiet, callbacks=callbacks)
-    if not args.quiet:
-        print(describe_summary(summary), file=sys.stderr)
+        callbacks.append(LandscapeCallback.from_config(cfg))   # checks the landscape_* fields first
+    configure_threads()
+    summary = anneal(cfg, args.workdir, resume=args.resume, callbacks=callbacks)
+    logging.getLogger("nm_tf").info(describe_summary(summary))
     print(json.dumps(summary))
     return 0
 

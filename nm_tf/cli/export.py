@@ -12,14 +12,15 @@ def add_parser(sub):
     p.add_argument("--no-xla", dest="xla", action="store_false",
                    help="export the plain graph sampler (default: XLA-compiled in fixed batch buckets; real "
                         "TF-Serving then needs --xla_cpu_compilation_enabled=true)")
-    p.add_argument("--symmetry", choices=("none", "kernel", "kernel+translations"), default="none",
+    p.add_argument("--symmetry", choices=("none", "kernel", "kernel+translations"), default=None,
                    help="serve the symmetrised p_G(s) = mean_g p(g s) over ker A (every ground state, uniformly, "
-                        "from a collapsed model), optionally times the L^2 translations; the metadata says so")
+                        "from a collapsed model), optionally times the L^2 translations; the metadata says so "
+                        "(default: the symmetry the run was trained with, usually none)")
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
-    from .savedmodel import export_run
+    from ..export.savedmodel import export_run
 
     path = export_run(args.workdir, args.model_dir, args.name, args.version, xla=args.xla, symmetry=args.symmetry)
     print(path)
