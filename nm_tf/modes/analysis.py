@@ -11,12 +11,13 @@ import math
 import numpy as np
 
 from ..exact import degeneracy, ground_states, log2_degeneracy
+from ..exact.gf2 import MAX_ENUMERATED_LOG2
 from ..hamiltonian import as_bits, energy, ground_state_energy, hamming_to_trivial, is_ground_state
 from ..errors import UsageError
 
 __all__ = ["analyse", "pca", "MAX_LISTED_GROUND_STATES"]
 
-MAX_LISTED_GROUND_STATES = 4096   # enumerate the exact ground-state set up to this size
+MAX_LISTED_GROUND_STATES = 4096   # per-state counts, Hamming distances and min p are listed up to this size
 
 
 def _row_keys(bits: np.ndarray) -> list:
@@ -74,21 +75,23 @@ def analyse(samples, L: int, J: float = 1.0, encoding: str = "bits", log_prob=No
         out["kl_to_uniform"] = float(math.log(deg) + np.sum(p * np.log(p)))
         # exp(entropy) of the empirical distribution over ground states: 1 for one state, D when uniform.
         out["effective_ground_states"] = float(np.exp(-np.sum(p * np.log(p))))
-    if log2_degeneracy(L) <= math.log2(MAX_LISTED_GROUND_STATES):
+    if log2_degeneracy(L) <= MAX_ENUMERATED_LOG2:
         exact = ground_states(L)
         index = {k: i for i, k in enumerate(_row_keys(exact))}
         found = np.zeros(len(exact), dtype=np.int64)
         for k, c in zip(uniq, counts):
             found[index[k]] += c     # KeyError here would mean an energy bug: let it surface
-        out["ground_state_counts"] = [int(c) for c in found]
-        out["ground_state_hamming"] = [int(h) for h in hamming_to_trivial(exact, L)]
         if found.sum() and len(found) > 1:
             from scipy.stats import chisquare
 
-            # chi^2 test of the ground-state counts against uniform (small p: not uniform).
+            # chi^2 test of the ground-state counts against uniform over the whole enumerated set
+            # (small p: not uniform); meaningful when the samples give several counts per state.
             out["uniformity_p_value"] = float(chisquare(found).pvalue)
-        if log_prob is not None:
-            out["min_ground_state_probability"] = float(np.exp(np.min(log_prob(exact))))
+        if len(exact) <= MAX_LISTED_GROUND_STATES:
+            out["ground_state_counts"] = [int(c) for c in found]
+            out["ground_state_hamming"] = [int(h) for h in hamming_to_trivial(exact, L)]
+            if log_prob is not None:
+                out["min_ground_state_probability"] = float(np.exp(np.min(log_prob(exact))))
     return out
 
 
