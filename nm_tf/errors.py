@@ -1,7 +1,8 @@
 """Exception types the command line reports as one line, without a traceback.
 
 ``UsageError`` (exit 2): input the user can fix. ``RunError`` (exit 1): a long job stopped for
-a reason the user should see. Anything else is a bug and keeps its traceback.
+a reason the user should see. Anything else is a bug and keeps its traceback. ``ServingError``:
+what the server answers a refused request with (a status code and a message), never raised to the CLI.
 """
 
 
@@ -11,3 +12,12 @@ class UsageError(ValueError):
 
 class RunError(RuntimeError):
     """A long job stopped for a reason the user should see (exit code 1)."""
+
+
+class ServingError(Exception):
+    """A request the server refuses, with its TF-Serving status code name (``NOT_FOUND``, ...)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message

@@ -83,7 +83,7 @@ def test_local_sweep_table_reuse_and_failures(tmp_path):
 def test_ray_backend_without_ray_says_how_to_install(tmp_path, monkeypatch):
     import builtins
 
-    from nm_tf.sweep.runner import ray_module
+    from nm_tf.cluster import ray_module
 
     real = builtins.__import__
     monkeypatch.setattr(builtins, "__import__",

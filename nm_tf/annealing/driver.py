@@ -23,13 +23,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import RunError, UsageError
+from ..exact.quantum import MAX_QUANTUM_SPINS
 from ..provenance import provenance
 from .config import AnnealConfig
 from .callbacks import Snapshot
 from .rundir import HISTORY_COLUMNS, RunDir, atomic_write_text
 from .schedule import step_phase, temperature_and_field
 
-__all__ = ["AnnealRun", "HISTORY_COLUMNS", "anneal", "anneal_or_reuse", "load_run_config"]
+__all__ = ["AnnealRun", "HISTORY_COLUMNS", "anneal", "anneal_or_reuse", "default_loggers", "load_run_config"]
 log = logging.getLogger("nm_tf")
 WARMUP_ROW_EVERY = 10
 FINAL_SEED_OFFSET = 1 << 40
@@ -53,6 +54,14 @@ def _clean_checkpoint_dir(path: Path):
             log.warning(f"{state} is not a checkpoint state file; ignoring it (checkpoints are read from "
                         f"their index files)")
             state.unlink()
+
+
+def default_loggers() -> list:
+    """CSV history, TensorBoard, progress."""
+    from .loggers import CSVLogger, ProgressLogger
+    from .tensorboard import TensorBoardLogger
+
+    return [CSVLogger(), TensorBoardLogger(), ProgressLogger()]
 
 
 def _each(objects, method: str, *args) -> list:
@@ -98,19 +107,22 @@ class _ExactReference:
         self.cfg = cfg
         self.cache = {}
         n = cfg.L * cfg.L
-        self.quantum_ok = n <= 25
+        self.quantum_ok = n <= MAX_QUANTUM_SPINS
         # L = 5 costs seconds per Gamma: evaluate it only on a grid of annealing steps.
         self.every = 1 if n <= 16 else max(1, cfg.annealing_steps // max(cfg.exact_points - 1, 1))
 
     def __call__(self, T: float, gamma: float, annealing_step: int):
         from ..exact import quantum_ground_energy, thermodynamics
+        from ..hamiltonian import ground_state_energy
 
+        n = self.cfg.L * self.cfg.L
         key = (round(T, 12), round(gamma, 12))
         if key in self.cache:
             return self.cache[key]
         value = None
         if gamma == 0.0:
-            value = -0.5 * self.cfg.J if T == 0 else thermodynamics(self.cfg.L, T, self.cfg.J)["free_energy"]
+            value = (ground_state_energy(self.cfg.L, self.cfg.J) / n if T == 0
+                     else thermodynamics(self.cfg.L, T, self.cfg.J)["free_energy"])
         elif T == 0.0 and self.quantum_ok and (annealing_step % self.every == 0
                                                or annealing_step == self.cfg.annealing_steps):
             value = quantum_ground_energy(self.cfg.L, gamma, self.cfg.J)
@@ -243,7 +255,7 @@ class AnnealRun:
         Returns:
             The summary (also in ``summary.json``) when the anneal is complete, else None.
         """
-        from .loggers import CSVLogger, default_loggers
+        from .loggers import CSVLogger
 
         if self.start is None:
             raise RuntimeError("AnnealRun.run() needs prepare() first")

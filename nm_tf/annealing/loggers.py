@@ -7,8 +7,8 @@ the first step this process will train), ``write(row, step)`` for every history 
 and ``rundir``.
 
 The driver always keeps one :class:`CSVLogger`: ``history.csv`` is part of the run directory that
-resuming and the summary read. The default set is CSV, TensorBoard (:mod:`.tensorboard`) and
-progress on stderr; progress follows the ``nm_tf`` logger's level (INFO shows it), so the caller
+resuming and the summary read. The default set (``driver.default_loggers``) is CSV, TensorBoard
+(:mod:`.tensorboard`) and progress on stderr; progress follows the ``nm_tf`` logger's level (INFO shows it), so the caller
 decides with :mod:`logging`, not with flags threaded through the calls.
 """
 
@@ -21,7 +21,7 @@ import logging
 from .rundir import HISTORY_COLUMNS, atomic_write_text
 from .schedule import step_phase
 
-__all__ = ["CSVLogger", "Logger", "ProgressLogger", "default_loggers", "progress_enabled"]
+__all__ = ["CSVLogger", "Logger", "ProgressLogger", "progress_enabled"]
 log = logging.getLogger("nm_tf")
 
 
@@ -112,10 +112,3 @@ class ProgressLogger(Logger):
 
     def close(self, summary, step, success=True):
         self.progress.close()
-
-
-def default_loggers() -> list:
-    """CSV history, TensorBoard, progress."""
-    from .tensorboard import TensorBoardLogger
-
-    return [CSVLogger(), TensorBoardLogger(), ProgressLogger()]

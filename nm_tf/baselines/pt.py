@@ -2,7 +2,8 @@
 
 ``tfp.mcmc.ReplicaExchangeMC`` runs ``replicas`` copies of each of ``chains`` independent chains
 on a geometric temperature ladder ``T_min .. T_max`` and proposes swaps between neighbouring
-temperatures after every step. Each replica moves with :class:`SingleSpinFlipSweep`: one
+temperatures after every step. Each replica moves with a single-spin-flip sweep kernel
+(:func:`make_sweep_kernel_class`): one
 Metropolis sweep of single-spin flips over the N sites in a random order (the same order for
 every chain, as in :mod:`.sa`). TFP has no kernel for discrete ±1 states, so this one is written
 here as a ``tfp.mcmc.TransitionKernel``; it sees only the (tempered) target log-probability that
@@ -27,7 +28,7 @@ from ..errors import UsageError
 from ..hamiltonian import energy, ground_state_energy, is_ground_state
 from ..lattice import check_L
 
-__all__ = ["PTConfig", "SingleSpinFlipSweep", "parallel_tempering"]
+__all__ = ["PTConfig", "make_sweep_kernel_class", "parallel_tempering"]
 
 MAX_RECORDED = 20_000   # coldest-replica configurations kept per chain at most (thinned evenly)
 
@@ -94,7 +95,7 @@ def _tfp_mcmc():
 
 
 def make_sweep_kernel_class():
-    """:class:`SingleSpinFlipSweep` subclasses ``tfp.mcmc.TransitionKernel`` (imported lazily)."""
+    """The sweep kernel, a ``tfp.mcmc.TransitionKernel`` subclass (built on first use: TFP loads only then)."""
     import tensorflow as tf
 
     mcmc = _tfp_mcmc()
@@ -159,12 +160,6 @@ def make_sweep_kernel_class():
                                        proposed_results=tf.zeros_like(lp))
 
     return _SingleSpinFlipSweep
-
-
-def __getattr__(name):   # SingleSpinFlipSweep without importing TFP at module import
-    if name == "SingleSpinFlipSweep":
-        return make_sweep_kernel_class()
-    raise AttributeError(name)
 
 
 def parallel_tempering(cfg: PTConfig) -> dict:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
-if not os.environ.get("TF_CPP_MIN_LOG_LEVEL"):   # before any TensorFlow import
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+from ..runtime import quiet_tensorflow
+
+quiet_tensorflow()   # before any TensorFlow import
 
 from ..errors import RunError, UsageError  # noqa: E402 - after the log-level default
 from .args import OneLineParser, parse_float_list  # noqa: E402

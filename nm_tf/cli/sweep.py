@@ -25,7 +25,8 @@ def add_parser(sub):
 
 
 def _run(args) -> int:
-    from ..sweep.runner import RunTask, ray_module, run_tasks
+    from ..cluster import ray_module
+    from ..sweep.runner import RunTask, run_tasks
     from ..sweep.spec import load_sweep_spec
 
     if args.jobs < 1:

@@ -38,13 +38,13 @@ class RayExecutor:
     """
 
     def __init__(self, jobs: int = 2, address=None, tasks_per_cpu: int = 4, max_retries: int = 3):
-        from ..sweep.runner import ray_module
+        from ..cluster import ray_module
 
         ray_module()   # a clear message now when Ray is missing
         self.jobs, self.address, self.tasks_per_cpu, self.max_retries = jobs, address, tasks_per_cpu, max_retries
 
     def run(self, problem, settings: dict, jobs):
-        from ..sweep.runner import ray_session
+        from ..cluster import ray_session
 
         with ray_session(self.jobs, self.address) as ray:
             cpus = int(ray.cluster_resources().get("CPU", self.jobs))

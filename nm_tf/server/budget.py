@@ -13,7 +13,7 @@ import contextlib
 import threading
 import time
 
-from .store import ServingError
+from ..errors import ServingError
 
 __all__ = ["SampleBudget"]
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ServingError
+
 __all__ = ["LoadedModel", "ModelStore", "ServingError", "valid_model_name"]
 
 PREDICT_METHOD = "tensorflow/serving/predict"
@@ -26,13 +28,6 @@ MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 def valid_model_name(name) -> bool:
     return isinstance(name, str) and MODEL_NAME.fullmatch(name) is not None
-
-
-class ServingError(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def _versions(model_base: Path):

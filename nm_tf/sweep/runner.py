@@ -15,14 +15,14 @@ and never loses finished work. A run that fails is reported with its error; the 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
-import os
 import sys
 import time
 import traceback
 from pathlib import Path
+from ..cluster import ray_session
+from ..runtime import quiet_tensorflow
 from ..errors import UsageError
 
 __all__ = ["RunTask", "execute", "run_tasks"]
@@ -39,7 +39,7 @@ class RunTask:
 
 def execute(task: RunTask) -> dict:
     """Run one task in this process and return ``{name, status, error, seconds, summary}``."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow()
     t0 = time.monotonic()
     try:
         from ..runtime import configure_threads, import_tensorflow
@@ -88,33 +88,6 @@ def _local(tasks, jobs: int, log):
             results[task.name] = result
             _report(log, k, len(tasks), result)
     return [results[t.name] for t in tasks]
-
-
-def ray_module():
-    try:
-        import ray
-    except ImportError:
-        raise UsageError("--backend ray needs Ray: pip install 'nm-tf[cluster]'") from None
-    return ray
-
-
-@contextlib.contextmanager
-def ray_session(jobs: int, address=None):
-    """Ray connected to ``address``, or a local Ray with ``jobs`` CPUs; shut down afterwards if started here."""
-    ray = ray_module()
-    started_here = not ray.is_initialized()
-    if started_here:
-        # Workers import the package from the same installation; nothing to upload.
-        env = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", "OPENBLAS_NUM_THREADS": "1"}}
-        if address:
-            ray.init(address=address, runtime_env=env, log_to_driver=False)
-        else:
-            ray.init(num_cpus=jobs, runtime_env=env, log_to_driver=False, include_dashboard=False)
-    try:
-        yield ray
-    finally:
-        if started_here:
-            ray.shutdown()
 
 
 def _ray(tasks, jobs: int, address, log, max_retries: int = 3):
