@@ -1,11 +1,13 @@
 """Served sampling over gRPC and REST (embedded server) against the in-process XLA sampler.
 
-    python benchmarks/bench_serving.py [--sizes 16] [--num-samples 100,1000,10000] [--repeats 15] [--export xla,graph]
+    python benchmarks/bench_serving.py [--sizes 16] [--num-samples 1,100,1000,10000] [--repeats 15] [--export xla,graph]
 
 The model is untrained (weights do not change the cost); it is exported to a temporary
 directory (``xla``: XLA-compiled bucket signatures, the default export; ``graph``: ``--no-xla``),
 served on ephemeral loopback ports and queried with the ``sample`` signature. "first" is the
 latency of the first request of that size after start-up (warm-up done): a compile would show here.
+A request of 1 sample (the default list starts with it) shows the fixed cost of a request: its
+gRPC time minus the in-process time is the transport and session overhead that every request pays.
 """
 
 import argparse
@@ -18,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="16")
-    ap.add_argument("--num-samples", default="100,1000,10000")
+    ap.add_argument("--num-samples", default="1,100,1000,10000")
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--export", default="xla,graph")
     args = ap.parse_args()

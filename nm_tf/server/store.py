@@ -58,6 +58,7 @@ class LoadedModel:
         self.session = tf.compat.v1.Session(graph=self.graph)
         meta = tf.compat.v1.saved_model.loader.load(self.session, ["serve"], str(path))
         self.signatures = {k: v for k, v in meta.signature_def.items() if v.method_name == PREDICT_METHOD}
+        self._callables, self._callables_lock = {}, threading.Lock()
         self.dtypes = {}
         for sig in self.signatures.values():
             for ti in list(sig.inputs.values()) + list(sig.outputs.values()):
@@ -156,11 +157,21 @@ class LoadedModel:
         unknown = sorted(set(names) - set(sig.outputs))
         if unknown:
             raise ServingError("INVALID_ARGUMENT", f"output_filter names unknown outputs {unknown}")
+        call = self._callable(tuple(sig.outputs[k].name for k in names), tuple(sorted(feeds)))
         try:
             with budget.take(cost) if budget is not None else contextlib.nullcontext():
-                return self.session.run({k: sig.outputs[k].name for k in names}, feeds)
+                return dict(zip(names, call(*[feeds[k] for k in sorted(feeds)])))
         except tf.errors.InvalidArgumentError as exc:
             raise ServingError("INVALID_ARGUMENT", _short_message(exc.message)) from None
+
+    def _callable(self, fetches: tuple, feeds: tuple):
+        """A compiled session call per (outputs, inputs): skips Session.run's per-call parsing of the
+        fetch and feed structures (a fixed cost that matters for small requests)."""
+        with self._callables_lock:
+            call = self._callables.get((fetches, feeds))
+            if call is None:
+                call = self._callables[(fetches, feeds)] = self.session.make_callable(list(fetches), list(feeds))
+            return call
 
     def replay_warmup(self) -> int:
         import tensorflow as tf
