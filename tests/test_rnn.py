@@ -257,3 +257,19 @@ def test_single_flips_run_only_the_suffixes():
     n = L * L
     assert sum(counted) == n * B + B * n * (n - 1) // 2    # plus one teacher-forced pass keeping the states
     assert sum(counted) < 0.55 * B * n * n                 # the full passes would cost B N^2
+
+
+def test_row_direction_comes_from_the_ordering_tables():
+    import dataclasses
+
+    from nm_tf.lattice import make_ordering
+    from nm_tf.models.rnn import rows_run_opposite
+
+    assert rows_run_opposite(make_ordering(5, "zigzag")) is True
+    assert rows_run_opposite(make_ordering(5, "raster")) is False
+    odd = make_ordering(4, "raster")
+    sites = odd.sites.copy()
+    sites[4:8] = sites[4:8][[1, 0, 2, 3]]              # row 1 visited out of order
+    vertical = np.where(sites >= 4, sites - 4, -1).astype(np.int32)
+    with pytest.raises(ValueError, match="whole rows"):
+        rows_run_opposite(dataclasses.replace(odd, sites=sites, vertical=vertical))

@@ -28,6 +28,27 @@ __all__ = ["NewmanMooreRNN", "seed_tensor", "uniforms_from_seed"]
 _U24 = 2.0 ** -24
 
 
+def rows_run_opposite(order) -> bool:
+    """From the ordering's tables: does each row run opposite to the one above it (zigzag) or the same
+    way (raster)? The row-wise scan supports orderings that visit whole rows, top to bottom, in one of
+    these two patterns; anything else is refused."""
+    L = order.L
+    pos = order.position()
+    pattern = set()
+    for y in range(1, L):
+        above = pos[order.vertical[y * L:(y + 1) * L]] - (y - 1) * L    # step, within the row above
+        if np.array_equal(above, np.arange(L)[::-1]):
+            pattern.add(True)
+        elif np.array_equal(above, np.arange(L)):
+            pattern.add(False)
+        else:
+            pattern.add(None)
+    if None in pattern or len(pattern) > 1:
+        raise ValueError(f"ordering {order.name!r}: the row-wise RNN needs whole rows visited top to bottom, "
+                         f"each the same way as the row above or each the opposite way")
+    return pattern == {True}
+
+
 def seed_tensor(seed) -> tf.Tensor:
     """Validate a seed (int, or shape-[2] integers) and return an int64 ``[2]`` tensor."""
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
@@ -98,6 +119,7 @@ class NewmanMooreRNN(keras.Model):
         order = make_ordering(self.L, ordering)
         self._steps_to_sites = tf.constant(order.position(), dtype=tf.int32)
         self._sites_to_steps = tf.constant(order.sites, dtype=tf.int32)
+        self._reverse_above = rows_run_opposite(order)
         self._fns = {}
 
     # ------------------------------------------------------------------ properties
@@ -146,7 +168,7 @@ class NewmanMooreRNN(keras.Model):
         from .backprop import log_prob_grads
 
         cell = self.rnn_cell
-        reverse = self.ordering_name == "zigzag"
+        reverse = self._reverse_above
 
         @tf.custom_gradient
         def run(kernel, bias, out_kernel, out_bias):
@@ -182,8 +204,9 @@ class NewmanMooreRNN(keras.Model):
         return tf.stack(hs), tf.stack(ohs), tf.stack(bits), log_p
 
     def _above(self, prev):
-        """The previous row (visit order) as seen from this row's steps: zigzag reverses every row."""
-        return prev[::-1] if self.ordering_name == "zigzag" else prev
+        """The previous row (visit order) as seen from this row's steps (reversed when consecutive rows
+        run in opposite directions, as in the zigzag order)."""
+        return prev[::-1] if self._reverse_above else prev
 
     def _scan_loop(self, batch, uniforms, given, weights, *, batched: bool, keep: bool = False):
         """The row loop. ``keep``: also return the hidden states ``[L, L, B, d]`` and bits
