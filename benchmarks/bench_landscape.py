@@ -21,6 +21,7 @@ def main():
     ap.add_argument("--points", type=int, default=200)
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--chunk", type=int, default=None, help="grid points per compiled call (default: the package's)")
     args = ap.parse_args()
 
     from nm_tf.runtime import configure_threads
@@ -45,7 +46,7 @@ def main():
         center = {k: v.numpy().astype(np.float64) for k, v in model.rnn_cell.weight_dict().items()}
         delta, eta = plane(center, seed=0)
         ev = PlaneLoss(model, quantum=mode == "vqa")
-        spec = LandscapeSpec(points=args.points, samples=args.samples)
+        spec = LandscapeSpec(points=args.points, samples=args.samples, chunk=args.chunk)
         T, gamma = (1.0, 0.0) if mode == "vca" else (0.0, 1.0)
         with tempfile.TemporaryDirectory() as tmp:
             _, wall = timed(scan_plane, ev, center, delta, eta, spec, T=T, gamma=gamma, out=Path(tmp) / "b.npz",

@@ -222,6 +222,30 @@ def test_single_flip_log_probs_equal_full_passes(ordering, dtype, tol):
         np.testing.assert_allclose(xla, expect, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("ordering", ["zigzag", "raster"])
+def test_single_flips_from_the_sampling_pass_equal_full_passes(ordering):
+    """scan(keep=True) hands its hidden states to single_flip_log_probs: the same numbers, with the
+    sampling pass (manual backprop) and with a teacher-forced pass, and log p unchanged."""
+    model = NewmanMooreRNN(4, hidden=8, seed=3, ordering=ordering, jit_compile=False, dtype="float64")
+    u = tf.random.stateless_uniform([4, 4, 6], seed=[1, 2], dtype=tf.float64)
+    bits, log_p, hs, step_bits = model.scan(6, uniforms=u, keep=True)
+    expect = _flip_reference(model, bits.numpy())
+    got = model.single_flip_log_probs(bits, kept=(hs, step_bits)).numpy()
+    np.testing.assert_allclose(got, expect, atol=1e-12)
+    np.testing.assert_allclose(log_p.numpy(), model.log_prob(bits.numpy()).numpy(), atol=1e-12)
+    _, lp2, hs2, sb2 = model.scan(6, given=model.sites_to_steps(bits), keep=True)
+    np.testing.assert_allclose(model.single_flip_log_probs(bits, kept=(hs2, sb2)).numpy(), expect, atol=1e-12)
+    with tf.GradientTape() as tape:               # gradients of log p are those of the plain scan
+        total_keep = tf.reduce_sum(model.scan(6, uniforms=u, keep=True)[1])
+    g_keep = tape.gradient(total_keep, model.trainable_variables)
+    with tf.GradientTape() as tape:
+        total_plain = tf.reduce_sum(model.scan(6, uniforms=u)[1])
+    g_plain = tape.gradient(total_plain, model.trainable_variables)
+    assert all(np.abs(g.numpy()).max() > 0 for g in g_keep)
+    for a, b in zip(g_keep, g_plain):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-12)
+
+
 def test_single_flip_log_probs_with_stacked_weights():
     model = NewmanMooreRNN(3, hidden=6, seed=4, jit_compile=False, dtype="float64")
     base = {k: v.numpy() for k, v in model.rnn_cell.weight_dict().items()}

@@ -125,6 +125,9 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
     dt = model.rnn_cell.compute_dtype
     if group is not None and strategy is not None:
         raise UsageError("a symmetry group cannot be combined with a distribution strategy")
+    # VQA without a group: the flip amplitudes reuse the hidden states of the pass that gave log p
+    # (one teacher-forced pass fewer per update) when the rows fit one flip pass.
+    reuse = quantum and group is None and (minibatch or local_b) * model.L <= flip_chunk
     if group is None:
         draw = lambda b, seed: model.sample_graph(b, seed)[0]  # noqa: E731
         log_prob = model.log_prob_graph
@@ -154,13 +157,18 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
         start = ctx.replica_id_in_sync_group * local_b if strategy is not None else 0
         u = uniforms_from_seed([model.L, model.L, num_samples], seed, dt)[:, :, start:start + local_b]
         with tf.GradientTape() as tape:
-            if group is None:
+            if reuse:
+                bits, log_p, hs, step_bits = model.scan(local_b, uniforms=u, keep=True)
+                flipped = model.single_flip_log_probs(bits, kept=(hs, step_bits))
+            elif group is None:
                 bits, log_p = model.scan(local_b, uniforms=u)
+                flipped = None
             else:
                 bits = draw(local_b, seed)
                 log_p = log_prob(bits)
+                flipped = flips(bits)
             loc, e = local_losses(model, bits, log_p, T, gamma, quantum=quantum, J=J,
-                                  flip_chunk=flip_chunk, penalty=penalty, flip_log_probs=flips(bits))
+                                  flip_chunk=flip_chunk, penalty=penalty, flip_log_probs=flipped)
             sums = tf.stack([tf.reduce_sum(loc), tf.reduce_sum(e), tf.reduce_sum(e * e),
                              tf.reduce_sum(tf.stop_gradient(log_p))])
             if strategy is not None:
@@ -182,9 +190,14 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
         for k in range(num_samples // minibatch):
             part = bits[k * minibatch:(k + 1) * minibatch]
             with tf.GradientTape() as tape:
-                lp = log_prob(part)
+                if reuse:
+                    _, lp, hs, step_bits = model.scan(minibatch, given=model.sites_to_steps(part), keep=True)
+                    flipped = model.single_flip_log_probs(part, kept=(hs, step_bits))
+                else:
+                    lp = log_prob(part)
+                    flipped = flips(part)
                 loc_k, e_k = local_losses(model, part, lp, T, gamma, quantum=quantum, J=J,
-                                          flip_chunk=flip_chunk, penalty=penalty, flip_log_probs=flips(part))
+                                          flip_chunk=flip_chunk, penalty=penalty, flip_log_probs=flipped)
                 surrogate = tf.reduce_mean((loc_k - tf.reduce_mean(loc_k)) * lp)
             g, f = apply(tape.gradient(surrogate, variables), tf.reduce_mean(loc_k))
             sums += tf.stack([tf.reduce_sum(loc_k), tf.reduce_sum(e_k), tf.reduce_sum(e_k * e_k),

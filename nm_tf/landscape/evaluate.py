@@ -85,9 +85,15 @@ class PlaneLoss:
         w = self._weights(center, delta, eta, alpha, beta)
         u = tf.map_fn(lambda s: uniforms_from_seed([m.L, m.L, num_samples], s, dt), seeds,
                       fn_output_signature=dt)                           # [P, L, L, B]
-        bits, log_p = m.scan(num_samples, uniforms=tf.transpose(u, [1, 2, 0, 3]), weights=w)
+        u = tf.transpose(u, [1, 2, 0, 3])
+        flipped = None
+        if quantum:   # the flip amplitudes reuse this pass's hidden states (no second pass over the samples)
+            bits, log_p, hs, step_bits = m.scan(num_samples, uniforms=u, weights=w, keep=True)
+            flipped = m.single_flip_log_probs(bits, weights=w, kept=(hs, step_bits))
+        else:
+            bits, log_p = m.scan(num_samples, uniforms=u, weights=w)
         loc, _ = local_losses(m, bits, log_p, T, gamma, quantum=quantum, J=self.J, penalty=self.penalty,
-                              weights=w)                                # the training step's estimator
+                              weights=w, flip_log_probs=flipped)       # the training step's estimator
         return tf.reduce_mean(loc, axis=1) / n
 
     def _exact_impl(self, center, delta, eta, alpha, beta, T, gamma, quantum: bool):

@@ -141,7 +141,7 @@ class NewmanMooreRNN(keras.Model):
                 "jit_compile": self.jit_compile, "manual_backprop": self.manual_backprop}
 
     # ------------------------------------------------------------------ core pass
-    def scan(self, batch, uniforms=None, given=None, weights=None):
+    def scan(self, batch, uniforms=None, given=None, weights=None, keep: bool = False):
         """Run the RNN over all sites: sampling (``uniforms``) or teacher forcing (``given``).
 
         Args:
@@ -152,19 +152,28 @@ class NewmanMooreRNN(keras.Model):
                 :meth:`RNN2DCell.weight_dict`-shaped mapping with a leading point
                 axis ``P`` (kernels ``[P, K, d]``, biases ``[P, 1, d]``), ``S = [P, B]``.
 
+            keep: also return the pass's hidden states and bits in visiting order, ``hs [L, L, *S, d]``
+                and ``step_bits [L, L, *S]`` (no gradient), for :meth:`single_flip_log_probs`
+                to reuse instead of running the pass again.
+
         Returns:
-            ``(bits [*S, N] int32 in site order, log_prob [*S])``.
+            ``(bits [*S, N] int32 in site order, log_prob [*S])`` (plus ``hs, step_bits`` with ``keep``).
 
         Gradients of ``log_prob`` with respect to the model's own weights come from the
         hand-written backward pass (:mod:`.backprop`) when ``manual_backprop`` is set and the
         cell is vanilla, and from TensorFlow's autodiff otherwise (explicit ``weights``, GRU).
         """
         if weights is None and self.manual_backprop and self.rnn_cell.cell == "vanilla":
-            return self._scan_manual_backprop(batch, uniforms, given)
-        return self._scan_loop(batch, uniforms, given, weights, batched=weights is not None)[:2]
+            out = self._scan_manual_backprop(batch, uniforms, given)
+            return out if keep else out[:2]
+        out = self._scan_loop(batch, uniforms, given, weights, batched=weights is not None, keep=keep)
+        if keep:
+            return out[0], out[1], tf.stop_gradient(out[2]), tf.stop_gradient(out[3])
+        return out
 
     def _scan_manual_backprop(self, batch, uniforms, given):
-        """:meth:`scan` with the hand-written gradient of ``log p`` (:mod:`.backprop`)."""
+        """:meth:`scan` with the hand-written gradient of ``log p`` (:mod:`.backprop`); returns
+        ``(bits, log_p, hs, step_bits)``."""
         from .backprop import log_prob_grads
 
         cell = self.rnn_cell
@@ -175,10 +184,10 @@ class NewmanMooreRNN(keras.Model):
             w = {"kernel": kernel, "bias": bias, "out_kernel": out_kernel, "out_bias": out_bias}
             bits, log_p, hs, step_bits = self._scan_loop(batch, uniforms, given, w, batched=False, keep=True)
 
-            def grad(d_bits, d_log_p):
+            def grad(d_bits, d_log_p, d_hs, d_step_bits):   # hs and step_bits are returned without gradient
                 return log_prob_grads(hs, step_bits, d_log_p, kernel, out_kernel, out_bias, reverse=reverse)
 
-            return (bits, log_p), grad
+            return (bits, log_p, tf.stop_gradient(hs), tf.stop_gradient(step_bits)), grad
 
         return run(*(tf.convert_to_tensor(cell.weight_dict()[k])
                      for k in ("kernel", "bias", "out_kernel", "out_bias")))
@@ -256,7 +265,7 @@ class NewmanMooreRNN(keras.Model):
         return tf.gather(tf.transpose(flat, list(range(1, rank - 1)) + [0]), self._steps_to_sites, axis=-1)
 
     # ------------------------------------------------------------------ single-spin flips
-    def single_flip_log_probs(self, bits, weights=None):
+    def single_flip_log_probs(self, bits, weights=None, kept=None):
         """``log p`` of every configuration with one spin flipped, for every site.
 
         Flipping the spin visited at step k leaves every conditional before k unchanged, so only
@@ -270,6 +279,8 @@ class NewmanMooreRNN(keras.Model):
             bits: int ``[B, N]`` in site order, or ``[P, B, N]`` with ``weights`` carrying a
                 leading point axis ``P`` (as in :meth:`scan`).
             weights: None (the layer's own weights) or a stacked weight mapping.
+            kept: ``(hs, step_bits)`` of a pass over these very ``bits`` at these weights
+                (``scan(..., keep=True)``), reused instead of a teacher-forced pass here.
 
         Returns:
             ``[*S, N]``: entry ``(..., b, i)`` is ``log p`` of ``bits[..., b, :]`` with site ``i`` flipped.
@@ -279,8 +290,11 @@ class NewmanMooreRNN(keras.Model):
         w = self.rnn_cell.weight_dict() if weights is None else weights
         batch = tf.shape(bits)[-2]
         rank_s = len(bits.shape) - 1                 # S = [B] or [P, B]
-        _, _, hs, step_bits = self._scan_loop(batch, None, self.sites_to_steps(bits), weights,
-                                              batched=weights is not None, keep=True)
+        if kept is None:
+            _, _, hs, step_bits = self._scan_loop(batch, None, self.sites_to_steps(bits), weights,
+                                                  batched=weights is not None, keep=True)
+        else:
+            hs, step_bits = kept
         logits = tf.matmul(hs, w["out_kernel"]) + w["out_bias"]       # [L, L, *S, 2]
         z = logits[..., 1] - logits[..., 0]
         sign = 2.0 * step_bits - 1.0
