@@ -68,12 +68,15 @@ def main():
                      "symmetry": dict(symmetry="kernel"),
                      "sqrt_schedule": dict(schedule="points", schedule_points=SQRT_POINTS)}.get(strategy, {})
             for seed in range(pre["seeds"]):
-                tasks.append(ex.task(f"{strategy}_L{L}_s{seed}",
-                                     ex.config("vca", L, seed, final_samples=SAMPLES, **extra)))
+                if strategy == "baseline":   # the plain Table I run: shared with Fig. 2 and the statistics
+                    tasks.append(ex.standard("vca", L, seed))
+                else:
+                    tasks.append(ex.task(f"{strategy}_L{L}_s{seed}", ex.config("vca", L, seed, **extra)))
     summaries = ex.run_all(tasks)
     rows = []
     for task in tasks:
         strategy, size, seed = task.name.rsplit("_", 2)
+        strategy = "baseline" if strategy == "vca" else strategy
         L = int(size[1:])
         # Fresh samples of p_theta itself (the stored final sample of a symmetry run is p_G's).
         bits, _, _, log_prob = samples_from_run(task.workdir, SAMPLES, seed=0, with_log_prob=True)
