@@ -41,13 +41,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _ConsoleFormatter(logging.Formatter):
+    """INFO lines (progress, summaries) as they are; warnings and errors marked."""
+
+    def format(self, record):
+        text = record.getMessage()
+        return text if record.levelno == logging.INFO else f"nm-tf: {record.levelname.lower()}: {text}"
+
+
 def _configure_logging():
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("nm-tf: %(levelname)s: %(message)s"))
+    handler.setFormatter(_ConsoleFormatter())
     logger = logging.getLogger("nm_tf")
     if not logger.handlers:
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)     # progress lines and summaries are INFO; --quiet raises it to WARNING
+    logger.propagate = False          # a root handler some library installs would print every line again
 
 
 def main(argv=None) -> int:
