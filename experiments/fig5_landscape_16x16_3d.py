@@ -24,6 +24,7 @@ def rescan(ex, run, tag: str, *, span: float, normalization: str, dtype: str, po
     from nm_tf.landscape.evaluate import PlaneLoss
     from nm_tf.landscape.scan import scan_plane
     from nm_tf.models import NewmanMooreRNN
+    from nm_tf.progress import Progress
 
     out = ex.out / "fig5_scans" / f"{tag}_{normalization}_span{span:g}_{dtype}.npz"
     if out.exists():
@@ -37,7 +38,8 @@ def rescan(ex, run, tag: str, *, span: float, normalization: str, dtype: str, po
     spec = LandscapeSpec(points=points, span=span, samples=cfg.samples, seed=0, normalization=normalization)
     delta, eta = plane(w, spec.seed, normalization, False, path=run.landscape / "directions_seed0.npz")
     return scan_plane(PlaneLoss(model, quantum=False, J=cfg.J), w, delta, eta, spec, T=T, gamma=gamma, out=out,
-                      meta={"mode": "vca", "tag": tag, "step": step, "L": cfg.L, "dtype": dtype})
+                      meta={"mode": "vca", "tag": tag, "step": step, "L": cfg.L, "dtype": dtype},
+                      progress=Progress(points * points, label=f"{tag} {normalization} span {span:g} {dtype} "))
 
 
 def surface(fig, pos, d, title):
