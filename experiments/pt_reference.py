@@ -11,10 +11,13 @@ state has the same weight and the ground-state manifold holds ~1 - N e^(-3/0.3) 
 Reported per run: ground-state fraction of the recorded samples, effective ground states (exp of the
 entropy over the ground states seen) against the exact degeneracy, KL to uniform, the chi^2 uniformity
 p-value, swap acceptance, and the wall time.
-Writes pt.csv, pt_summary.csv and pt.{png,pdf}.
+Writes pt.csv, pt_summary.csv and pt.{png,pdf}; each finished run's row is kept in OUT/pt_runs/ and reused.
 """
 
+import dataclasses
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 from common import Experiment, figure, map_in_processes, parser
@@ -25,8 +28,12 @@ LADDER = dict(chains=10, replicas=10, T_min=0.3, T_max=3.0)
 SAMPLES = 100   # N_s of the anneal whose budget PT gets
 
 
-def pt_row(L: int, seed: int, steps: int) -> tuple:
-    """One PT run in a worker (one TF thread); the analysis of its coldest chain."""
+def pt_row(L: int, seed: int, steps: int, cache: str) -> tuple:
+    """One PT run in a worker (one TF thread); the analysis of its coldest chain. A finished run's row is
+    kept in ``cache`` (JSON) and reused, so a killed study loses at most the runs in flight."""
+    cached = Path(cache)
+    if cached.exists():
+        return tuple(json.loads(cached.read_text())["row"])
     from nm_tf.runtime import configure_threads, import_tensorflow
 
     import_tensorflow()
@@ -39,10 +46,18 @@ def pt_row(L: int, seed: int, steps: int) -> tuple:
     r = parallel_tempering(cfg)
     wall = time.monotonic() - t0
     s = analyse(r["samples"], L)
-    return (L, seed, cfg.sweeps, s["degeneracy"], r["ground_state_fraction"], s["effective_ground_states"] or 0.0,
-            s["distinct_ground_states"], s["kl_to_uniform"], s["uniformity_p_value"], r["residual_energy_per_spin"],
-            r["ground_state_hit_rate"], float(np.mean(r["swap_acceptance"])), float(np.min(r["swap_acceptance"])),
-            len(r["samples"]), round(wall, 1))
+    row = (L, seed, cfg.sweeps, s["degeneracy"], r["ground_state_fraction"], s["effective_ground_states"] or 0.0,
+           s["distinct_ground_states"], s["kl_to_uniform"], s["uniformity_p_value"], r["residual_energy_per_spin"],
+           r["ground_state_hit_rate"], float(np.mean(r["swap_acceptance"])), float(np.min(r["swap_acceptance"])),
+           len(r["samples"]), round(wall, 1))
+    row = tuple(x.item() if hasattr(x, "item") else x for x in row)     # NumPy scalars -> JSON numbers
+    from nm_tf.provenance import provenance
+
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"row": row, "config": dataclasses.asdict(cfg), **provenance()}))
+    tmp.replace(cached)
+    return row
 
 
 HEADER = ["L", "seed", "sweeps", "degeneracy", "ground_state_fraction", "effective_ground_states",
@@ -55,7 +70,8 @@ def main():
     args = parser(__doc__).parse_args()
     ex = Experiment(args, "pt")
     pre = PRESETS[args.preset]
-    jobs = [(L, s, pre["steps"]) for L in pre["sizes"] for s in range(pre["seeds"])]
+    jobs = [(L, s, pre["steps"], str(ex.out / "pt_runs" / f"L{L}_s{s}.json")) for L in pre["sizes"]
+            for s in range(pre["seeds"])]
     rows = map_in_processes(pt_row, jobs, args.jobs)
     for r in rows:
         print(f"L={r[0]} seed {r[1]}: ground-state fraction {r[4]:.4f}, effective ground states {r[5]:.1f} of "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 
 from .errors import UsageError
 
@@ -17,6 +18,21 @@ def ray_module():
     return ray
 
 
+def _start_local(ray, jobs: int, env: dict, attempts: int = 2):
+    """Start a local Ray head. Its GCS server has been seen not to come up in time ("Timed out waiting for
+    file .../gcs_server_port_...", with no log written; once in a CI run here, while the same start
+    worked right after), so a timed-out start is retried once."""
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(num_cpus=jobs, runtime_env=env, log_to_driver=False, include_dashboard=False)
+            return
+        except RuntimeError as exc:
+            if attempt == attempts or "Timed out" not in str(exc):
+                raise
+            logging.getLogger("nm_tf").warning(f"local Ray did not start ({str(exc)[:120]}); starting it again")
+            ray.shutdown()
+
+
 @contextlib.contextmanager
 def ray_session(jobs: int, address=None):
     """Ray connected to ``address``, or a local Ray with ``jobs`` CPUs; shut down afterwards if started here."""
@@ -28,7 +44,7 @@ def ray_session(jobs: int, address=None):
         if address:
             ray.init(address=address, runtime_env=env, log_to_driver=False)
         else:
-            ray.init(num_cpus=jobs, runtime_env=env, log_to_driver=False, include_dashboard=False)
+            _start_local(ray, jobs, env)
     try:
         yield ray
     finally:
