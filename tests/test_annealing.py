@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from nm_tf.errors import UsageError
 from nm_tf.annealing.config import AnnealConfig
 from nm_tf.annealing.driver import AnnealRun, NonFiniteError, anneal
 from nm_tf.annealing.losses import local_losses, make_train_step
@@ -161,6 +162,8 @@ def test_run_in_pieces_with_loggers_and_callbacks_equals_one_run(tmp_path):
     rows = _Rows()
     run = AnnealRun(cfg, tmp_path / "pieces")
     assert run.prepare(resume=False) == 0
+    with pytest.raises(UsageError, match="n_steps"):
+        run.run(n_steps=0)
     assert run.run(n_steps=15, loggers=[rows]) is None          # rounded up to the row ending at step 20
     assert rows.events[-1] == ("close", 20, False, True)
 

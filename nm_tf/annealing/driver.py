@@ -259,6 +259,8 @@ class AnnealRun:
 
         if self.start is None:
             raise RuntimeError("AnnealRun.run() needs prepare() first")
+        if n_steps is not None and (isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1):
+            raise UsageError(f"n_steps must be a positive integer or None, got {n_steps!r}")
         loggers = default_loggers() if loggers is None else list(loggers)
         if not any(isinstance(lg, CSVLogger) for lg in loggers):
             loggers.insert(0, CSVLogger())
