@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -94,6 +95,7 @@ def _tfp_mcmc():
     return tfp.mcmc
 
 
+@functools.lru_cache(maxsize=None)
 def make_sweep_kernel_class():
     """The sweep kernel, a ``tfp.mcmc.TransitionKernel`` subclass (built on first use: TFP loads only then)."""
     import tensorflow as tf
