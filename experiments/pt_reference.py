@@ -17,6 +17,7 @@ Writes pt.csv, pt_summary.csv and pt.{png,pdf}; each finished run's row is kept 
 import dataclasses
 import json
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -74,14 +75,20 @@ def main():
             for s in range(pre["seeds"])]
     rows = map_in_processes(pt_row, jobs, args.jobs)
     for r in rows:
+        kl = "no ground state seen" if r[7] is None else f"KL {r[7]:.3f}"
         print(f"L={r[0]} seed {r[1]}: ground-state fraction {r[4]:.4f}, effective ground states {r[5]:.1f} of "
-              f"{r[3]} ({r[6]} seen), KL {r[7]:.3f}, swaps {r[11]:.2f} (min {r[12]:.2f}), {r[14] / 60:.1f} min")
+              f"{r[3]} ({r[6]} seen), {kl}, swaps {r[11]:.2f} (min {r[12]:.2f}), {r[14] / 60:.1f} min")
     ex.write_csv("", HEADER, rows)
     summary = []
     for L in pre["sizes"]:
-        sel = np.array([[r[4], r[5] / r[3], r[7], r[14]] for r in rows if r[0] == L], float)
-        summary.append((L, rows[[r[0] for r in rows].index(L)][3], len(sel), *sel.mean(axis=0),
-                        *(sel.std(axis=0, ddof=1) / np.sqrt(len(sel)) if len(sel) > 1 else [np.nan] * 4)))
+        # KL is undefined (None -> NaN) for a run that saw no ground state: its mean is over the others.
+        sel = np.array([[r[4], r[5] / r[3], np.nan if r[7] is None else r[7], r[14]] for r in rows if r[0] == L],
+                       float)
+        seen = np.sum(np.isfinite(sel), axis=0)
+        with warnings.catch_warnings():          # all-NaN columns give NaN, not a warning per column
+            warnings.simplefilter("ignore", RuntimeWarning)
+            sem = np.nanstd(sel, axis=0, ddof=1) / np.sqrt(seen) if len(sel) > 1 else [np.nan] * 4
+            summary.append((L, rows[[r[0] for r in rows].index(L)][3], len(sel), *np.nanmean(sel, axis=0), *sem))
     ex.write_csv("_summary", ["L", "degeneracy", "runs", "ground_state_fraction", "effective_fraction",
                               "kl_to_uniform", "wall_seconds", "ground_state_fraction_sem", "effective_fraction_sem",
                               "kl_to_uniform_sem", "wall_seconds_sem"], summary)

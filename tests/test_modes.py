@@ -32,6 +32,8 @@ def test_analysis_against_hand_counts():
     u = analyse(1 - 2 * np.repeat(g, 5, 0).astype(int), 3, encoding="spins")
     assert u["kl_to_uniform"] == pytest.approx(0.0, abs=1e-12) and u["coverage"] == 1.0
     assert analyse(up, 3)["kl_to_uniform"] is None
+    # Every key is present without ground-state samples (callers index them): None, not missing.
+    assert analyse(up, 3)["uniformity_p_value"] is None and analyse(up, 3)["effective_ground_states"] is None
 
 
 def test_analysis_large_lattice_without_listing():

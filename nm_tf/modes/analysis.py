@@ -42,8 +42,10 @@ def analyse(samples, L: int, J: float = 1.0, encoding: str = "bits", log_prob=No
         (``degeneracy <= 4096``), ``ground_state_counts`` in the order of
         :func:`~nm_tf.exact.ground_states` (trivial state first) and
         ``ground_state_hamming`` (distance of each to the trivial state), ``effective_ground_states``
-        (exp of the entropy of the empirical distribution over ground states), ``uniformity_p_value``
-        (chi-square test of the ground-state counts against uniform) and, given ``log_prob`` (a function
+        (exp of the entropy of the empirical distribution over ground states; None without
+        ground-state samples), ``uniformity_p_value`` (chi-square test of the ground-state counts
+        against uniform over the enumerated set, up to 2^20 states; None without ground-state samples
+        or when the set is not enumerated) and, given ``log_prob`` (a function
         of bits ``[M, N]``, e.g. the model's or a symmetrised one), ``min_ground_state_probability``:
         the exact probability of the least likely ground state.
     """
@@ -70,6 +72,7 @@ def analyse(samples, L: int, J: float = 1.0, encoding: str = "bits", log_prob=No
         "residual_energy_per_spin": float((e.mean() - e0) / N),
     }
     out["effective_ground_states"] = None
+    out["uniformity_p_value"] = None
     if ground.any():
         p = counts / counts.sum()
         out["kl_to_uniform"] = float(math.log(deg) + np.sum(p * np.log(p)))
