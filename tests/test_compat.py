@@ -1,5 +1,6 @@
 """Run directories written before the run-loop redesign still resume, export and analyse."""
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -16,11 +17,22 @@ def test_old_interrupted_run_resumes_to_the_old_result(tmp_path, capsys):
     old = json.loads((FIXTURE / "finished" / "summary.json").read_text())
     assert main(["anneal", "--workdir", str(tmp_path / "runs" / "interrupted"), "--resume", "--quiet"]) == 0
     new = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # The same result up to float32 rounding: the pass has been restructured since (same maths,
+    # different summation order), so the last digits of the losses may differ.
     for key in ("energy_per_spin_mean", "ground_state_fraction", "distinct_ground_states",
                 "exact_rel_deviation_median"):
-        assert new[key] == old[key], key
-    rows = (tmp_path / "runs" / "interrupted" / "history.csv").read_text()
-    assert rows == (FIXTURE / "finished" / "history.csv").read_text()
+        np.testing.assert_allclose(new[key], old[key], rtol=1e-5, err_msg=key)
+    got = list(csv.DictReader(open(tmp_path / "runs" / "interrupted" / "history.csv")))
+    want = list(csv.DictReader(open(FIXTURE / "finished" / "history.csv")))
+    assert len(got) == len(want) and list(got[0]) == list(want[0])
+    for a, b in zip(got, want):
+        for key in b:
+            try:
+                expected = float(b[key])
+            except ValueError:
+                assert a[key] == b[key], key
+            else:
+                np.testing.assert_allclose(float(a[key]), expected, rtol=1e-4, atol=1e-6, err_msg=key)
 
 
 def test_old_finished_run_exports_and_analyses(tmp_path, capsys):

@@ -267,17 +267,23 @@ def test_single_flips_run_only_the_suffixes():
     model = NewmanMooreRNN(L, hidden=4, seed=0, jit_compile=False)
     bits, _ = model.sample(B, seed=0)
     cell, counted = model.rnn_cell, []
-    original = cell.apply
+    original, original_row = cell.apply, model._teacher_forced_vanilla_row
 
-    def counting(x, w):
+    def counting(x, w):                               # one site of the flipped row's copies
         counted.append(int(np.prod(x.shape[:-1])))
         return original(x, w)
 
+    def counting_row(w, above_h, above_oh, bits, log_p):   # a whole teacher-forced row: L sites
+        counted.append(L * int(np.prod(bits.shape[1:])))
+        return original_row(w, above_h, above_oh, bits, log_p)
+
     object.__setattr__(cell, "apply", counting)
+    model._teacher_forced_vanilla_row = counting_row
     try:
         model.single_flip_log_probs(bits)
     finally:
         object.__delattr__(cell, "apply")
+        del model._teacher_forced_vanilla_row
     n = L * L
     assert sum(counted) == n * B + B * n * (n - 1) // 2    # plus one teacher-forced pass keeping the states
     assert sum(counted) < 0.55 * B * n * n                 # the full passes would cost B N^2
