@@ -154,6 +154,69 @@ def map_in_processes(fn, jobs, workers: int) -> list:
         return [f.result() for f in [pool.submit(fn, *args) for args in jobs]]
 
 
+def cached(path, fn, *args) -> dict:
+    """``fn(*args)`` (a JSON-able dict), kept in ``path`` and reused when the file exists: a killed study
+    loses at most the baseline runs in flight. The file also records the arguments and the code."""
+    path = Path(path)
+    if path.exists():
+        return json.loads(path.read_text())["result"]
+    result = fn(*args)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"result": result, "args": list(args), **provenance()}))
+    tmp.replace(path)
+    return result
+
+
+PT_LADDER = dict(chains=10, replicas=10, T_min=0.3, T_max=3.0)
+
+
+def pt_result(L: int, seed: int, steps: int, samples: int) -> dict:
+    """One parallel-tempering run on the budget of an anneal of ``steps`` x ``samples`` (ladder
+    :data:`PT_LADDER`), in a worker with one TF thread: the analysis of its T = 0.3 chain's recorded
+    samples and of its final states. Shared by the PT reference and the success statistics."""
+    from nm_tf.runtime import configure_threads, import_tensorflow
+
+    import_tensorflow()
+    configure_threads(1, 1)
+    from nm_tf.baselines import PTConfig, parallel_tempering
+    from nm_tf.modes import analyse
+
+    cfg = PTConfig.equal_budget(L, steps, samples, seed=seed, **PT_LADDER)
+    t0 = time.monotonic()
+    r = parallel_tempering(cfg)
+    wall = time.monotonic() - t0
+    a = analyse(r["samples"], L)
+    out = {"L": L, "seed": seed, "sweeps": cfg.sweeps, "degeneracy": a["degeneracy"],
+           "ground_state_fraction": r["ground_state_fraction"],
+           "effective_ground_states": a["effective_ground_states"] or 0.0,
+           "distinct_ground_states": a["distinct_ground_states"], "kl_to_uniform": a["kl_to_uniform"],
+           "uniformity_p_value": a["uniformity_p_value"],
+           "residual_energy_per_spin_final": r["residual_energy_per_spin"],
+           "ground_state_hit_rate_final": r["ground_state_hit_rate"],
+           "swap_acceptance_mean": float(np.mean(r["swap_acceptance"])),
+           "swap_acceptance_min": float(np.min(r["swap_acceptance"])),
+           "recorded_samples": len(r["samples"]), "wall_seconds": round(wall, 1)}
+    return {k: v.item() if hasattr(v, "item") else v for k, v in out.items()}   # NumPy scalars -> JSON
+
+
+def sa_result(L: int, seed: int, steps: int, samples: int) -> dict:
+    """Simulated annealing on the budget of an anneal (``samples`` chains x ``steps`` sweeps, linear
+    schedule from T0 = 10): residual energy per spin and ground-state hit rate of the final states."""
+    from nm_tf.baselines import SAConfig, simulated_annealing
+
+    t0 = time.monotonic()
+    r = simulated_annealing(SAConfig(L=L, chains=samples, sweeps=steps, T0=10.0, seed=seed))
+    return {"residual_energy_per_spin": float(r["residual_energy_per_spin"]),
+            "ground_state_hit_rate": float(r["ground_state_hit_rate"]),
+            "wall_seconds": round(time.monotonic() - t0, 1)}
+
+
+def baseline_cache(out: Path, method: str, L: int, seed: int, steps: int) -> Path:
+    """Where a baseline run's result is kept: one file per (method, L, seed, budget)."""
+    return Path(out) / f"{method}_runs" / f"L{L}_s{seed}_steps{steps}.json"
+
+
 def anneal_rows(history) -> list:
     return [r for r in history if r.phase == "anneal"]
 

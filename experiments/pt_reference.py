@@ -11,56 +11,18 @@ state has the same weight and the ground-state manifold holds ~1 - N e^(-3/0.3) 
 Reported per run: ground-state fraction of the recorded samples, effective ground states (exp of the
 entropy over the ground states seen) against the exact degeneracy, KL to uniform, the chi^2 uniformity
 p-value, swap acceptance, and the wall time.
-Writes pt.csv, pt_summary.csv and pt.{png,pdf}; each finished run's row is kept in OUT/pt_runs/ and reused.
+Writes pt.csv, pt_summary.csv and pt.{png,pdf}; each finished run is kept in OUT/pt_runs/ and reused
+(also by stats_success.py, whose PT runs at L = 6 are the same runs).
 """
 
-import dataclasses
-import json
-import time
 import warnings
-from pathlib import Path
 
 import numpy as np
-from common import Experiment, figure, map_in_processes, parser
+from common import PT_LADDER, Experiment, baseline_cache, cached, figure, map_in_processes, parser, pt_result
 
 PRESETS = {"quick": dict(sizes=(3, 6), seeds=2, steps=2_000), "paper": dict(sizes=(6, 7, 12, 15), seeds=3,
                                                                           steps=51_000)}
-LADDER = dict(chains=10, replicas=10, T_min=0.3, T_max=3.0)
 SAMPLES = 100   # N_s of the anneal whose budget PT gets
-
-
-def pt_row(L: int, seed: int, steps: int, cache: str) -> tuple:
-    """One PT run in a worker (one TF thread); the analysis of its coldest chain. A finished run's row is
-    kept in ``cache`` (JSON) and reused, so a killed study loses at most the runs in flight."""
-    cached = Path(cache)
-    if cached.exists():
-        return tuple(json.loads(cached.read_text())["row"])
-    from nm_tf.runtime import configure_threads, import_tensorflow
-
-    import_tensorflow()
-    configure_threads(1, 1)
-    from nm_tf.baselines import PTConfig, parallel_tempering
-    from nm_tf.modes import analyse
-
-    cfg = PTConfig.equal_budget(L, steps, SAMPLES, seed=seed, **LADDER)
-    t0 = time.monotonic()
-    r = parallel_tempering(cfg)
-    wall = time.monotonic() - t0
-    s = analyse(r["samples"], L)
-    row = (L, seed, cfg.sweeps, s["degeneracy"], r["ground_state_fraction"], s["effective_ground_states"] or 0.0,
-           s["distinct_ground_states"], s["kl_to_uniform"], s["uniformity_p_value"], r["residual_energy_per_spin"],
-           r["ground_state_hit_rate"], float(np.mean(r["swap_acceptance"])), float(np.min(r["swap_acceptance"])),
-           len(r["samples"]), round(wall, 1))
-    row = tuple(x.item() if hasattr(x, "item") else x for x in row)     # NumPy scalars -> JSON numbers
-    from nm_tf.provenance import provenance
-
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"row": row, "config": dataclasses.asdict(cfg), **provenance()}))
-    tmp.replace(cached)
-    return row
-
-
 HEADER = ["L", "seed", "sweeps", "degeneracy", "ground_state_fraction", "effective_ground_states",
           "distinct_ground_states", "kl_to_uniform", "uniformity_p_value", "residual_energy_per_spin_final",
           "ground_state_hit_rate_final", "swap_acceptance_mean", "swap_acceptance_min", "recorded_samples",
@@ -71,9 +33,9 @@ def main():
     args = parser(__doc__).parse_args()
     ex = Experiment(args, "pt")
     pre = PRESETS[args.preset]
-    jobs = [(L, s, pre["steps"], str(ex.out / "pt_runs" / f"L{L}_s{s}.json")) for L in pre["sizes"]
-            for s in range(pre["seeds"])]
-    rows = map_in_processes(pt_row, jobs, args.jobs)
+    jobs = [(baseline_cache(ex.out, "pt", L, s, pre["steps"]), pt_result, L, s, pre["steps"], SAMPLES)
+            for L in pre["sizes"] for s in range(pre["seeds"])]
+    rows = [tuple(r[k] for k in HEADER) for r in map_in_processes(cached, jobs, args.jobs)]
     for r in rows:
         kl = "no ground state seen" if r[7] is None else f"KL {r[7]:.3f}"
         print(f"L={r[0]} seed {r[1]}: ground-state fraction {r[4]:.4f}, effective ground states {r[5]:.1f} of "
@@ -109,7 +71,7 @@ def main():
     for r in summary:
         print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.4f} ± {r[7]:.4f} | {r[4]:.3f} ± {r[8]:.3f} | "
               f"{r[5]:.3f} ± {r[9]:.3f} | {r[6] / 60:.1f} |")
-    ex.finish(ladder=LADDER, budget_steps=pre["steps"], budget_samples=SAMPLES)
+    ex.finish(ladder=PT_LADDER, budget_steps=pre["steps"], budget_samples=SAMPLES)
 
 
 if __name__ == "__main__":

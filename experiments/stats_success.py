@@ -10,16 +10,16 @@ run (chains x sweeps = steps x N_s, see nm_tf.baselines.sa) and the same linear 
 T0 = 10. Parallel tempering (nm_tf.baselines.pt, tfp.mcmc.ReplicaExchangeMC) gets the same budget as
 chains x replicas x sweeps (10 x 10 ladder, T = 0.3 .. 3); its final states are those of the T = 0.3
 chain. VQA runs only where its cost fits (``VQA_SIZES``; the note in the output says why).
-Finished Fig. 2 / Fig. 3 runs are reused (same pool, same protocol).
+Finished Fig. 2 / Fig. 3 runs are reused (same pool, same protocol); finished SA and PT runs are kept
+in OUT/sa_runs/ and OUT/pt_runs/ and reused.
 Writes stats.csv (one row per run), stats_summary.csv (mean, standard error, success rate with a
 Wilson 68% interval) and stats.{png,pdf}.
 """
 
-import concurrent.futures as cf
 import math
 
 import numpy as np
-from common import Experiment, figure, map_in_processes, parser
+from common import Experiment, baseline_cache, cached, figure, map_in_processes, parser, pt_result, sa_result
 
 PRESETS = {
     "quick": dict(sizes=(5, 6, 8), seeds=3, vqa_sizes=(5, 6)),
@@ -27,25 +27,6 @@ PRESETS = {
     "paper": dict(sizes=(5, 6, 8, 16), seeds=5, vqa_sizes=(5, 6)),
 }
 METHODS = ("vca", "vqa", "sa", "pt")
-
-
-def sa_row(L: int, seed: int, steps: int, samples: int):
-    from nm_tf.baselines import SAConfig, simulated_annealing
-
-    r = simulated_annealing(SAConfig(L=L, chains=samples, sweeps=steps, T0=10.0, seed=seed))
-    return r["residual_energy_per_spin"], r["ground_state_hit_rate"]
-
-
-def pt_row(L: int, seed: int, steps: int, samples: int):
-    from nm_tf.runtime import configure_threads, import_tensorflow
-
-    import_tensorflow()
-    configure_threads(1, 1)
-    from nm_tf.baselines import PTConfig, parallel_tempering
-
-    r = parallel_tempering(PTConfig.equal_budget(L, steps, samples, seed=seed, chains=10, replicas=10,
-                                                 T_min=0.3, T_max=3.0))
-    return r["residual_energy_per_spin"], r["ground_state_hit_rate"]
 
 
 def wilson(k: int, n: int, z: float = 1.0):
@@ -73,14 +54,14 @@ def main():
         rows.append((s["mode"], s["L"], int(name.rsplit("_s", 1)[1]),
                      s["energy_per_spin_mean"] - s["ground_state_energy_per_spin"], s["ground_state_fraction"],
                      int(s["ground_state_fraction"] > 0)))
-    with cf.ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futs = {(L, s): pool.submit(sa_row, L, s, steps, proto["samples"]) for L in pre["sizes"] for s in seeds}
-        for (L, s), f in futs.items():
-            res, hit = f.result()
-            rows.append(("sa", L, s, res, hit, int(hit > 0)))
-    pt_jobs = [(L, s, steps, proto["samples"]) for L in pre["sizes"] for s in seeds]
-    for (L, s, _, _), (res, hit) in zip(pt_jobs, map_in_processes(pt_row, pt_jobs, args.jobs)):
-        rows.append(("pt", L, s, res, hit, int(hit > 0)))
+    # Baselines: each finished run is kept in OUT/sa_runs/ and OUT/pt_runs/ (shared with pt_reference.py).
+    base = [(L, s) for L in pre["sizes"] for s in seeds]
+    for method, fn in (("sa", sa_result), ("pt", pt_result)):
+        jobs = [(baseline_cache(ex.out, method, L, s, steps), fn, L, s, steps, proto["samples"]) for L, s in base]
+        for (L, s), r in zip(base, map_in_processes(cached, jobs, args.jobs)):
+            res, hit = ((r["residual_energy_per_spin"], r["ground_state_hit_rate"]) if method == "sa" else
+                        (r["residual_energy_per_spin_final"], r["ground_state_hit_rate_final"]))
+            rows.append((method, L, s, res, hit, int(hit > 0)))
     rows.sort(key=lambda r: (METHODS.index(r[0]), r[1], r[2]))
     ex.write_csv("", ["method", "L", "seed", "residual_energy_per_spin", "ground_state_fraction", "success"], rows)
     summary = []
