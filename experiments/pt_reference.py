@@ -10,7 +10,9 @@ chain at T = 0.3 is recorded over the second half of the sweeps. At equilibrium 
 state has the same weight and the ground-state manifold holds ~1 - N e^(-3/0.3) of it (> 0.99 here).
 Reported per run: ground-state fraction of the recorded samples, effective ground states (exp of the
 entropy over the ground states seen) against the exact degeneracy, KL to uniform, the chi^2 uniformity
-p-value, swap acceptance, and the wall time.
+p-value, swap acceptance, and the wall time. The chi^2 test treats the recorded samples as independent;
+consecutive samples of a Markov chain are not, so for PT its p-value overstates the evidence against
+uniformity: read the KL and the effective number instead.
 Writes pt.csv, pt_summary.csv and pt.{png,pdf}; each finished run is kept in OUT/pt_runs/ and reused
 (also by stats_success.py, whose PT runs at L = 6 are the same runs).
 """
