@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 from common import Experiment, figure, parser
+from nm_tf.exact import ground_state_weight
 
 PRESETS = {"quick": dict(sizes=(3, 6), seeds=2), "paper": dict(sizes=(6, 7), seeds=3)}
 STRATEGIES = ("baseline", "penalty", "t_final", "symmetry", "sqrt_schedule")
@@ -36,19 +37,11 @@ PENALTY = 0.05
 TARGET_GROUND_WEIGHT = 0.9
 
 
-def ground_weight(L: int, T: float) -> float:
-    """Exact Boltzmann probability of the ground-state manifold at temperature T."""
-    from nm_tf.exact import log2_degeneracy, thermodynamics
-
-    n = L * L
-    return math.exp(log2_degeneracy(L) * math.log(2) + 0.5 * n / T - thermodynamics(L, T)["log_Z"])
-
-
 def t_final_for(L: int) -> float:
     lo, hi = 1e-3, 5.0    # ground weight decreases with T: bisect
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if ground_weight(L, mid) > TARGET_GROUND_WEIGHT else (lo, mid)
+        lo, hi = (mid, hi) if ground_state_weight(L, mid) > TARGET_GROUND_WEIGHT else (lo, mid)
     return lo
 
 
@@ -62,7 +55,7 @@ def main():
     t_final = {L: t_final_for(L) for L in pre["sizes"]}
     tasks = []
     for L in pre["sizes"]:
-        print(f"L={L}: T_final = {t_final[L]:.4f} (exact ground-state weight {ground_weight(L, t_final[L]):.3f})")
+        print(f"L={L}: T_final = {t_final[L]:.4f} (exact ground-state weight {ground_state_weight(L, t_final[L]):.3f})")
         for strategy in STRATEGIES:
             extra = {"penalty": dict(penalty=PENALTY), "t_final": dict(T_final=t_final[L]),
                      "symmetry": dict(symmetry="kernel"),

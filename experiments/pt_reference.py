@@ -23,6 +23,7 @@ import warnings
 
 import numpy as np
 from common import PT_LADDER, Experiment, baseline_cache, cached, figure, map_in_processes, parser, pt_result
+from nm_tf.exact import ground_state_weight
 
 PRESETS = {"quick": dict(sizes=(3, 6), seeds=2, steps=2_000), "paper": dict(sizes=(6, 7, 12, 15), seeds=3,
                                                                           steps=51_000)}
@@ -31,15 +32,6 @@ HEADER = ["L", "seed", "sweeps", "degeneracy", "ground_state_fraction", "effecti
           "distinct_ground_states", "kl_to_uniform", "uniformity_p_value", "residual_energy_per_spin_final",
           "ground_state_hit_rate_final", "swap_acceptance_mean", "swap_acceptance_min", "recorded_samples",
           "wall_seconds"]
-
-
-def equilibrium_ground_state_fraction(L: int, T: float) -> float:
-    """Exact Boltzmann weight of the ground-state manifold at T (J = 1): D e^(-E0/T) / Z(T)."""
-    from nm_tf.exact import thermodynamics
-    from nm_tf.exact.gf2 import degeneracy
-    from nm_tf.hamiltonian import ground_state_energy
-
-    return float(np.exp(np.log(degeneracy(L)) - ground_state_energy(L, 1.0) / T - thermodynamics(L, T)["log_Z"]))
 
 
 def main():
@@ -64,7 +56,7 @@ def main():
             warnings.simplefilter("ignore", RuntimeWarning)
             sem = np.nanstd(sel, axis=0, ddof=1) / np.sqrt(seen) if len(sel) > 1 else [np.nan] * 4
             summary.append((L, rows[[r[0] for r in rows].index(L)][3], len(sel), *np.nanmean(sel, axis=0), *sem,
-                            equilibrium_ground_state_fraction(L, PT_LADDER["T_min"])))
+                            ground_state_weight(L, PT_LADDER["T_min"])))
     ex.write_csv("_summary", ["L", "degeneracy", "runs", "ground_state_fraction", "effective_fraction",
                               "kl_to_uniform", "wall_seconds", "ground_state_fraction_sem", "effective_fraction_sem",
                               "kl_to_uniform_sem", "wall_seconds_sem", "equilibrium_ground_state_fraction"], summary)

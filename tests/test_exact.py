@@ -7,6 +7,7 @@ from nm_tf import energy
 from nm_tf.exact import (
     degeneracy,
     dual_weight_distribution,
+    ground_state_weight,
     ground_states,
     log2_degeneracy,
     quantum_ground_energy,
@@ -95,6 +96,8 @@ def test_thermodynamics_match_brute_force(L, T, states):
     assert th["free_energy"] == pytest.approx(f / n, abs=1e-10)
     assert th["energy"] == pytest.approx(u / n, abs=1e-10)
     assert th["entropy"] == pytest.approx((u - f) / (T * n), abs=1e-10)
+    # The ground-state manifold's Boltzmann weight, counted state by state.
+    assert ground_state_weight(L, T) == pytest.approx(w[e == e.min()].sum() / w.sum(), abs=1e-10)
 
 
 def test_power_of_two_reduces_to_the_closed_form():

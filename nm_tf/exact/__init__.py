@@ -7,7 +7,7 @@ from .gf2 import (
     log2_degeneracy,
     parity_matrix,
 )
-from .thermo import dual_weight_distribution, thermodynamics
+from .thermo import dual_weight_distribution, ground_state_weight, thermodynamics
 from .quantum import quantum_ground_energy, quantum_ground_energy_dense
 
 
@@ -25,6 +25,7 @@ __all__ = [
     "clear_caches",
     "degeneracy",
     "dual_weight_distribution",
+    "ground_state_weight",
     "ground_states",
     "kernel_basis",
     "log2_degeneracy",

@@ -21,7 +21,7 @@ from ..lattice import check_L
 from .gf2 import kernel_basis, log2_degeneracy, pack_rows, span
 from ..errors import UsageError
 
-__all__ = ["dual_weight_distribution", "thermodynamics", "Thermo"]
+__all__ = ["dual_weight_distribution", "ground_state_weight", "thermodynamics", "Thermo"]
 
 _TABLE_LOG2 = 16  # rows of the precomputed half of the code (2**16 codewords)
 
@@ -102,3 +102,12 @@ def thermodynamics(L: int, T: float, J: float = 1.0) -> Thermo:
     u = -n * 0.5 * J * t - 0.5 * J * (1 - t * t) * mean_w_over_t
     f = -T * log_z
     return Thermo(free_energy=f / n, energy=u / n, entropy=(u - f) / (T * n), log_Z=log_z)
+
+
+def ground_state_weight(L: int, T: float, J: float = 1.0) -> float:
+    """Exact Boltzmann probability of the ground-state manifold at temperature ``T``:
+    ``D exp(-E0 / T) / Z(T)`` with ``D`` the degeneracy and ``E0 = -J N / 2`` (every triangle
+    satisfied). What an equilibrated Monte Carlo chain at ``T`` spends in ground states."""
+    th = thermodynamics(L, T, J)          # validates L, T and J
+    n = L * L
+    return math.exp(log2_degeneracy(L) * math.log(2) + 0.5 * J * n / T - th["log_Z"])

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from .cell import bit_logit_weights
+
 __all__ = ["log_prob_grads"]
 
 
@@ -42,8 +44,8 @@ def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse:
         ``(d_kernel, d_bias, d_out_kernel, d_out_bias)``.
     """
     L, d = hs.shape[0], hs.shape[-1]
-    u = out_kernel[:, 1] - out_kernel[:, 0]
-    z = tf.einsum("yjbd,d->yjb", hs, u) + (out_bias[1] - out_bias[0])
+    u, c = bit_logit_weights(out_kernel, out_bias)
+    z = tf.tensordot(hs, u, 1) + c
     dz = upstream * (bits - tf.sigmoid(z))                                   # [L, L, B]
     d_u = tf.einsum("yjb,yjbd->d", dz, hs)
     dz_sum = tf.reduce_sum(dz)

@@ -6,9 +6,15 @@ import keras
 from keras import ops
 from ..errors import UsageError
 
-__all__ = ["RNN2DCell", "CELL_TYPES"]
+__all__ = ["RNN2DCell", "CELL_TYPES", "bit_logit_weights"]
 
 CELL_TYPES = ("vanilla", "gru")
+
+
+def bit_logit_weights(out_kernel, out_bias):
+    """``(u [d], c)`` with ``h . u + c`` the logit of bit 1: the two-way softmax of the conditional
+    (``out_kernel [d, 2]``, ``out_bias [2]``; index 1 = bit 1) depends only on the difference."""
+    return out_kernel[:, 1] - out_kernel[:, 0], out_bias[1] - out_bias[0]
 
 
 @keras.saving.register_keras_serializable(package="nm_tf")

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..lattice import ORDERINGS, check_L, make_ordering
-from .cell import RNN2DCell
+from .cell import RNN2DCell, bit_logit_weights
 from ..errors import UsageError
 
 __all__ = ["NewmanMooreRNN", "seed_tensor", "uniforms_from_seed"]
@@ -227,7 +227,6 @@ class NewmanMooreRNN(keras.Model):
         d = self.hidden
         kernel = w["kernel"]                                  # [2 (d + 2), d], rows [h, s, h_up, s_up]
         w_hh, w_sh, w_v = kernel[:d], kernel[d:d + 2], kernel[d + 2:]
-        u = w["out_kernel"][:, 1:2] - w["out_kernel"][:, 0:1]              # [d, 1]
         onehot = tf.stack([1.0 - bits, bits], axis=-1)                     # [L, B, 2]
         left_oh = tf.concat([tf.zeros_like(onehot[:1]), onehot[:-1]], axis=0)
         pre = tf.matmul(tf.concat([above_h, above_oh], axis=-1), w_v) + tf.matmul(left_oh, w_sh) + w["bias"]
@@ -237,7 +236,8 @@ class NewmanMooreRNN(keras.Model):
             h = tf.nn.elu(tf.matmul(h, w_hh) + pre[j])
             hs.append(h)
         hs = tf.stack(hs)                                                  # [L, B, d]
-        z = tf.squeeze(tf.matmul(hs, u), -1) + (w["out_bias"][1] - w["out_bias"][0])
+        u, c = bit_logit_weights(w["out_kernel"], w["out_bias"])
+        z = tf.tensordot(hs, u, 1) + c
         log_p = log_p + tf.reduce_sum(tf.math.log_sigmoid((2.0 * bits - 1.0) * z), axis=0)
         return hs, onehot, bits, log_p
 
