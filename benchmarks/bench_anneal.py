@@ -21,6 +21,7 @@ def main():
     ap.add_argument("--minibatch", type=int, default=None, help="Table I's N_b (one update per mini-batch)")
     ap.add_argument("--threads", type=int, default=1, help="TF intra-op threads (CPU)")
     ap.add_argument("--replicas", type=int, default=1, help="MirroredStrategy replicas (logical CPUs when no GPU)")
+    ap.add_argument("--symmetry", default="none", help="train the symmetrised p_G: none, kernel, kernel+translations")
     args = ap.parse_args()
 
     from nm_tf.runtime import configure_threads
@@ -32,12 +33,13 @@ def main():
     from nm_tf.annealing.driver import make_strategy
     from nm_tf.annealing.losses import make_train_step
     from nm_tf.models import NewmanMooreRNN
+    from nm_tf.models.symmetry import SymmetryGroup
     from nm_tf.timing import median_ms, timed
 
     strategy = make_strategy(args.replicas)
     device = ", ".join(d.name for d in tf.config.list_logical_devices())
     print(f"N_s={args.samples}, N_b={args.minibatch}, d_h=40, XLA, device {device}, {os.cpu_count()} cores, "
-          f"intra-op threads {args.threads}, replicas {args.replicas}")
+          f"intra-op threads {args.threads}, replicas {args.replicas}, symmetry {args.symmetry}")
     print("\n| mode | L | ms / step | compile (s) | Table I protocol (51 000 steps) |")
     print("|---|---|---|---|---|")
     for case in args.cases.split(","):
@@ -46,8 +48,10 @@ def main():
         scope = strategy.scope() if strategy else contextlib.nullcontext()
         with scope:
             model = NewmanMooreRNN(L, seed=0, jit_compile=strategy is None)
+            group = SymmetryGroup(L, args.symmetry) if args.symmetry != "none" else None
             step = make_train_step(model, keras.optimizers.Adam(1e-4), args.samples, quantum=mode == "vqa",
-                                   minibatch=args.minibatch, strategy=strategy, jit_compile=strategy is None)
+                                   minibatch=args.minibatch, strategy=strategy, jit_compile=strategy is None,
+                                   group=group)
         T, g = (tf.constant(1.0), tf.constant(0.0)) if mode == "vca" else (tf.constant(0.0), tf.constant(1.0))
         _, compile_s = timed(lambda: step(tf.constant([0, 0], tf.int64), T, g)["loss"].numpy())
         ms = median_ms(lambda r: step(tf.constant([0, r + 1], tf.int64), T, g)["loss"].numpy(), args.repeats)

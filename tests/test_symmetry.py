@@ -7,7 +7,8 @@ from nm_tf.exact import ground_states
 from nm_tf.hamiltonian import energy
 from nm_tf.landscape.evaluate import all_states
 from nm_tf.models import NewmanMooreRNN
-from nm_tf.models.symmetry import SymmetryGroup, symmetrized_log_prob, symmetrized_sample
+from nm_tf.models.symmetry import (SymmetryGroup, symmetrized_log_prob, symmetrized_log_prob_and_score_image,
+                                   symmetrized_sample)
 
 
 @pytest.mark.parametrize("L", [3, 6, 7, 9, 12])
@@ -148,6 +149,35 @@ def test_training_step_on_p_G_estimates_the_exact_loss(quantum):
     mean, std = (p * loc).sum(), np.sqrt((p * (loc - (p * loc).sum()) ** 2).sum())
     assert abs(float(out["loss"]) * L * L - mean) < 4 * std / np.sqrt(B)
     assert abs(float(out["entropy"]) * L * L + (p * lp).sum()) < 0.05
+
+
+def test_score_of_p_G_from_one_drawn_image_is_unbiased():
+    """The training step tapes one image g* s per sample, g* ~ w_g = p(g s) / sum p(g' s):
+    its log p has the exact grad log p_G(s) as expectation, and a uniform g* would not."""
+    L, R = 3, 6000
+    model = NewmanMooreRNN(L, hidden=6, seed=2, jit_compile=False, dtype="float64")   # w_g from 0.95 to 0.01
+    group = SymmetryGroup(L, "kernel")
+    states = all_states(L * L)[[5, 77, 300, 511]]
+    c = tf.constant([1.0, -2.0, 0.5, 1.5], tf.float64)
+    with tf.GradientTape() as tape:
+        exact = tape.gradient(tf.reduce_sum(c * symmetrized_log_prob(model, group, states)), model.trainable_variables)
+    rep = np.repeat(states, R, axis=0)
+    log_p_G, image = symmetrized_log_prob_and_score_image(model, group, rep, tf.constant([7, 0], tf.int64))
+    np.testing.assert_allclose(log_p_G.numpy()[::R], symmetrized_log_prob(model, group, states).numpy(), atol=1e-12)
+    assert all((energy(image.numpy()[k * R:(k + 1) * R], L) == energy(states[k:k + 1], L)).all() for k in range(4))
+    weights = tf.repeat(c, R) / R
+
+    def score(images):
+        with tf.GradientTape() as tape:
+            return tape.gradient(tf.reduce_sum(weights * model.log_prob_graph(images)), model.trainable_variables)
+
+    flat = lambda gs: np.concatenate([g.numpy().ravel() for g in gs])  # noqa: E731
+    exact, drawn = flat(exact), flat(score(image))
+    uniform = flat(score(group.apply_np(rep, np.zeros(len(rep), int),
+                                        np.random.default_rng(0).integers(0, 2, (len(rep), group.log2_kernel)))))
+    error = np.linalg.norm(drawn - exact) / np.linalg.norm(exact)
+    assert error < 0.05
+    assert np.linalg.norm(uniform - exact) / np.linalg.norm(exact) > 4 * error
 
 
 def test_anneal_with_symmetry_covers_every_ground_state(tmp_path, capsys):

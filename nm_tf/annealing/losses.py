@@ -130,14 +130,17 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
     reuse = quantum and group is None and (minibatch or local_b) * model.L <= flip_chunk
     if group is None:
         draw = lambda b, seed: model.sample_graph(b, seed)[0]  # noqa: E731
-        log_prob = model.log_prob_graph
-        flips = lambda bits: None  # noqa: E731 - local_losses computes them
     else:
-        from ..models.symmetry import symmetrized_flip_log_probs, symmetrized_log_prob, symmetrized_sample
+        from ..models.symmetry import (symmetrized_flip_log_probs, symmetrized_log_prob_and_score_image,
+                                       symmetrized_sample)
 
         draw = lambda b, seed: symmetrized_sample(model, group, b, seed)[0]  # noqa: E731
-        log_prob = lambda bits: symmetrized_log_prob(model, group, bits)  # noqa: E731
-        flips = lambda bits: symmetrized_flip_log_probs(model, group, bits) if quantum else None  # noqa: E731
+
+    def group_passes(bits, seed):
+        # Untaped: log p_G for the local losses, the flips for VQA, and the image whose log p is the
+        # (unbiased, one-pass) score of p_G; only that last pass is taped.
+        log_p, image = symmetrized_log_prob_and_score_image(model, group, bits, seed)
+        return log_p, symmetrized_flip_log_probs(model, group, bits) if quantum else None, image
 
     def apply(grads, loss_mean):
         gnorm = tf.linalg.global_norm(grads)
@@ -156,24 +159,26 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
         ctx = tf.distribute.get_replica_context()
         start = ctx.replica_id_in_sync_group * local_b if strategy is not None else 0
         u = uniforms_from_seed([model.L, model.L, num_samples], seed, dt)[:, :, start:start + local_b]
+        if group is not None:
+            bits = draw(local_b, seed)
+            log_p, flipped, image = group_passes(bits, seed)
         with tf.GradientTape() as tape:
-            if reuse:
+            if group is not None:
+                score = model.log_prob_graph(image)
+            elif reuse:
                 bits, log_p, hs, step_bits = model.scan(local_b, uniforms=u, keep=True)
                 flipped = model.single_flip_log_probs(bits, kept=(hs, step_bits))
-            elif group is None:
-                bits, log_p = model.scan(local_b, uniforms=u)
-                flipped = None
+                score = log_p
             else:
-                bits = draw(local_b, seed)
-                log_p = log_prob(bits)
-                flipped = flips(bits)
+                bits, log_p = model.scan(local_b, uniforms=u)
+                flipped, score = None, log_p
             loc, e = local_losses(model, bits, log_p, T, gamma, quantum=quantum, J=J,
                                   flip_chunk=flip_chunk, penalty=penalty, flip_log_probs=flipped)
             sums = tf.stack([tf.reduce_sum(loc), tf.reduce_sum(e), tf.reduce_sum(e * e),
                              tf.reduce_sum(tf.stop_gradient(log_p))])
             if strategy is not None:
                 sums = ctx.all_reduce(tf.distribute.ReduceOp.SUM, sums)
-            surrogate = tf.reduce_sum((loc - sums[0] / num_samples) * log_p) / num_samples
+            surrogate = tf.reduce_sum((loc - sums[0] / num_samples) * score) / num_samples
         grads = tape.gradient(surrogate, variables)
         if strategy is not None:
             grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
@@ -189,16 +194,21 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
         gnorm, finite = tf.constant(0.0, dt), tf.constant(True)
         for k in range(num_samples // minibatch):
             part = bits[k * minibatch:(k + 1) * minibatch]
+            if group is not None:
+                lp, flipped, image = group_passes(part, tf.random.experimental.stateless_fold_in(seed, k))
             with tf.GradientTape() as tape:
-                if reuse:
+                if group is not None:
+                    score = model.log_prob_graph(image)
+                elif reuse:
                     _, lp, hs, step_bits = model.scan(minibatch, given=model.sites_to_steps(part), keep=True)
                     flipped = model.single_flip_log_probs(part, kept=(hs, step_bits))
+                    score = lp
                 else:
-                    lp = log_prob(part)
-                    flipped = flips(part)
+                    lp, flipped = model.log_prob_graph(part), None
+                    score = lp
                 loc_k, e_k = local_losses(model, part, lp, T, gamma, quantum=quantum, J=J,
                                           flip_chunk=flip_chunk, penalty=penalty, flip_log_probs=flipped)
-                surrogate = tf.reduce_mean((loc_k - tf.reduce_mean(loc_k)) * lp)
+                surrogate = tf.reduce_mean((loc_k - tf.reduce_mean(loc_k)) * score)
             g, f = apply(tape.gradient(surrogate, variables), tf.reduce_mean(loc_k))
             sums += tf.stack([tf.reduce_sum(loc_k), tf.reduce_sum(e_k), tf.reduce_sum(e_k * e_k),
                               tf.reduce_sum(tf.stop_gradient(lp))])

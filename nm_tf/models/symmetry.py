@@ -27,7 +27,7 @@ from ..lattice import site_index
 from .chunks import map_in_chunks
 
 __all__ = ["MAX_EXACT_GROUP", "SYMMETRIES", "SymmetryGroup", "symmetrized_flip_log_probs", "symmetrized_log_prob",
-           "symmetrized_sample"]
+           "symmetrized_log_prob_and_score_image", "symmetrized_sample"]
 
 GROUP_STREAM = 1 << 41   # added to seed[0] for the group draws: a stream no sampling seed uses
 
@@ -110,18 +110,41 @@ def symmetrized_sample(model, group: SymmetryGroup, num_samples, seed):
     return apply_uniform_elements(group, bits, seed), log_p
 
 
-def symmetrized_log_prob(model, group: SymmetryGroup, bits, chunk: int = 65536):
-    """Exact ``log p_G(bits) = logsumexp_g log p(g bits) - log |G|`` (``|G| <= MAX_EXACT_GROUP``)."""
+def _orbit_log_probs(model, group: SymmetryGroup, bits, chunk: int):
+    """Every image of each row and its ``log p``: ``(images [B, |G|, N] int32, log p [B, |G|])``."""
     perms, masks = group.elements()
-    order = len(masks)
     bits = tf.cast(bits, tf.int32)
-    batch = tf.shape(bits)[0]
     n = group.L * group.L
     moved = tf.gather(bits, tf.constant(perms), axis=1)                              # [B, |G|, N]
     images = tf.bitwise.bitwise_xor(moved, tf.constant(masks, tf.int32)[None])
     lp = map_in_chunks(model.log_prob_graph, tf.reshape(images, [-1, n]), chunk, model.rnn_cell.compute_dtype)
-    lp = tf.reshape(lp, tf.stack([batch, order]))
-    return tf.reduce_logsumexp(lp, axis=1) - tf.constant(math.log(order), dtype=lp.dtype)
+    return images, tf.reshape(lp, tf.stack([tf.shape(bits)[0], len(masks)]))
+
+
+def _log_mean_exp(lp):
+    return tf.reduce_logsumexp(lp, axis=1) - tf.constant(math.log(int(lp.shape[1])), dtype=lp.dtype)
+
+
+def symmetrized_log_prob(model, group: SymmetryGroup, bits, chunk: int = 65536):
+    """Exact ``log p_G(bits) = logsumexp_g log p(g bits) - log |G|`` (``|G| <= MAX_EXACT_GROUP``)."""
+    return _log_mean_exp(_orbit_log_probs(model, group, bits, chunk)[1])
+
+
+def symmetrized_log_prob_and_score_image(model, group: SymmetryGroup, bits, seed, chunk: int = 65536):
+    """``log p_G(bits) [B]`` and one image ``g* s`` per row ``[B, N]``, ``g*`` drawn (from ``seed``) with
+    probability ``w_g = p(g s) / sum_g' p(g' s)``.
+
+    ``grad log p_G(s) = sum_g w_g grad log p(g s) = E_{g*}[grad log p(g* s)]``: the score of ``p_G``
+    needs a taped pass over one image per sample instead of all ``|G|`` of them (the backward pass
+    costs about twice the forward one). Unbiased; the exact sum is kept by :func:`symmetrized_log_prob`.
+    """
+    images, lp = _orbit_log_probs(model, group, bits, chunk)
+    # Inverse-CDF draw from one uniform per row (tf.random.stateless_categorical has no XLA CPU kernel).
+    cdf = tf.math.cumsum(tf.nn.softmax(lp, axis=1), axis=1)
+    u = tf.random.stateless_uniform(tf.shape(lp)[:1], seed=tf.cast(seed, tf.int64) + tf.constant([3 * GROUP_STREAM, 0],
+                                    tf.int64), dtype=lp.dtype, alg="philox")
+    pick = tf.minimum(tf.reduce_sum(tf.cast(cdf < u[:, None] * cdf[:, -1:], tf.int32), axis=1), lp.shape[1] - 1)
+    return _log_mean_exp(lp), tf.gather(images, pick, batch_dims=1)
 
 
 def symmetrized_flip_log_probs(model, group: SymmetryGroup, bits, chunk: int = 65536):
