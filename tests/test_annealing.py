@@ -15,6 +15,7 @@ from nm_tf.annealing.config import AnnealConfig
 from nm_tf.annealing.driver import AnnealRun, NonFiniteError, anneal
 from nm_tf.annealing.losses import local_losses, make_train_step
 from nm_tf.annealing.schedule import temperature_and_field
+from nm_tf.annealing.rundir import RunDir
 from nm_tf.models import NewmanMooreRNN
 
 FAST = dict(warmup=200, annealing_steps=200, train_steps=5, hidden=20, lr=0.005, final_samples=5000)
@@ -173,10 +174,14 @@ def test_run_in_pieces_with_loggers_and_callbacks_equals_one_run(tmp_path):
 
     assert run.run(loggers=[rows], callbacks=[StopAtAnnealingStep3()]) is None
     assert rows.events[-1] == ("close", 26, False, True)
+    before = RunDir(tmp_path / "pieces").wall_at(26)
+    assert 0 < before <= run._t_trained
     del run
     resumed = AnnealRun(cfg, tmp_path / "pieces")
     assert resumed.prepare(resume=True) == 26
     summary = resumed.run(loggers=[rows])
+    # The seconds of the first process count in the summary (not only those since the resume).
+    assert summary["wall_seconds"] > before and summary["wall_seconds_complete"] is True
     assert rows.events[-1] == ("close", cfg.total_steps, True, True)
     written = [e[1] for e in rows.events if e[0] == "row"]
     assert written == sorted(set(written)) and written[-1] == cfg.total_steps
@@ -241,6 +246,19 @@ def test_finished_run_is_never_overwritten(tmp_path):
 
 def _cli(workdir, *extra):
     return [sys.executable, "-m", "nm_tf", "anneal", "--workdir", str(workdir), "--quiet", *extra]
+
+
+def test_resume_without_recorded_seconds_says_the_wall_time_is_partial(tmp_path):
+    cfg = AnnealConfig(L=2, warmup=6, annealing_steps=2, train_steps=1, hidden=4, final_samples=10,
+                       checkpoint_every=1, jit=False)
+    run = AnnealRun(cfg, tmp_path / "r")
+    run.prepare(resume=False)
+    assert run.run(n_steps=6) is None
+    RunDir(tmp_path / "r").wall_path.unlink()        # as a run started by code from before the record
+    del run
+    resumed = AnnealRun(cfg, tmp_path / "r")
+    resumed.prepare(resume=True)
+    assert resumed.run()["wall_seconds_complete"] is False
 
 
 def test_resume_after_kill_matches_uninterrupted(tmp_path):

@@ -146,7 +146,10 @@ class AnnealRun:
         self.start = None
         self.model = None
         self._saved_step = None
-        self._t_trained = 0.0
+        self._t_trained = 0.0     # training seconds of this process
+        self._t_before = 0.0      # ... and of the processes that ran the anneal up to the restored checkpoint
+        self._wall_complete = True
+        self._t_segment = None
 
     # ---------------------------------------------------------------- set-up
     def build(self):
@@ -218,6 +221,9 @@ class AnnealRun:
         _clean_checkpoint_dir(rd.checkpoints)
         self.build()
         self.start = self._restore_latest() if resume else 0
+        if self.start > 0:
+            before = rd.wall_at(self.start)
+            self._t_before, self._wall_complete = (before, True) if before is not None else (0.0, False)
         return self.start
 
     def _restore_latest(self) -> int:
@@ -268,7 +274,7 @@ class AnnealRun:
         _each(loggers, "open", self, self.start)
         total = self.cfg.total_steps
         stop = total if n_steps is None else min(total, self.start + n_steps)
-        t0 = time.monotonic()
+        t0 = self._t_segment = time.monotonic()
         try:
             done = self._train(self.start, stop)
         except NonFiniteError:
@@ -282,7 +288,7 @@ class AnnealRun:
             self._close_loggers(None, done)
             self.start = done
             return None
-        return self.summarise(self._t_trained)
+        return self.summarise(self._t_before + self._t_trained)
 
     def _close_loggers(self, summary, step, success=True):
         _each(getattr(self, "loggers", ()), "close", summary, step, success)
@@ -373,6 +379,7 @@ class AnnealRun:
             first = (exc.message or type(exc).__name__).strip().splitlines()[0]
             raise OSError(f"cannot write checkpoint {done} in {self.rundir.checkpoints} ({first}); free space or "
                           f"fix the folder, then continue with --resume") from None
+        self.rundir.record_wall(done, self._t_before + self._t_trained + time.monotonic() - self._t_segment)
 
     # ---------------------------------------------------------------- summary
     def final_sample(self):
@@ -436,6 +443,9 @@ class AnnealRun:
             "distinct_ground_states": int(len(np.unique(bits[ground], axis=0))) if ground.any() else 0,
             "degeneracy": int(degeneracy(cfg.L)) if cfg.L <= 64 else None,
             "skipped_steps": self.skipped, "wall_seconds": round(wall, 3),
+            # False when the run was resumed from a checkpoint of code that did not record its seconds:
+            # then wall_seconds counts only the processes since.
+            "wall_seconds_complete": self._wall_complete,
             **provenance(),
         }
         tmp = rd.weights_path.with_name("model.tmp.weights.h5")

@@ -5,7 +5,8 @@ Layout (written by :mod:`.driver`)::
     config.json        the whole AnnealConfig
     history.csv        one row per annealing step (and every few warm-up steps)
     tensorboard/       scalars, gradient norm, weight histograms, hparams
-    checkpoints/       tf.train.CheckpointManager: model, optimizer, step
+    checkpoints/       tf.train.CheckpointManager: model, optimizer, step; wall_seconds.json: the
+                       training seconds up to each kept checkpoint, over all processes of the run
     samples_final.npz  the final sample (bit-packed) for later analysis
     model.weights.h5   the final weights
     landscape/         loss-landscape snapshots (``landscape_<tag>.npz``, directions, figures)
@@ -138,6 +139,29 @@ class RunDir:
     def pinned_config_path(self) -> Path:
         """A copy of the configuration the run started with (detects a later edit of config.json)."""
         return self.checkpoints / "run_config.json"
+
+    @property
+    def wall_path(self) -> Path:
+        """Training seconds up to each kept checkpoint, summed over every process that ran the anneal."""
+        return self.checkpoints / "wall_seconds.json"
+
+    def wall_at(self, step: int):
+        """Training seconds up to checkpoint ``step`` (None when not recorded: runs from before the record)."""
+        try:
+            return float(json.loads(self.wall_path.read_text())[str(int(step))])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def record_wall(self, step: int, seconds: float, keep: int = 8):
+        """Note the training seconds up to checkpoint ``step`` (the newest ``keep`` entries stay)."""
+        try:
+            data = json.loads(self.wall_path.read_text())
+        except (OSError, ValueError):
+            data = {}
+        data = data if isinstance(data, dict) else {}
+        data[str(int(step))] = round(float(seconds), 3)
+        newest = sorted(data, key=int)[-keep:]
+        atomic_write_text(self.wall_path, json.dumps({k: data[k] for k in newest}) + "\n")
 
     @property
     def lock_path(self) -> Path:
