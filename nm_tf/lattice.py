@@ -30,6 +30,7 @@ __all__ = [
     "check_L",
     "make_ordering",
     "site_index",
+    "site_triangles",
     "triangles",
 ]
 
@@ -70,6 +71,12 @@ def triangles(L: int) -> np.ndarray:
     return np.stack(
         [site_index(x, y, L), site_index(x + 1, y, L), site_index(x, y + 1, L)], axis=1
     ).astype(np.int64)
+
+
+def site_triangles(L: int) -> np.ndarray:
+    """The three triangles of every site: int64 ``[N, 3]`` (rows of :func:`triangles`). A spin flip
+    changes the sign of exactly these three triangle products."""
+    return np.argsort(triangles(L).ravel(), kind="stable").reshape(L * L, 3) // 3
 
 
 @dataclasses.dataclass(frozen=True)

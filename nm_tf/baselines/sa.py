@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from ..hamiltonian import energy, energy_from_parities, ground_state_energy, is_ground_state, triangle_parities
-from ..lattice import check_L, triangles
+from ..lattice import check_L, site_triangles
 from ..errors import UsageError
 
 __all__ = ["SAConfig", "simulated_annealing"]
@@ -104,8 +104,7 @@ def simulated_annealing(cfg: SAConfig, record_every: int = 0):
     L, J = cfg.L, cfg.J
     n = L * L
     rng = np.random.default_rng([cfg.seed, 0x5A])
-    # Every site is in exactly three triangles: member[i] lists them.
-    member = np.argsort(triangles(L).ravel(), kind="stable").reshape(n, 3) // 3
+    member = site_triangles(L)
     bits = rng.integers(0, 2, size=(cfg.chains, n), dtype=np.uint8)
     par = triangle_parities(bits, L).astype(np.int8)   # [C, T], updated in place by accepted flips
     trace = []
