@@ -108,6 +108,32 @@ def test_symmetrised_export_served_gives_every_ground_state(tmp_path, capsys, L,
     assert stats["ground_state_fraction"] == 1.0 and stats["distinct_ground_states"] == degeneracy
     assert stats["kl_to_uniform"] < 0.01 and stats["effective_ground_states"] > 0.98 * degeneracy
     assert stats["uniformity_p_value"] > 1e-4
+    # Exact, from the served log_prob signature (log p_G): every ground state has 1/D of the weight.
+    assert stats["min_ground_state_probability"] == pytest.approx(1 / degeneracy, rel=1e-3)
+
+
+def test_served_export_above_the_exact_bound_is_analysed_without_exact_probabilities(tmp_path, capsys):
+    """L = 12 with translations: |G| = 256 x 144 > 4096, so the served log_prob refuses; nm-tf modes still
+    analyses the samples (all ground states seen) and reports no exact smallest probability."""
+    import json
+
+    pytest.importorskip("tensorflow_serving")
+    from nm_tf.cli import main
+    from nm_tf.export import export_model
+    from nm_tf.server.server import SamplerServer
+
+    export_model(_collapsed(12), tmp_path / "m" / "big" / "1", symmetry="kernel+translations", xla=False)
+    with SamplerServer(tmp_path / "m", grpc_port=0, rest_port=0, quiet=True) as srv:
+        capsys.readouterr()
+        assert main(["modes", "--target", srv.grpc_target, "--model", "big", "--samples", "3000", "--json",
+                     "--out", str(tmp_path / "modes")]) == 0
+        from nm_tf.client import SamplerClient, ServerError
+
+        with pytest.raises(ServerError, match=r"needs \|G\| <= 4096; this export has \|G\| = 36864"):
+            SamplerClient(target=srv.grpc_target).predict("big", "log_prob", {"spins": np.zeros((2, 144), np.int8)})
+    stats = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert stats["degeneracy"] == 256 and stats["ground_state_fraction"] == 1.0
+    assert stats["min_ground_state_probability"] is None and stats["distinct_ground_states"] > 200
 
 
 def test_symmetrised_log_prob_signature_sums_to_one(tmp_path):

@@ -37,6 +37,27 @@ def add_parser(sub):
 MAX_MODES_SAMPLES = 10_000_000
 
 
+def _analysis(bits, L, out, source, J, log_prob, symmetry):
+    """run_modes; an export whose ``log_prob`` refuses (|G| above the exact bound) gives no exact
+    probabilities instead of failing the analysis of its samples."""
+    from ..client import ServerError
+
+    def guarded(b):
+        try:
+            return log_prob(b)
+        except ServerError as exc:
+            raise _NoExactLogProb(str(exc)) from None
+
+    try:
+        return run_modes(bits, L, out, source, J, log_prob=guarded if log_prob else None, symmetry=symmetry)
+    except _NoExactLogProb:
+        return run_modes(bits, L, out, source, J, log_prob=None, symmetry=symmetry)
+
+
+class _NoExactLogProb(Exception):
+    pass
+
+
 def _run(args) -> int:
     if not 1 <= args.samples <= MAX_MODES_SAMPLES:
         raise UsageError(f"--samples must be 1..{MAX_MODES_SAMPLES} (the samples are held in memory with their "
@@ -45,6 +66,9 @@ def _run(args) -> int:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
     if (args.target or args.url) and not args.model:
         raise UsageError("--model NAME is required with --target/--url")
+    if args.symmetry != "none" and not args.workdir:
+        raise UsageError("--symmetry applies to --workdir; a SavedModel or server samples what it was exported with "
+                         "(nm-tf export --symmetry)")
     J = 1.0
     if args.workdir:
         from ..annealing.rundir import RunDir
@@ -55,9 +79,12 @@ def _run(args) -> int:
                                                      symmetry=args.symmetry, with_log_prob=True)
         out = args.out or args.workdir
     elif args.savedmodel:
+        from ..export import export_metadata
         from ..modes.sources import samples_from_savedmodel
 
-        bits, L, source = samples_from_savedmodel(args.savedmodel, args.samples, args.seed or 0)
+        bits, L, source, log_prob = samples_from_savedmodel(args.savedmodel, args.samples, args.seed or 0,
+                                                            with_log_prob=True)
+        symmetry = export_metadata(args.savedmodel).get("symmetry", "none")
         out = args.out or "modes"
     else:
         from ..client import SamplerClient, ServerError
@@ -65,16 +92,15 @@ def _run(args) -> int:
 
         client = SamplerClient(target=args.target, url=args.url)
         try:
-            bits, L, source = samples_from_server(client, args.model, args.samples, args.seed or 0)
+            bits, L, source, served_log_prob = samples_from_server(client, args.model, args.samples, args.seed or 0,
+                                                                   with_log_prob=True)
+            stats = _analysis(bits, L, args.out or "modes", source, J, served_log_prob, None)
         except ServerError as exc:
             raise UsageError(f"server error: {exc}") from None
         finally:
             client.close()
-        out = args.out or "modes"
-    if args.symmetry != "none" and not args.workdir:
-        raise UsageError("--symmetry applies to --workdir; a SavedModel or server samples what it was exported with "
-                         "(nm-tf export --symmetry)")
-    stats = run_modes(bits, L, out, source, J, log_prob=log_prob if args.workdir else None, symmetry=args.symmetry)
+    if args.workdir or args.savedmodel:
+        stats = _analysis(bits, L, out, source, J, log_prob, args.symmetry if args.workdir else symmetry)
     if args.json:
         print(json.dumps({k: stats.get(k) for k in JSON_KEYS}))
         return 0

@@ -4,7 +4,7 @@ Re-exports are resolved lazily so that ``nm-tf`` can register its subcommands
 without importing TensorFlow.
 """
 
-__all__ = ["existing_export", "export_model", "export_run", "load_run_model", "next_version"]
+__all__ = ["existing_export", "export_metadata", "export_model", "export_run", "load_run_model", "next_version"]
 
 
 def __getattr__(name):

@@ -10,10 +10,20 @@ import numpy as np
 from .signatures import XLA_BUCKETS, make_serving_functions
 from ..errors import UsageError
 
-__all__ = ["export_model", "export_run", "load_run_model", "next_version", "write_warmup"]
+__all__ = ["export_metadata", "export_model", "export_run", "load_run_model", "next_version", "write_warmup"]
 
 METADATA_FILE = "nm_tf.json"
 WARMUP_FILE = "tf_serving_warmup_requests"
+
+
+def export_metadata(path) -> dict:
+    """The ``nm_tf.json`` written beside an exported version ``MODELS/NAME/VERSION`` ({} when absent or
+    unreadable: a SavedModel from elsewhere)."""
+    try:
+        meta = json.loads((Path(path) / "assets.extra" / METADATA_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def next_version(base: Path) -> int:
@@ -102,10 +112,7 @@ def existing_export(workdir, model_dir, name: str):
     if not versions:
         return None
     path = base / str(versions[-1])
-    try:
-        meta = json.loads((path / "assets.extra" / METADATA_FILE).read_text())
-    except (OSError, ValueError):
-        return None
+    meta = export_metadata(path)
     same = meta.get("run") == str(run.path.resolve()) and meta.get("summary") == run.summary()
     return path if same and (path / "saved_model.pb").exists() else None
 

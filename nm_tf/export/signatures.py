@@ -116,9 +116,13 @@ def make_serving_functions(model, J: float = 1.0, xla_buckets=None, symmetry=Non
         if symmetry is None:
             return model.log_prob_graph(bits)
         if not exact_g:
-            tf.debugging.assert_equal(True, False, message=f"log_prob of the symmetrised model needs |G| <= "
-                                                           f"{MAX_EXACT_GROUP}; this export has |G| = {symmetry.order}")
-            return tf.zeros(tf.shape(bits)[:1], model.rnn_cell.compute_dtype)
+            # Refuse every call, at run time: with constant operands the assertion would fire while the
+            # signature is traced, i.e. the export itself would fail.
+            refused = tf.debugging.assert_less(tf.shape(bits)[0], 0, message=(
+                f"log_prob of the symmetrised model needs |G| <= {MAX_EXACT_GROUP}; this export has "
+                f"|G| = {symmetry.order}"))
+            with tf.control_dependencies([refused]):
+                return tf.zeros(tf.shape(bits)[:1], model.rnn_cell.compute_dtype)
         return symmetrized_log_prob(model, symmetry, bits)
 
     def sample(num_samples, seed):

@@ -79,23 +79,44 @@ def _lattice(n_sites: int) -> int:
     return L
 
 
-def samples_from_savedmodel(path, n: int, seed: int = 0):
-    """Sample an exported version directory (``MODELS/NAME/VERSION``) through its ``sample`` signature."""
+def samples_from_savedmodel(path, n: int, seed: int = 0, with_log_prob: bool = False):
+    """Sample an exported version directory (``MODELS/NAME/VERSION``) through its ``sample`` signature:
+    ``(bits, L, source)``, plus its ``log_prob`` signature as a function with ``with_log_prob`` (the
+    exported distribution's: ``log p_G`` for a symmetrised export)."""
     import tensorflow as tf
+
+    from ..export import export_metadata
 
     path = Path(path)
     if not (path / "saved_model.pb").exists():
         raise FileNotFoundError(f"no SavedModel in {path}")
-    fn = tf.saved_model.load(str(path)).signatures["sample"]
+    signatures = tf.saved_model.load(str(path)).signatures
+    fn = signatures["sample"]
     bits = _in_chunks(lambda count, k: fn(num_samples=tf.constant(count, tf.int32),
                                           seed=tf.constant([seed, k], tf.int64))["spins"].numpy(), n)
-    meta = path / "assets.extra" / "nm_tf.json"
-    L = json.loads(meta.read_text()).get("L") if meta.exists() else None
-    return bits, int(L or _lattice(bits.shape[1])), f"SavedModel {path}, seed {seed}"
+    meta = export_metadata(path)
+    out = (bits, int(meta.get("L") or _lattice(bits.shape[1])), f"SavedModel {path}, seed {seed}")
+    if not with_log_prob:
+        return out
+    from ..models.symmetry import MAX_EXACT_GROUP
+
+    if meta.get("symmetry", "none") != "none" and meta.get("symmetry_group_order", 0) > MAX_EXACT_GROUP:
+        return out + (None,)   # its log_prob signature refuses: p_G is not exact at this |G|
+    score = signatures["log_prob"]
+    return out + (lambda b: score(spins=tf.constant(np.asarray(b, np.int8)))["log_prob"].numpy(),)
 
 
-def samples_from_server(client, model: str, n: int, seed: int = 0, version=None):
-    """Sample a served model (a :class:`~nm_tf.client.SamplerClient`)."""
+def samples_from_server(client, model: str, n: int, seed: int = 0, version=None, with_log_prob: bool = False):
+    """Sample a served model (a :class:`~nm_tf.client.SamplerClient`): ``(bits, L, source)``, plus a
+    function calling its ``log_prob`` signature with ``with_log_prob``."""
     bits = _in_chunks(lambda count, k: client.sample(model, count, seed=[seed, k], version=version)["spins"], n)
     where = client.target or client.url
-    return bits, _lattice(bits.shape[1]), f"model {model!r} served at {where}, seed {seed}"
+    out = (bits, _lattice(bits.shape[1]), f"model {model!r} served at {where}, seed {seed}")
+    if not with_log_prob:
+        return out
+
+    def log_prob(b):
+        r = client.predict(model, "log_prob", {"spins": np.asarray(b, np.int8)}, version)
+        return r["log_prob"] if "log_prob" in r else r["output"]   # REST gives a one-output signature unnamed
+
+    return out + (log_prob,)
