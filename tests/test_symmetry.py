@@ -7,7 +7,7 @@ from nm_tf.exact import ground_states
 from nm_tf.hamiltonian import energy
 from nm_tf.landscape.evaluate import all_states
 from nm_tf.models import NewmanMooreRNN
-from nm_tf.models.symmetry import (SymmetryGroup, symmetrized_log_prob, symmetrized_log_prob_and_score_image,
+from nm_tf.models.symmetry import (SymmetryGroup, symmetrized_log_prob, symmetrized_log_prob_and_score_images,
                                    symmetrized_sample)
 
 
@@ -149,8 +149,8 @@ def test_symmetrised_log_prob_signature_sums_to_one(tmp_path):
 
 
 # ------------------------------------------------------------------ training on p_G
-@pytest.mark.parametrize("quantum", [False, True])
-def test_training_step_on_p_G_estimates_the_exact_loss(quantum):
+@pytest.mark.parametrize("quantum, draws", [(False, 0), (True, 0), (False, 4)])
+def test_training_step_on_p_G_estimates_the_exact_loss(quantum, draws):
     """With lr = 0, the step's loss is a sample mean of the local loss of p_G; it matches the exact
     expectation over all 2^9 states (VCA: E + T log p_G; VQA: psi_G = sqrt(p_G) with the flip term)."""
     import keras
@@ -160,7 +160,8 @@ def test_training_step_on_p_G_estimates_the_exact_loss(quantum):
     L, T, gamma, B = 3, 1.5, 0.7, 20000
     model = NewmanMooreRNN(L, hidden=6, seed=2, jit_compile=False)
     group = SymmetryGroup(L, "kernel")
-    step = make_train_step(model, keras.optimizers.Adam(0.0), B, quantum=quantum, jit_compile=False, group=group)
+    step = make_train_step(model, keras.optimizers.Adam(0.0), B, quantum=quantum, jit_compile=False, group=group,
+                           group_score_draws=draws)
     out = step(tf.constant([4, 0], tf.int64), tf.constant(0.0 if quantum else T), tf.constant(gamma if quantum else 0.0))
     states = all_states(L * L)
     lp = symmetrized_log_prob(model, group, states).numpy().astype(np.float64)
@@ -188,10 +189,14 @@ def test_score_of_p_G_from_one_drawn_image_is_unbiased():
     with tf.GradientTape() as tape:
         exact = tape.gradient(tf.reduce_sum(c * symmetrized_log_prob(model, group, states)), model.trainable_variables)
     rep = np.repeat(states, R, axis=0)
-    log_p_G, image = symmetrized_log_prob_and_score_image(model, group, rep, tf.constant([7, 0], tf.int64))
+    log_p_G, images = symmetrized_log_prob_and_score_images(model, group, rep, tf.constant([7, 0], tf.int64), draws=2)
     np.testing.assert_allclose(log_p_G.numpy()[::R], symmetrized_log_prob(model, group, states).numpy(), atol=1e-12)
-    assert all((energy(image.numpy()[k * R:(k + 1) * R], L) == energy(states[k:k + 1], L)).all() for k in range(4))
-    weights = tf.repeat(c, R) / R
+    assert images.shape == (4 * R, 2, L * L)
+    image = tf.reshape(images, [-1, L * L])                          # 2 draws per row, as a training step tapes them
+    assert all((energy(image.numpy()[k * 2 * R:(k + 1) * 2 * R], L) == energy(states[k:k + 1], L)).all()
+               for k in range(4))
+    assert (images.numpy()[:, 0] != images.numpy()[:, 1]).any(axis=1).mean() > 0.1   # independent draws
+    weights = tf.repeat(c, 2 * R) / (2 * R)
 
     def score(images):
         with tf.GradientTape() as tape:
@@ -199,11 +204,39 @@ def test_score_of_p_G_from_one_drawn_image_is_unbiased():
 
     flat = lambda gs: np.concatenate([g.numpy().ravel() for g in gs])  # noqa: E731
     exact, drawn = flat(exact), flat(score(image))
-    uniform = flat(score(group.apply_np(rep, np.zeros(len(rep), int),
-                                        np.random.default_rng(0).integers(0, 2, (len(rep), group.log2_kernel)))))
+    rep2 = np.repeat(rep, 2, axis=0)
+    uniform = flat(score(group.apply_np(rep2, np.zeros(len(rep2), int),
+                                        np.random.default_rng(0).integers(0, 2, (len(rep2), group.log2_kernel)))))
     error = np.linalg.norm(drawn - exact) / np.linalg.norm(exact)
     assert error < 0.05
     assert np.linalg.norm(uniform - exact) / np.linalg.norm(exact) > 4 * error
+
+
+def test_exact_p_G_step_is_the_gradient_of_log_p_G_by_hand():
+    """group_score_draws = 0 (the default): one update with the gradient of mean[(F_loc - mean) log p_G]
+    taken through every image, as done by hand."""
+    import keras
+
+    from nm_tf.annealing.losses import make_train_step
+    from nm_tf.hamiltonian import energy_tf
+
+    L, T, B = 3, 0.8, 16
+    models = [NewmanMooreRNN(L, hidden=6, seed=1, jit_compile=False, dtype="float64") for _ in range(2)]
+    opts = [keras.optimizers.Adam(0.05) for _ in range(2)]
+    group = SymmetryGroup(L, "kernel")
+    seed = tf.constant([3, 9], tf.int64)
+    make_train_step(models[0], opts[0], B, jit_compile=False, group=group)(
+        seed, tf.constant(T, tf.float64), tf.constant(0.0, tf.float64))
+    model, opt = models[1], opts[1]
+    opt.build(model.trainable_variables)
+    bits = symmetrized_sample(model, group, B, seed)[0]
+    with tf.GradientTape() as tape:
+        lp = symmetrized_log_prob(model, group, bits)
+        loc = tf.stop_gradient(energy_tf(bits, L, dtype=tf.float64) + T * lp)
+        surrogate = tf.reduce_mean((loc - tf.reduce_mean(loc)) * lp)
+    opt.apply(tape.gradient(surrogate, model.trainable_variables), model.trainable_variables)
+    for a, b in zip(models[0].trainable_variables, model.trainable_variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-12)
 
 
 def test_anneal_with_symmetry_covers_every_ground_state(tmp_path, capsys):
@@ -228,3 +261,5 @@ def test_anneal_with_symmetry_covers_every_ground_state(tmp_path, capsys):
         from nm_tf.annealing.config import AnnealConfig
 
         AnnealConfig(L=15, symmetry="kernel")
+    with pytest.raises(UsageError, match="symmetry_score_draws applies to training with a symmetry"):
+        AnnealConfig(L=3, symmetry_score_draws=4)

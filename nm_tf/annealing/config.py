@@ -51,6 +51,8 @@ FIELD_HELP = {
     "penalty": "lambda of the paper's trivial-state penalty: adds lambda x (number of down spins) to the loss",
     "symmetry": "train the symmetrised distribution p_G (none, kernel, kernel+translations; |G| <= 4096): samples "
                 "g s with g uniform in G, log p_G by |G| teacher-forced passes; VQA uses psi_G = sqrt(p_G)",
+    "symmetry_score_draws": "with a symmetry: 0 takes the gradient of log p_G through all |G| passes (exact); K > 0 "
+                            "through K images per sample drawn from p(g s)/sum_g p(g s) (unbiased, noisier, faster)",
     "final_samples": "configurations drawn from the final model for the summary and samples_final.npz",
     "final_chunk": "final samples drawn per call (memory)",
     "checkpoint_every": "annealing steps between checkpoints (a resumed run restarts from the last one)",
@@ -117,6 +119,7 @@ class AnnealConfig:
     schedule_points: tuple | None = None
     penalty: float = 0.0
     symmetry: str = "none"
+    symmetry_score_draws: int = 0
     final_samples: int = 100_000
     final_chunk: int = 10_000
     checkpoint_every: int = 100
@@ -163,6 +166,12 @@ class AnnealConfig:
             raise UsageError(f"samples ({self.samples}) must be divisible by replicas ({self.replicas})")
         if self.schedule not in SCHEDULES:
             raise UsageError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        v = self.symmetry_score_draws
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise UsageError(f"symmetry_score_draws must be an integer >= 0, got {v!r}")
+        if v and self.symmetry == "none":
+            raise UsageError("symmetry_score_draws applies to training with a symmetry (--symmetry kernel or "
+                             "kernel+translations)")
         if self.schedule == "points":
             pts = self.schedule_points
             if not pts or len(pts) < 2 or [tuple(p) for p in pts][0] != (0, 1) or tuple(pts[-1]) != (1, 0):

@@ -84,7 +84,8 @@ def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,
 
 def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False, J: float = 1.0,
                     jit_compile: bool = True, strategy=None, minibatch=None,
-                    flip_chunk: int = DEFAULT_FLIP_CHUNK, penalty: float = 0.0, group=None):
+                    flip_chunk: int = DEFAULT_FLIP_CHUNK, penalty: float = 0.0, group=None,
+                    group_score_draws: int = 0):
     """Build a compiled step ``step(seed int64[2], T, gamma) -> metrics``.
 
     Args:
@@ -103,6 +104,10 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
         group: a :class:`~nm_tf.models.symmetry.SymmetryGroup` to train the symmetrised
             ``p_G(s) = mean_g p(g s)`` instead of ``p`` (samples ``g s``, exact ``log p_G`` by ``|G|``
             teacher-forced passes, ``psi_G = sqrt(p_G)`` for VQA); single device only.
+        group_score_draws: 0: the gradient of ``log p_G`` through all ``|G|`` teacher-forced passes
+            (exact); ``K > 0``: through ``K`` images per sample drawn from ``p(g s) / sum_g p(g s)``, the
+            ``|G|`` passes for ``log p_G`` itself untaped (unbiased, noisier, faster; see
+            :func:`~nm_tf.models.symmetry.symmetrized_log_prob_and_score_images`).
 
     Returns:
         A callable returning a dict of scalar tensors for the samples drawn:
@@ -131,16 +136,27 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
     if group is None:
         draw = lambda b, seed: model.sample_graph(b, seed)[0]  # noqa: E731
     else:
-        from ..models.symmetry import (symmetrized_flip_log_probs, symmetrized_log_prob_and_score_image,
-                                       symmetrized_sample)
+        from ..models.symmetry import (symmetrized_flip_log_probs, symmetrized_log_prob,
+                                       symmetrized_log_prob_and_score_images, symmetrized_sample)
 
         draw = lambda b, seed: symmetrized_sample(model, group, b, seed)[0]  # noqa: E731
 
     def group_passes(bits, seed):
-        # Untaped: log p_G for the local losses, the flips for VQA, and the image whose log p is the
-        # (unbiased, one-pass) score of p_G; only that last pass is taped.
-        log_p, image = symmetrized_log_prob_and_score_image(model, group, bits, seed)
-        return log_p, symmetrized_flip_log_probs(model, group, bits) if quantum else None, image
+        # Untaped: the flips for VQA and, with drawn images, log p_G for the local losses and the images
+        # whose log p is an unbiased score of p_G (then only the pass over those is taped).
+        flipped = symmetrized_flip_log_probs(model, group, bits) if quantum else None
+        if not group_score_draws:
+            return None, flipped, bits
+        log_p, images = symmetrized_log_prob_and_score_images(model, group, bits, seed, group_score_draws)
+        return log_p, flipped, images
+
+    def group_score(log_p, images):
+        """(log p_G for the local losses, the taped score whose gradient is that of log p_G)."""
+        if not group_score_draws:           # exact: every image taped; ``images`` are the samples
+            score = symmetrized_log_prob(model, group, images)
+            return score, score
+        lp = model.log_prob_graph(tf.reshape(images, [-1, model.n_sites]))
+        return log_p, tf.reduce_mean(tf.reshape(lp, [-1, group_score_draws]), axis=1)
 
     def apply(grads, loss_mean):
         gnorm = tf.linalg.global_norm(grads)
@@ -164,7 +180,7 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
             log_p, flipped, image = group_passes(bits, seed)
         with tf.GradientTape() as tape:
             if group is not None:
-                score = model.log_prob_graph(image)
+                log_p, score = group_score(log_p, image)
             elif reuse:
                 bits, log_p, hs, step_bits = model.scan(local_b, uniforms=u, keep=True)
                 flipped = model.single_flip_log_probs(bits, kept=(hs, step_bits))
@@ -198,7 +214,7 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
                 lp, flipped, image = group_passes(part, tf.random.experimental.stateless_fold_in(seed, k))
             with tf.GradientTape() as tape:
                 if group is not None:
-                    score = model.log_prob_graph(image)
+                    lp, score = group_score(lp, image)
                 elif reuse:
                     _, lp, hs, step_bits = model.scan(minibatch, given=model.sites_to_steps(part), keep=True)
                     flipped = model.single_flip_log_probs(part, kept=(hs, step_bits))

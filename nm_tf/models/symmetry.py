@@ -27,7 +27,7 @@ from ..lattice import site_index
 from .chunks import map_in_chunks
 
 __all__ = ["MAX_EXACT_GROUP", "SYMMETRIES", "SymmetryGroup", "symmetrized_flip_log_probs", "symmetrized_log_prob",
-           "symmetrized_log_prob_and_score_image", "symmetrized_sample"]
+           "symmetrized_log_prob_and_score_images", "symmetrized_sample"]
 
 GROUP_STREAM = 1 << 41   # added to seed[0] for the group draws: a stream no sampling seed uses
 
@@ -130,20 +130,23 @@ def symmetrized_log_prob(model, group: SymmetryGroup, bits, chunk: int = 65536):
     return _log_mean_exp(_orbit_log_probs(model, group, bits, chunk)[1])
 
 
-def symmetrized_log_prob_and_score_image(model, group: SymmetryGroup, bits, seed, chunk: int = 65536):
-    """``log p_G(bits) [B]`` and one image ``g* s`` per row ``[B, N]``, ``g*`` drawn (from ``seed``) with
-    probability ``w_g = p(g s) / sum_g' p(g' s)``.
+def symmetrized_log_prob_and_score_images(model, group: SymmetryGroup, bits, seed, draws: int = 1,
+                                          chunk: int = 65536):
+    """``log p_G(bits) [B]`` and ``draws`` images ``g* s`` per row ``[B, draws, N]``, each ``g*`` drawn
+    independently (from ``seed``) with probability ``w_g = p(g s) / sum_g' p(g' s)``.
 
     ``grad log p_G(s) = sum_g w_g grad log p(g s) = E_{g*}[grad log p(g* s)]``: the score of ``p_G``
-    needs a taped pass over one image per sample instead of all ``|G|`` of them (the backward pass
-    costs about twice the forward one). Unbiased; the exact sum is kept by :func:`symmetrized_log_prob`.
+    needs a taped pass over ``draws`` images per sample instead of all ``|G|`` of them (the backward
+    pass costs about twice the forward one). Unbiased for any ``draws``; more draws, less variance.
+    The exact sum is :func:`symmetrized_log_prob`'s gradient.
     """
     images, lp = _orbit_log_probs(model, group, bits, chunk)
-    # Inverse-CDF draw from one uniform per row (tf.random.stateless_categorical has no XLA CPU kernel).
-    cdf = tf.math.cumsum(tf.nn.softmax(lp, axis=1), axis=1)
-    u = tf.random.stateless_uniform(tf.shape(lp)[:1], seed=tf.cast(seed, tf.int64) + tf.constant([3 * GROUP_STREAM, 0],
-                                    tf.int64), dtype=lp.dtype, alg="philox")
-    pick = tf.minimum(tf.reduce_sum(tf.cast(cdf < u[:, None] * cdf[:, -1:], tf.int32), axis=1), lp.shape[1] - 1)
+    # Inverse-CDF draws (tf.random.stateless_categorical has no XLA CPU kernel).
+    cdf = tf.math.cumsum(tf.nn.softmax(lp, axis=1), axis=1)                          # [B, |G|]
+    u = tf.random.stateless_uniform(tf.stack([tf.shape(lp)[0], draws]), dtype=lp.dtype, alg="philox",
+                                    seed=tf.cast(seed, tf.int64) + tf.constant([3 * GROUP_STREAM, 0], tf.int64))
+    below = tf.cast(cdf[:, None, :] < u[:, :, None] * cdf[:, None, -1:], tf.int32)   # [B, draws, |G|]
+    pick = tf.minimum(tf.reduce_sum(below, axis=2), lp.shape[1] - 1)
     return _log_mean_exp(lp), tf.gather(images, pick, batch_dims=1)
 
 
