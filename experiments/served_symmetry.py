@@ -41,11 +41,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until_available(url: str, names, timeout: float = 600.0):
+def wait_until_available(server, url: str, names, timeout: float = 600.0):
     """Poll TF-Serving's model status (REST ``GET /v1/models/<name>``) until every model is AVAILABLE."""
     deadline = time.monotonic() + timeout
     for name in names:
         while True:
+            if server.poll() is not None:
+                raise SystemExit(f"nm-tf serve exited with {server.returncode} before {name} was AVAILABLE")
             try:
                 with urllib.request.urlopen(f"{url}/v1/models/{name}", timeout=5) as r:
                     states = [v["state"] for v in json.load(r)["model_version_status"]]
@@ -76,12 +78,13 @@ def main():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     server = subprocess.Popen([sys.executable, "-m", "nm_tf", "serve", "--model-dir", str(models),
                                "--grpc-port", str(grpc_port), "--rest-port", str(rest_port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+                              stdout=subprocess.DEVNULL, stderr=(ex.out / "served_symmetry_server.log").open("w"),
+                              env=env)
     url, target = f"http://127.0.0.1:{rest_port}", f"127.0.0.1:{grpc_port}"
     rows = []
     try:
         t0 = time.monotonic()
-        wait_until_available(url, [name for *_, name in exports])
+        wait_until_available(server, url, [name for *_, name in exports])
         print(f"nm-tf serve: {len(exports)} models AVAILABLE after {time.monotonic() - t0:.0f} s", flush=True)
         for task, kind, name in exports:
             s = summaries[task.name]
