@@ -22,7 +22,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1, help="TF intra-op threads (CPU)")
     ap.add_argument("--replicas", type=int, default=1, help="MirroredStrategy replicas (logical CPUs when no GPU)")
     ap.add_argument("--symmetry", default="none", help="train the symmetrised p_G: none, kernel, kernel+translations")
-    ap.add_argument("--group-score-draws", type=int, default=None, help="images per sample for the score of p_G")
+    ap.add_argument("--group-score-draws", type=int, default=0, help="images per sample for the score of p_G (0: exact)")
     args = ap.parse_args()
 
     from nm_tf.runtime import configure_threads
@@ -52,8 +52,7 @@ def main():
             group = SymmetryGroup(L, args.symmetry) if args.symmetry != "none" else None
             step = make_train_step(model, keras.optimizers.Adam(1e-4), args.samples, quantum=mode == "vqa",
                                    minibatch=args.minibatch, strategy=strategy, jit_compile=strategy is None,
-                                   group=group, **({} if args.group_score_draws is None else
-                                                   {"group_score_draws": args.group_score_draws}))
+                                   group=group, group_score_draws=args.group_score_draws)
         T, g = (tf.constant(1.0), tf.constant(0.0)) if mode == "vca" else (tf.constant(0.0), tf.constant(1.0))
         _, compile_s = timed(lambda: step(tf.constant([0, 0], tf.int64), T, g)["loss"].numpy())
         ms = median_ms(lambda r: step(tf.constant([0, r + 1], tf.int64), T, g)["loss"].numpy(), args.repeats)

@@ -37,27 +37,6 @@ def add_parser(sub):
 MAX_MODES_SAMPLES = 10_000_000
 
 
-def _analysis(bits, L, out, source, J, log_prob, symmetry):
-    """run_modes; an export whose ``log_prob`` refuses (|G| above the exact bound) gives no exact
-    probabilities instead of failing the analysis of its samples."""
-    from ..client import ServerError
-
-    def guarded(b):
-        try:
-            return log_prob(b)
-        except ServerError as exc:
-            raise _NoExactLogProb(str(exc)) from None
-
-    try:
-        return run_modes(bits, L, out, source, J, log_prob=guarded if log_prob else None, symmetry=symmetry)
-    except _NoExactLogProb:
-        return run_modes(bits, L, out, source, J, log_prob=None, symmetry=symmetry)
-
-
-class _NoExactLogProb(Exception):
-    pass
-
-
 def _run(args) -> int:
     if not 1 <= args.samples <= MAX_MODES_SAMPLES:
         raise UsageError(f"--samples must be 1..{MAX_MODES_SAMPLES} (the samples are held in memory with their "
@@ -77,7 +56,7 @@ def _run(args) -> int:
         J = RunDir(args.workdir).config().J
         bits, L, source, log_prob = samples_from_run(args.workdir, args.samples, args.seed, args.checkpoint,
                                                      symmetry=args.symmetry, with_log_prob=True)
-        out = args.out or args.workdir
+        out, symmetry = args.out or args.workdir, args.symmetry
     elif args.savedmodel:
         from ..export import export_metadata
         from ..modes.sources import samples_from_savedmodel
@@ -94,13 +73,13 @@ def _run(args) -> int:
         try:
             bits, L, source, served_log_prob = samples_from_server(client, args.model, args.samples, args.seed or 0,
                                                                    with_log_prob=True)
-            stats = _analysis(bits, L, args.out or "modes", source, J, served_log_prob, None)
+            stats = run_modes(bits, L, args.out or "modes", source, J, log_prob=served_log_prob, symmetry=None)
         except ServerError as exc:
             raise UsageError(f"server error: {exc}") from None
         finally:
             client.close()
     if args.workdir or args.savedmodel:
-        stats = _analysis(bits, L, out, source, J, log_prob, args.symmetry if args.workdir else symmetry)
+        stats = run_modes(bits, L, out, source, J, log_prob=log_prob, symmetry=symmetry)
     if args.json:
         print(json.dumps({k: stats.get(k) for k in JSON_KEYS}))
         return 0

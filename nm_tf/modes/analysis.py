@@ -93,8 +93,9 @@ def analyse(samples, L: int, J: float = 1.0, encoding: str = "bits", log_prob=No
         if len(exact) <= MAX_LISTED_GROUND_STATES:
             out["ground_state_counts"] = [int(c) for c in found]
             out["ground_state_hamming"] = [int(h) for h in hamming_to_trivial(exact, L)]
-            if log_prob is not None:
-                out["min_ground_state_probability"] = float(np.exp(np.min(log_prob(exact))))
+            lp = log_prob(exact) if log_prob is not None else None   # a source may decline (None)
+            if lp is not None:
+                out["min_ground_state_probability"] = float(np.exp(np.min(lp)))
     return out
 
 
