@@ -18,16 +18,18 @@ def ray_module():
     return ray
 
 
-def _start_local(ray, jobs: int, env: dict, attempts: int = 2):
-    """Start a local Ray head. Its GCS server has been seen not to come up in time ("Timed out waiting for
-    file .../gcs_server_port_...", with no log written; once in a CI run here, while the same start
-    worked right after), so a timed-out start is retried once."""
+def _start_local(ray, jobs: int, env: dict, attempts: int = 3):
+    """Start a local Ray head. On these 2-core machines its daemons have twice been seen not to come up in
+    time while the same start worked right after: the GCS server ("Timed out waiting for file
+    .../gcs_server_port_...", RuntimeError, no log written) and the raylet ("The current node timed out
+    during startup", a bare Exception, no raylet log). A start that timed out is therefore retried; any
+    other failure is raised at once."""
     for attempt in range(1, attempts + 1):
         try:
             ray.init(num_cpus=jobs, runtime_env=env, log_to_driver=False, include_dashboard=False)
             return
-        except RuntimeError as exc:
-            if attempt == attempts or "Timed out" not in str(exc):
+        except Exception as exc:  # noqa: BLE001 - Ray raises the raylet time-out as a bare Exception
+            if attempt == attempts or "timed out" not in str(exc).lower():
                 raise
             logging.getLogger("nm_tf").warning(f"local Ray did not start ({str(exc)[:120]}); starting it again")
             ray.shutdown()

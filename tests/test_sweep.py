@@ -172,3 +172,30 @@ def test_write_results_columns(tmp_path):
     path = write_results(tmp_path, ["L", "seed"], tasks, results)
     assert _table(path) == [{"run": "a", "L": "3", "seed": "1", "status": "ok", "error": "", "seconds": "1.2",
                              "energy_per_spin_mean": "-0.5"}]
+
+
+def test_local_ray_start_is_retried_only_after_a_time_out():
+    """A local Ray whose daemons time out at start-up is started again (up to three times); any other
+    failure, or a third time-out, reaches the caller."""
+    from nm_tf.cluster import _start_local
+
+    class FakeRay:
+        def __init__(self, failures):
+            self.failures, self.inits, self.shutdowns = list(failures), 0, 0
+
+        def init(self, **kw):
+            self.inits += 1
+            if self.failures:
+                raise self.failures.pop(0)
+
+        def shutdown(self):
+            self.shutdowns += 1
+
+    ray = FakeRay([Exception("The current node timed out during startup."),
+                   RuntimeError("Timed out waiting for file gcs_server_port")])
+    _start_local(ray, 2, {})
+    assert (ray.inits, ray.shutdowns) == (3, 2)
+    with pytest.raises(ValueError, match="bad"):
+        _start_local(FakeRay([ValueError("bad")]), 2, {})
+    with pytest.raises(Exception, match="timed out"):
+        _start_local(FakeRay([Exception("timed out")] * 3), 2, {})
