@@ -13,6 +13,7 @@ import pytest
 from nm_tf.annealing.config import AnnealConfig
 from nm_tf.annealing.driver import anneal
 from nm_tf.annealing.rundir import RunDir
+from nm_tf.errors import UsageError
 
 ARGS = ["--L", "3", "--warmup", "20", "--annealing-steps", "60", "--train-steps", "1", "--hidden", "6",
         "--lr", "0.01", "--T0", "1.5", "--checkpoint-every", "10", "--final-samples", "500", "--jit", "false"]
@@ -180,3 +181,49 @@ def test_checkpoint_write_failure_is_one_line_and_nothing_is_marked_finished(tmp
         anneal(AnnealConfig(L=2, warmup=4, annealing_steps=2, train_steps=1, hidden=4, samples=10, final_samples=20,
                             jit=False), tmp_path / "r")
     assert not RunDir(tmp_path / "r").finished
+
+
+def _carry(src, dest, files):
+    """What another machine receives: only ``files`` (paths inside ``src``), at the same places."""
+    for f in files:
+        target = dest / f.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, target)
+
+
+def test_portable_files_of_an_unfinished_run_resume_it_exactly(tmp_path, copy_finished):
+    ref = copy_finished()
+    expected = json.loads((ref / "summary.json").read_text())
+    _unfinish(ref)
+    files = RunDir(ref).portable_files()
+    names = {f.relative_to(ref).as_posix() for f in files}
+    assert {"config.json", "history.csv", "checkpoints/checkpoint"} <= names
+    assert not any(n.startswith("tensorboard") for n in names)
+    moved = tmp_path / "elsewhere"
+    _carry(ref, moved, files)
+    r = _cli("anneal", "--workdir", str(moved), "--resume", "--quiet")
+    assert r.returncode == 0, r.stderr
+    got = json.loads((moved / "summary.json").read_text())
+    for key in ("energy_per_spin_mean", "ground_state_fraction", "distinct_ground_states"):
+        assert got[key] == expected[key], key
+
+
+def test_portable_files_of_a_finished_run_sample_and_score_like_the_original(tmp_path, finished_run):
+    from nm_tf.modes.sources import samples_from_run
+
+    files = RunDir(finished_run).portable_files()
+    assert sorted(f.name for f in files) == ["config.json", "model.weights.h5", "summary.json"]
+    moved = tmp_path / "elsewhere"
+    _carry(finished_run, moved, files)
+    assert RunDir(moved).finished
+    a, _, _, lp_a = samples_from_run(finished_run, 300, seed=4, with_log_prob=True)
+    b, _, _, lp_b = samples_from_run(moved, 300, seed=4, with_log_prob=True)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(lp_a(a), lp_b(b))
+
+
+def test_a_finished_run_without_its_weights_is_not_portable(tmp_path, copy_finished):
+    ref = copy_finished()
+    (ref / "model.weights.h5").unlink()
+    with pytest.raises(UsageError, match="lacks model.weights.h5"):
+        RunDir(ref).portable_files()

@@ -234,6 +234,29 @@ class RunDir:
         with np.load(self.samples_path) as data:
             return np.unpackbits(data["bits"], axis=1, count=int(data["n_sites"]))
 
+    def portable_files(self) -> list:
+        """The files another machine needs to carry this run on, as paths inside the run directory.
+
+        A finished run: its configuration, summary and final weights, which are enough to sample,
+        analyse and export it (the stored final sample and the TensorBoard log stay behind; a sample
+        is then drawn fresh from the weights). An unfinished run: its configuration, history, kept
+        checkpoints with their bookkeeping and any finished landscape snapshots, which are enough to
+        resume it exactly (the samples of step ``s`` depend only on ``[seed, s]``).
+        """
+        self.require()
+        if self.finished:
+            wanted = [self.config_path, self.summary_path, self.weights_path]
+            missing = [p.name for p in wanted if not p.exists()]
+            if missing:
+                raise UsageError(f"finished run {self.path} lacks {', '.join(missing)}")
+            return wanted
+        files = [self.config_path, self.history_path]
+        for folder in (self.checkpoints, self.landscape):
+            if folder.is_dir():
+                files += sorted(p for p in folder.rglob("*") if p.is_file() and "_temp" not in p.parent.name
+                                and not p.name.endswith(".tmp"))
+        return [p for p in files if p.exists()]
+
     def differences(self, cfg: AnnealConfig) -> list:
         """The config fields in which ``cfg`` differs from the run's own configuration."""
         old = self.config().to_dict()

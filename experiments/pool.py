@@ -1,0 +1,126 @@
+"""Carry the run pool between machines through the repository.
+
+A session's processes end with it, and the next session may get a fresh machine whose home directory
+is empty: a pool kept only there loses its finished weights (so nothing can be sampled from those runs
+again) and its runs in flight. This script keeps what another machine needs in the checkout:
+
+    python experiments/pool.py save --out ~/nm-paper            # pool -> experiments/figures/paper
+    python experiments/pool.py restore --out ~/nm-paper         # experiments/figures/paper -> pool
+
+``save`` copies every finished run's configuration, summary and final weights to ``runs/<name>/``
+(with ``code_commit.txt``, the commit the run started from) and packs every unfinished run's
+configuration, history and checkpoints into ``inflight/<name>.tar.gz``; an archive whose run has since
+finished is removed. A committed run that has no weights (kept before this script) is replaced by the
+pool's rerun of the same configuration, and the two summaries' physics are printed side by side.
+``restore`` puts back every committed run the pool lacks, finished ones first, then the archives.
+Which files travel is decided by ``RunDir.portable_files``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+from nm_tf.annealing.rundir import RunDir
+
+HERE = Path(__file__).resolve().parent
+COMMITTED = HERE / "figures" / "paper"
+COMMIT_FILE = "code_commit.txt"
+COMPARED = ("energy_per_spin_mean", "ground_state_fraction", "distinct_ground_states", "ground_state_in_final_sample")
+
+
+def _commit_of(pool: Path, run: RunDir) -> str | None:
+    summary_commit = run.summary().get("code_commit") if run.finished else None
+    for path in (run.path / ".commit", pool / "COMMIT"):
+        if path.exists():
+            return path.read_text().strip()
+    return summary_commit
+
+
+def _same_config(a: Path, b: Path) -> bool:
+    return json.loads(a.read_text()) == json.loads(b.read_text())
+
+
+def save(pool: Path, dest: Path):
+    runs, inflight = dest / "runs", dest / "inflight"
+    for path in sorted((pool / "runs").iterdir()):
+        run = RunDir(path)
+        if not run.exists:
+            continue
+        if run.finished:
+            target = runs / path.name
+            if (target / "model.weights.h5").exists():
+                continue
+            if (target / "summary.json").exists():
+                if not _same_config(target / "config.json", run.config_path):
+                    raise SystemExit(f"{target} holds another configuration than {path}; not replaced")
+                old, new = json.loads((target / "summary.json").read_text()), run.summary()
+                print(f"{path.name}: rerun of a committed run without weights, now replaced:")
+                for key in COMPARED:
+                    print(f"    {key}: committed {old.get(key)}  rerun {new.get(key)}")
+            target.mkdir(parents=True, exist_ok=True)
+            for f in run.portable_files():
+                shutil.copy2(f, target / f.name)
+            commit = _commit_of(pool, run)
+            if commit:
+                (target / COMMIT_FILE).write_text(commit + "\n")
+            (inflight / f"{path.name}.tar.gz").unlink(missing_ok=True)
+            print(f"{path.name}: finished, saved to {target}")
+        else:
+            inflight.mkdir(parents=True, exist_ok=True)
+            archive = inflight / f"{path.name}.tar.gz"
+            tmp = archive.with_name(archive.name + ".tmp")
+            with tarfile.open(tmp, "w:gz") as tar:
+                for f in run.portable_files():
+                    tar.add(f, arcname=str(f.relative_to(path)))
+                commit = _commit_of(pool, run)
+                if commit:
+                    data = (commit + "\n").encode()
+                    info = tarfile.TarInfo(".commit")
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+            tmp.replace(archive)
+            steps = len(run.history())
+            print(f"{path.name}: in flight ({steps} history rows), packed into {archive}")
+
+
+def restore(pool: Path, src: Path):
+    (pool / "runs").mkdir(parents=True, exist_ok=True)
+    for target in sorted((src / "runs").iterdir()) if (src / "runs").is_dir() else []:
+        dest = pool / "runs" / target.name
+        if dest.exists() or not (target / "model.weights.h5").exists():
+            continue              # present already, or committed before weights were kept: rerun it
+        dest.mkdir(parents=True)
+        for f in target.iterdir():
+            shutil.copy2(f, dest / (".commit" if f.name == COMMIT_FILE else f.name))
+        print(f"{target.name}: finished run restored")
+    for archive in sorted((src / "inflight").glob("*.tar.gz")) if (src / "inflight").is_dir() else []:
+        dest = pool / "runs" / archive.name[:-len(".tar.gz")]
+        if dest.exists():
+            continue
+        with tarfile.open(archive) as tar:
+            tar.extractall(dest, filter="data")
+        print(f"{dest.name}: run in flight restored; it resumes from its last checkpoint")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("action", choices=("save", "restore"))
+    p.add_argument("--out", required=True, help="the run pool (its runs are in OUT/runs)")
+    p.add_argument("--committed", default=str(COMMITTED), help=f"the folder in the checkout (default {COMMITTED})")
+    args = p.parse_args()
+    pool, committed = Path(args.out).expanduser(), Path(args.committed)
+    if args.action == "save":
+        if not (pool / "runs").is_dir():
+            raise SystemExit(f"no run pool in {pool} (missing {pool / 'runs'})")
+        save(pool, committed)
+    else:
+        restore(pool, committed)
+
+
+if __name__ == "__main__":
+    main()
