@@ -49,6 +49,9 @@ def parser(doc: str) -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default results/<preset>); runs in OUT/runs/")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="anneals in parallel, one TF thread each (default: the number of cores)")
+    p.add_argument("--finished-only", action="store_true",
+                   help="start no anneal: use the runs already finished in the pool (the outputs name the "
+                        "missing ones; only scripts that can report on part of their runs accept it)")
     return p
 
 
@@ -59,6 +62,8 @@ class Experiment:
         if args.jobs < 1:
             raise SystemExit(f"--jobs must be >= 1, got {args.jobs}")
         self.name, self.preset, self.jobs = name, args.preset, args.jobs
+        self.finished_only = getattr(args, "finished_only", False)
+        self.pending = []
         self.out = Path(args.out or f"results/{args.preset}")
         self.runs = self.out / "runs"
         self.t0 = time.monotonic()
@@ -86,9 +91,23 @@ class Experiment:
     def standard(self, mode: str, L: int, seed: int) -> RunTask:
         return self.task(f"{mode}_L{L}_s{seed}", self.config(mode, L, seed))
 
-    def run_all(self, tasks) -> dict:
-        """Run (or reuse) every task in parallel; ``{name: summary}``. Stops on any failed run."""
+    def run_all(self, tasks, partial_ok: bool = False) -> dict:
+        """Run (or reuse) every task in parallel; ``{name: summary}``. Stops on any failed run.
+
+        With ``--finished-only`` nothing is run: the finished tasks' summaries are returned and the
+        others listed in ``self.pending`` (and in the meta file); a script that needs every run
+        (``partial_ok`` False) stops instead."""
         tasks = list(tasks)
+        if self.finished_only:
+            self.pending = [t.name for t in tasks if not RunDir(t.workdir).finished]
+            if self.pending and not partial_ok:
+                raise SystemExit(f"--finished-only: {self.name} needs every run; not finished: "
+                                 + ", ".join(self.pending))
+            done = [t for t in tasks if t.name not in self.pending]
+            self.used += [t.name for t in done]
+            print(f"--finished-only: {len(done)} of {len(tasks)} runs finished"
+                  + (f"; missing: {', '.join(self.pending)}" if self.pending else ""), flush=True)
+            return {t.name: RunDir(t.workdir).summary() for t in done}
         results = run_tasks(tasks, jobs=self.jobs)
         failed = [r for r in results if r["status"] != "ok"]
         if failed:
@@ -129,7 +148,7 @@ class Experiment:
                               "wall_seconds": s.get("wall_seconds")}
         meta = {"script": self.name, "preset": self.preset, "command": " ".join(sys.argv),
                 "figure_code": provenance(), "script_wall_seconds": round(time.monotonic() - self.t0, 1),
-                "jobs": self.jobs, "runs": runs, **extra}
+                "jobs": self.jobs, "runs": runs, **({"pending_runs": self.pending} if self.pending else {}), **extra}
         self.path(".meta.json").write_text(json.dumps(meta, indent=1) + "\n")
         print(f"wrote {self.out}/{self.name}.* ({meta['script_wall_seconds']:.0f} s)")
 

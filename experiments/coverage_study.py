@@ -65,9 +65,9 @@ def main():
                     tasks.append(ex.standard("vca", L, seed))
                 else:
                     tasks.append(ex.task(f"{strategy}_L{L}_s{seed}", ex.config("vca", L, seed, **extra)))
-    summaries = ex.run_all(tasks)
+    summaries = ex.run_all(tasks, partial_ok=True)
     rows = []
-    for task in tasks:
+    for task in [t for t in tasks if t.name in summaries]:
         strategy, size, seed = task.name.rsplit("_", 2)
         strategy = "baseline" if strategy == "vca" else strategy
         L = int(size[1:])
@@ -88,13 +88,15 @@ def main():
     for strategy in STRATEGIES:
         for L in pre["sizes"]:
             sel = [r for r in rows if r[0] == strategy and r[1] == L]
+            if not sel:          # --finished-only before any of its runs finished
+                continue
             kl = [r[6] for r in sel if r[6] != ""]
             summary.append((strategy, L, sel[0][3], np.mean([r[5] for r in sel]), max(r[5] for r in sel),
                             np.mean(kl) if kl else math.nan, np.mean([r[8] for r in sel]),
-                            np.mean([r[9] for r in sel]) / 60))
+                            np.mean([r[9] for r in sel]) / 60, len(sel)))
     ex.write_csv("_summary", ["strategy", "L", "degeneracy", "mean_effective_ground_states",
                               "best_effective_ground_states", "mean_kl_to_uniform", "mean_ground_state_fraction",
-                              "mean_wall_minutes"], summary)
+                              "mean_wall_minutes", "seeds"], summary)
     fig = figure((13, 3.6))
     for k, (col, label) in enumerate([(3, "effective ground states / degeneracy"), (5, "KL(p_theta | uniform)"),
                                       (6, "ground-state fraction")]):
@@ -110,11 +112,11 @@ def main():
         ax.legend(fontsize=7)
     fig.tight_layout()
     ex.save(fig)
-    print("\n| strategy | L | degeneracy | effective ground states (mean, best) | KL to uniform | "
+    print("\n| strategy | L | degeneracy | seeds | effective ground states (mean, best) | KL to uniform | "
           "ground-state fraction | wall (min) |")
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for r in summary:
-        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.2f}, {r[4]:.2f} | {r[5]:.3f} | {r[6]:.3f} | {r[7]:.1f} |")
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[8]} | {r[3]:.2f}, {r[4]:.2f} | {r[5]:.3f} | {r[6]:.3f} | {r[7]:.1f} |")
     ex.finish()
 
 
