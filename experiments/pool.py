@@ -11,7 +11,8 @@ again) and its runs in flight. This script keeps what another machine needs in t
 (with ``code_commit.txt``, the commit the run started from) and packs every unfinished run's
 configuration, history and checkpoints into ``inflight/<name>.tar.gz``; an archive whose run has since
 finished is removed. A committed run that has no weights (kept before this script) is replaced by the
-pool's rerun of the same configuration, and the two summaries' physics are printed side by side.
+pool's rerun of the same configuration, and the two summaries' physics are printed side by side; where they
+differ, the committed summary stays beside the new one as ``summary.<commit>.json``.
 ``restore`` puts back every committed run the pool lacks, finished ones first, then the archives.
 Which files travel is decided by ``RunDir.portable_files``.
 """
@@ -25,6 +26,7 @@ import shutil
 import tarfile
 from pathlib import Path
 
+from nm_tf.annealing.config import AnnealConfig
 from nm_tf.annealing.rundir import RunDir
 
 HERE = Path(__file__).resolve().parent
@@ -42,7 +44,11 @@ def _commit_of(pool: Path, run: RunDir) -> str | None:
 
 
 def _same_config(a: Path, b: Path) -> bool:
-    return json.loads(a.read_text()) == json.loads(b.read_text())
+    """The same run configuration, fields added to AnnealConfig since either was written taking their
+    defaults (as a resume reads them)."""
+    def fields(path):
+        return AnnealConfig.from_dict(json.loads(path.read_text())).to_dict()
+    return fields(a) == fields(b)
 
 
 def save(pool: Path, dest: Path):
@@ -62,6 +68,11 @@ def save(pool: Path, dest: Path):
                 print(f"{path.name}: rerun of a committed run without weights, now replaced:")
                 for key in COMPARED:
                     print(f"    {key}: committed {old.get(key)}  rerun {new.get(key)}")
+                if any(old.get(k) != new.get(k) for k in COMPARED):
+                    # Figures made from the earlier run still cite its numbers: keep them beside the new ones.
+                    kept = target / f"summary.{str(old.get('code_commit') or 'earlier')[:7]}.json"
+                    shutil.copy2(target / "summary.json", kept)
+                    print(f"    the numbers differ: the committed summary is kept as {kept.name}")
             target.mkdir(parents=True, exist_ok=True)
             for f in run.portable_files():
                 shutil.copy2(f, target / f.name)
