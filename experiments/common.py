@@ -62,7 +62,7 @@ class Experiment:
         if args.jobs < 1:
             raise SystemExit(f"--jobs must be >= 1, got {args.jobs}")
         self.name, self.preset, self.jobs = name, args.preset, args.jobs
-        self.finished_only = getattr(args, "finished_only", False)
+        self.finished_only = args.finished_only
         self.pending = []
         self.out = Path(args.out or f"results/{args.preset}")
         self.runs = self.out / "runs"

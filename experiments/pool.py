@@ -26,7 +26,7 @@ import shutil
 import tarfile
 from pathlib import Path
 
-from nm_tf.annealing.config import AnnealConfig
+from common import _pool_commit
 from nm_tf.annealing.rundir import RunDir
 
 HERE = Path(__file__).resolve().parent
@@ -36,19 +36,9 @@ COMPARED = ("energy_per_spin_mean", "ground_state_fraction", "distinct_ground_st
 
 
 def _commit_of(pool: Path, run: RunDir) -> str | None:
-    summary_commit = run.summary().get("code_commit") if run.finished else None
-    for path in (run.path / ".commit", pool / "COMMIT"):
-        if path.exists():
-            return path.read_text().strip()
-    return summary_commit
-
-
-def _same_config(a: Path, b: Path) -> bool:
-    """The same run configuration, fields added to AnnealConfig since either was written taking their
-    defaults (as a resume reads them)."""
-    def fields(path):
-        return AnnealConfig.from_dict(json.loads(path.read_text())).to_dict()
-    return fields(a) == fields(b)
+    """The commit the run started from: noted beside it or the pool (``_pool_commit``), else its summary's."""
+    noted = _pool_commit(pool, run.path)
+    return noted or (run.summary().get("code_commit") if run.finished else None)
 
 
 def save(pool: Path, dest: Path):
@@ -62,8 +52,10 @@ def save(pool: Path, dest: Path):
             if (target / "model.weights.h5").exists():
                 continue
             if (target / "summary.json").exists():
-                if not _same_config(target / "config.json", run.config_path):
-                    raise SystemExit(f"{target} holds another configuration than {path}; not replaced")
+                changed = RunDir(target).differences(run.config())
+                if changed:
+                    raise SystemExit(f"{target} holds another configuration than {path} ({', '.join(changed)}); "
+                                     "not replaced")
                 old, new = json.loads((target / "summary.json").read_text()), run.summary()
                 print(f"{path.name}: rerun of a committed run without weights, now replaced:")
                 for key in COMPARED:
@@ -106,15 +98,20 @@ def restore(pool: Path, src: Path):
         if dest.exists() or not (target / "model.weights.h5").exists():
             continue              # present already, or committed before weights were kept: rerun it
         dest.mkdir(parents=True)
-        for f in target.iterdir():
-            shutil.copy2(f, dest / (".commit" if f.name == COMMIT_FILE else f.name))
+        for f in target.iterdir():     # figure scripts may keep more beside a run (landscape scans): keep them
+            name = ".commit" if f.name == COMMIT_FILE else f.name
+            (shutil.copytree if f.is_dir() else shutil.copy2)(f, dest / name)
         print(f"{target.name}: finished run restored")
     for archive in sorted((src / "inflight").glob("*.tar.gz")) if (src / "inflight").is_dir() else []:
         dest = pool / "runs" / archive.name[:-len(".tar.gz")]
         if dest.exists():
             continue
-        with tarfile.open(archive) as tar:
-            tar.extractall(dest, filter="data")
+        try:
+            with tarfile.open(archive) as tar:
+                tar.extractall(dest, filter="data")
+        except (tarfile.TarError, OSError) as exc:
+            shutil.rmtree(dest, ignore_errors=True)
+            raise SystemExit(f"cannot unpack {archive}: {exc}") from None
         print(f"{dest.name}: run in flight restored; it resumes from its last checkpoint")
 
 

@@ -227,3 +227,25 @@ def test_a_finished_run_without_its_weights_is_not_portable(tmp_path, copy_finis
     (ref / "model.weights.h5").unlink()
     with pytest.raises(UsageError, match="lacks model.weights.h5"):
         RunDir(ref).portable_files()
+
+
+def test_pool_script_carries_finished_and_unfinished_runs_to_a_new_pool(tmp_path, copy_finished):
+    """experiments/pool.py save, then restore into an empty pool: the finished run is reused, the other resumes."""
+    script = os.path.join(os.path.dirname(__file__), os.pardir, "experiments", "pool.py")
+    old_pool, committed, new_pool = tmp_path / "old", tmp_path / "committed", tmp_path / "new"
+    done, busy = copy_finished("done"), copy_finished("busy")
+    expected = json.loads((busy / "summary.json").read_text())
+    _unfinish(busy)
+    (old_pool / "runs").mkdir(parents=True)
+    shutil.move(done, old_pool / "runs" / "done")
+    shutil.move(busy, old_pool / "runs" / "busy")
+    for action, pool in (("save", old_pool), ("restore", new_pool)):
+        r = subprocess.run([sys.executable, script, action, "--out", str(pool), "--committed", str(committed)],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+    assert (committed / "inflight" / "busy.tar.gz").exists()
+    assert RunDir(new_pool / "runs" / "done").finished and not RunDir(new_pool / "runs" / "busy").finished
+    r = _cli("anneal", "--workdir", str(new_pool / "runs" / "busy"), "--resume", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((new_pool / "runs" / "busy" / "summary.json").read_text())["energy_per_spin_mean"] == \
+        expected["energy_per_spin_mean"]
