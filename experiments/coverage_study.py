@@ -97,18 +97,34 @@ def main():
     ex.write_csv("_summary", ["strategy", "L", "degeneracy", "mean_effective_ground_states",
                               "best_effective_ground_states", "mean_kl_to_uniform", "mean_ground_state_fraction",
                               "mean_wall_minutes", "seeds"], summary)
-    fig = figure((13, 3.6))
-    for k, (col, label) in enumerate([(3, "effective ground states / degeneracy"), (5, "KL(p_theta | uniform)"),
-                                      (6, "ground-state fraction")]):
+    # Strategies along x, one colour per L: every seed as a point, the mean as a bar, so the seed spread
+    # (large here: one seed can cover all ground states and the next two) stays visible.
+    fig = figure((13, 3.8))
+    for k, (label, value) in enumerate([("effective ground states / degeneracy", lambda r: r[5] / r[3]),
+                                        ("KL(p_theta | uniform) [nats]", lambda r: r[6]),
+                                        ("ground-state fraction", lambda r: r[8])]):
         ax = fig.add_subplot(1, 3, k + 1)
-        for j, strategy in enumerate(STRATEGIES):
-            pts = [r for r in summary if r[0] == strategy]
-            x = np.array([r[1] for r in pts]) + 0.06 * (j - 2)
-            y = [r[col] / r[2] if col == 3 else r[col] for r in pts]
-            ax.plot(x, y, "o-", label=strategy)
-        ax.set_xlabel("L")
+        for j, L in enumerate(pre["sizes"]):
+            colour = f"C{j}"
+            for i, strategy in enumerate(STRATEGIES):
+                y = [value(r) for r in rows if r[0] == strategy and r[1] == L and r[6] != ""] if k == 1 else \
+                    [value(r) for r in rows if r[0] == strategy and r[1] == L]
+                if not y:
+                    continue
+                x = i + 0.22 * (j - (len(pre["sizes"]) - 1) / 2)
+                ax.plot([x] * len(y), y, "o", color=colour, alpha=0.45, ms=4)
+                ax.plot([x - 0.09, x + 0.09], [np.mean(y)] * 2, "-", color=colour, lw=2.5,
+                        label=f"L = {L}" if i == 0 else None)
+        if k == 1:
+            for j, L in enumerate(pre["sizes"]):
+                deg = next((r[3] for r in rows if r[1] == L), None)
+                if deg:
+                    ax.axhline(math.log(deg), color=f"C{j}", ls=":", lw=1)
+        if k == 2:      # what p_theta would hold at T_final if it were the Boltzmann distribution
+            ax.plot(STRATEGIES.index("t_final"), TARGET_GROUND_WEIGHT, "kx", label="exact Boltzmann at T_final")
+        ax.set_xticks(range(len(STRATEGIES)))
+        ax.set_xticklabels(STRATEGIES, rotation=25, fontsize=8)
         ax.set_ylabel(label)
-        ax.set_xticks(list(pre["sizes"]))
         ax.legend(fontsize=7)
     fig.tight_layout()
     ex.save(fig)

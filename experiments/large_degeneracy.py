@@ -76,7 +76,7 @@ def main():
         sel = [r for r in rows if r[0] == L]
         ax.semilogy([r[1] + 0.08 * (k - 1) for r in sel], [max(r[3] - r[4], 1e-5) for r in sel], "o", label=f"L = {L}")
     ax.set_xlabel("seed")
-    ax.set_ylabel("residual energy per spin of p_theta (floor 1e-5)")
+    ax.set_ylabel("residual E/N of p_theta (floor 1e-5)")
     ax.set_xticks(range(pre["seeds"]))
     ax.legend(fontsize=7)
     ax = fig.add_subplot(1, 2, 2)
