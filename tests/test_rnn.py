@@ -164,6 +164,16 @@ def test_config_round_trip_and_weights(tmp_path, small):
     np.testing.assert_allclose(lp.numpy(), lp2.numpy(), atol=1e-6)
 
 
+def test_many_models_in_one_process_do_not_warn_of_retracing(caplog):
+    # Analysing many runs in one process (the coverage study) builds a model per run, each traced once.
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        for seed in range(7):
+            model = NewmanMooreRNN(2, hidden=4, seed=seed)
+            model.sample(8, seed)
+            model.log_prob(np.zeros((3, 4), np.int32))
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
 def test_same_init_seed_same_weights():
     a = NewmanMooreRNN(3, hidden=6, seed=12)
     b = NewmanMooreRNN(3, hidden=6, seed=12)

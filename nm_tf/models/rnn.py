@@ -13,6 +13,7 @@ opposite to the one before). No dynamic gathers sit on the gradient path and
 
 from __future__ import annotations
 
+import functools
 import numbers
 
 import keras
@@ -439,7 +440,10 @@ class NewmanMooreRNN(keras.Model):
     def _fn(self, name):
         if name not in self._fns:
             impl = {"sample": self.sample_graph, "log_prob": self.log_prob_graph}[name]
-            self._fns[name] = tf.function(impl, jit_compile=self.jit_compile, reduce_retracing=False)
+            # TF counts traces per code object, so every model in a process (each traced once) would add to
+            # one count and warn of "retracing" from the fifth model on; a partial is its own key.
+            self._fns[name] = tf.function(functools.partial(impl), jit_compile=self.jit_compile,
+                                          reduce_retracing=False)
         return self._fns[name]
 
     def sample(self, num_samples: int, seed=0):
