@@ -46,7 +46,8 @@ def test_other_schedules_end_at_zero(kind):
 
 
 @pytest.mark.parametrize("bad", [dict(T0=-1.0), dict(gamma0=-0.1), dict(warmup=-1), dict(samples=0),
-                                 dict(L=1), dict(mode="sqa"), dict(lr=0.0), dict(samples=10, minibatch=3)])
+                                 dict(L=1), dict(mode="sqa"), dict(lr=0.0), dict(samples=10, minibatch=3),
+                                 dict(clip_norm=-1.0), dict(clip_norm=float("inf"))])
 def test_bad_config(bad):
     with pytest.raises(ValueError):
         AnnealConfig(**bad)
@@ -57,6 +58,7 @@ def test_bad_config(bad):
     (["--T0", "-2"], "T0 must"),
     (["--mode", "xyz"], "invalid choice"),
     (["--samples", "-4"], "samples must"),
+    (["--clip-norm", "nan"], "clip_norm must"),
     (["--config", "/nonexistent.yaml"], "cannot read config"),
 ])
 def test_cli_bad_input(tmp_path, args, message):
@@ -114,6 +116,24 @@ def test_non_finite_step_is_skipped():
     assert not bool(out["finite"])
     for a, b in zip(before, model.trainable_variables):
         np.testing.assert_array_equal(a, b.numpy())
+
+
+@pytest.mark.parametrize("clip_norm", [0.0, 1e-9])
+def test_clip_norm_bounds_the_first_adam_step(tmp_path, clip_norm):
+    """Adam's first step moves each weight by ~lr whatever the gradient's scale; clipped to a norm far
+    below Adam's epsilon (1e-7) the step shrinks to ~lr * clip / epsilon: the run's optimizer clips."""
+    cfg = AnnealConfig(L=3, warmup=1, annealing_steps=1, train_steps=1, hidden=4, lr=1e-2, jit=False,
+                       clip_norm=clip_norm)
+    run = AnnealRun(cfg, tmp_path / "r")
+    run.prepare(resume=False)
+    before = [v.numpy().copy() for v in run.model.trainable_variables]
+    out = run.train_step(tf.constant([0, 0], tf.int64), tf.constant(1.0), tf.constant(0.0))
+    assert bool(out["finite"]) and float(out["grad_norm"]) > 1e-3     # logged before clipping
+    moved = max(np.abs(v.numpy() - b).max() for v, b in zip(run.model.trainable_variables, before))
+    if clip_norm:
+        assert moved < 0.02 * cfg.lr
+    else:
+        assert moved > 0.5 * cfg.lr
 
 
 def test_run_stops_after_consecutive_bad_steps(tmp_path):
@@ -303,13 +323,13 @@ from nm_tf.annealing.driver import make_strategy
 from nm_tf.annealing.losses import make_train_step
 from nm_tf.models import NewmanMooreRNN
 out = {}
-for replicas in (1, 2):
-    strategy = make_strategy(replicas)
+for replicas, clip in ((1, 0.0), (2, 0.0), (-1, 0.05), (-2, 0.05)):
+    strategy = make_strategy(abs(replicas))
     scope = strategy.scope() if strategy else tf.name_scope("x")
     with scope:
         model = NewmanMooreRNN(3, hidden=6, seed=1, jit_compile=False)
-        opt = tf.keras.optimizers.Adam(0.01)
-        step = make_train_step(model, opt, 40, jit_compile=False, strategy=strategy)
+        opt = tf.keras.optimizers.SGD(0.01)     # linear in the gradient: Adam would hide a wrong scale
+        step = make_train_step(model, opt, 40, jit_compile=False, strategy=strategy, clip_norm=clip)
     for s in range(5):
         m = step(tf.constant([0, s], tf.int64), tf.constant(1.0), tf.constant(0.0))
     out[replicas] = {"w": [v.numpy().ravel().tolist() for v in model.trainable_variables],
@@ -319,12 +339,16 @@ print(json.dumps(out))
 
 
 def test_two_replicas_match_one_device():
+    """The same update on one and two devices (SGD, so a gradient summed twice would show), also with
+    the gradient clipped (keys -1, -2: clip_norm 0.05, below the first steps' norms)."""
     r = subprocess.run([sys.executable, "-c", _DIST], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
-    assert out["1"]["loss"] == pytest.approx(out["2"]["loss"], abs=1e-5)
-    for a, b in zip(out["1"]["w"], out["2"]["w"]):
-        np.testing.assert_allclose(a, b, atol=1e-5)
+    for one, two in (("1", "2"), ("-1", "-2")):
+        assert out[one]["loss"] == pytest.approx(out[two]["loss"], abs=1e-5)
+        for a, b in zip(out[one]["w"], out[two]["w"]):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+    assert max(np.abs(np.subtract(a, b)).max() for a, b in zip(out["1"]["w"], out["-1"]["w"])) > 1e-4
 
 
 # ------------------------------------------------------------------ flip amplitudes and mini-batches

@@ -42,6 +42,8 @@ FIELD_HELP = {
     "cell": "RNN cell: vanilla (the paper's ELU) or gru",
     "ordering": "site order of the autoregressive product: zigzag (the paper's snake) or raster",
     "lr": "Adam learning rate (Table I: 1e-4)",
+    "clip_norm": "clip the global gradient norm to this value before each Adam update (0: no clipping, the "
+                 "paper's protocol); a guard against the score spikes of a nearly deterministic network at low T",
     "seed": "seed of the weights and of every sample (the same seed repeats the run exactly)",
     "J": "coupling J of H = (J/2) sum over downward triangles of s_i s_j s_k",
     "schedule": "shape of the anneal: linear, exponential, or points (piecewise linear through schedule_points)",
@@ -111,6 +113,7 @@ class AnnealConfig:
     cell: str = "vanilla"
     ordering: str = "zigzag"
     lr: float = 1e-4
+    clip_norm: float = 0.0
     seed: int = 0
     J: float = 1.0
     schedule: str = "linear"
@@ -146,7 +149,7 @@ class AnnealConfig:
             raise UsageError(f"mode must be one of {MODES}, got {self.mode!r}")
         if not isinstance(self.L, int) or isinstance(self.L, bool) or self.L < 2:
             raise UsageError(f"L must be an integer >= 2, got {self.L!r}")
-        for name in ("T0", "gamma0", "lr", "J", "penalty", "T_final", "gamma_final"):
+        for name in ("T0", "gamma0", "lr", "clip_norm", "J", "penalty", "T_final", "gamma_final"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, (int, float)) or math.isnan(v) or math.isinf(v) or v < 0):
                 raise UsageError(f"{name} must be a finite number >= 0, got {v!r}")

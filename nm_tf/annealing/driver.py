@@ -177,7 +177,7 @@ class AnnealRun:
                 self.model, self.optimizer, cfg.samples, quantum=cfg.mode == "vqa", J=cfg.J,
                 jit_compile=cfg.jit and not self.strategy, strategy=self.strategy,
                 minibatch=cfg.minibatch, flip_chunk=cfg.flip_chunk, penalty=cfg.penalty, group=self.group,
-                group_score_draws=cfg.symmetry_score_draws)
+                group_score_draws=cfg.symmetry_score_draws, clip_norm=cfg.clip_norm)
         self.ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step_var)
         self.manager = tf.train.CheckpointManager(self.ckpt, str(self.rundir.checkpoints), max_to_keep=3)
         self.exact = _ExactReference(cfg)

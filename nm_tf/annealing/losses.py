@@ -85,7 +85,7 @@ def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,
 def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False, J: float = 1.0,
                     jit_compile: bool = True, strategy=None, minibatch=None,
                     flip_chunk: int = DEFAULT_FLIP_CHUNK, penalty: float = 0.0, group=None,
-                    group_score_draws: int = 0):
+                    group_score_draws: int = 0, clip_norm: float = 0.0):
     """Build a compiled step ``step(seed int64[2], T, gamma) -> metrics``.
 
     Args:
@@ -108,6 +108,8 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
             (exact); ``K > 0``: through ``K`` images per sample drawn from ``p(g s) / sum_g p(g s)``, the
             ``|G|`` passes for ``log p_G`` itself untaped (unbiased, noisier, faster; see
             :func:`~nm_tf.models.symmetry.symmetrized_log_prob_and_score_images`).
+        clip_norm: > 0 scales each update's gradient down to this global norm when it is larger
+            (``grad_norm`` reports the norm before clipping); 0 leaves it alone (Table I).
 
     Returns:
         A callable returning a dict of scalar tensors for the samples drawn:
@@ -158,9 +160,15 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
         lp = model.log_prob_graph(tf.reshape(images, [-1, model.n_sites]))
         return log_p, tf.reduce_mean(tf.reshape(lp, [-1, group_score_draws]), axis=1)
 
-    def apply(grads, loss_mean):
-        gnorm = tf.linalg.global_norm(grads)
+    def apply(grads, loss_mean, total=None):
+        """``total``: the summed gradient, when ``grads`` is one replica's share of it. Keras's
+        ``apply`` in a replica context sums the shares itself, so the shares are what it gets;
+        the norm (for the log, the NaN/inf test and the clip) is that of the sum."""
+        gnorm = tf.linalg.global_norm(grads if total is None else total)
         finite = tf.math.is_finite(gnorm) & tf.math.is_finite(loss_mean)
+        if clip_norm:
+            # By hand rather than Adam's global_clipnorm: that one would take each replica's norm.
+            grads, _ = tf.clip_by_global_norm(grads, clip_norm, use_norm=gnorm)
         optimizer.apply([tf.where(finite, g, tf.zeros_like(g)) for g in grads], variables)
         return gnorm, finite
 
@@ -196,9 +204,8 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
                 sums = ctx.all_reduce(tf.distribute.ReduceOp.SUM, sums)
             surrogate = tf.reduce_sum((loc - sums[0] / num_samples) * score) / num_samples
         grads = tape.gradient(surrogate, variables)
-        if strategy is not None:
-            grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
-        gnorm, finite = apply(grads, sums[0])
+        total = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads) if strategy is not None else None
+        gnorm, finite = apply(grads, sums[0], total)
         return metrics(sums, gnorm, finite)
 
     def minibatch_step(seed, T, gamma):
