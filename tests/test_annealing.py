@@ -309,6 +309,36 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path):
                                [float(x["loss_per_spin"]) for x in rb], atol=1e-5)
 
 
+def test_fork_continues_a_run_from_its_checkpoint_under_changed_flags(tmp_path):
+    """A fork with nothing changed repeats its source exactly; with --clip-norm it shares the history up to
+    the checkpoint and then departs; the network's shape cannot change; bad fork flags get one line."""
+    args = ["--L", "3", "--warmup", "20", "--annealing-steps", "6", "--train-steps", "2", "--hidden", "4",
+            "--lr", "0.01", "--checkpoint-every", "1", "--final-samples", "500", "--jit", "false"]
+    src = tmp_path / "src"
+    subprocess.run(_cli(src, *args), check=True, capture_output=True)
+    same, clipped = tmp_path / "same", tmp_path / "clipped"
+    r = subprocess.run(_cli(same, "--fork-from", str(src), "--fork-step", "28"), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    a, b = (json.loads((d / "summary.json").read_text()) for d in (src, same))
+    for k in ("energy_per_spin_mean", "ground_state_fraction", "distinct_ground_states"):
+        assert a[k] == b[k], k
+    assert rows(src) == rows(same)
+    r = subprocess.run(_cli(clipped, "--fork-from", str(src), "--fork-step", "28", "--clip-norm", "1e-9"),
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((clipped / "forked_from.json").read_text())["changed"] == {"clip_norm": 1e-9}
+    rs, rc = rows(src), rows(clipped)
+    assert [x for x in rs if int(x["step"]) <= 28] == [x for x in rc if int(x["step"]) <= 28]
+    assert [x["entropy_per_spin"] for x in rs if int(x["step"]) > 28] != \
+           [x["entropy_per_spin"] for x in rc if int(x["step"]) > 28]
+    for extra, message in ((["--fork-step", "27"], "no checkpoint 27"), (["--fork-step", "28", "--hidden", "5"],
+                           "hidden cannot change"), (["--fork-step", "28", "--resume"], "drop --resume")):
+        r = subprocess.run(_cli(tmp_path / "bad", "--fork-from", str(src), *extra), capture_output=True, text=True)
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = subprocess.run(_cli(tmp_path / "bad", "--fork-step", "28"), capture_output=True, text=True)
+    assert r.returncode == 2 and "go together" in r.stderr
+
+
 def test_resume_rejects_changed_flags(tmp_path):
     r = subprocess.run(_cli(tmp_path / "x", "--resume", "--L", "4"), capture_output=True, text=True)
     assert r.returncode == 2 and "no run" in r.stderr or "drop" in r.stderr

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import re
+import shutil
 from pathlib import Path
 
-from .rundir import RunDir
+from ..errors import UsageError
+from .rundir import RunDir, atomic_write_text
 
-__all__ = ["check_checkpoint", "list_checkpoints", "restore_model"]
+__all__ = ["check_checkpoint", "fork_run", "list_checkpoints", "restore_model"]
+
+# The checkpoint holds these fields' variables (shapes, dtypes): a fork may change anything else.
+_FORK_FIXED = ("mode", "L", "hidden", "cell", "ordering", "dtype")
 
 
 def list_checkpoints(workdir) -> dict:
@@ -61,3 +68,42 @@ def restore_model(workdir, checkpoint: int | None = None, jit_compile: bool = Fa
         checkpoint = max(kept)
     tf.train.Checkpoint(model=model).restore(check_checkpoint(workdir, checkpoint)).expect_partial()
     return model, cfg, checkpoint
+
+
+def fork_run(source, dest, step: int, cfg) -> list:
+    """Start run ``dest`` from checkpoint ``step`` of run ``source`` with configuration ``cfg``.
+
+    ``dest`` gets ``source``'s history up to ``step``, that checkpoint (weights and Adam state) and its
+    wall-time record, and ``cfg`` as its own configuration; resuming ``dest`` then continues from
+    ``step`` under ``cfg`` (same seed and schedule: exactly as ``source`` did). ``forked_from.json``
+    records the source, the step and the fields changed, which are returned. Landscape snapshots,
+    the TensorBoard log and the final outputs stay behind.
+    """
+    src, out = RunDir(source).require(), RunDir(dest)
+    if out.exists or (out.path.exists() and any(out.path.iterdir())):
+        raise FileExistsError(f"{out.path} is not empty; choose a new --workdir for the fork")
+    prefix = Path(check_checkpoint(source, step))
+    changed = src.differences(cfg)
+    fixed = [k for k in changed if k in _FORK_FIXED]
+    if fixed:
+        raise UsageError(f"a fork keeps the network of its checkpoint: {', '.join(fixed)} cannot change")
+    if step > cfg.total_steps:
+        raise UsageError(f"checkpoint {step} lies beyond the {cfg.total_steps} steps of the new configuration")
+    out.write_config(cfg)                            # config.json and its pinned copy
+    for part in prefix.parent.glob(prefix.name + ".*"):
+        shutil.copy2(part, out.checkpoints / part.name)
+    seconds = src.wall_at(step)
+    if seconds is not None:
+        out.record_wall(step, seconds)
+    with open(src.history_path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows = [r for r in reader if int(r["step"]) <= step]
+        fields = reader.fieldnames
+    with open(out.history_path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    atomic_write_text(out.path / "forked_from.json", json.dumps(
+        {"source": str(src.path.resolve()), "step": step, "changed": {k: cfg.to_dict()[k] for k in changed}},
+        indent=1) + "\n")
+    return changed

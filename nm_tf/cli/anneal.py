@@ -45,6 +45,10 @@ def add_parser(sub):
     p.add_argument("--config", help="JSON or YAML file of AnnealConfig fields")
     p.add_argument("--resume", action="store_true", help="continue the run in --workdir from its last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary lines on stderr")
+    p.add_argument("--fork-from", metavar="RUN", default=None,
+                   help="start --workdir from a checkpoint of RUN, with RUN's configuration changed by the flags "
+                        "given (e.g. --clip-norm); the network's shape cannot change")
+    p.add_argument("--fork-step", type=int, default=None, help="the kept checkpoint of --fork-from to start at")
     p.add_argument("--landscape", default=None,
                    help="comma-separated snapshots to scan during the run: "
                         "before_warmup,after_warmup,mid_annealing,end (or 'paper' for all four)")
@@ -63,8 +67,10 @@ def add_parser(sub):
     p.set_defaults(func=_run)
 
 
-def config_from_args(args) -> AnnealConfig:
-    data = load_config_file(args.config) if args.config else {}
+def config_from_args(args, base: dict | None = None) -> AnnealConfig:
+    """``base`` (default: none) overridden by ``--config``, then by the flags given."""
+    data = dict(base or {})
+    data.update(load_config_file(args.config) if args.config else {})
     for f in dataclasses.fields(AnnealConfig):
         value = getattr(args, f.name, None)
         if value is not None and f.name not in _SKIP:
@@ -80,13 +86,23 @@ def _run(args) -> int:
     from ..runtime import configure_threads
     from ..annealing.driver import anneal
     from ..annealing.rundir import RunDir
+    from ..errors import UsageError
 
-    if args.resume:
+    if (args.fork_from is None) != (args.fork_step is None):
+        raise UsageError("--fork-from and --fork-step go together")
+    if args.fork_from is not None:
+        if args.resume:
+            raise UsageError("--fork-from starts a new run directory; drop --resume")
+        from ..annealing.restore import fork_run
+
+        data = RunDir(args.fork_from).require().config().to_dict()
+        cfg = config_from_args(args, base=data)
+        fork_run(args.fork_from, args.workdir, args.fork_step, cfg)
+        args.resume = True
+    elif args.resume:
         cfg = RunDir(args.workdir).config()
         given = [f.name for f in dataclasses.fields(AnnealConfig) if getattr(args, f.name, None) is not None]
         if given or args.config:
-            from ..errors import UsageError
-
             raise UsageError(f"--resume takes the configuration from {args.workdir}/config.json; "
                              f"drop {', '.join(_flag(g) for g in given) or '--config'}")
     else:
