@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import shutil
@@ -73,14 +72,15 @@ def restore_model(workdir, checkpoint: int | None = None, jit_compile: bool = Fa
 def fork_run(source, dest, step: int, cfg) -> list:
     """Start run ``dest`` from checkpoint ``step`` of run ``source`` with configuration ``cfg``.
 
-    ``dest`` gets ``source``'s history up to ``step``, that checkpoint (weights and Adam state) and its
-    wall-time record, and ``cfg`` as its own configuration; resuming ``dest`` then continues from
+    ``dest`` gets ``source``'s history, that checkpoint (weights and Adam state) and its wall-time
+    record, and ``cfg`` as its own configuration: the state of a run stopped after that checkpoint.
+    Resuming ``dest`` (as ``nm-tf anneal --fork-from`` does) cuts the history at ``step`` and continues from
     ``step`` under ``cfg`` (same seed and schedule: exactly as ``source`` did). ``forked_from.json``
     records the source, the step and the fields changed, which are returned. Landscape snapshots,
     the TensorBoard log and the final outputs stay behind.
     """
     src, out = RunDir(source).require(), RunDir(dest)
-    if out.exists or (out.path.exists() and any(out.path.iterdir())):
+    if out.path.exists() and any(out.path.iterdir()):
         raise FileExistsError(f"{out.path} is not empty; choose a new --workdir for the fork")
     prefix = Path(check_checkpoint(source, step))
     changed = src.differences(cfg)
@@ -95,14 +95,8 @@ def fork_run(source, dest, step: int, cfg) -> list:
     seconds = src.wall_at(step)
     if seconds is not None:
         out.record_wall(step, seconds)
-    with open(src.history_path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        rows = [r for r in reader if int(r["step"]) <= step]
-        fields = reader.fieldnames
-    with open(out.history_path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
+    # Whole: resuming drops the rows past the checkpoint (CSVLogger.open), as for a run killed after it.
+    shutil.copy2(src.history_path, out.history_path)
     atomic_write_text(out.path / "forked_from.json", json.dumps(
         {"source": str(src.path.resolve()), "step": step, "changed": {k: cfg.to_dict()[k] for k in changed}},
         indent=1) + "\n")

@@ -98,7 +98,6 @@ def _run(args) -> int:
         data = RunDir(args.fork_from).require().config().to_dict()
         cfg = config_from_args(args, base=data)
         fork_run(args.fork_from, args.workdir, args.fork_step, cfg)
-        args.resume = True
     elif args.resume:
         cfg = RunDir(args.workdir).config()
         given = [f.name for f in dataclasses.fields(AnnealConfig) if getattr(args, f.name, None) is not None]
@@ -113,7 +112,7 @@ def _run(args) -> int:
 
         callbacks.append(LandscapeCallback.from_config(cfg))   # checks the landscape_* fields first
     configure_threads()
-    summary = anneal(cfg, args.workdir, resume=args.resume, callbacks=callbacks)
+    summary = anneal(cfg, args.workdir, resume=args.resume or args.fork_from is not None, callbacks=callbacks)
     logging.getLogger("nm_tf").info(describe_summary(summary))
     print(json.dumps(summary))
     return 0
