@@ -34,7 +34,7 @@ __all__ = [
     "triangles",
 ]
 
-ORDERINGS = ("zigzag", "raster")
+ORDERINGS = ("zigzag", "raster", "raster-wrap")
 
 
 def check_L(L) -> int:
@@ -84,12 +84,13 @@ class Ordering:
     """An autoregressive visiting order of the sites, with neighbour tables.
 
     Attributes:
-        name: ``"zigzag"`` or ``"raster"``.
+        name: ``"zigzag"``, ``"raster"`` or ``"raster-wrap"``.
         L: linear size.
         sites: int32 ``[N]``, the site visited at step ``k``.
         columns: int32 ``[N]``, the column ``x`` of ``sites[k]``.
-        horizontal: int32 ``[N]``, the site visited just before in the same row,
-            ``-1`` at the start of a row.
+        horizontal: int32 ``[N]``, the site whose state is the "horizontal" input of step ``k``: the
+            site visited just before in the same row, ``-1`` at the start of a row; for ``raster-wrap``
+            the last site of the previous row at a row start (``-1`` only at step 0).
         vertical: int32 ``[N]``, the site ``(x, y - 1)`` above, ``-1`` in row 0.
         row_start: bool ``[N]``, true when step ``k`` starts a row.
     """
@@ -119,15 +120,18 @@ def make_ordering(L: int, name: str = "zigzag") -> Ordering:
     ``zigzag`` (the paper's, Fig. 1b) runs row 0 left to right, row 1 right to
     left, and so on; ``raster`` runs every row left to right. In both, a site's
     vertical neighbour is the site directly above it, which has always been
-    visited earlier, and the RNN has no periodic wrap.
+    visited earlier, and the RNN has no periodic wrap. ``raster-wrap`` visits the
+    sites as ``raster`` but feeds the last site of the previous row as the
+    horizontal input of a row's first site (the authors' public code does this;
+    their paper's text describes the zigzag).
     """
     L = check_L(L)
     if name not in ORDERINGS:
         raise UsageError(f"ordering must be one of {ORDERINGS}, got {name!r}")
     sites, cols, horiz, vert, start = [], [], [], [], []
     for y in range(L):
-        xs = range(L) if (name == "raster" or y % 2 == 0) else range(L - 1, -1, -1)
-        prev = -1
+        xs = range(L) if (name != "zigzag" or y % 2 == 0) else range(L - 1, -1, -1)
+        prev = sites[-1] if (name == "raster-wrap" and sites) else -1
         for j, x in enumerate(xs):
             s = x + L * y
             sites.append(s)

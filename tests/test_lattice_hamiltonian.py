@@ -20,7 +20,7 @@ def test_bad_L_is_rejected(bad):
         check_L(bad)
 
 
-@pytest.mark.parametrize("name", ["zigzag", "raster"])
+@pytest.mark.parametrize("name", ["zigzag", "raster", "raster-wrap"])
 @pytest.mark.parametrize("L", [2, 3, 5])
 def test_orderings_are_permutations_with_causal_neighbours(name, L):
     o = make_ordering(L, name)
@@ -33,8 +33,10 @@ def test_orderings_are_permutations_with_causal_neighbours(name, L):
             assert o.vertical[k] == x + L * (y - 1) and pos[o.vertical[k]] < k
         else:
             assert y == 0
-        if o.horizontal[k] >= 0:
-            h = o.horizontal[k]
+        h = o.horizontal[k]
+        if o.row_start[k] and name == "raster-wrap" and k > 0:
+            assert h == x + L * y - 1 and h % L == L - 1 and pos[h] == k - 1   # the previous row's last site
+        elif h >= 0:
             assert h // L == y and abs(h % L - x) == 1 and pos[h] == k - 1
         else:
             assert o.row_start[k]
@@ -45,6 +47,10 @@ def test_zigzag_snakes_and_raster_does_not():
     assert z.sites.tolist() == [0, 1, 2, 5, 4, 3, 6, 7, 8]
     assert r.sites.tolist() == list(range(9))
     assert z.horizontal.tolist()[3:6] == [-1, 5, 4]
+    w = make_ordering(3, "raster-wrap")
+    assert w.sites.tolist() == list(range(9))
+    assert w.horizontal.tolist() == [-1, 0, 1, 2, 3, 4, 5, 6, 7]
+    assert r.horizontal.tolist() == [-1, 0, 1, -1, 3, 4, -1, 6, 7]
 
 
 def test_energy_matches_the_spin_formula(states):

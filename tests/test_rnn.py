@@ -283,9 +283,9 @@ def test_single_flips_run_only_the_suffixes():
         counted.append(int(np.prod(x.shape[:-1])))
         return original(x, w)
 
-    def counting_row(w, above_h, above_oh, bits, log_p):   # a whole teacher-forced row: L sites
+    def counting_row(w, above_h, above_oh, bits, log_p, *start):   # a whole teacher-forced row: L sites
         counted.append(L * int(np.prod(bits.shape[1:])))
-        return original_row(w, above_h, above_oh, bits, log_p)
+        return original_row(w, above_h, above_oh, bits, log_p, *start)
 
     object.__setattr__(cell, "apply", counting)
     model._teacher_forced_vanilla_row = counting_row

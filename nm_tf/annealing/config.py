@@ -8,12 +8,25 @@ import math
 from pathlib import Path
 from ..errors import UsageError
 from ..exact.gf2 import MAX_EXACT_GROUP, SYMMETRIES, group_order
+from ..lattice import ORDERINGS
 
-__all__ = ["AnnealConfig", "load_config_file"]
+__all__ = ["AnnealConfig", "PRESETS", "load_config_file"]
 
 MODES = ("vca", "vqa")
 SCHEDULES = ("linear", "exponential", "points")
 SNAPSHOT_TAGS = ("before_warmup", "after_warmup", "mid_annealing", "end")
+CELLS = ("vanilla", "gru")            # nm_tf.models.cell.CELL_TYPES (kept here TensorFlow-free; a test pins it)
+INITS = ("glorot", "authors")         # nm_tf.models.cell.INITS
+LOCAL_LOSSES = ("fresh", "stale")
+MAX_PROB_FLOOR = 0.1                  # nm_tf.models.cell.MAX_PROB_FLOOR
+# Named sets of field values; the fields given explicitly (flags, config file) override them, and
+# config.json records the resolved values. "authors": the protocol of the authors' public code
+# (github.com/smorawetz/Tensorflow-VQA, read November 2026) with Table I's other values.
+PRESETS = {
+    "none": {},
+    "authors": {"ordering": "raster-wrap", "lr": 1e-3, "minibatch": 10, "local_loss": "stale", "init": "authors",
+                "dtype": "float64", "prob_floor": 1e-8, "vqa_baseline_scale": 0.25},
+}
 # Upper bounds from memory (24 GB machines; a training step keeps the hidden states of every
 # site: N * samples * hidden * 4 bytes, 1 GB at L = 128, 1000 samples, d_h = 40, x3 for the
 # backward pass), and from the row loop being unrolled L sites per row at compile time.
@@ -40,7 +53,18 @@ FIELD_HELP = {
                  "default: one update on all samples)",
     "hidden": "d_h, hidden units of the 2D RNN (Table I: 40)",
     "cell": "RNN cell: vanilla (the paper's ELU) or gru",
-    "ordering": "site order of the autoregressive product: zigzag (the paper's snake) or raster",
+    "ordering": "site order of the autoregressive product: zigzag (the paper's snake), raster, or raster-wrap "
+                "(the authors' code: raster with the previous row's last site as a row's first horizontal input)",
+    "init": "weight initialisation: glorot (one draw for the stacked kernel, zero bias) or authors (separate "
+            "Glorot draws for W_h and W_v, Glorot hidden bias)",
+    "prob_floor": "add this to both probabilities of every conditional and renormalise (authors: 1e-8; 0: off)",
+    "local_loss": "fresh: each mini-batch's local losses at the current weights; stale: computed once per training "
+                  "step on all samples and reused by every mini-batch update (the authors' code; needs minibatch)",
+    "vqa_baseline_scale": "vqa: the control variate is this times the mean local energy (1: the full baseline; "
+                          "authors: 0.25)",
+    "preset": "a named set of field values that explicit flags and config keys override: none or authors "
+              "(the authors' code: raster-wrap, lr 1e-3, minibatch 10, stale losses, their init, float64, "
+              "prob floor 1e-8, vqa baseline 1/4)",
     "lr": "Adam learning rate (Table I: 1e-4)",
     "clip_norm": "clip the global gradient norm to this value before each Adam update (0: no clipping, the "
                  "paper's protocol); a guard against the score spikes of a nearly deterministic network at low T",
@@ -75,8 +99,9 @@ FIELD_HELP = {
     "landscape_normalization": "landscape directions: none (the paper's N(0,1)), filter or layer",
     "landscape_orthogonalize": "make the second landscape direction orthogonal to the first (true|false)",
 }
-FIELD_CHOICES = {"mode": ("vca", "vqa"), "schedule": ("linear", "exponential", "points"),
-                 "cell": ("vanilla", "gru"), "ordering": ("zigzag", "raster"), "dtype": ("float32", "float64"),
+FIELD_CHOICES = {"mode": MODES, "schedule": SCHEDULES,
+                 "cell": CELLS, "ordering": ORDERINGS, "dtype": ("float32", "float64"), "init": INITS,
+                 "local_loss": LOCAL_LOSSES, "preset": tuple(PRESETS),
                  "landscape_normalization": ("none", "filter", "layer"),
                  "symmetry": SYMMETRIES}
 
@@ -112,6 +137,11 @@ class AnnealConfig:
     hidden: int = 40
     cell: str = "vanilla"
     ordering: str = "zigzag"
+    init: str = "glorot"
+    prob_floor: float = 0.0
+    local_loss: str = "fresh"
+    vqa_baseline_scale: float = 1.0
+    preset: str = "none"
     lr: float = 1e-4
     clip_norm: float = 0.0
     seed: int = 0
@@ -194,10 +224,19 @@ class AnnealConfig:
                                  f"or symmetrise only when sampling (nm-tf export/modes --symmetry)")
             if self.replicas != 1:
                 raise UsageError("symmetry and replicas > 1 cannot be combined")
-        if self.cell not in ("vanilla", "gru"):
-            raise UsageError(f"cell must be 'vanilla' or 'gru', got {self.cell!r}")
-        if self.ordering not in ("zigzag", "raster"):
-            raise UsageError(f"ordering must be 'zigzag' or 'raster', got {self.ordering!r}")
+        for name in ("cell", "ordering", "init", "local_loss", "preset"):
+            if getattr(self, name) not in FIELD_CHOICES[name]:
+                raise UsageError(f"{name} must be one of {', '.join(FIELD_CHOICES[name])}, got {getattr(self, name)!r}")
+        if not 0 <= self.prob_floor <= MAX_PROB_FLOOR:
+            raise UsageError(f"prob_floor must be in [0, {MAX_PROB_FLOOR}], got {self.prob_floor!r}")
+        if not 0 <= self.vqa_baseline_scale <= 1 or math.isnan(self.vqa_baseline_scale):
+            raise UsageError(f"vqa_baseline_scale must be in [0, 1], got {self.vqa_baseline_scale!r}")
+        if self.local_loss == "stale":
+            if self.minibatch is None or self.minibatch == self.samples:
+                raise UsageError("local_loss stale reuses the step's local losses across mini-batch updates: set "
+                                 "minibatch to a divisor of samples smaller than it (authors: 10)")
+            if self.symmetry != "none" or self.replicas != 1:
+                raise UsageError("local_loss stale cannot be combined with a symmetry or replicas > 1")
         if self.T_final > self.T_start or self.gamma_final > self.gamma_start:
             raise UsageError(f"T_final ({self.T_final}) and gamma_final ({self.gamma_final}) must not exceed "
                              f"the initial T ({self.T_start}) and Gamma ({self.gamma_start})")
@@ -257,11 +296,15 @@ class AnnealConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "AnnealConfig":
+        """Fields by name; with ``preset``, the preset's values first and ``data`` over them."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names
         if unknown:
             raise UsageError(f"unknown config keys: {sorted(unknown)}")
-        data = dict(data)
+        preset = data.get("preset", "none")
+        if preset not in PRESETS:
+            raise UsageError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        data = {**PRESETS[preset], **data}
         for key in ("schedule_points", "landscape"):
             if data.get(key) is not None:
                 data[key] = tuple(tuple(p) if isinstance(p, list) else p for p in data[key])

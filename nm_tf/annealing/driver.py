@@ -156,16 +156,14 @@ class AnnealRun:
         import keras
         import tensorflow as tf
 
-        from ..models import NewmanMooreRNN
+        from ..models import build_model
         from .losses import make_train_step
 
         cfg = self.cfg
         self.strategy = make_strategy(cfg.replicas)
         scope = self.strategy.scope() if self.strategy else _NullScope()
         with scope:
-            self.model = NewmanMooreRNN(cfg.L, hidden=cfg.hidden, cell=cfg.cell, ordering=cfg.ordering,
-                                        seed=cfg.seed, jit_compile=cfg.jit and not self.strategy,
-                                        dtype=cfg.dtype)
+            self.model = build_model(cfg, jit_compile=cfg.jit and not self.strategy)
             self.optimizer = keras.optimizers.Adam(learning_rate=cfg.lr)
             self.step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.group = None
@@ -177,7 +175,8 @@ class AnnealRun:
                 self.model, self.optimizer, cfg.samples, quantum=cfg.mode == "vqa", J=cfg.J,
                 jit_compile=cfg.jit and not self.strategy, strategy=self.strategy,
                 minibatch=cfg.minibatch, flip_chunk=cfg.flip_chunk, penalty=cfg.penalty, group=self.group,
-                group_score_draws=cfg.symmetry_score_draws, clip_norm=cfg.clip_norm)
+                group_score_draws=cfg.symmetry_score_draws, clip_norm=cfg.clip_norm, local_loss=cfg.local_loss,
+                baseline_scale=cfg.vqa_baseline_scale if cfg.mode == "vqa" else 1.0)
         self.ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step_var)
         self.manager = tf.train.CheckpointManager(self.ckpt, str(self.rundir.checkpoints), max_to_keep=3)
         self.exact = _ExactReference(cfg)

@@ -85,7 +85,8 @@ def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,
 def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False, J: float = 1.0,
                     jit_compile: bool = True, strategy=None, minibatch=None,
                     flip_chunk: int = DEFAULT_FLIP_CHUNK, penalty: float = 0.0, group=None,
-                    group_score_draws: int = 0, clip_norm: float = 0.0):
+                    group_score_draws: int = 0, clip_norm: float = 0.0, local_loss: str = "fresh",
+                    baseline_scale: float = 1.0):
     """Build a compiled step ``step(seed int64[2], T, gamma) -> metrics``.
 
     Args:
@@ -110,6 +111,13 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
             :func:`~nm_tf.models.symmetry.symmetrized_log_prob_and_score_images`).
         clip_norm: > 0 scales each update's gradient down to this global norm when it is larger
             (``grad_norm`` reports the norm before clipping); 0 leaves it alone (Table I).
+        local_loss: ``"fresh"`` (each mini-batch's local losses at the weights of its own update) or
+            ``"stale"`` (the authors' code: ``log p`` and the local losses of all ``N_s`` samples once, at
+            the step's starting weights, reused by every mini-batch update; only the score ``log p`` in the
+            surrogate is re-evaluated). Needs ``minibatch``.
+        baseline_scale: the control variate is ``baseline_scale * mean(L_loc)`` (1: the full mean; the
+            authors' VQA cost ``2 mean(log p E) - mean(E) mean(log p / 2)`` is ``2 mean((E - mean(E) / 4)
+            log p)``, i.e. 1/4, times 2, which Adam does not see but for its epsilon).
 
     Returns:
         A callable returning a dict of scalar tensors for the samples drawn:
@@ -130,6 +138,11 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
         raise UsageError(f"minibatch ({minibatch}) must be a positive divisor of num_samples "
                          f"({num_samples}) and cannot be combined with a distribution strategy")
     dt = model.rnn_cell.compute_dtype
+    if local_loss not in ("fresh", "stale"):
+        raise UsageError(f"local_loss must be fresh or stale, got {local_loss!r}")
+    if local_loss == "stale" and (minibatch is None or group is not None):
+        raise UsageError("local_loss stale needs minibatch and cannot be combined with a symmetry group")
+    scale = tf.constant(float(baseline_scale), dt)
     if group is not None and strategy is not None:
         raise UsageError("a symmetry group cannot be combined with a distribution strategy")
     # VQA without a group: the flip amplitudes reuse the hidden states of the pass that gave log p
@@ -202,7 +215,7 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
                              tf.reduce_sum(tf.stop_gradient(log_p))])
             if strategy is not None:
                 sums = ctx.all_reduce(tf.distribute.ReduceOp.SUM, sums)
-            surrogate = tf.reduce_sum((loc - sums[0] / num_samples) * score) / num_samples
+            surrogate = tf.reduce_sum((loc - scale * sums[0] / num_samples) * score) / num_samples
         grads = tape.gradient(surrogate, variables)
         total = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads) if strategy is not None else None
         gnorm, finite = apply(grads, sums[0], total)
@@ -212,6 +225,8 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
         # The samples are drawn once at the step's starting weights; each mini-batch then takes
         # log p and its local losses at the weights of its own update. The step's metrics are
         # accumulated from those mini-batch passes, so no flip amplitudes are computed twice.
+        if local_loss == "stale":
+            return stale_minibatch_step(seed, T, gamma)
         bits = draw(num_samples, seed)
         sums = tf.zeros([4], dt)
         gnorm, finite = tf.constant(0.0, dt), tf.constant(True)
@@ -231,10 +246,36 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
                     score = lp
                 loc_k, e_k = local_losses(model, part, lp, T, gamma, quantum=quantum, J=J,
                                           flip_chunk=flip_chunk, penalty=penalty, flip_log_probs=flipped)
-                surrogate = tf.reduce_mean((loc_k - tf.reduce_mean(loc_k)) * score)
+                surrogate = tf.reduce_mean((loc_k - scale * tf.reduce_mean(loc_k)) * score)
             g, f = apply(tape.gradient(surrogate, variables), tf.reduce_mean(loc_k))
             sums += tf.stack([tf.reduce_sum(loc_k), tf.reduce_sum(e_k), tf.reduce_sum(e_k * e_k),
                               tf.reduce_sum(tf.stop_gradient(lp))])
+            gnorm, finite = tf.maximum(gnorm, g), finite & f
+        return metrics(sums, gnorm, finite)
+
+    def stale_minibatch_step(seed, T, gamma):
+        # The authors' order: sample, then log p and the local losses of all samples at the starting
+        # weights (the metrics are theirs), then one update per mini-batch with those losses kept. The
+        # samples are i.i.d., so taking the mini-batches in drawn order equals the authors' shuffle.
+        if quantum:
+            u = uniforms_from_seed([model.L, model.L, num_samples], seed, dt)
+            bits, log_p, hs, step_bits = model.scan(num_samples, uniforms=u, keep=True)
+            flipped = (model.single_flip_log_probs(bits, kept=(hs, step_bits)) if num_samples * model.L <= flip_chunk
+                       else None)
+        else:
+            bits, log_p = model.sample_graph(num_samples, seed)
+            flipped = None
+        log_p = tf.stop_gradient(log_p)
+        loc, e = local_losses(model, bits, log_p, T, gamma, quantum=quantum, J=J, flip_chunk=flip_chunk,
+                              penalty=penalty, flip_log_probs=flipped)
+        sums = tf.stack([tf.reduce_sum(loc), tf.reduce_sum(e), tf.reduce_sum(e * e), tf.reduce_sum(log_p)])
+        gnorm, finite = tf.constant(0.0, dt), tf.constant(True)
+        for k in range(num_samples // minibatch):
+            part, loc_k = bits[k * minibatch:(k + 1) * minibatch], loc[k * minibatch:(k + 1) * minibatch]
+            with tf.GradientTape() as tape:
+                score = model.log_prob_graph(part)
+                surrogate = tf.reduce_mean((loc_k - scale * tf.reduce_mean(loc_k)) * score)
+            g, f = apply(tape.gradient(surrogate, variables), tf.reduce_mean(loc_k))
             gnorm, finite = tf.maximum(gnorm, g), finite & f
         return metrics(sums, gnorm, finite)
 

@@ -49,13 +49,12 @@ def restore_model(workdir, checkpoint: int | None = None, jit_compile: bool = Fa
     """
     import tensorflow as tf
 
-    from ..models import NewmanMooreRNN
+    from ..models import build_model
 
     workdir = Path(workdir)
     run = RunDir(workdir)
     cfg = run.config()
-    model = NewmanMooreRNN(cfg.L, hidden=cfg.hidden, cell=cfg.cell, ordering=cfg.ordering, seed=cfg.seed,
-                           jit_compile=jit_compile, dtype=cfg.dtype)
+    model = build_model(cfg, jit_compile=jit_compile)
     kept = list_checkpoints(workdir)
     weights = run.weights_path
     if checkpoint is None and weights.exists():

@@ -74,7 +74,7 @@ def export_model(model, path, J: float = 1.0, metadata=None, warmup: bool = True
     extra = path / "assets.extra"
     extra.mkdir(exist_ok=True)
     meta = {"L": model.L, "n_sites": model.n_sites, "hidden": model.hidden, "cell": model.cell_type,
-            "ordering": model.ordering_name, "J": J, "encoding": "int8 bits, 1 = spin down, site x + L*y",
+            "ordering": model.ordering_name, "prob_floor": model.prob_floor, "J": J, "encoding": "int8 bits, 1 = spin down, site x + L*y",
             "xla_buckets": list(buckets) if buckets else None,
             "symmetry": symmetry, "symmetry_group_order": group.order if group else 1,
             **(metadata or {})}

@@ -58,15 +58,14 @@ class PlaneLoss:
         """Plain values that rebuild an equivalent evaluator elsewhere (:meth:`from_settings`)."""
         m = self.model
         return {"L": m.L, "hidden": m.hidden, "cell": m.cell_type, "ordering": m.ordering_name,
-                "dtype": self.dtype, "quantum": self.quantum, "J": self.J, "jit": self.jit, "penalty": self.penalty}
+                "prob_floor": m.prob_floor, "dtype": self.dtype, "quantum": self.quantum, "J": self.J, "jit": self.jit, "penalty": self.penalty}
 
     @classmethod
     def from_settings(cls, settings: dict) -> "PlaneLoss":
-        from ..models import NewmanMooreRNN
+        from ..models import MODEL_FIELDS, build_model
 
         s = dict(settings)
-        model = NewmanMooreRNN(s.pop("L"), hidden=s.pop("hidden"), cell=s.pop("cell"), ordering=s.pop("ordering"),
-                               dtype=s.pop("dtype"), jit_compile=False)
+        model = build_model({k: s.pop(k) for k in MODEL_FIELDS if k in s} | {"dtype": s["dtype"]}, jit_compile=False)
         return cls(model, **s)
 
     # ----------------------------------------------------------------- graph pieces

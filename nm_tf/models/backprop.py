@@ -5,11 +5,12 @@ Why: the autodiff gradient of the row loop cost ~3x the forward pass under XLA
 (sampled or given), so ``d log p / d theta`` needs only
 
 * ``z = h . (U_1 - U_0) + (c_1 - c_0)``, the logit of bit 1, and
-  ``d log p / d z = bit - sigmoid(z)``;
+  ``d log p / d z = bit - sigmoid(z)`` (:func:`~.cell.d_bit_log_prob_dz`, also with a probability floor);
 * one reverse sweep for ``dpre = d/d(pre-activation)``: per site
   ``dh = dz u + dpre_next W_hh^T + dpre_below W_vh^T`` and
   ``dpre = dh * ELU'(pre)`` with ``ELU'(pre) = 1 if h > 0 else h + 1``; the
-  row-below term is one matmul per row;
+  row-below term is one matmul per row; with ``raster-wrap`` the last site of a row also
+  feeds the first site of the next row through ``W_hh``;
 * the weight gradients as bulk contractions over all sites at the end.
 
 Shapes: ``hs [L, L, B, d]`` and ``bits [L, L, B]`` in visiting order (row, step).
@@ -19,17 +20,24 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from .cell import bit_logit_weights
+from .cell import bit_logit_weights, d_bit_log_prob_dz
 
 __all__ = ["log_prob_grads"]
 
 
-def _shift_right(x):
-    """Along the step axis (1): the previous site of the row, zeros before the first."""
-    return tf.pad(x[:, :-1], [[0, 0], [1, 0]] + [[0, 0]] * (len(x.shape) - 2))
+def _shift_right(x, wrap: bool):
+    """Along the step axis (1): the previous site of the row, zeros before the first; with ``wrap`` the
+    previous site in visiting order (the last site of the row above at a row start, zeros at step 0)."""
+    if not wrap:
+        return tf.pad(x[:, :-1], [[0, 0], [1, 0]] + [[0, 0]] * (len(x.shape) - 2))
+    shape = tf.shape(x)
+    flat = tf.reshape(x, tf.concat([[shape[0] * shape[1]], shape[2:]], 0))
+    flat = tf.pad(flat[:-1], [[1, 0]] + [[0, 0]] * (len(x.shape) - 2))
+    return tf.reshape(flat, shape)
 
 
-def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse: bool):
+def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse: bool, wrap: bool = False,
+                   floor: float = 0.0):
     """Gradients of ``sum_b upstream_b log p_b`` with respect to the vanilla cell's weights.
 
     Args:
@@ -39,6 +47,8 @@ def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse:
         kernel: ``[2 (d + 2), d]`` (rows ``[h_horiz, s_horiz, h_up, s_up]``).
         out_kernel: ``[d, 2]``; out_bias: ``[2]``.
         reverse: zigzag ordering (each row visited opposite to the one before).
+        wrap: raster-wrap ordering (a row's first site sees the previous row's last site).
+        floor: the model's probability floor (:func:`~.cell.prob_of_one`).
 
     Returns:
         ``(d_kernel, d_bias, d_out_kernel, d_out_bias)``.
@@ -46,7 +56,7 @@ def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse:
     L, d = hs.shape[0], hs.shape[-1]
     u, c = bit_logit_weights(out_kernel, out_bias)
     z = tf.tensordot(hs, u, 1) + c
-    dz = upstream * (bits - tf.sigmoid(z))                                   # [L, L, B]
+    dz = upstream * d_bit_log_prob_dz(z, bits, floor)                        # [L, L, B]
     d_u = tf.einsum("yjb,yjbd->d", dz, hs)
     dz_sum = tf.reduce_sum(dz)
     d_out_kernel = tf.stack([-d_u, d_u], axis=1)
@@ -65,7 +75,12 @@ def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse:
         grad_elu = tf.gather(elu_grad, y)
         dpre, rows = None, [None] * L
         for j in reversed(range(L)):
-            dh = direct[j] if dpre is None else direct[j] + tf.matmul(dpre, w_hh_t)
+            if dpre is not None:
+                dh = direct[j] + tf.matmul(dpre, w_hh_t)
+            elif wrap:                       # the row's last site feeds the next row's first one
+                dh = direct[j] + tf.matmul(below_next[0], w_hh_t)
+            else:
+                dh = direct[j]
             dpre = dh * grad_elu[j]
             rows[j] = dpre
         row = tf.stack(rows)
@@ -81,7 +96,8 @@ def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse:
     above_h = hs[:-1, ::-1] if reverse else hs[:-1]
     above_oh = onehot[:-1, ::-1] if reverse else onehot[:-1]
     pad_row = [[1, 0]] + [[0, 0]] * 3
-    x = tf.concat([_shift_right(hs), _shift_right(onehot), tf.pad(above_h, pad_row), tf.pad(above_oh, pad_row)],
+    x = tf.concat([_shift_right(hs, wrap), _shift_right(onehot, wrap), tf.pad(above_h, pad_row),
+                   tf.pad(above_oh, pad_row)],
                   axis=-1)                                                   # [L, L, B, 2 (d + 2)]
     d_kernel = tf.einsum("yjbk,yjbd->kd", x, dpre)
     d_bias = tf.reduce_sum(dpre, axis=[0, 1, 2])

@@ -2,13 +2,51 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
+import tensorflow as tf
 from keras import ops
 from ..errors import UsageError
 
-__all__ = ["RNN2DCell", "CELL_TYPES", "bit_logit_weights"]
+__all__ = ["RNN2DCell", "CELL_TYPES", "INITS", "bit_log_prob", "bit_logit_weights", "d_bit_log_prob_dz",
+           "prob_of_one"]
 
 CELL_TYPES = ("vanilla", "gru")
+# "glorot": one Glorot-uniform draw for the stacked [W_h; W_v] kernel, zero biases (ours).
+# "authors": the authors' public code: separate Glorot-uniform draws for W_h and W_v ([d + 2, d] each, so a
+# wider range), and a Glorot-uniform (non-zero) hidden bias; the output layer as ours (Glorot, zero bias).
+INITS = ("glorot", "authors")
+MAX_PROB_FLOOR = 0.1
+
+
+def prob_of_one(z, floor: float = 0.0):
+    """``p(bit = 1)`` from its logit ``z``; with ``floor > 0`` each of the two probabilities gets
+    ``+floor`` and the pair is renormalised (the authors' ``softmax + 1e-8``), so no conditional is 0."""
+    p = tf.sigmoid(z)
+    return p if not floor else (p + floor) / (1.0 + 2.0 * floor)
+
+
+def bit_log_prob(z, bits, floor: float = 0.0):
+    """``log p(bit)`` of float ``bits`` from the logit ``z`` of bit 1 (see :func:`prob_of_one`).
+
+    This is the one definition of the conditional's log-probability: the sampler, teacher forcing, the
+    single-flip suffix passes and (through :func:`d_bit_log_prob_dz`) the hand-written backward pass use it.
+    """
+    sz = (2.0 * bits - 1.0) * z
+    if not floor:
+        return tf.math.log_sigmoid(sz)
+    return tf.math.log(tf.sigmoid(sz) + floor) - math.log1p(2.0 * floor)
+
+
+def d_bit_log_prob_dz(z, bits, floor: float = 0.0):
+    """``d bit_log_prob / dz``: ``bit - sigmoid(z)``, or with a floor ``s q (1 - q) / (q + floor)`` with
+    ``s = 2 bit - 1`` and ``q = sigmoid(s z)``."""
+    if not floor:
+        return bits - tf.sigmoid(z)
+    s = 2.0 * bits - 1.0
+    q = tf.sigmoid(s * z)
+    return s * q * (1.0 - q) / (q + floor)
 
 
 def bit_logit_weights(out_kernel, out_bias):
@@ -38,18 +76,24 @@ class RNN2DCell(keras.layers.Layer):
         hidden: hidden size ``d_h`` (paper: 40).
         cell: ``"vanilla"`` or ``"gru"``.
         seed: seed of the weight initialisation.
+        init: ``"glorot"`` (ours) or ``"authors"`` (see :data:`INITS`). Parameters either way:
+            ``2 (d + 2) d + d`` in the cell (``x2`` for the gated cell) and ``2 d + 2`` in the output layer
+            (3 482 at ``d = 40``, vanilla).
 
     Example:
         >>> cell = RNN2DCell(hidden=8)
         >>> h, logits = cell(keras.ops.zeros((3, 2 * (8 + 2))))  # doctest: +SKIP
     """
 
-    def __init__(self, hidden: int = 40, cell: str = "vanilla", seed: int = 0, **kwargs):
+    def __init__(self, hidden: int = 40, cell: str = "vanilla", seed: int = 0, init: str = "glorot", **kwargs):
         super().__init__(**kwargs)
         if not isinstance(hidden, int) or isinstance(hidden, bool) or hidden < 1:
             raise UsageError(f"hidden size must be a positive integer, got {hidden!r}")
         if cell not in CELL_TYPES:
             raise UsageError(f"cell must be one of {CELL_TYPES}, got {cell!r}")
+        if init not in INITS:
+            raise UsageError(f"Received an invalid value for argument `init`: expected one of {INITS}, got {init!r}")
+        self.init = init
         self.hidden = hidden
         self.cell = cell
         self.seed = int(seed)
@@ -62,8 +106,18 @@ class RNN2DCell(keras.layers.Layer):
         d, k = self.hidden, self.input_size
         # Explicit, distinct seeds per matrix: construction is reproducible.
         init = lambda k: keras.initializers.GlorotUniform(seed=3 * self.seed + k)  # noqa: E731
-        self.kernel = self.add_weight(name="kernel", shape=(k, d), initializer=init(0))
-        self.bias = self.add_weight(name="bias", shape=(d,), initializer="zeros")
+        if self.init == "authors":
+            # Two Glorot draws of [d + 2, d] (W_h, W_v stacked) and a Glorot bias (fan = d), as the authors' code.
+            def kernel_init(shape, dtype=None):
+                half = keras.initializers.GlorotUniform(seed=3 * self.seed + 100)((k // 2, d), dtype=dtype)
+                other = keras.initializers.GlorotUniform(seed=3 * self.seed + 101)((k // 2, d), dtype=dtype)
+                return ops.concatenate([half, other], axis=0)
+
+            bias_init = keras.initializers.GlorotUniform(seed=3 * self.seed + 102)
+        else:
+            kernel_init, bias_init = init(0), "zeros"
+        self.kernel = self.add_weight(name="kernel", shape=(k, d), initializer=kernel_init)
+        self.bias = self.add_weight(name="bias", shape=(d,), initializer=bias_init)
         if self.cell == "gru":
             self.gate_kernel = self.add_weight(name="gate_kernel", shape=(k, d), initializer=init(1))
             self.gate_bias = self.add_weight(name="gate_bias", shape=(d,), initializer="zeros")
@@ -106,4 +160,5 @@ class RNN2DCell(keras.layers.Layer):
         return self.apply(x, self.weight_dict())
 
     def get_config(self):
-        return {**super().get_config(), "hidden": self.hidden, "cell": self.cell, "seed": self.seed}
+        return {**super().get_config(), "hidden": self.hidden, "cell": self.cell, "seed": self.seed,
+                "init": self.init}

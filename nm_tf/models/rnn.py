@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..lattice import ORDERINGS, check_L, make_ordering
-from .cell import RNN2DCell, bit_logit_weights
+from .cell import MAX_PROB_FLOOR, RNN2DCell, bit_log_prob, bit_logit_weights, prob_of_one
 from ..errors import UsageError
 
 __all__ = ["NewmanMooreRNN", "seed_tensor", "uniforms_from_seed"]
@@ -87,12 +87,16 @@ class NewmanMooreRNN(keras.Model):
         L: linear size.
         hidden: hidden size ``d_h`` (Table I: 40).
         cell: ``"vanilla"`` (ELU, the paper's) or ``"gru"``.
-        ordering: ``"zigzag"`` (the paper's) or ``"raster"``.
+        ordering: ``"zigzag"`` (the paper's), ``"raster"`` or ``"raster-wrap"`` (the authors' code: raster,
+            with the previous row's last site as the horizontal input of a row's first site).
         seed: seed of the weight initialisation.
         jit_compile: compile ``sample``/``log_prob`` with XLA.
         dtype: ``"float32"`` (default) or ``"float64"``.
         manual_backprop: differentiate ``log p`` of the vanilla cell with the hand-written
             backward pass of :mod:`nm_tf.models.backprop` (False: TensorFlow autodiff).
+        init: weight initialisation, ``"glorot"`` (ours) or ``"authors"`` (:data:`~nm_tf.models.cell.INITS`).
+        prob_floor: ``0`` (default) or a small ``eps > 0``: every conditional becomes
+            ``(p + eps) / (1 + 2 eps)`` (the authors' ``softmax + 1e-8``, renormalised).
 
     Spins are bits (``1`` = down); outputs are in site order ``i = x + L*y``.
 
@@ -105,7 +109,7 @@ class NewmanMooreRNN(keras.Model):
 
     def __init__(self, L: int, hidden: int = 40, cell: str = "vanilla", ordering: str = "zigzag",
                  seed: int = 0, jit_compile: bool = True, dtype="float32", manual_backprop: bool = True,
-                 **kwargs):
+                 init: str = "glorot", prob_floor: float = 0.0, **kwargs):
         super().__init__(dtype=dtype, **kwargs)
         self.L = check_L(L)
         if ordering not in ORDERINGS:
@@ -114,13 +118,20 @@ class NewmanMooreRNN(keras.Model):
         self.init_seed = int(seed)
         self.jit_compile = bool(jit_compile)
         self.manual_backprop = bool(manual_backprop)
-        self.rnn_cell = RNN2DCell(hidden=hidden, cell=cell, seed=self.init_seed, dtype=dtype, name="cell")
+        if (isinstance(prob_floor, bool) or not isinstance(prob_floor, numbers.Real)
+                or not 0.0 <= prob_floor <= MAX_PROB_FLOOR):
+            raise UsageError(f"Received an invalid value for argument `prob_floor`: expected a number in "
+                             f"[0, {MAX_PROB_FLOOR}], got {prob_floor!r}")
+        self.prob_floor = float(prob_floor)
+        self.rnn_cell = RNN2DCell(hidden=hidden, cell=cell, seed=self.init_seed, init=init, dtype=dtype,
+                                  name="cell")
         self.rnn_cell.build()
         self.built = True
         order = make_ordering(self.L, ordering)
         self._steps_to_sites = tf.constant(order.position(), dtype=tf.int32)
         self._sites_to_steps = tf.constant(order.sites, dtype=tf.int32)
         self._reverse_above = rows_run_opposite(order)
+        self._wrap_rows = ordering == "raster-wrap"
         self._fns = {}
 
     # ------------------------------------------------------------------ properties
@@ -139,7 +150,8 @@ class NewmanMooreRNN(keras.Model):
     def get_config(self):
         return {**super().get_config(), "L": self.L, "hidden": self.hidden, "cell": self.cell_type,
                 "ordering": self.ordering_name, "seed": self.init_seed,
-                "jit_compile": self.jit_compile, "manual_backprop": self.manual_backprop}
+                "jit_compile": self.jit_compile, "manual_backprop": self.manual_backprop,
+                "init": self.rnn_cell.init, "prob_floor": self.prob_floor}
 
     # ------------------------------------------------------------------ core pass
     def scan(self, batch, uniforms=None, given=None, weights=None, keep: bool = False):
@@ -186,34 +198,46 @@ class NewmanMooreRNN(keras.Model):
             bits, log_p, hs, step_bits = self._scan_loop(batch, uniforms, given, w, batched=False, keep=True)
 
             def grad(d_bits, d_log_p, d_hs, d_step_bits):   # hs and step_bits are returned without gradient
-                return log_prob_grads(hs, step_bits, d_log_p, kernel, out_kernel, out_bias, reverse=reverse)
+                return log_prob_grads(hs, step_bits, d_log_p, kernel, out_kernel, out_bias, reverse=reverse,
+                                      wrap=self._wrap_rows, floor=self.prob_floor)
 
             return (bits, log_p, tf.stop_gradient(hs), tf.stop_gradient(step_bits)), grad
 
         return run(*(tf.convert_to_tensor(cell.weight_dict()[k])
                      for k in ("kernel", "bias", "out_kernel", "out_bias")))
 
-    def _row(self, w, above_h, above_oh, row_src, log_p, zeros_h, zeros_oh, sampling: bool):
-        """One row of L sites. ``above_*``: the row above, already aligned with this row's steps.
+    def _row_start(self, prev_h, prev_oh, zeros_h, zeros_oh):
+        """The horizontal input of a row's first site: zeros, or with ``raster-wrap`` the last site of the
+        previous row (``prev_*`` in visiting order; zeros above row 0)."""
+        return (prev_h[-1], prev_oh[-1]) if self._wrap_rows else (zeros_h, zeros_oh)
+
+    def _row(self, w, above_h, above_oh, row_src, log_p, start_h, start_oh, sampling: bool):
+        """One row of L sites. ``above_*``: the row above, already aligned with this row's steps;
+        ``start_*``: the horizontal input of the row's first site (:meth:`_row_start`).
+
+        This is the model's one source of truth for the vanilla and gated maths; the fast paths that
+        mirror it are :meth:`_teacher_forced_vanilla_row`, the flips' steps in :meth:`single_flip_log_probs`
+        and :mod:`.backprop` (each is tested against this one).
 
         Returns ``(h [L, *S, d], onehot [L, *S, 2], bits [L, *S], log_p)``.
         """
         dt = self.rnn_cell.compute_dtype
-        h, oh = zeros_h, zeros_oh
+        floor = self.prob_floor
+        h, oh = start_h, start_oh
         hs, ohs, bits = [], [], []
         for j in range(self.L):
             # cell.apply directly: Layer.__call__'s per-site bookkeeping cost ~20% under XLA.
             h, logits = self.rnn_cell.apply(tf.concat([h, oh, above_h[j], above_oh[j]], axis=-1), w)
             z = logits[..., 1] - logits[..., 0]               # logit of bit 1
-            b = tf.cast(row_src[j] < tf.sigmoid(z), dt) if sampling else row_src[j]
-            log_p = log_p + tf.math.log_sigmoid((2.0 * b - 1.0) * z)
+            b = tf.cast(row_src[j] < prob_of_one(z, floor), dt) if sampling else row_src[j]
+            log_p = log_p + bit_log_prob(z, b, floor)
             oh = tf.stack([1.0 - b, b], axis=-1)
             hs.append(h)
             ohs.append(oh)
             bits.append(b)
         return tf.stack(hs), tf.stack(ohs), tf.stack(bits), log_p
 
-    def _teacher_forced_vanilla_row(self, w, above_h, above_oh, bits, log_p):
+    def _teacher_forced_vanilla_row(self, w, above_h, above_oh, bits, log_p, start_h, start_oh):
         """:meth:`_row` under teacher forcing for the vanilla cell: the same maths, split by what each
         site waits for.
 
@@ -229,9 +253,9 @@ class NewmanMooreRNN(keras.Model):
         kernel = w["kernel"]                                  # [2 (d + 2), d], rows [h, s, h_up, s_up]
         w_hh, w_sh, w_v = kernel[:d], kernel[d:d + 2], kernel[d + 2:]
         onehot = tf.stack([1.0 - bits, bits], axis=-1)                     # [L, B, 2]
-        left_oh = tf.concat([tf.zeros_like(onehot[:1]), onehot[:-1]], axis=0)
+        left_oh = tf.concat([start_oh[None], onehot[:-1]], axis=0)
         pre = tf.matmul(tf.concat([above_h, above_oh], axis=-1), w_v) + tf.matmul(left_oh, w_sh) + w["bias"]
-        h = tf.nn.elu(pre[0])
+        h = tf.nn.elu(tf.matmul(start_h, w_hh) + pre[0]) if self._wrap_rows else tf.nn.elu(pre[0])
         hs = [h]
         for j in range(1, self.L):
             h = tf.nn.elu(tf.matmul(h, w_hh) + pre[j])
@@ -239,7 +263,7 @@ class NewmanMooreRNN(keras.Model):
         hs = tf.stack(hs)                                                  # [L, B, d]
         u, c = bit_logit_weights(w["out_kernel"], w["out_bias"])
         z = tf.tensordot(hs, u, 1) + c
-        log_p = log_p + tf.reduce_sum(tf.math.log_sigmoid((2.0 * bits - 1.0) * z), axis=0)
+        log_p = log_p + tf.reduce_sum(bit_log_prob(z, bits, self.prob_floor), axis=0)
         return hs, onehot, bits, log_p
 
     def _above(self, prev):
@@ -261,12 +285,13 @@ class NewmanMooreRNN(keras.Model):
         split = given is not None and not batched and self.rnn_cell.cell == "vanilla"
 
         def body(y, prev_h, prev_oh, log_p, rows, *hrows):
+            start = self._row_start(prev_h, prev_oh, zeros_h, zeros_oh)
             if split:
                 row_h, row_oh, row_bits, log_p = self._teacher_forced_vanilla_row(
-                    w, self._above(prev_h), self._above(prev_oh), tf.gather(source, y), log_p)
+                    w, self._above(prev_h), self._above(prev_oh), tf.gather(source, y), log_p, *start)
             else:
                 row_h, row_oh, row_bits, log_p = self._row(w, self._above(prev_h), self._above(prev_oh),
-                                                           tf.gather(source, y), log_p, zeros_h, zeros_oh,
+                                                           tf.gather(source, y), log_p, *start,
                                                            sampling=given is None)
             kept = (hrows[0].write(y, row_h),) if keep else ()
             return (y + 1, row_h, row_oh, log_p, rows.write(y, row_bits)) + kept
@@ -333,9 +358,9 @@ class NewmanMooreRNN(keras.Model):
             hs, step_bits = kept
         logits = tf.matmul(hs, w["out_kernel"]) + w["out_bias"]       # [L, L, *S, 2]
         z = logits[..., 1] - logits[..., 0]
-        sign = 2.0 * step_bits - 1.0
-        kept_terms = tf.math.log_sigmoid(sign * z)                      # [L, L, *S]: log p of each site
-        flip_terms = tf.math.log_sigmoid(-sign * z)                     # ... with that site's bit flipped
+        floor = self.prob_floor
+        kept_terms = bit_log_prob(z, step_bits, floor)                  # [L, L, *S]: log p of each site
+        flip_terms = bit_log_prob(z, 1.0 - step_bits, floor)            # ... with that site's bit flipped
         prefix = tf.cumsum(tf.reduce_sum(kept_terms, axis=1), axis=0, exclusive=True)   # log p of rows < y
         within = tf.cumsum(kept_terms, axis=1, exclusive=True)          # log p of the row's steps < j
         onehot = tf.stack([1.0 - step_bits, step_bits], -1)
@@ -385,7 +410,7 @@ class NewmanMooreRNN(keras.Model):
                     h_flat, lg = self.rnn_cell.apply(flat(x, 1), w)
                     h_new = unflat(h_flat, k, 1)
                     zk = unflat(lg[..., 1] - lg[..., 0], k, 0)
-                    changed.append(tf.math.log_sigmoid(copies(2.0 * b_row[k] - 1.0, k, 0, 0) * zk))
+                    changed.append(bit_log_prob(zk, copies(b_row[k], k, 0, 0), floor))
                     row_h.append(tf.concat([h_new, copies(h_row[k], L - k, 0, 1)], axis=rank_s - 1))
                 else:
                     row_h.append(copies(h_row[0], L, 0, 1))
@@ -407,7 +432,7 @@ class NewmanMooreRNN(keras.Model):
 
             def body(r, ph, poh, lp):
                 row_h2, row_oh2, _, lp = self._row(w, self._above(ph), self._above(poh), tf.gather(rows_wide, r),
-                                                   lp, zeros_h, zeros_oh, sampling=False)
+                                                   lp, *self._row_start(ph, poh, zeros_h, zeros_oh), sampling=False)
                 return r + 1, row_h2, row_oh2, lp
 
             _, _, _, lp_flat = tf.while_loop(lambda r, *_: r < L, body, (y + 1, ph, poh, flat(lp, 0)),

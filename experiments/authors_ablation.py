@@ -1,0 +1,176 @@
+"""Why the paper saw mode collapse: the authors' public code as options, and an ablation one factor at a time.
+
+    python experiments/authors_ablation.py --preset paper --out ~/nm-paper --jobs 2 [--groups a,b] [--finished-only]
+    python experiments/authors_ablation.py --preset quick                       # minutes: the same groups, short
+
+The authors' code (github.com/smorawetz/Tensorflow-VQA) differs from the paper's text and from our defaults in
+the ordering (raster with the previous row's last site as a row's first horizontal input: ``raster-wrap``),
+the learning rate (1e-3), the local losses (computed once per training step and reused by the 10 mini-batch
+updates: ``stale``), the numerics (their initialisation, float64, a 1e-8 floor on every conditional) and the
+VQA baseline (1/4 of the mean). ``--preset authors`` (nm-tf) sets all of them. Groups of runs (Table I
+otherwise, 5 seeds each):
+
+- ``authors_vca`` (L = 3, 6), ``authors_vqa`` (L = 3, 5): the authors' protocol;
+- from our default at VCA L = 6, one factor at a time: ``wrap`` (ordering), ``lr3`` (lr 1e-3), ``stale``
+  (local losses), ``numerics`` (their initialisation, float64 and the floor); the default itself is the
+  committed ``vca_L6_s*``;
+- from the authors' protocol at VCA L = 6, one factor reverted to ours: ``authors_no_<factor>``.
+
+Measured per run, from 10^5 fresh samples of p_theta (seed 0): success (a final sample at the ground-state
+energy), ground-state fraction, distinct and effective ground states, the trivial state's share of the
+ground-state samples, and the top configuration's share in the first 100 and in all 10^5 samples (the
+authors looked at their last 100 training samples). Writes authors_ablation.csv, _summary.csv, .png/.pdf.
+"""
+
+import math
+
+import numpy as np
+from common import Experiment, figure, parser
+from nm_tf.annealing.config import PRESETS
+
+SEEDS = 5
+SAMPLES = 100_000
+AUTHORS = dict(PRESETS["authors"], preset="authors")
+OURS = {"ordering": "zigzag", "lr": 1e-4, "local_loss": "fresh", "init": "glorot", "dtype": "float32",
+        "prob_floor": 0.0, "vqa_baseline_scale": 1.0}
+FACTORS = {"wrap": ("ordering",), "lr3": ("lr",), "stale": ("local_loss",),
+           "numerics": ("init", "dtype", "prob_floor")}
+FACTOR_LABELS = {"wrap": "raster-wrap", "lr3": "lr 1e-3", "stale": "stale losses", "numerics": "init+f64+floor"}
+
+
+def groups(ex):
+    """``{group: [(mode, L, task), ...]}`` in the order the runs should be made (seed by seed across groups,
+    so that a partial pool already compares the factors)."""
+    out = {}
+    quick = ex.preset == "quick"
+    for seed in range(SEEDS):
+        out.setdefault("default", []).append(("vca", 6, ex.standard("vca", 6, seed)))
+        out.setdefault("authors_vca", []).append(
+            ("vca", 6, ex.task(f"authors_vca_L6_s{seed}", ex.config("vca", 6, seed, **_authors(quick)))))
+        for name, fields in FACTORS.items():
+            change = {f: AUTHORS[f] for f in fields}
+            out.setdefault(name, []).append(
+                ("vca", 6, ex.task(f"{name}_L6_s{seed}", ex.config("vca", 6, seed, **change))))
+            back = dict(_authors(quick), **{f: OURS[f] for f in fields})
+            out.setdefault(f"authors_no_{name}", []).append(
+                ("vca", 6, ex.task(f"authors_no_{name}_L6_s{seed}", ex.config("vca", 6, seed, **back))))
+    for mode, L in (("vca", 3), ("vqa", 3), ("vqa", 5)):
+        out.setdefault(f"authors_{mode}", [])
+        for seed in range(SEEDS):
+            out[f"authors_{mode}"].append(
+                (mode, L, ex.task(f"authors_{mode}_L{L}_s{seed}", ex.config(mode, L, seed, **_authors(quick)))))
+    return out
+
+
+def _authors(quick: bool) -> dict:
+    """The preset's fields; the quick protocol keeps its own learning rate and has no mini-batches, so its
+    stale variant needs them set."""
+    fields = dict(AUTHORS)
+    if quick:
+        fields.update(lr=2e-3)
+    return fields
+
+
+def measure(task, L):
+    from nm_tf.modes.analysis import analyse
+    from nm_tf.modes.sources import samples_from_run
+
+    bits, _, _ = samples_from_run(task.workdir, SAMPLES, seed=0)
+    s = analyse(bits, L)
+    counts = np.array(s.get("ground_state_counts") or [0])
+    _, top = np.unique(bits, axis=0, return_counts=True)
+    _, top100 = np.unique(bits[:100], axis=0, return_counts=True)
+    return {"ground_state_fraction": s["ground_state_fraction"], "distinct": s["distinct_ground_states"],
+            "degeneracy": s["degeneracy"], "effective": s["effective_ground_states"] or 0.0,
+            "trivial_share": float(counts[0] / counts.sum()) if counts.sum() else math.nan,
+            "top_share_1e5": float(top.max() / len(bits)), "top_share_100": float(top100.max() / 100)}
+
+
+def main():
+    p = parser(__doc__)
+    p.add_argument("--groups", default=None, help="comma-separated groups to run (default: all)")
+    args = p.parse_args()
+    ex = Experiment(args, "authors_ablation")
+    table = groups(ex)
+    chosen = list(table) if not args.groups else args.groups.split(",")
+    unknown = set(chosen) - set(table)
+    if unknown:
+        raise SystemExit(f"unknown groups {sorted(unknown)}; choose from {', '.join(table)}")
+    entries = [(g, m, L, t) for g in chosen for (m, L, t) in table[g]]
+    # seed-major order across the chosen groups
+    entries.sort(key=lambda e: (e[2] != 6 or e[1] != "vca", int(e[3].name.rsplit("_s", 1)[1]), chosen.index(e[0])))
+    summaries = ex.run_all([e[3] for e in entries], partial_ok=True)
+    rows = []
+    for group, mode, L, task in entries:
+        if task.name not in summaries:
+            continue
+        s = summaries[task.name]
+        m = measure(task, L)
+        rows.append([group, mode, L, int(task.name.rsplit("_s", 1)[1]), int(bool(s["ground_state_in_final_sample"])),
+                     m["ground_state_fraction"], m["distinct"], m["degeneracy"], m["effective"], m["trivial_share"],
+                     m["top_share_100"], m["top_share_1e5"], s["wall_seconds"]])
+        print(f"{task.name:>28}: fraction {m['ground_state_fraction']:.4f}, {m['distinct']}/{m['degeneracy']} ground "
+              f"states (effective {m['effective']:.2f}), trivial share {m['trivial_share']:.3f}, top share "
+              f"{m['top_share_100']:.2f} (100) {m['top_share_1e5']:.3f} (1e5)", flush=True)
+    header = ["group", "mode", "L", "seed", "success", "ground_state_fraction", "distinct_ground_states",
+              "degeneracy", "effective_ground_states", "trivial_share", "top_share_100", "top_share_1e5",
+              "wall_seconds"]
+    ex.write_csv("", header, rows)
+    summary = []
+    for group in chosen:
+        for mode, L in sorted({(r[1], r[2]) for r in rows if r[0] == group}):
+            sel = np.array([r[4:12] for r in rows if r[0] == group and r[1] == mode and r[2] == L], dtype=float)
+            n = len(sel)
+            mean = sel.mean(axis=0)
+            sem = sel.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.full(sel.shape[1], math.nan)
+            summary.append([group, mode, L, n, *np.round(mean, 4), *np.round(sem, 4)])
+    ex.write_csv("_summary", ["group", "mode", "L", "seeds"] + [f"{h}_mean" for h in header[4:12]]
+                 + [f"{h}_sem" for h in header[4:12]], summary)
+    _figure(ex, rows, chosen)
+    print("\n| group | mode | L | seeds | success | ground-state fraction | distinct GS (mean) | effective GS "
+          "(mean ± s.e.) | trivial share | top share, 100 | top share, 10^5 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in summary:
+        k = 8
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4] * r[3]:.0f}/{r[3]} | {r[5]:.3f} | {r[6]:.1f} | "
+              f"{r[8]:.2f} ± {r[4 + k + 4]:.2f} | {r[9]:.2f} | {r[10]:.2f} | {r[11]:.3f} |")
+    ex.finish()
+
+
+def _figure(ex, rows, chosen):
+    """VCA L = 6: every seed as a point and the mean as a bar, per group: effective ground states and the
+    top configuration's share of 10^5 samples."""
+    l6 = [g for g in chosen if any(r[0] == g and r[2] == 6 for r in rows)]
+    if not l6:
+        return
+    fig = figure((11, 3.8))
+    for k, (col, label, ymax) in enumerate([(8, "effective ground states of p_theta (of 16)", 16.5),
+                                            (11, "top configuration's share of 10^5 samples", 1.02),
+                                            (5, "ground-state fraction", 1.02)]):
+        ax = fig.add_subplot(1, 3, k + 1)
+        for i, g in enumerate(l6):
+            y = [r[col] for r in rows if r[0] == g and r[2] == 6]
+            ax.plot([i] * len(y), y, "o", color="C0", alpha=0.5, ms=4)
+            ax.plot([i - 0.25, i + 0.25], [np.mean(y)] * 2, "-", color="k", lw=2)
+        ax.set_xticks(range(len(l6)))
+        ax.set_xticklabels([_label(g) for g in l6], rotation=35, ha="right", fontsize=8)
+        ax.set_ylim(0, ymax)
+        ax.set_ylabel(label, fontsize=9)
+    fig.suptitle("VCA L = 6, Table I: our default, one factor of the authors' code at a time, and their protocol",
+                 fontsize=10)
+    fig.tight_layout()
+    ex.save(fig)
+
+
+def _label(group: str) -> str:
+    if group == "default":
+        return "ours (default)"
+    if group == "authors_vca":
+        return "authors (all)"
+    if group.startswith("authors_no_"):
+        return f"authors − {FACTOR_LABELS[group[len('authors_no_'):]]}"
+    return f"ours + {FACTOR_LABELS[group]}"
+
+
+if __name__ == "__main__":
+    main()
