@@ -25,6 +25,13 @@ def files(tmp_path_factory):
     (d / "typed.json").write_text(json.dumps({"L": 3, "jit": "false"}))
     (d / "string_L.json").write_text(json.dumps({"L": "5"}))
     (d / "bad.yaml").write_text("L: 3\n  warmup: [1, 2\nseed: {\n")
+    # "billion laughs": 9 levels of 9 aliases would expand to 9^9 strings
+    bomb = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"] + [
+        f"a{k}: &a{k} [" + ", ".join([f"*a{k - 1}"] * 9) + "]" for k in range(1, 10)] + ["L: 3"]
+    (d / "bomb.yaml").write_text("\n".join(bomb) + "\n")
+    ten = "[" + ", ".join(str(k) for k in range(10)) + "]"
+    (d / "huge.yaml").write_text("base: {warmup: 1}\nsweep: {" + ", ".join(
+        f"{name}: {ten}" for name in ("seed", "samples", "hidden", "train_steps", "annealing_steps", "warmup")) + "}\n")
     return d
 
 
@@ -47,6 +54,16 @@ CASES = [
     (["sample", "--url", "ftp://x", "--model", "m"], "--url must be"),
     (["sample", "--target", "127.0.0.1:9", "--model", "m", "--num-samples", "3"], "server error"),
     (["bogus"], "invalid choice"),
+    (["anneal", "--workdir", ""], "run directory must be a path"),
+    (["anneal", "--workdir", "{files}/typed.json"], "is a file, not a run directory"),
+    (["anneal", "--workdir", "{tmp}/a", "--config", "{files}/bomb.yaml"], "uses YAML aliases"),
+    (["sweep", "--spec", "{files}/huge.yaml", "--workdir", "{tmp}/s"], "1000000 runs"),
+    (["exact", "--L", "6", "--T", "1e-320", "--json"], "temperature T must be >= "),
+    (["landscape", "--workdir", "{run}", "--tag", "../../x", "--points", "3"], "landscape tag must be"),
+    (["serve", "--model-dir", "{files}/typed.json"], "is not a directory"),
+    (["export", "--workdir", "{run}", "--model-dir", "{tmp}/m", "--name", "m", "--version", "100000000000000000000"],
+     "version must be an integer in 1..9223372036854775807"),
+    (["export", "--workdir", "{run}", "--model-dir", "{tmp}/m", "--name", "../m"], "model name must be"),
 ]
 
 

@@ -173,3 +173,21 @@ def test_quantum_bad_input():
 @pytest.mark.slow
 def test_quantum_l5_duality_and_limits():
     assert quantum_ground_energy(5, 0.25) == pytest.approx(0.5 * quantum_ground_energy(5, 1.0), abs=1e-9)
+
+
+def test_thermodynamics_is_stable_down_to_tiny_temperatures():
+    """S/N tends to ln(D)/N as T -> 0 (D ground states) and F/N to E0/N: at T = 1e-300 too, in finite numbers
+    (the entropy was once the difference of two numbers ~1/T)."""
+    import math
+
+    from nm_tf.exact import degeneracy, thermodynamics
+
+    for L in (3, 6):
+        ln_d = math.log(degeneracy(L)) / L ** 2
+        for T in (1e-3, 1e-30, 1e-300):
+            th = thermodynamics(L, T)
+            assert th["entropy"] == pytest.approx(ln_d, rel=1e-12)
+            assert th["free_energy"] == pytest.approx(-0.5 - T * ln_d, rel=1e-14)
+            assert th["energy"] == -0.5
+    with pytest.raises(ValueError, match="T must be >="):
+        thermodynamics(6, 1e-320)

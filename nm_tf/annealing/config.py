@@ -37,6 +37,7 @@ MAX_FINAL_SAMPLES = 10_000_000
 MAX_HIDDEN = 1024
 MAX_STEP_BYTES = 8 << 30
 MEMORY_NOTE = "a step keeps L^2 x samples x hidden floats; larger would exceed this machine's memory"
+MAX_CONFIG_BYTES = 1 << 20
 
 
 # One line of meaning per field: the CLI's --help is generated from it.
@@ -318,13 +319,21 @@ def load_config_file(path) -> dict:
         text = path.read_text()
     except OSError as exc:
         raise UsageError(f"cannot read config file {path}: {exc.strerror}") from None
+    if len(text) > MAX_CONFIG_BYTES:
+        raise UsageError(f"config file {path} is {len(text)} bytes; a configuration is at most {MAX_CONFIG_BYTES}")
     try:
         if path.suffix in (".yaml", ".yml"):
             import yaml
 
+            # Aliases are refused before anything is built: a few hundred bytes of nested aliases expand to
+            # gigabytes ("billion laughs"), and no configuration needs them.
+            if any(isinstance(ev, yaml.AliasEvent) for ev in yaml.parse(text, Loader=yaml.SafeLoader)):
+                raise UsageError(f"config file {path} uses YAML aliases (*name); write the values out")
             data = yaml.safe_load(text)
         else:
             data = json.loads(text)
+    except UsageError:
+        raise
     except Exception as exc:  # noqa: BLE001 - parser errors differ by format
         raise UsageError(f"cannot parse config file {path}: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):

@@ -22,6 +22,7 @@ import csv
 import dataclasses
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,10 @@ class HistoryRow:
                    grad_norm=float(row["grad_norm"]))
 
 
+# A landscape tag names files inside the run: one path component, never "." or "..".
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+
+
 class RunDir:
     """A run directory and what can be asked of it.
 
@@ -88,7 +93,11 @@ class RunDir:
     """
 
     def __init__(self, path):
+        if path is None or not str(path).strip():
+            raise UsageError(f"a run directory must be a path, got {str(path)!r}")
         self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise UsageError(f"{self.path} is a file, not a run directory")
 
     def __repr__(self):
         return f"RunDir({str(self.path)!r})"
@@ -127,6 +136,9 @@ class RunDir:
         return self.path / "landscape"
 
     def landscape_file(self, tag: str) -> Path:
+        if not isinstance(tag, str) or not _TAG.fullmatch(tag):
+            raise UsageError(f"a landscape tag must be 1-64 letters, digits, '_', '.' or '-' (not starting with "
+                             f"'.'), got {tag!r}")
         return self.landscape / f"landscape_{tag}.npz"
 
     # ------------------------------------------------------------------ state

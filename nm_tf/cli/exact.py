@@ -36,7 +36,7 @@ def _run(args) -> int:
         result["quantum_ground_energy_per_spin"] = {
             text: quantum_ground_energy(L, value) for text, value in gammas}
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(result, allow_nan=False))   # a NaN/inf here is a bug: never print non-JSON
         return 0
     print(f"Newman–Moore model, L = {L} (N = {L * L} spins, periodic triangular lattice)")
     print(f"  ground states: 2^{result['log2_degeneracy']} = {result['degeneracy']}, "

@@ -8,7 +8,8 @@ def add_parser(sub):
     p.add_argument("--workdir", required=True, help="run directory (nm-tf anneal --workdir)")
     p.add_argument("--model-dir", required=True, help="TF-Serving base directory")
     p.add_argument("--name", required=True, help="model name (a subdirectory of --model-dir)")
-    p.add_argument("--version", type=int, default=None, help="version number (default: next free)")
+    p.add_argument("--version", type=int, default=None,
+                   help="version number, 1..2^63-1 (TF-Serving's int64; default: next free)")
     p.add_argument("--no-xla", dest="xla", action="store_false",
                    help="export the plain graph sampler (default: XLA-compiled in fixed batch buckets; real "
                         "TF-Serving then needs --xla_cpu_compilation_enabled=true)")

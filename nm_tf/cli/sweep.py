@@ -21,6 +21,8 @@ def add_parser(sub):
     p.add_argument("--address", default=None, help="Ray cluster address (ray backend); default: start a local Ray")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="parallel runs (local processes, or CPUs of a local Ray); default: the number of cores")
+    p.add_argument("--max-runs", type=int, default=1000,
+                   help="refuse a spec whose product of sweep lists has more runs than this (default 1000)")
     p.set_defaults(func=_run)
 
 
@@ -35,7 +37,9 @@ def _run(args) -> int:
         ray_module()   # a clear message before any work when Ray is missing
     elif args.address:
         raise UsageError("--address needs --backend ray")
-    spec = load_sweep_spec(args.spec)
+    if args.max_runs < 1:
+        raise UsageError(f"--max-runs must be >= 1, got {args.max_runs}")
+    spec = load_sweep_spec(args.spec, max_runs=args.max_runs)
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     tasks = [RunTask(name, str(workdir / "runs" / name), cfg.to_dict()) for name, cfg in spec.runs()]

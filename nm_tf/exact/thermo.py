@@ -66,6 +66,9 @@ class Thermo(dict):
     """Per-spin ``free_energy``, ``energy``, ``entropy`` (and ``log_Z`` total) at one T."""
 
 
+MAX_BETA_J = 1e300     # J / (2 T) above this is refused: x and e^{2x} overflow soon after
+
+
 def thermodynamics(L: int, T: float, J: float = 1.0) -> Thermo:
     """Exact free energy, internal energy and entropy per spin at temperature ``T``.
 
@@ -84,24 +87,33 @@ def thermodynamics(L: int, T: float, J: float = 1.0) -> Thermo:
         raise UsageError(f"temperature T must be a finite number > 0, got {T!r}")
     if not J > 0:
         raise UsageError(f"coupling J must be > 0, got {J!r}")
+    if J / (2 * T) > MAX_BETA_J:
+        raise UsageError(f"temperature T must be >= {J / (2 * MAX_BETA_J):.0e} J (J/T beyond that overflows a "
+                         f"double; below T ~ 0.01 J every quantity already equals its T = 0 value), got {T!r}")
     n = L * L
     a = dual_weight_distribution(L)
     w = np.nonzero(a)[0]
     x = J / (2 * T)
     t = math.tanh(x)
-    log_cosh2 = x + math.log1p(math.exp(-2 * x))      # ln(2 cosh x), overflow safe
+    e = math.exp(-2 * x)
+    one_minus_t = 2 * e / (1 + e)                     # 1 - tanh x, without cancellation at large x
+    log_cosh2 = x + math.log1p(e)                     # ln(2 cosh x), overflow safe
     if t == 0.0:
         terms = np.where(w == 0, 0.0, -np.inf)
     else:
-        terms = np.log(a[w].astype(np.float64)) + w * math.log(t)
+        terms = np.log(a[w].astype(np.float64)) + w * math.log1p(-one_minus_t)
     m = terms.max()
     s0 = np.exp(terms - m).sum()
     log_z = n * log_cosh2 + m + math.log(s0)
     # U = -d lnZ / d beta;  d t / d beta = (J/2)(1 - t^2)
     mean_w_over_t = (np.exp(terms - m) * w).sum() / s0 / t if t > 0 else 0.0
-    u = -n * 0.5 * J * t - 0.5 * J * (1 - t * t) * mean_w_over_t
-    f = -T * log_z
-    return Thermo(free_energy=f / n, energy=u / n, entropy=(u - f) / (T * n), log_Z=log_z)
+    one_minus_t2 = one_minus_t * (1 + t)
+    u = -n * 0.5 * J * t - 0.5 * J * one_minus_t2 * mean_w_over_t
+    # S = ln Z + U / T written so that the n x terms cancel analytically: at small T, ln Z and U / T are
+    # both ~ n J / (2 T) and their difference (the entropy) would be lost to rounding.
+    s = n * x * one_minus_t + n * math.log1p(e) + m + math.log(s0) - x * one_minus_t2 * mean_w_over_t
+    f = u - T * s
+    return Thermo(free_energy=f / n, energy=u / n, entropy=s / n, log_Z=log_z)
 
 
 def ground_state_weight(L: int, T: float, J: float = 1.0) -> float:

@@ -27,8 +27,10 @@ def export_metadata(path) -> dict:
 
 
 def next_version(base: Path) -> int:
-    versions = [int(p.name) for p in base.glob("*") if p.is_dir() and p.name.isdigit()]
-    return max(versions, default=0) + 1
+    from ..servable import parse_version_folder
+
+    versions = [parse_version_folder(p.name) for p in base.glob("*") if p.is_dir()]
+    return max((v for v in versions if v is not None), default=0) + 1
 
 
 def load_run_model(workdir):
@@ -53,12 +55,35 @@ def export_model(model, path, J: float = 1.0, metadata=None, warmup: bool = True
     time (TF-Serving needs ``--xla_cpu_compilation_enabled=true`` on CPU); ``xla=False``
     exports the plain graph sampler. Both give the same samples for the same seed.
     """
-    import keras
-    import tensorflow as tf
+    import os
+    import shutil
+
+    from ..errors import RunError
 
     path = Path(path)
     if path.exists() and any(path.iterdir()):
         raise FileExistsError(f"export directory {path} already exists and is not empty")
+    # Written beside the version folder and renamed into place: a failed export (a full disk) leaves no
+    # partial version that a server would try to load or that would block the next export. The name
+    # starts with "." so a server never takes it for a version.
+    final, path = path, path.parent / f".{path.name}.partial-{os.getpid()}"
+    shutil.rmtree(path, ignore_errors=True)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        _write_export(model, path, J, metadata, warmup, xla, symmetry)
+        if final.exists():
+            final.rmdir()           # empty (checked above)
+        os.replace(path, final)
+    except OSError as exc:
+        shutil.rmtree(path, ignore_errors=True)
+        raise RunError(f"cannot write the export {final}: {exc.strerror or exc}") from None
+    return final
+
+
+def _write_export(model, path: Path, J, metadata, warmup, xla, symmetry):
+    import keras
+    import tensorflow as tf
+
     from ..models.symmetry import SymmetryGroup
 
     buckets = XLA_BUCKETS if xla else None
@@ -74,7 +99,8 @@ def export_model(model, path, J: float = 1.0, metadata=None, warmup: bool = True
     extra = path / "assets.extra"
     extra.mkdir(exist_ok=True)
     meta = {"L": model.L, "n_sites": model.n_sites, "hidden": model.hidden, "cell": model.cell_type,
-            "ordering": model.ordering_name, "prob_floor": model.prob_floor, "J": J, "encoding": "int8 bits, 1 = spin down, site x + L*y",
+            "ordering": model.ordering_name, "prob_floor": model.prob_floor, "J": J,
+            "encoding": "int8 bits, 1 = spin down, site x + L*y",
             "xla_buckets": list(buckets) if buckets else None,
             "symmetry": symmetry, "symmetry_group_order": group.order if group else 1,
             **(metadata or {})}
@@ -120,16 +146,19 @@ def existing_export(workdir, model_dir, name: str):
 def export_run(workdir, model_dir, name: str, version=None, xla: bool = True, symmetry: str | None = None) -> Path:
     """Export the latest weights of a run to ``model_dir/name/version`` (next free version by default).
     ``symmetry`` None: the distribution the run trained (``p_G`` for a run annealed with ``--symmetry``)."""
-    if not name or "/" in name or name.startswith("."):
-        raise UsageError(f"model name must be a plain directory name, got {name!r}")
+    from ..servable import MAX_VERSION, valid_model_name, valid_version
+
+    if not valid_model_name(name):
+        raise UsageError(f"model name must be a plain name of letters, digits, '_', '.' and '-' (not starting "
+                         f"with '.', '_' or '-', at most 128 characters), got {name!r}")
+    if version is not None and not valid_version(version):
+        raise UsageError(f"version must be an integer in 1..{MAX_VERSION} (TF-Serving's int64), got {version}")
     model, cfg = load_run_model(workdir)
     symmetry = cfg.symmetry if symmetry is None else symmetry
     base = Path(model_dir) / name
     base.mkdir(parents=True, exist_ok=True)
     if version is None:
         version = next_version(base)
-    elif int(version) < 1:
-        raise UsageError(f"version must be a positive integer, got {version}")
     from ..annealing.rundir import RunDir
 
     run = RunDir(workdir)

@@ -9,32 +9,28 @@ SignatureDef names. ``ServingError`` carries a gRPC-style code
 
 from __future__ import annotations
 
-import re
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ServingError
+from ..servable import parse_version_folder, valid_model_name
 
 __all__ = ["LoadedModel", "ModelStore", "ServingError", "valid_model_name"]
 
 PREDICT_METHOD = "tensorflow/serving/predict"
 DEFAULT_SIGNATURE = "serving_default"
-# A served model is a direct child directory of the model base. Its name is one path component from a
-# strict set (no separators, no leading dot, so never "." or ".."): a request can never name a path.
-MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-
-
-def valid_model_name(name) -> bool:
-    return isinstance(name, str) and MODEL_NAME.fullmatch(name) is not None
-
-
 def _versions(model_base: Path):
-    if not model_base.is_dir():
+    """The versions under a model folder: sub-folders named by an int64 >= 1 that hold a saved_model.pb
+    (anything else, e.g. "²" or 10^20, is ignored; it must not take the model down)."""
+    try:
+        if not model_base.is_dir():
+            return []
+        found = [(parse_version_folder(p.name), p) for p in model_base.iterdir()]
+        return sorted(v for v, p in found if v is not None and p.is_dir() and (p / "saved_model.pb").exists())
+    except OSError:
         return []
-    return sorted(int(p.name) for p in model_base.iterdir()
-                  if p.is_dir() and p.name.isdigit() and (p / "saved_model.pb").exists())
 
 
 def _short_message(message: str) -> str:
@@ -116,6 +112,14 @@ class LoadedModel:
             if shape:
                 per_row = max(per_row, int(np.prod([max(d, 1) for d in shape[1:]])))
         return max_samples * per_row * 8 + (1 << 20)
+
+    def max_request_values(self, max_samples: int) -> int:
+        """The most numbers a request whose batches hold ``max_samples`` rows can carry (all inputs)."""
+        total = 0
+        for key, (_, shape) in self.input_spec_all().items():
+            dims = [max(d, 1) for d in (shape or [])]
+            total += max_samples * int(np.prod(dims[1:])) if dims else 1
+        return total
 
     def input_spec_all(self):
         out = {}
@@ -223,7 +227,8 @@ class ModelStore:
 
         self.base = Path(base)
         if not self.base.is_dir():
-            raise FileNotFoundError(f"model directory {self.base} does not exist")
+            raise FileNotFoundError(f"model directory {self.base} "
+                                    f"{'is not a directory' if self.base.exists() else 'does not exist'}")
         self.max_samples = max_samples
         self.budget = SampleBudget(max_inflight_samples or 4 * max_samples)
         self.names = set(names) if names else None

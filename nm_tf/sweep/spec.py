@@ -18,7 +18,9 @@ import re
 from ..annealing.config import AnnealConfig, load_config_file
 from ..errors import UsageError
 
-__all__ = ["SweepSpec", "load_sweep_spec", "run_name"]
+__all__ = ["DEFAULT_MAX_RUNS", "SweepSpec", "load_sweep_spec", "run_name"]
+
+DEFAULT_MAX_RUNS = 1000      # a sweep of more runs is refused unless --max-runs says so
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9.+-]")
 
@@ -32,6 +34,7 @@ def run_name(point: dict) -> str:
 class SweepSpec:
     base: dict
     sweep: dict
+    max_runs: int = DEFAULT_MAX_RUNS
 
     def __post_init__(self):
         names = {f.name for f in dataclasses.fields(AnnealConfig)}
@@ -41,6 +44,12 @@ class SweepSpec:
         for k, values in self.sweep.items():
             if not isinstance(values, list) or not values:
                 raise UsageError(f"sweep spec: 'sweep.{k}' must be a non-empty list, got {values!r}")
+        count = 1
+        for values in self.sweep.values():      # counted before anything is expanded
+            count *= len(values)
+        if count > self.max_runs:
+            raise UsageError(f"sweep spec: {count} runs (the product of the sweep lists) is more than "
+                             f"--max-runs {self.max_runs}; raise --max-runs if you mean it")
         for name, cfg in self.runs():   # every combination must be a valid configuration
             pass
 
@@ -64,10 +73,10 @@ class SweepSpec:
         return out
 
 
-def load_sweep_spec(path) -> SweepSpec:
+def load_sweep_spec(path, max_runs: int = DEFAULT_MAX_RUNS) -> SweepSpec:
     data = load_config_file(path)
     unknown = sorted(set(data) - {"base", "sweep"})
     if unknown or not isinstance(data.get("sweep", {}), dict) or not isinstance(data.get("base", {}), dict):
         raise UsageError(f"sweep spec {path} must be a mapping with 'base' (config fields) and 'sweep' "
                          f"(field: [values]); got keys {sorted(data)}")
-    return SweepSpec(base=dict(data.get("base") or {}), sweep=dict(data.get("sweep") or {}))
+    return SweepSpec(base=dict(data.get("base") or {}), sweep=dict(data.get("sweep") or {}), max_runs=max_runs)
