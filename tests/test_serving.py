@@ -210,9 +210,12 @@ def test_new_version_and_second_model_are_picked_up(run_dir, tmp_path):
         assert c.hamming_stats("b", 10, 1)["n_samples"] == 10
         resp = _stub(srv).Predict(_request(name="a"))
         assert resp.model_spec.version.value == 2
+        assert _wait(lambda: ("a", 1) not in srv.store.loaded)      # TF-Serving's default: the latest only
         req = _request(name="a")
-        req.model_spec.version.value = 1
-        assert _stub(srv).Predict(req).model_spec.version.value == 1
+        req.model_spec.version.value = 1                            # on disk, not served: not loaded for it
+        with pytest.raises(grpc.RpcError) as info:
+            _stub(srv).Predict(req)
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND and ("a", 1) not in srv.store.loaded
 
 
 def test_load_concurrent_clients(server):

@@ -159,3 +159,180 @@ def test_odd_version_folders_are_ignored_and_a_failed_export_leaves_nothing(tmp_
     monkeypatch.undo()
     export_model(model, base / "nm" / "2", xla=False, warmup=False)
     assert (base / "nm" / "2" / "saved_model.pb").exists()
+
+
+# ------------------------------------------------------------------ versions: policy, labels, retirement
+def _wait(cond, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline and not cond():
+        time.sleep(0.05)
+    return cond()
+
+
+def _export_versions(base, versions, name="nm"):
+    for v in versions:
+        export_model(NewmanMooreRNN(L, hidden=4, seed=v, jit_compile=False), base / name / str(v), xla=False,
+                     warmup=False)
+
+
+def _grpc_predict(srv, version=None, label=None, n=5, output_filter=()):
+    import grpc
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    req = predict_pb2.PredictRequest()
+    req.model_spec.name, req.model_spec.signature_name = "nm", "sample"
+    if version is not None:
+        req.model_spec.version.value = version
+    if label is not None:
+        req.model_spec.version_label = label
+    req.inputs["num_samples"].CopyFrom(tf.make_tensor_proto(np.int32(n)))
+    req.inputs["seed"].CopyFrom(tf.make_tensor_proto(np.array([0, 1], np.int64)))
+    req.output_filter.extend(output_filter)
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(srv.grpc_target))
+    return stub.Predict(req, timeout=30)
+
+
+def test_model_config_policy_and_labels_over_rest_and_grpc(tmp_path):
+    import grpc
+
+    base = tmp_path / "models"
+    _export_versions(base, [1, 2, 3])
+    config = tmp_path / "models.config"
+    config.write_text('model_config_list { config { name: "nm" base_path: "models/nm" model_platform: "tensorflow"\n'
+                      '  model_version_policy { specific { versions: 1 versions: 3 } }\n'
+                      '  version_labels { key: "stable" value: 1 } version_labels { key: "canary" value: 3 } } }\n')
+    with SamplerServer(base, grpc_port=0, rest_port=0, poll_seconds=0.1, quiet=True, model_config=config) as srv:
+        assert _wait(lambda: {("nm", 1), ("nm", 3)} <= set(srv.store.loaded))
+        assert ("nm", 2) not in srv.store.loaded
+        assert _grpc_predict(srv).model_spec.version.value == 3
+        assert _grpc_predict(srv, label="stable").model_spec.version.value == 1
+        assert _grpc_predict(srv, version=1).model_spec.version.value == 1
+        for label, code in (("nope", grpc.StatusCode.INVALID_ARGUMENT), ("", grpc.StatusCode.INVALID_ARGUMENT)):
+            with pytest.raises(grpc.RpcError) as info:
+                _grpc_predict(srv, label=label)
+            assert info.value.code() == code and "label" in info.value.details()
+        with pytest.raises(grpc.RpcError) as info:
+            _grpc_predict(srv, version=2)                     # on disk, not in the policy
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND
+        status, body = _get(srv, "/v1/models/nm/labels/canary")
+        assert [s["version"] for s in body["model_version_status"]] == ["3"]
+        states = {s["version"]: s["state"] for s in _get(srv)[1]["model_version_status"]}
+        assert states == {"3": "AVAILABLE", "2": "END", "1": "AVAILABLE"}
+        got, answer = _raw(srv, _post(b'{"signature_name": "sample", "inputs": {"num_samples": 2, "seed": [0, 1]}}')
+                           .replace(b"nm:predict", b"nm/labels/stable:predict"))
+        assert got == 200 and len(json.loads(answer)["outputs"]["spins"]) == 2
+        got, answer = _raw(srv, b"GET /v1/models/nm/labels/nope HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert got == 400 and "label" in json.loads(answer)["error"]
+        assert srv.store.get("nm", label="stable").version == 1
+
+
+def test_grpc_unsupported_dtypes_and_duplicate_output_filter(server):
+    import grpc
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(server.grpc_target))
+    for dtype in (20, 21):                                    # DT_RESOURCE, DT_VARIANT
+        req = predict_pb2.PredictRequest()
+        req.model_spec.name, req.model_spec.signature_name = "nm", "sample"
+        req.inputs["num_samples"].dtype = dtype
+        req.inputs["seed"].CopyFrom(tf.make_tensor_proto(np.array([0, 1], np.int64)))
+        with pytest.raises(grpc.RpcError) as info:
+            stub.Predict(req)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "unsupported dtype" in info.value.details()
+    with pytest.raises(grpc.RpcError) as info:
+        _grpc_predict(server, output_filter=["spins", "spins"])
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "twice" in info.value.details()
+
+
+def test_a_running_request_finishes_on_a_retired_version(tmp_path):
+    """Deleting or replacing a version retires it: the request running on it completes, then it closes."""
+    import threading
+    from contextlib import contextmanager
+
+    import numpy as np
+
+    from nm_tf.server.store import ModelStore
+
+    base = tmp_path / "models"
+    _export_versions(base, [1])
+    store = ModelStore(base, log=lambda *_: None)
+    model, started, release, out = store.get("nm"), threading.Event(), threading.Event(), {}
+
+    class Holding:                     # a sample budget that holds the request inside the model until told
+        @contextmanager
+        def take(self, cost):
+            started.set()
+            release.wait(30)
+            yield
+
+    def request():
+        out["r"] = model.run("sample", {"num_samples": np.int32(4), "seed": np.array([0, 1], np.int64)},
+                             budget=Holding())
+
+    t = threading.Thread(target=request)
+    t.start()
+    assert started.wait(30)
+    store._unload(("nm", 1), "test")                        # as when the folder is deleted
+    assert not model._closed
+    release.set()
+    t.join(30)
+    assert out["r"]["spins"].shape == (4, L * L) and model._closed
+
+
+def test_versions_changing_under_load_fail_no_request(tmp_path):
+    import shutil
+    import threading
+
+    base = tmp_path / "models"
+    _export_versions(base, [1])
+    failures, done, stop = [], [0], threading.Event()
+    with SamplerServer(base, grpc_port=0, rest_port=0, poll_seconds=0.05, quiet=True) as srv:
+
+        def hammer():
+            while not stop.is_set():
+                try:
+                    _grpc_predict(srv, n=200)
+                    done[0] += 1
+                except Exception as exc:  # noqa: BLE001
+                    failures.append(repr(exc)[:200])
+
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for _ in range(2):
+            _export_versions(base, [2])                                    # a newer version replaces 1
+            assert _wait(lambda: ("nm", 2) in srv.store.loaded and ("nm", 1) not in srv.store.loaded)
+            shutil.rmtree(base / "nm" / "2")                               # deleted: back to 1
+            assert _wait(lambda: ("nm", 1) in srv.store.loaded and ("nm", 2) not in srv.store.loaded)
+            _export_versions(tmp_path / "new", [1])                      # rewritten in place: new files
+            shutil.copytree(tmp_path / "new" / "nm" / "1", base / "nm" / "1", dirs_exist_ok=True)
+            shutil.rmtree(tmp_path / "new")
+            time.sleep(0.5)
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert not failures and done[0] > 20, (failures[:3], done[0])
+
+
+def test_unreadable_model_folder_keeps_serving_and_says_so_without_paths(tmp_path, monkeypatch):
+    from nm_tf.server import store as store_module
+    from nm_tf.server.store import ModelStore
+
+    base = tmp_path / "models"
+    _export_versions(base, [1])
+    store = ModelStore(base, log=lambda *_: None)
+
+    def denied(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(store_module, "_versions", denied)
+    store.refresh()
+    assert store.get("nm").version == 1
+    status = store.status("nm")
+    assert status[0]["state"] == "AVAILABLE" and "Permission denied" in status[0]["status"]["error_message"]
+    assert str(tmp_path) not in json.dumps(status)
+    store.close()

@@ -27,7 +27,13 @@ positive_int = bounded(int, 1, math.inf, "an integer >= 1")
 
 def add_parser(sub):
     p = sub.add_parser("serve", help="serve exported models over TF-Serving's gRPC and REST APIs")
-    p.add_argument("--model-dir", required=True, help="base directory: MODEL_DIR/<name>/<version>/")
+    p.add_argument("--model-dir", required=True,
+                   help="base directory: MODEL_DIR/<name>/<version>/ (version folders may be symlinks, followed "
+                        "wherever they point, as TF-Serving does)")
+    p.add_argument("--model-config-file", default=None, metavar="FILE",
+                   help="TF-Serving model config (text ModelServerConfig, e.g. serving/models.config): the models, "
+                        "their version policy (latest N / all / specific) and version_labels; default: every "
+                        "child of --model-dir, latest version only, no labels")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
     p.add_argument("--grpc-port", type=port, default=8500, help="gRPC port, 0..65535 (0: any free port)")
     p.add_argument("--rest-port", type=port, default=8501, help="REST port, 0..65535 (0: any free port)")
@@ -61,7 +67,8 @@ def _run(args) -> int:
     try:
         server = SamplerServer(args.model_dir, host=args.host, grpc_port=args.grpc_port, rest_port=args.rest_port,
                                max_samples=args.max_samples, poll_seconds=args.poll_seconds,
-                               max_inflight_samples=args.max_inflight_samples).start()
+                               max_inflight_samples=args.max_inflight_samples,
+                               model_config=args.model_config_file).start()
     except OSError as exc:
         raise UsageError(str(exc)) from None
     try:

@@ -7,19 +7,36 @@ import tensorflow as tf
 from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc,
                                      predict_pb2, prediction_service_pb2_grpc)
 
+import numpy as np
+
 from .store import DEFAULT_SIGNATURE, ServingError
 
 __all__ = ["ModelService", "PredictionService"]
 
 _CODES = {"INVALID_ARGUMENT": grpc.StatusCode.INVALID_ARGUMENT, "NOT_FOUND": grpc.StatusCode.NOT_FOUND,
-          "RESOURCE_EXHAUSTED": grpc.StatusCode.RESOURCE_EXHAUSTED}
+          "RESOURCE_EXHAUSTED": grpc.StatusCode.RESOURCE_EXHAUSTED, "UNAVAILABLE": grpc.StatusCode.UNAVAILABLE}
 
 
 def _proto_dtype(key, proto):
+    """The NumPy dtype a TensorProto declares; types with no NumPy form (DT_RESOURCE, DT_VARIANT, ...) and
+    unknown enums are INVALID_ARGUMENT."""
     try:
-        return tf.dtypes.as_dtype(proto.dtype).as_numpy_dtype
+        dtype = tf.dtypes.as_dtype(proto.dtype)
+        if dtype in (tf.resource, tf.variant) or dtype.is_quantized:
+            raise TypeError(dtype.name)
+        return np.dtype(dtype.as_numpy_dtype)
     except (TypeError, ValueError):
-        raise ServingError("INVALID_ARGUMENT", f"input {key!r} has an unknown dtype {proto.dtype}") from None
+        raise ServingError("INVALID_ARGUMENT", f"input {key!r} has an unsupported dtype {proto.dtype}") from None
+
+
+def _version_of(spec):
+    """``(version, label)`` a ModelSpec names (both None: the latest)."""
+    choice = spec.WhichOneof("version_choice")
+    if choice == "version":
+        return spec.version.value, None
+    if choice == "version_label":
+        return None, spec.version_label
+    return None, None
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
@@ -32,7 +49,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     def Predict(self, request, context):  # noqa: N802 - gRPC method name
         spec = request.model_spec
         try:
-            model = self.store.get(spec.name, spec.version.value if spec.HasField("version") else None)
+            version, label = _version_of(spec)
+            model = self.store.get(spec.name, version, label)
             for key, proto in request.inputs.items():   # from the declared shape, before anything is decoded
                 model.check_input(spec.signature_name, key, _proto_dtype(key, proto),
                                   [d.size for d in proto.tensor_shape.dim], self.store.max_samples)
@@ -40,8 +58,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
                 inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
             except Exception as exc:  # noqa: BLE001 - malformed TensorProto
                 raise ServingError("INVALID_ARGUMENT", f"cannot decode input tensors: {exc}") from None
-            outputs = model.run(spec.signature_name, inputs, list(request.output_filter),
-                                self.store.max_samples, budget=self.store.budget)
+            model, outputs = self.store.run(spec.name, version, label, spec.signature_name, inputs,
+                                            list(request.output_filter))
         except ServingError as err:
             self._abort(context, err)
         response = predict_pb2.PredictResponse()
@@ -58,7 +76,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           "metadata_field must be exactly ['signature_def']")
         try:
-            model = self.store.get(spec.name, spec.version.value if spec.HasField("version") else None)
+            model = self.store.get(spec.name, *_version_of(spec))
         except ServingError as err:
             self._abort(context, err)
         response = get_model_metadata_pb2.GetModelMetadataResponse()
@@ -83,7 +101,7 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
     def GetModelStatus(self, request, context):  # noqa: N802 - gRPC method name
         spec = request.model_spec
         try:
-            status = self.store.status(spec.name, spec.version.value if spec.HasField("version") else None)
+            status = self.store.status(spec.name, *_version_of(spec))
         except ServingError as err:
             context.abort(_CODES.get(err.code, grpc.StatusCode.INTERNAL), err.message)
         response = get_model_status_pb2.GetModelStatusResponse()

@@ -24,9 +24,10 @@ from ..servable import MAX_VERSION
 
 __all__ = ["RestServer", "make_rest_server"]
 
-_ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?"
+_ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
                     r"(?P<action>/metadata|:predict)?$")
-_HTTP = {"INVALID_ARGUMENT": 400, "NOT_FOUND": 404, "RESOURCE_EXHAUSTED": 503, "FAILED_PRECONDITION": 400}
+_HTTP = {"INVALID_ARGUMENT": 400, "NOT_FOUND": 404, "RESOURCE_EXHAUSTED": 503, "UNAVAILABLE": 503,
+         "FAILED_PRECONDITION": 400}
 MAX_BODY = 64 << 20
 MAX_HEAD_LINE = 16 << 10        # one request or header line
 MAX_HEADERS = 100
@@ -77,10 +78,10 @@ def _to_array(value, dtype, key):
                                                f"{np.dtype(dtype).name}: {exc}") from None
 
 
-def _predict(store, name, version, body):
+def _predict(store, name, version, label, body):
     if not isinstance(body, dict):
         raise ServingError("INVALID_ARGUMENT", "request body must be a JSON object")
-    model = store.get(name, version)
+    model = store.get(name, version, label)
     signature = body.get("signature_name") or DEFAULT_SIGNATURE
     if not isinstance(signature, str):
         raise ServingError("INVALID_ARGUMENT", f"signature_name must be a string, got {type(signature).__name__}")
@@ -94,7 +95,7 @@ def _predict(store, name, version, body):
                 raise ServingError("INVALID_ARGUMENT", f"'inputs' must name each of {sorted(spec)}")
             raw = {next(iter(spec)): raw}
         inputs = {k: _to_array(v, spec[k][0], k) if k in spec else np.asarray(v) for k, v in raw.items()}
-        return outputs_json(model.run(signature, inputs, max_samples=store.max_samples, budget=store.budget))
+        return outputs_json(store.run(name, version, label, signature, inputs)[1])
     instances = body["instances"]
     if not isinstance(instances, list) or not instances:
         raise ServingError("INVALID_ARGUMENT", "'instances' must be a non-empty list")
@@ -111,7 +112,7 @@ def _predict(store, name, version, body):
     else:
         raise ServingError("INVALID_ARGUMENT", f"instances must be objects naming {sorted(spec)}")
     inputs = {k: _to_array(v, spec[k][0], k) if k in spec else np.asarray(v) for k, v in raw.items()}
-    out = model.run(signature, inputs, max_samples=store.max_samples, budget=store.budget)
+    out = store.run(name, version, label, signature, inputs)[1]
     rows = len(instances)
     if any(np.ndim(v) == 0 or len(v) != rows for v in out.values()):
         raise ServingError("INVALID_ARGUMENT", "outputs are not batched along the instances")
@@ -120,11 +121,11 @@ def _predict(store, name, version, body):
     return {"predictions": [{k: v[r].tolist() for k, v in out.items()} for r in range(rows)]}
 
 
-def _metadata(store, name, version):
+def _metadata(store, name, version, label=None):
     from google.protobuf import json_format
     from tensorflow_serving.apis import get_model_metadata_pb2
 
-    model = store.get(name, version)
+    model = store.get(name, version, label)
     sig_map = get_model_metadata_pb2.SignatureDefMap()
     for key, sig in model.signatures.items():
         sig_map.signature_def[key].CopyFrom(sig)
@@ -288,12 +289,12 @@ class RestServer:
         # Until the body is read, an error answer closes the connection: unread bytes must not be taken
         # for the next request.
         try:
-            name, version, action = _route("POST", path)
+            name, version, label, action = _route("POST", path)
             if action != ":predict":
                 raise ServingError("NOT_FOUND", f"Malformed request: POST {path}")
             if "transfer-encoding" in headers:
                 raise ServingError("INVALID_ARGUMENT", "Transfer-Encoding is not supported; send Content-Length")
-            limits = await loop.run_in_executor(self.pool, self._limits, name, version)
+            limits = await loop.run_in_executor(self.pool, self._limits, name, version, label)
             length = _body_length(headers.get("content-length", []), limits[0])
         except ServingError as err:
             return _HTTP.get(err.code, 500), {"error": err.message}, False
@@ -302,7 +303,7 @@ class RestServer:
         except asyncio.TimeoutError:
             return 408, {"error": f"the request body did not arrive within {self.timeout:g} s "
                                   f"(Content-Length {length})"}, False
-        status, payload = await loop.run_in_executor(self.pool, self._predict, name, version, raw, limits)
+        status, payload = await loop.run_in_executor(self.pool, self._predict, name, version, label, raw, limits)
         return status, payload, keep_alive
 
     async def _write(self, writer, status: int, payload, keep_alive: bool, head_only: bool = False):
@@ -320,32 +321,32 @@ class RestServer:
     # ------------------------------------------------------------------ the work (thread pool)
     def _get(self, path):
         try:
-            name, version, action = _route("GET", path)
+            name, version, label, action = _route("GET", path)
             if action == ":predict":
                 raise ServingError("INVALID_ARGUMENT", "predict requires POST")
             if action == "/metadata":
-                return 200, _metadata(self.store, name, version)
-            return 200, {"model_version_status": self.store.status(name, version)}
+                return 200, _metadata(self.store, name, version, label)
+            return 200, {"model_version_status": self.store.status(name, version, label)}
         except ServingError as err:
             return _HTTP.get(err.code, 500), {"error": err.message}
         except Exception as exc:  # noqa: BLE001 - the server keeps serving
             return 500, {"error": f"internal error: {type(exc).__name__}"}
 
-    def _limits(self, name, version):
+    def _limits(self, name, version, label):
         """``(body bytes, rows, values)`` a predict request to this model may hold."""
         store = self.store
-        model = store.get(name, version)
+        model = store.get(name, version, label)
         rows = store.max_samples
         return min(MAX_BODY, model.max_request_bytes(rows)), rows, model.max_request_values(rows)
 
-    def _predict(self, name, version, raw, limits):
+    def _predict(self, name, version, label, raw, limits):
         try:
             check_json_size(raw, limits[1], limits[2])
             try:
                 body = json.loads(raw or b"null")
             except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 raise ServingError("INVALID_ARGUMENT", f"JSON Parse error: {str(exc)[:200]}") from None
-            return 200, _predict(self.store, name, version, body)
+            return 200, _predict(self.store, name, version, label, body)
         except ServingError as err:
             return _HTTP.get(err.code, 500), {"error": err.message}
         except Exception as exc:  # noqa: BLE001 - the server keeps serving
@@ -356,7 +357,7 @@ def _route(method: str, path: str):
     m = _ROUTE.match(path.split("?")[0])
     if not m:
         raise ServingError("NOT_FOUND", f"Malformed request: {method} {path[:200]}")
-    return m["name"], parse_version(m["version"]), m["action"]
+    return m["name"], parse_version(m["version"]), m["label"], m["action"]
 
 
 def _body_length(values: list, limit: int) -> int:

@@ -10,7 +10,8 @@ __all__ = ["SamplerServer"]
 
 
 class SamplerServer:
-    """Serve every model under ``model_dir``.
+    """Serve every model under ``model_dir`` (latest version each), or the models of a TF-Serving model
+    config file (``model_config``: version policies and labels; relative base paths from its folder).
 
     Example:
         >>> with SamplerServer("models", grpc_port=0, rest_port=0) as srv:   # doctest: +SKIP
@@ -19,7 +20,7 @@ class SamplerServer:
 
     def __init__(self, model_dir, host: str = "127.0.0.1", grpc_port: int = 8500, rest_port: int = 8501,
                  max_samples: int = 100_000, poll_seconds: float = 1.0, workers: int = 8, quiet: bool = False,
-                 max_inflight_samples: int | None = None, rest_timeout: float = 30.0):
+                 max_inflight_samples: int | None = None, rest_timeout: float = 30.0, model_config=None):
         import grpc
         from tensorflow_serving.apis import prediction_service_pb2_grpc
 
@@ -50,8 +51,13 @@ class SamplerServer:
             self.grpc.stop(None)
             raise OSError(f"cannot bind the REST port {host}:{rest_port}: {exc.strerror or exc}") from None
         try:
+            config = None
+            if model_config is not None:
+                from .model_config import load_model_config
+
+                config = load_model_config(model_config)
             self.store = ModelStore(model_dir, max_samples=max_samples, log=self.log,
-                                    max_inflight_samples=max_inflight_samples)
+                                    max_inflight_samples=max_inflight_samples, config=config)
         except BaseException:
             self.grpc.stop(None)
             self.rest.server_close()

@@ -17,20 +17,25 @@ import numpy as np
 from ..errors import ServingError
 from ..servable import parse_version_folder, valid_model_name
 
-__all__ = ["LoadedModel", "ModelStore", "ServingError", "valid_model_name"]
+__all__ = ["LoadedModel", "ModelRetired", "ModelStore", "ServingError", "valid_model_name"]
 
 PREDICT_METHOD = "tensorflow/serving/predict"
 DEFAULT_SIGNATURE = "serving_default"
 def _versions(model_base: Path):
     """The versions under a model folder: sub-folders named by an int64 >= 1 that hold a saved_model.pb
-    (anything else, e.g. "²" or 10^20, is ignored; it must not take the model down)."""
-    try:
-        if not model_base.is_dir():
-            return []
-        found = [(parse_version_folder(p.name), p) for p in model_base.iterdir()]
-        return sorted(v for v, p in found if v is not None and p.is_dir() and (p / "saved_model.pb").exists())
-    except OSError:
+    (anything else, e.g. "²" or 10^20, is ignored; it must not take the model down). A folder that cannot
+    be read raises OSError: that is not the same as an empty one."""
+    if not model_base.exists():
         return []
+    found = [(parse_version_folder(p.name), p) for p in model_base.iterdir()]
+    return sorted(v for v, p in found if v is not None and p.is_dir() and (p / "saved_model.pb").exists())
+
+
+class ModelRetired(ServingError):
+    """The version was retired between being chosen and being run: the store picks again."""
+
+    def __init__(self):
+        super().__init__("UNAVAILABLE", "the version was unloaded; retry")
 
 
 def _short_message(message: str) -> str:
@@ -55,6 +60,10 @@ class LoadedModel:
         meta = tf.compat.v1.saved_model.loader.load(self.session, ["serve"], str(path))
         self.signatures = {k: v for k, v in meta.signature_def.items() if v.method_name == PREDICT_METHOD}
         self._callables, self._callables_lock = {}, threading.Lock()
+        # Requests running on this version; a retired version (deleted, rewritten or replaced by a newer
+        # one) closes its session only when the last of them has finished, as TF-Serving does.
+        self._inflight, self._retired, self._closed = 0, False, False
+        self._state = threading.Lock()
         self.dtypes = {}
         for sig in self.signatures.values():
             for ti in list(sig.inputs.values()) + list(sig.outputs.values()):
@@ -161,12 +170,25 @@ class LoadedModel:
         unknown = sorted(set(names) - set(sig.outputs))
         if unknown:
             raise ServingError("INVALID_ARGUMENT", f"output_filter names unknown outputs {unknown}")
-        call = self._callable(tuple(sig.outputs[k].name for k in names), tuple(sorted(feeds)))
+        if len(set(names)) != len(names):
+            raise ServingError("INVALID_ARGUMENT", f"output_filter names an output twice: {sorted(names)}")
+        with self._state:
+            if self._closed:
+                raise ModelRetired()
+            self._inflight += 1
         try:
+            call = self._callable(tuple(sig.outputs[k].name for k in names), tuple(sorted(feeds)))
             with budget.take(cost) if budget is not None else contextlib.nullcontext():
                 return dict(zip(names, call(*[feeds[k] for k in sorted(feeds)])))
         except tf.errors.InvalidArgumentError as exc:
             raise ServingError("INVALID_ARGUMENT", _short_message(exc.message)) from None
+        finally:
+            with self._state:
+                self._inflight -= 1
+                close = self._retired and self._inflight == 0 and not self._closed
+                self._closed = self._closed or close
+            if close:
+                self.session.close()
 
     def _callable(self, fetches: tuple, feeds: tuple):
         """A compiled session call per (outputs, inputs): skips Session.run's per-call parsing of the
@@ -194,8 +216,16 @@ class LoadedModel:
             count += 1
         return count
 
-    def close(self):
-        self.session.close()
+    def retire(self):
+        """No new request will be given this version; close it once the running ones have finished."""
+        with self._state:
+            self._retired = True
+            close = self._inflight == 0 and not self._closed
+            self._closed = self._closed or close
+        if close:
+            self.session.close()
+
+    close = retire
 
 
 def _fingerprint(path: Path):
@@ -211,18 +241,23 @@ def _fingerprint(path: Path):
 
 
 class ModelStore:
-    """Every model under ``base``: ``base/<name>/<version>/saved_model.pb``, TF-Serving's way.
+    """The served models, TF-Serving's way: ``<base>/<name>/<version>/saved_model.pb``.
 
-    * The newest version of each model is loaded (with its warm-up) by :meth:`refresh`, which a
-      polling thread calls. It becomes the default only after it loaded and warmed up; until then,
-      and if it fails, the previous version keeps serving and :meth:`status` says what failed.
-      A failed version is retried only when its files change (no work, no leak, per poll).
-    * A version whose directory is deleted is unloaded; a version rewritten in place (re-export
-      of the same number) is reloaded.
-    * An older version that is still on disk is loaded on its first request.
+    * Which models, and which of their versions, follow the model config (:mod:`.model_config`): by
+      default every valid child of ``base``, each serving its latest version only. A version becomes
+      servable only after it loaded and warmed up; until then, and if it fails, the versions loaded before
+      keep serving and :meth:`status` says what failed. A failed version is retried only when its files
+      change (no work, no leak, per poll).
+    * A version whose folder is deleted, that the policy no longer wants (a newer one has loaded), or that
+      is rewritten in place (then reloaded) is retired: it takes no new request and closes when its
+      running requests have finished.
+    * Requests never touch the disk: they see what the last :meth:`refresh` found. A refresh that cannot
+      read the model directory keeps serving what is loaded and reports the error in :meth:`status`.
+    * Messages a client can see never contain a server path.
     """
 
-    def __init__(self, base, max_samples: int = 100_000, names=None, log=print, max_inflight_samples=None):
+    def __init__(self, base, max_samples: int = 100_000, names=None, log=print, max_inflight_samples=None,
+                 config=None):
         from .budget import SampleBudget
 
         self.base = Path(base)
@@ -232,70 +267,118 @@ class ModelStore:
         self.max_samples = max_samples
         self.budget = SampleBudget(max_inflight_samples or 4 * max_samples)
         self.names = set(names) if names else None
+        self.config = {m.name: m for m in config} if config else None
         self.log = log
         self.loaded = {}      # (name, version) -> LoadedModel
         self.prints = {}      # (name, version) -> fingerprint of the loaded files
         self.failed = {}      # (name, version) -> (fingerprint, message)
+        self.on_disk = {}     # name -> versions found by the last refresh that could read that model
+        self.refresh_errors = {}   # name (or "") -> why the last refresh could not read it
         self.lock = threading.RLock()
         self.refresh()
 
+    # ------------------------------------------------------------------ what is served
+    def _served_models(self) -> list:
+        from .model_config import ServedModel
+
+        if self.config is not None:
+            return list(self.config.values())
+        return [ServedModel(p.name, p) for p in sorted(self.base.iterdir())
+                if valid_model_name(p.name) and p.is_dir() and (self.names is None or p.name in self.names)]
+
+    def _served(self, name):
+        if self.config is not None:
+            return self.config.get(name)
+        from .model_config import ServedModel
+
+        return ServedModel(name, self.base / name) if name in self.on_disk else None
+
     def model_names(self):
-        names = [p.name for p in self.base.iterdir() if valid_model_name(p.name) and p.is_dir() and _versions(p)]
-        return sorted(n for n in names if self.names is None or n in self.names)
+        return sorted(n for n, v in self.on_disk.items() if v or any(k[0] == n for k in self.loaded))
 
-    def _versions_of(self, name) -> list:
-        """Versions on disk of a served model; [] for any name that is not a direct, valid child of the base."""
-        if not valid_model_name(name) or (self.names is not None and name not in self.names):
-            return []
-        return _versions(self.base / name)
+    def _public(self, message: str) -> str:
+        """A message without server paths (the model folders' absolute and given forms)."""
+        bases = {str(self.base.resolve()), str(self.base)}
+        for m in (self.config or {}).values():
+            bases |= {str(m.base.resolve()), str(m.base)}
+        for b in sorted(bases, key=len, reverse=True):
+            if b and b != ".":
+                message = message.replace(b, "<model_dir>")
+        return message
 
+    # ------------------------------------------------------------------ refresh (the poller)
     def refresh(self):
-        """Load new versions, reload rewritten ones, unload deleted ones (called by the poller)."""
-        on_disk = {name: self._versions_of(name) for name in self.model_names()}
-        for key in [k for k in self.loaded if k[1] not in on_disk.get(k[0], [])]:
-            self._unload(key, "its directory was removed")
-        for name, versions in on_disk.items():
-            for v in versions:
-                key = (name, v)
-                if key in self.loaded and _fingerprint(self.base / name / str(v)) != self.prints[key]:
-                    self._try_load(name, v, replace=True)
-            latest = versions[-1]
-            if (name, latest) not in self.loaded:
-                self._try_load(name, latest)
+        """Load new versions, reload rewritten ones, retire deleted or superseded ones."""
+        try:
+            models = self._served_models()
+        except OSError as exc:
+            self.refresh_errors = {"": f"cannot read the model directory ({exc.strerror or exc}); serving the "
+                                       f"versions loaded before"}
+            self.log(f"refresh failed: {exc}")
+            return
+        errors = {}
+        for served in models:
+            try:
+                versions = _versions(served.base)
+            except OSError as exc:
+                errors[served.name] = (f"cannot read the model's folder ({exc.strerror or exc}); serving the "
+                                       f"versions loaded before")
+                self.log(f"refresh of {served.name} failed: {exc}")
+                continue
+            self.on_disk[served.name] = versions
+            self._sync(served, versions)
+        for name in set(self.on_disk) - {m.name for m in models}:     # a model folder that went away
+            for key in [k for k in self.loaded if k[0] == name]:
+                self._unload(key, "its model folder was removed")
+            del self.on_disk[name]
+        self.refresh_errors = errors
 
-    def _try_load(self, name: str, version: int, replace: bool = False):
-        key = (name, version)
-        path = self.base / name / str(version)
+    def _sync(self, served, versions):
+        name = served.name
+        wanted = served.wanted(versions)
+        for v in wanted:               # load first, so that a retired version is always replaced
+            key = (name, v)
+            if key not in self.loaded:
+                self._try_load(served, v)
+            elif _fingerprint(served.base / str(v)) != self.prints[key]:
+                self._try_load(served, v, replace=True)
+        for key in [k for k in self.loaded if k[0] == name and k[1] not in versions]:
+            self._unload(key, "its directory was removed")
+        if any((name, v) in self.loaded for v in wanted):
+            for key in [k for k in self.loaded if k[0] == name and k[1] not in wanted]:
+                self._unload(key, "the version policy serves newer versions")
+
+    def _try_load(self, served, version: int, replace: bool = False):
+        key = (served.name, version)
+        path = served.base / str(version)
         fp = _fingerprint(path)
         if key in self.failed and self.failed[key][0] == fp:
             return None                                  # failed with these very files: wait for a change
         try:
-            return self._load(name, version, replace=replace)
+            return self._load(served, version, replace=replace)
         except Exception as exc:  # noqa: BLE001 - a broken export must not stop serving the others
             message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-            self.failed[key] = (fp, message)
-            self.log(f"could not load {name} version {version}: {message}")
+            self.failed[key] = (fp, self._public(message))
+            self.log(f"could not load {served.name} version {version}: {message}")
             return None
 
-    def _load(self, name: str, version: int, replace: bool = False) -> LoadedModel:
-        key = (name, version)
-        path = self.base / name / str(version)
+    def _load(self, served, version: int, replace: bool = False) -> LoadedModel:
+        key = (served.name, version)
+        path = served.base / str(version)
+        fp = _fingerprint(path)
+        model = LoadedModel(served.name, version, path)
+        try:
+            warm = model.replay_warmup()
+        except Exception:
+            model.close()
+            raise
         with self.lock:
-            if key in self.loaded and not replace:
-                return self.loaded[key]
-            fp = _fingerprint(path)
-            model = LoadedModel(name, version, path)
-            try:
-                warm = model.replay_warmup()
-            except Exception:
-                model.close()
-                raise
             old = self.loaded.get(key)
             self.loaded[key], self.prints[key] = model, fp
             self.failed.pop(key, None)
         if old is not None:
-            old.close()
-        self.log(f"{'reloaded' if old else 'loaded'} {name} version {version} ({warm} warm-up requests)")
+            old.retire()
+        self.log(f"{'reloaded' if old else 'loaded'} {served.name} version {version} ({warm} warm-up requests)")
         return model
 
     def _unload(self, key, why: str):
@@ -303,47 +386,74 @@ class ModelStore:
             model = self.loaded.pop(key, None)
             self.prints.pop(key, None)
         if model is not None:
-            model.close()
+            model.retire()
             self.log(f"unloaded {key[0]} version {key[1]}: {why}")
 
-    def get(self, name: str, version: int | None = None) -> LoadedModel:
-        if not self._versions_of(name) and not any(k[0] == name for k in self.loaded):
-            raise ServingError("NOT_FOUND", f"Servable not found for request: Latest({name})")
-        if version is None:
-            ready = sorted(v for (n, v) in self.loaded if n == name)
-            if not ready:
-                failed = [f"version {v}: {m}" for (n, v), (_, m) in sorted(self.failed.items()) if n == name]
-                raise ServingError("NOT_FOUND", f"Servable not found for request: Latest({name})"
-                                   + (f" (failed to load: {'; '.join(failed)})" if failed else ""))
-            return self.loaded[(name, ready[-1])]
-        if (name, version) in self.loaded:
-            return self.loaded[(name, version)]
-        if version not in self._versions_of(name):
-            raise ServingError("NOT_FOUND", f"Servable not found for request: Specific({name}, {version})")
-        model = self._try_load(name, version)
-        if model is None:
-            raise ServingError("NOT_FOUND", f"Servable not found for request: Specific({name}, {version}) "
-                                            f"(failed to load: {self.failed[(name, version)][1]})")
-        return model
+    # ------------------------------------------------------------------ requests
+    def get(self, name: str, version: int | None = None, label: str | None = None) -> LoadedModel:
+        """The loaded version a request names: the latest (``version`` and ``label`` None), a version, or a
+        label of the model config."""
+        served = self._served(name) if valid_model_name(name) else None
+        with self.lock:
+            mine = sorted(v for (n, v) in self.loaded if n == name)
+            if served is None and not mine:
+                raise ServingError("NOT_FOUND", f"Servable not found for request: Latest({name})")
+            if label is not None:
+                labels = served.labels if served is not None else {}
+                if label not in labels:
+                    raise ServingError("INVALID_ARGUMENT", f"Unrecognized servable version label: {label!r}")
+                version = labels[label]
+                if version not in mine:
+                    raise ServingError("NOT_FOUND", f"Servable not found for request: Specific({name}, {version}) "
+                                                    f"(label {label!r})")
+            if version is None:
+                if not mine:
+                    failed = [f"version {v}: {m}" for (n, v), (_, m) in sorted(self.failed.items()) if n == name]
+                    raise ServingError("NOT_FOUND", f"Servable not found for request: Latest({name})"
+                                       + (f" (failed to load: {'; '.join(failed)})" if failed else ""))
+                return self.loaded[(name, mine[-1])]
+            if version in mine:
+                return self.loaded[(name, version)]
+        why = self.failed.get((name, version))
+        raise ServingError("NOT_FOUND", f"Servable not found for request: Specific({name}, {version})"
+                           + (f" (failed to load: {why[1]})" if why else ""))
 
-    def status(self, name: str, version: int | None = None):
-        """TF-Serving's ``model_version_status``: AVAILABLE (loaded), LOADING (not yet / failed, with
-        the error), END (on disk, not loaded)."""
-        on_disk = self._versions_of(name)
-        shown = sorted(set(on_disk) | {v for (n, v) in self.loaded if n == name})
+    def run(self, name, version, label, signature, inputs, output_filter=()):
+        """``(model, outputs)``: run a signature on the version the request names; a version retired between
+        being chosen and being run is chosen again (it only happens while versions change)."""
+        for _ in range(3):
+            model = self.get(name, version, label)
+            try:
+                return model, model.run(signature, inputs, output_filter, self.max_samples, budget=self.budget)
+            except ModelRetired:
+                continue
+        raise ServingError("UNAVAILABLE", f"model {name}: versions are changing; retry")
+
+    def status(self, name: str, version: int | None = None, label: str | None = None):
+        """TF-Serving's ``model_version_status``: AVAILABLE (loaded), LOADING (wanted, not yet or failed,
+        with the error), END (on disk, not served)."""
+        if label is not None:
+            version = self.get(name, label=label).version
+        served = self._served(name) if valid_model_name(name) else None
+        with self.lock:
+            on_disk = self.on_disk.get(name, [])
+            loaded = {v for (n, v) in self.loaded if n == name}
+        shown = sorted(set(on_disk) | loaded)
         if version is not None:
             shown = [v for v in shown if v == version]
         if not shown:
             raise ServingError("NOT_FOUND", f"Could not find any versions of model {name}"
                                + (f" version {version}" if version is not None else ""))
+        wanted = set(served.wanted(on_disk)) if served is not None else set()
+        refresh = self.refresh_errors.get(name) or self.refresh_errors.get("")
         out = []
         for v in reversed(shown):
             key = (name, v)
             if key in self.loaded:
-                state, code, msg = "AVAILABLE", "OK", ""
+                state, code, msg = "AVAILABLE", "OK", refresh or ""
             elif key in self.failed:
                 state, code, msg = "LOADING", "UNKNOWN", self.failed[key][1]
-            elif on_disk and v == on_disk[-1]:
+            elif v in wanted:
                 state, code, msg = "LOADING", "OK", ""
             else:
                 state, code, msg = "END", "OK", ""
@@ -351,5 +461,5 @@ class ModelStore:
         return out
 
     def close(self):
-        for m in self.loaded.values():
-            m.close()
+        for m in list(self.loaded.values()):
+            m.retire()
