@@ -1,11 +1,16 @@
 """Load on the embedded server: concurrent REST and gRPC requests on loopback, bounded.
 
     python benchmarks/bench_serving_load.py [--L 4] [--requests 1000] [--concurrency 200] [--samples 100]
+                                            [--slow-sockets 200]
 
 Exports an untrained model, starts `nm-tf serve` in its own process on free loopback ports, sends
 ``--requests`` `sample` requests per protocol from ``--concurrency`` threads (REST: a new connection
 per request; gRPC: one channel), and prints failures (by kind), p50/p99 latency, throughput and the
 server's resident memory (now and peak). Exits 1 if any request failed.
+
+``--slow-sockets N`` keeps N extra connections to the REST port open during the load, each trickling a
+request line one byte every half second (an attacker holding connections; the server closes each after its
+request timeout and the benchmark opens a new one, so N stay open).
 """
 
 import argparse
@@ -38,6 +43,40 @@ def rss_mb(pid: int) -> tuple:
             k, _, v = line.partition(":")
             fields[k] = v.strip()
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+class SlowSockets:
+    """N connections that each send a never-ending request line, a byte at a time, kept at N."""
+
+    def __init__(self, port: int, n: int):
+        import threading
+
+        self.port, self.n, self.reopened = port, n, 0
+        self.socks = [self._open() for _ in range(n)]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._trickle, daemon=True)
+        self._thread.start()
+
+    def _open(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        s.sendall(b"GET /v1/models/nm")
+        return s
+
+    def _trickle(self):
+        while not self._stop.wait(0.5):
+            for k, s in enumerate(self.socks):
+                try:
+                    s.sendall(b"x")
+                except OSError:
+                    s.close()
+                    self.socks[k] = self._open()
+                    self.reopened += 1
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(5)
+        for s in self.socks:
+            s.close()
 
 
 def run_load(call, requests: int, concurrency: int):
@@ -75,6 +114,7 @@ def main(argv=None):
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--max-samples", type=int, default=100_000)
     ap.add_argument("--protocols", default="rest,grpc")
+    ap.add_argument("--slow-sockets", type=int, default=0, help="extra REST connections trickling a request line")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
@@ -86,7 +126,8 @@ def main(argv=None):
     from nm_tf.export import export_model
     from nm_tf.models import NewmanMooreRNN
 
-    out = {"L": args.L, "requests": args.requests, "concurrency": args.concurrency, "samples": args.samples}
+    out = {"L": args.L, "requests": args.requests, "concurrency": args.concurrency, "samples": args.samples,
+           "slow_sockets": args.slow_sockets}
     with tempfile.TemporaryDirectory() as tmp:
         export_model(NewmanMooreRNN(args.L, seed=0), os.path.join(tmp, "nm", "1"))
         gport, rport = free_port(), free_port()
@@ -124,8 +165,14 @@ def main(argv=None):
                 req.inputs["seed"].CopyFrom(tf.make_tensor_proto(np.array([0, i], np.int64)))
                 stub.Predict(req, timeout=120)
 
-            for proto in args.protocols.split(","):
-                out[proto] = run_load(rest if proto == "rest" else grpc_call, args.requests, args.concurrency)
+            slow = SlowSockets(rport, args.slow_sockets) if args.slow_sockets else None
+            try:
+                for proto in args.protocols.split(","):
+                    out[proto] = run_load(rest if proto == "rest" else grpc_call, args.requests, args.concurrency)
+            finally:
+                if slow is not None:
+                    out["slow_sockets_reopened"] = slow.reopened
+                    slow.close()
             out["server_rss_end_mb"], out["server_rss_peak_mb"] = (round(x) for x in rss_mb(server.pid))
         finally:
             server.terminate()
@@ -134,6 +181,7 @@ def main(argv=None):
         print(json.dumps(out))
     else:
         print(f"L={args.L}, {args.requests} requests x {args.samples} samples at {args.concurrency} concurrent, "
+              f"{args.slow_sockets} slow sockets open, "
               f"{os.cpu_count()} cores; server RSS start {out['server_rss_start_mb']} MB, end "
               f"{out['server_rss_end_mb']} MB, peak {out['server_rss_peak_mb']} MB")
         print("\n| protocol | failures | p50 (ms) | p99 (ms) | requests/s | errors |\n|---|---|---|---|---|---|")

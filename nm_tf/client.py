@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+import http.client
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import numpy as np
@@ -21,6 +23,16 @@ __all__ = ["SamplerClient", "ServerError", "format_stats"]
 
 class ServerError(RuntimeError):
     """The server answered with an error (message as the server gave it)."""
+
+
+def _valid_url(url: str) -> bool:
+    if not re.fullmatch(r"https?://[^\s/]+(:\d{1,5})?/?", url):
+        return False
+    try:
+        parts = urllib.parse.urlsplit(url)
+        return bool(parts.hostname) and (parts.port is None or 0 < parts.port < 65536)
+    except ValueError:          # "http://[::1": an unclosed IPv6 bracket, a port that is not a number
+        return False
 
 
 def _seed(seed):
@@ -44,7 +56,7 @@ class SamplerClient:
             raise UsageError("give exactly one of target (gRPC host:port) or url (REST)")
         if target is not None and not re.fullmatch(r"[^\s:]+:\d{1,5}", target):
             raise UsageError(f"--target must be host:port, e.g. 127.0.0.1:8500, got {target!r}")
-        if url is not None and not re.fullmatch(r"https?://[^\s/]+(:\d{1,5})?/?", url):
+        if url is not None and not _valid_url(url):
             raise UsageError(f"--url must be http://host[:port], e.g. http://127.0.0.1:8501, got {url!r}")
         self.target, self.url, self.timeout = target, url.rstrip("/") if url else None, timeout
         if target:
@@ -71,7 +83,9 @@ class SamplerClient:
             try:
                 resp = self.stub.Predict(req, timeout=self.timeout)
             except grpc.RpcError as exc:
-                raise ServerError(f"{exc.code().name}: {exc.details()}") from None
+                hint = (f" (is nm-tf serve running, with its gRPC port at {self.target}? REST is a separate port)"
+                        if exc.code() == grpc.StatusCode.UNAVAILABLE else "")
+                raise ServerError(f"{exc.code().name}: {exc.details()}{hint}") from None
             return {k: tf.make_ndarray(v) for k, v in resp.outputs.items()}
         path = f"/v1/models/{model}" + (f"/versions/{int(version)}" if version is not None else "") + ":predict"
         body = {"signature_name": signature, "inputs": {k: np.asarray(v).tolist() for k, v in inputs.items()}}
@@ -87,7 +101,12 @@ class SamplerClient:
                 msg = str(exc)
             raise ServerError(f"HTTP {exc.code}: {msg}") from None
         except urllib.error.URLError as exc:
-            raise ServerError(f"cannot reach {self.url}: {exc.reason}") from None
+            raise ServerError(f"cannot reach {self.url}: {exc.reason} (is nm-tf serve running, with its REST port "
+                              f"there?)") from None
+        except (http.client.HTTPException, ConnectionError, ValueError) as exc:
+            # e.g. the gRPC port (HTTP/2) answers an HTTP/1.1 request with bytes that are not HTTP/1.1
+            raise ServerError(f"{self.url} did not answer as a TF-Serving REST endpoint ({type(exc).__name__}); "
+                              f"is that the REST port (nm-tf serve: 8501) rather than gRPC (8500)?") from None
         return {k: np.asarray(v) for k, v in out.items()} if isinstance(out, dict) else {"output": np.asarray(out)}
 
     def sample(self, model: str, num_samples: int, seed=0, version: int | None = None) -> dict:

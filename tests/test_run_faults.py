@@ -249,3 +249,54 @@ def test_pool_script_carries_finished_and_unfinished_runs_to_a_new_pool(tmp_path
     assert r.returncode == 0, r.stderr
     assert json.loads((new_pool / "runs" / "busy" / "summary.json").read_text())["energy_per_spin_mean"] == \
         expected["energy_per_spin_mean"]
+
+
+def _one_line(r, code, message):
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    return r.returncode == code and "Traceback" not in r.stderr and len(lines) == 1 and message in lines[0]
+
+
+def _bad_step(path):
+    lines = path.read_text().splitlines()
+    lines[2] = "x" + lines[2]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda p: p.write_bytes(b"step,phase\n\xff\xfe\x00garbage\n"), "is damaged"),
+    (_bad_step, "is not a non-negative integer"),
+    (lambda p: p.unlink(), "cannot be rebuilt"),
+], ids=["not-utf8", "bad-step", "deleted"])
+def test_damaged_history_is_refused_on_resume(copy_finished, damage, message):
+    ref = copy_finished()
+    _unfinish(ref)
+    damage(ref / "history.csv")
+    r = _cli("anneal", "--workdir", str(ref), "--resume", "--quiet")
+    assert _one_line(r, 1, message), r.stderr[-2000:]
+    assert not (ref / "summary.json").exists()
+
+
+@pytest.mark.parametrize("command", [
+    ["landscape", "--workdir", "{ref}", "--points", "3"],
+    ["modes", "--workdir", "{ref}", "--samples", "10", "--seed", "0"],
+    ["export", "--workdir", "{ref}", "--model-dir", "{ref}/../models", "--name", "x"],
+], ids=["landscape", "modes", "export"])
+def test_unreadable_checkpoints_are_one_line_for_every_tool(copy_finished, command):
+    ref = copy_finished()
+    _unfinish(ref)
+    for p in (ref / "checkpoints").glob("ckpt-*.data-*"):
+        p.write_bytes(b"garbage")
+    r = _cli(*[c.format(ref=ref) for c in command])
+    assert _one_line(r, 1, "none of the checkpoints"), r.stderr[-2000:]
+
+
+def test_damaged_final_samples_and_savedmodel_are_one_line(copy_finished, tmp_path):
+    ref = copy_finished()
+    (ref / "samples_final.npz").write_bytes(b"garbage")
+    r = _cli("modes", "--workdir", str(ref), "--samples", "10")
+    assert _one_line(r, 1, "is damaged"), r.stderr[-2000:]
+    sm = tmp_path / "sm"
+    sm.mkdir()
+    (sm / "saved_model.pb").write_bytes(b"garbage")
+    r = _cli("modes", "--savedmodel", str(sm), "--samples", "10")
+    assert _one_line(r, 1, "cannot load the SavedModel"), r.stderr[-2000:]

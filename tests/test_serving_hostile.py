@@ -336,3 +336,15 @@ def test_unreadable_model_folder_keeps_serving_and_says_so_without_paths(tmp_pat
     assert status[0]["state"] == "AVAILABLE" and "Permission denied" in status[0]["status"]["error_message"]
     assert str(tmp_path) not in json.dumps(status)
     store.close()
+
+
+def test_client_urls_that_cannot_work_are_one_line(server):
+    from nm_tf.client import SamplerClient, ServerError
+    from nm_tf.errors import UsageError
+
+    for bad in ("http://[::1", "http://host:99999", "http://:80"):
+        with pytest.raises(UsageError, match="--url must be"):
+            SamplerClient(url=bad)
+    grpc_port = server.grpc_target.rsplit(":", 1)[1]
+    with pytest.raises(ServerError, match="REST port"):
+        SamplerClient(url=f"http://127.0.0.1:{grpc_port}", timeout=10).sample("nm", 3, 1)

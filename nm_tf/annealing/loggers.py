@@ -18,7 +18,8 @@ import csv
 import io
 import logging
 
-from .rundir import HISTORY_COLUMNS, atomic_write_text
+from ..errors import RunError
+from .rundir import HISTORY_COLUMNS, atomic_write_text, read_history_rows
 from .schedule import step_phase
 
 __all__ = ["CSVLogger", "Logger", "ProgressLogger", "progress_enabled"]
@@ -55,9 +56,13 @@ class CSVLogger(Logger):
     def open(self, run, start: int):
         path = run.rundir.history_path
         rows = []
+        if start and not path.exists():
+            # Refused rather than rebuilt: the rows up to the checkpoint cannot be recomputed, and the summary
+            # (deviation from the exact curve) would silently cover only the steps after it.
+            raise RunError(f"{path} is missing but the run resumes at training step {start}: its history cannot "
+                           f"be rebuilt; put the file back or start a new run")
         if path.exists():
-            with path.open() as fh:
-                rows = [r for r in csv.DictReader(fh) if int(r["step"]) <= start]
+            rows = [r for r in read_history_rows(path) if int(r["step"]) <= start]
         buf = io.StringIO()
         w = csv.DictWriter(buf, HISTORY_COLUMNS)
         w.writeheader()

@@ -7,7 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import RunError, UsageError
 from .rundir import RunDir, atomic_write_text
 
 __all__ = ["check_checkpoint", "fork_run", "list_checkpoints", "restore_model"]
@@ -58,14 +58,32 @@ def restore_model(workdir, checkpoint: int | None = None, jit_compile: bool = Fa
     kept = list_checkpoints(workdir)
     weights = run.weights_path
     if checkpoint is None and weights.exists():
-        model.load_weights(weights)
+        try:
+            model.load_weights(weights)
+        except Exception as exc:  # noqa: BLE001 - h5py and Keras raise many kinds for a damaged file
+            raise RunError(f"the final weights {weights} cannot be read ({_first_line(exc)})") from None
         return model, cfg, cfg.total_steps
-    if checkpoint is None:
-        if not kept:
-            raise FileNotFoundError(f"run {workdir} has no checkpoint or model.weights.h5 yet")
-        checkpoint = max(kept)
-    tf.train.Checkpoint(model=model).restore(check_checkpoint(workdir, checkpoint)).expect_partial()
-    return model, cfg, checkpoint
+    if checkpoint is not None:
+        prefix = check_checkpoint(workdir, checkpoint)
+        try:
+            tf.train.Checkpoint(model=model).restore(prefix).expect_partial()
+        except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint
+            raise RunError(f"checkpoint {checkpoint} of run {workdir} cannot be read ({_first_line(exc)})") from None
+        return model, cfg, checkpoint
+    if not kept:
+        raise FileNotFoundError(f"run {workdir} has no checkpoint or model.weights.h5 yet")
+    for step in sorted(kept, reverse=True):      # the latest readable one, as a resumed anneal does
+        try:
+            tf.train.Checkpoint(model=model).restore(kept[step]).expect_partial()
+            return model, cfg, step
+        except Exception:  # noqa: BLE001 - try the previous one
+            continue
+    raise RunError(f"none of the checkpoints in {run.checkpoints} can be read (kept: {', '.join(map(str, kept))})")
+
+
+def _first_line(exc) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def fork_run(source, dest, step: int, cfg) -> list:

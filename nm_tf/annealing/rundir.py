@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import AnnealConfig
-from ..errors import UsageError
+from ..errors import RunError, UsageError
 
 __all__ = ["HISTORY_COLUMNS", "HistoryRow", "RunDir", "atomic_write_text"]
 
@@ -78,6 +78,24 @@ class HistoryRow:
                    entropy_per_spin=float(row["entropy_per_spin"]),
                    exact_per_spin=float(exact) if exact not in ("", None) else None,
                    grad_norm=float(row["grad_norm"]))
+
+
+def read_history_rows(path) -> list:
+    """The rows of a ``history.csv`` as dicts, checked: UTF-8, the expected columns, integer steps.
+    A damaged file is a :class:`RunError` naming it (never a traceback)."""
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames is None or not set(HISTORY_COLUMNS) <= set(reader.fieldnames):
+                raise ValueError(f"columns {reader.fieldnames} are not {list(HISTORY_COLUMNS)}")
+            rows = list(reader)
+        for k, r in enumerate(rows, start=2):
+            if not (r["step"] or "").isdigit():
+                raise ValueError(f"line {k}: step {r['step']!r} is not a non-negative integer")
+        return rows
+    except (UnicodeDecodeError, ValueError, csv.Error) as exc:
+        raise RunError(f"{path} is damaged ({' '.join(str(exc).split())[:200]}); restore it or start a new "
+                       f"run") from None
 
 
 # A landscape tag names files inside the run: one path component, never "." or "..".
@@ -237,14 +255,21 @@ class RunDir:
     def history(self) -> list:
         """The rows of ``history.csv`` as :class:`HistoryRow`."""
         self.require()
-        with self.history_path.open() as fh:
-            return [HistoryRow.from_csv(r) for r in csv.DictReader(fh)]
+        rows = read_history_rows(self.history_path)
+        try:
+            return [HistoryRow.from_csv(r) for r in rows]
+        except (TypeError, ValueError) as exc:
+            raise RunError(f"{self.history_path} is damaged ({exc})") from None
 
     def final_samples(self) -> np.ndarray:
         """The stored final sample: uint8 bits ``[n, N]``."""
         self.require(finished=True)
-        with np.load(self.samples_path) as data:
-            return np.unpackbits(data["bits"], axis=1, count=int(data["n_sites"]))
+        try:
+            with np.load(self.samples_path) as data:
+                return np.unpackbits(data["bits"], axis=1, count=int(data["n_sites"]))
+        except Exception as exc:  # noqa: BLE001 - NumPy raises many kinds for a damaged .npz
+            raise RunError(f"{self.samples_path} is damaged ({type(exc).__name__}); delete it, or pass --seed to "
+                           f"draw fresh samples from the run's weights") from None
 
     def portable_files(self) -> list:
         """The files another machine needs to carry this run on, as paths inside the run directory.

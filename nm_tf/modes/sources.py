@@ -86,10 +86,19 @@ def samples_from_savedmodel(path, n: int, seed: int = 0, with_log_prob: bool = F
 
     from ..export import export_metadata
 
+    from ..errors import RunError, UsageError
+
     path = Path(path)
     if not (path / "saved_model.pb").exists():
         raise FileNotFoundError(f"no SavedModel in {path}")
-    signatures = tf.saved_model.load(str(path)).signatures
+    try:
+        signatures = tf.saved_model.load(str(path)).signatures
+    except Exception as exc:  # noqa: BLE001 - a damaged export raises many kinds (DecodeError, OSError, ...)
+        text = str(exc).strip()
+        raise RunError(f"cannot load the SavedModel in {path}: "
+                       f"{text.splitlines()[0][:200] if text else type(exc).__name__}") from None
+    if "sample" not in signatures:
+        raise UsageError(f"the SavedModel in {path} has no 'sample' signature (not an nm-tf export?)")
     fn = signatures["sample"]
     bits = _in_chunks(lambda count, k: fn(num_samples=tf.constant(count, tf.int32),
                                           seed=tf.constant([seed, k], tf.int64))["spins"].numpy(), n)
