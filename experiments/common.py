@@ -22,6 +22,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import logging  # noqa: E402
+
 import numpy as np  # noqa: E402
 
 from nm_tf.annealing.rundir import RunDir  # noqa: E402
@@ -40,6 +42,12 @@ LANDSCAPE_POINTS = {"paper": 200, "quick": 31}
 LANDSCAPE_RUNS = {("vca", 5): 1.0, ("vqa", 5): 1.0, ("vca", 16): 0.15}
 SNAPSHOTS = ("before_warmup", "after_warmup", "mid_annealing", "end")
 DPI = 200
+
+# The package's messages (the sweep's "[k/n] run: ok" lines, progress) on stderr, as the CLI shows them.
+_handler = logging.StreamHandler(sys.stderr)
+_handler.setFormatter(logging.Formatter("%(message)s"))
+logging.getLogger("nm_tf").addHandler(_handler)
+logging.getLogger("nm_tf").setLevel(logging.INFO)
 
 
 def parser(doc: str) -> argparse.ArgumentParser:

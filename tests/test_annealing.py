@@ -213,19 +213,6 @@ def test_run_in_pieces_with_loggers_and_callbacks_equals_one_run(tmp_path):
         assert list(csv.DictReader(a)) == list(csv.DictReader(b))
 
 
-def test_training_does_not_import_the_tools():
-    """Arrows point one way: running an anneal loads nothing from landscape, modes, export, server, CLI."""
-    import subprocess
-    import sys
-
-    code = ("import sys; import nm_tf.annealing.driver, nm_tf.annealing.loggers, nm_tf.annealing.tensorboard, "
-            "nm_tf.annealing.losses, nm_tf.annealing.restore; "
-            "print(sorted(m for m in sys.modules if m.split('.')[:2] in (['nm_tf', 'landscape'], ['nm_tf', 'modes'], "
-            "['nm_tf', 'export'], ['nm_tf', 'server'], ['nm_tf', 'cli'], ['nm_tf', 'sweep'])))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
-
-
 # ------------------------------------------------------------------ physics
 @pytest.mark.parametrize("L", [3, 4])
 def test_vca_tracks_exact_free_energy(tmp_path, L):
@@ -468,3 +455,15 @@ def test_tensorboard_log_is_laid_out_for_physics(tmp_path):
     history = RunDir(wd).history()
     assert len(acc.Tensors("loss/variational")) == len(history)
     assert len(acc.Tensors("loss/exact")) == sum(r.exact_per_spin is not None for r in history) >= 4
+
+
+def test_snapshots_asked_for_need_a_callback_and_run_anneal_attaches_them(tmp_path):
+    from nm_tf.errors import UsageError
+    from nm_tf.workflow import instruments
+
+    cfg = AnnealConfig(L=2, warmup=2, annealing_steps=2, train_steps=1, hidden=4, samples=10, final_samples=20,
+                       jit=False, landscape=("end",), landscape_points=3, landscape_samples=10)
+    with pytest.raises(UsageError, match="no callback takes them"):
+        anneal(cfg, tmp_path / "r")
+    assert [type(c).__name__ for c in instruments(cfg)] == ["LandscapeCallback"]
+    assert instruments(cfg.replace(landscape=())) == []

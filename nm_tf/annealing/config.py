@@ -15,7 +15,7 @@ __all__ = ["AnnealConfig", "PRESETS", "load_config_file"]
 MODES = ("vca", "vqa")
 SCHEDULES = ("linear", "exponential", "points")
 SNAPSHOT_TAGS = ("before_warmup", "after_warmup", "mid_annealing", "end")
-CELLS = ("vanilla", "gru")            # nm_tf.models.cell.CELL_TYPES (kept here TensorFlow-free; a test pins it)
+CELLS = ("vanilla", "gru", "triangle")  # nm_tf.models.cell.CELL_TYPES (kept here TensorFlow-free; a test pins it)
 INITS = ("glorot", "authors")         # nm_tf.models.cell.INITS
 LOCAL_LOSSES = ("fresh", "stale")
 MAX_PROB_FLOOR = 0.1                  # nm_tf.models.cell.MAX_PROB_FLOOR
@@ -53,7 +53,8 @@ FIELD_HELP = {
     "minibatch": "N_b: one Adam update per mini-batch of this many of the step's samples (Table I: 10; "
                  "default: one update on all samples)",
     "hidden": "d_h, hidden units of the 2D RNN (Table I: 40)",
-    "cell": "RNN cell: vanilla (the paper's ELU) or gru",
+    "cell": "RNN cell: vanilla (the paper's ELU), gru, or triangle (also sees the site up and to the right, the "
+            "second parent of the triangle that fixes a site in a ground state)",
     "ordering": "site order of the autoregressive product: zigzag (the paper's snake), raster, or raster-wrap "
                 "(the authors' code: raster with the previous row's last site as a row's first horizontal input)",
     "init": "weight initialisation: glorot (one draw for the stacked kernel, zero bias) or authors (separate "

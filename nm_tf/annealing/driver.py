@@ -30,7 +30,7 @@ from .callbacks import Snapshot
 from .rundir import HISTORY_COLUMNS, RunDir, atomic_write_text
 from .schedule import step_phase, temperature_and_field
 
-__all__ = ["AnnealRun", "HISTORY_COLUMNS", "anneal", "anneal_or_reuse", "default_loggers", "load_run_config"]
+__all__ = ["AnnealRun", "HISTORY_COLUMNS", "anneal", "anneal_or_reuse", "default_loggers"]
 log = logging.getLogger("nm_tf")
 WARMUP_ROW_EVERY = 10
 FINAL_SEED_OFFSET = 1 << 40
@@ -71,10 +71,6 @@ def _each(objects, method: str, *args) -> list:
 
 class NonFiniteError(RunError):
     """Training produced NaN/inf for too many consecutive steps."""
-
-
-def load_run_config(workdir) -> AnnealConfig:
-    return RunDir(workdir).config()
 
 
 def make_strategy(replicas: int):
@@ -267,6 +263,10 @@ class AnnealRun:
             raise RuntimeError("AnnealRun.run() needs prepare() first")
         if n_steps is not None and (isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1):
             raise UsageError(f"n_steps must be a positive integer or None, got {n_steps!r}")
+        if self.cfg.landscape and not any(hasattr(cb, "on_snapshot") for cb in callbacks):
+            raise UsageError(f"the configuration asks for landscape snapshots {list(self.cfg.landscape)} but no "
+                             f"callback takes them: run it with nm_tf.workflow.run_anneal (or pass a "
+                             f"LandscapeCallback)")
         loggers = default_loggers() if loggers is None else list(loggers)
         if not any(isinstance(lg, CSVLogger) for lg in loggers):
             loggers.insert(0, CSVLogger())

@@ -84,8 +84,8 @@ def config_from_args(args, base: dict | None = None) -> AnnealConfig:
 
 def _run(args) -> int:
     from ..runtime import configure_threads
-    from ..annealing.driver import anneal
     from ..annealing.rundir import RunDir
+    from ..workflow import instruments, run_anneal
     from ..errors import UsageError
 
     if (args.fork_from is None) != (args.fork_step is None):
@@ -106,13 +106,9 @@ def _run(args) -> int:
                              f"drop {', '.join(_flag(g) for g in given) or '--config'}")
     else:
         cfg = config_from_args(args)
-    callbacks = []
-    if cfg.landscape:
-        from ..landscape.snapshots import LandscapeCallback
-
-        callbacks.append(LandscapeCallback.from_config(cfg))   # checks the landscape_* fields first
+    instruments(cfg)          # checks the landscape_* fields before TensorFlow starts work
     configure_threads()
-    summary = anneal(cfg, args.workdir, resume=args.resume or args.fork_from is not None, callbacks=callbacks)
+    summary = run_anneal(cfg, args.workdir, resume=args.resume or args.fork_from is not None)
     logging.getLogger("nm_tf").info(describe_summary(summary))
     print(json.dumps(summary))
     return 0

@@ -22,7 +22,7 @@ def _grid(bits, L):
 
 def run_quickstart(workdir, num_samples: int = 1000, seed: int = 1, out=print) -> dict:
     from ..annealing.config import AnnealConfig
-    from ..annealing.driver import anneal_or_reuse
+    from ..workflow import run_anneal
     from ..annealing.rundir import RunDir
     from ..client import SamplerClient, format_stats
     from ..exact import degeneracy, ground_states
@@ -38,7 +38,7 @@ def run_quickstart(workdir, num_samples: int = 1000, seed: int = 1, out=print) -
         out(f"[1/4] reusing the finished anneal in {run_dir}")
     else:
         out(f"[1/4] annealing L={cfg.L} VCA: T {cfg.T_start:g} -> 0 over {cfg.total_steps} steps ({run_dir})")
-    summary = anneal_or_reuse(cfg, run_dir)
+    summary = run_anneal(cfg, run_dir, reuse=True)
     out("      " + describe_summary(summary).replace("\n", "\n      "))
     path = existing_export(run_dir, model_dir, "newman_moore")
     if path is not None:

@@ -86,7 +86,8 @@ class NewmanMooreRNN(keras.Model):
     Args:
         L: linear size.
         hidden: hidden size ``d_h`` (Table I: 40).
-        cell: ``"vanilla"`` (ELU, the paper's) or ``"gru"``.
+        cell: ``"vanilla"`` (ELU, the paper's), ``"gru"`` or ``"triangle"`` (also sees the site up and to the
+            right, the triangle's second parent; gradients by autodiff).
         ordering: ``"zigzag"`` (the paper's), ``"raster"`` or ``"raster-wrap"`` (the authors' code: raster,
             with the previous row's last site as the horizontal input of a row's first site).
         seed: seed of the weight initialisation.
@@ -132,6 +133,7 @@ class NewmanMooreRNN(keras.Model):
         self._sites_to_steps = tf.constant(order.sites, dtype=tf.int32)
         self._reverse_above = rows_run_opposite(order)
         self._wrap_rows = ordering == "raster-wrap"
+        self._triangle = cell == "triangle"
         self._fns = {}
 
     # ------------------------------------------------------------------ properties
@@ -211,7 +213,24 @@ class NewmanMooreRNN(keras.Model):
         previous row (``prev_*`` in visiting order; zeros above row 0)."""
         return (prev_h[-1], prev_oh[-1]) if self._wrap_rows else (zeros_h, zeros_oh)
 
-    def _row(self, w, above_h, above_oh, row_src, log_p, start_h, start_oh, sampling: bool):
+    def _upright(self, aligned, y):
+        """The row above, aligned so that entry ``j`` is the site up and to the right, ``(x_j + 1 mod L, y - 1)``,
+        of this row's step ``j`` (``aligned``: :meth:`_above`'s alignment, entry ``j`` at ``(x_j, y - 1)``).
+        A row visited left to right takes the next entry; in the zigzag's right-to-left rows (odd ``y``), the
+        previous one."""
+        if not self._reverse_above:
+            return tf.roll(aligned, shift=-1, axis=0)
+        return tf.roll(aligned, shift=2 * (y % 2) - 1, axis=0)
+
+    def _neighbours(self, prev_h, prev_oh, y):
+        """``(above_h, above_oh, upright_h, upright_oh)`` of row ``y`` from the previous row in visiting order
+        (the up-right pair is None but for the triangle cell)."""
+        above_h, above_oh = self._above(prev_h), self._above(prev_oh)
+        if not self._triangle:
+            return above_h, above_oh, None, None
+        return above_h, above_oh, self._upright(above_h, y), self._upright(above_oh, y)
+
+    def _row(self, w, above_h, above_oh, row_src, log_p, start_h, start_oh, sampling: bool, ur_h=None, ur_oh=None):
         """One row of L sites. ``above_*``: the row above, already aligned with this row's steps;
         ``start_*``: the horizontal input of the row's first site (:meth:`_row_start`).
 
@@ -227,7 +246,8 @@ class NewmanMooreRNN(keras.Model):
         hs, ohs, bits = [], [], []
         for j in range(self.L):
             # cell.apply directly: Layer.__call__'s per-site bookkeeping cost ~20% under XLA.
-            h, logits = self.rnn_cell.apply(tf.concat([h, oh, above_h[j], above_oh[j]], axis=-1), w)
+            parts = [h, oh, above_h[j], above_oh[j]] + ([ur_h[j], ur_oh[j]] if ur_h is not None else [])
+            h, logits = self.rnn_cell.apply(tf.concat(parts, axis=-1), w)
             z = logits[..., 1] - logits[..., 0]               # logit of bit 1
             b = tf.cast(row_src[j] < prob_of_one(z, floor), dt) if sampling else row_src[j]
             log_p = log_p + bit_log_prob(z, b, floor)
@@ -290,9 +310,9 @@ class NewmanMooreRNN(keras.Model):
                 row_h, row_oh, row_bits, log_p = self._teacher_forced_vanilla_row(
                     w, self._above(prev_h), self._above(prev_oh), tf.gather(source, y), log_p, *start)
             else:
-                row_h, row_oh, row_bits, log_p = self._row(w, self._above(prev_h), self._above(prev_oh),
-                                                           tf.gather(source, y), log_p, *start,
-                                                           sampling=given is None)
+                above_h, above_oh, ur_h, ur_oh = self._neighbours(prev_h, prev_oh, y)
+                row_h, row_oh, row_bits, log_p = self._row(w, above_h, above_oh, tf.gather(source, y), log_p,
+                                                           *start, sampling=given is None, ur_h=ur_h, ur_oh=ur_oh)
             kept = (hrows[0].write(y, row_h),) if keep else ()
             return (y + 1, row_h, row_oh, log_p, rows.write(y, row_bits)) + kept
 
@@ -392,8 +412,7 @@ class NewmanMooreRNN(keras.Model):
 
         def flip_row(y, out):
             h_row, b_row = tf.gather(hs, y), tf.gather(step_bits, y)    # [L, *S, d], [L, *S]
-            above_h = self._above(tf.gather(prev_h, y))
-            above_oh = self._above(tf.gather(prev_oh, y))
+            above_h, above_oh, ur_h, ur_oh = self._neighbours(tf.gather(prev_h, y), tf.gather(prev_oh, y), y)
             # Row y, step by step: copies j < k were flipped earlier in the row and change here.
             h_new = None
             changed = []                                                # per step: [*S[:-1], k, B] new log terms
@@ -406,7 +425,10 @@ class NewmanMooreRNN(keras.Model):
                         left_h = tf.concat([h_new, left_h], axis=rank_s - 1)
                         kept_oh = copies(tf.stack([1.0 - b_row[k - 1], b_row[k - 1]], -1), k - 1, 0, 1)
                         left_oh = tf.concat([kept_oh, left_oh], axis=rank_s - 1)
-                    x = tf.concat([left_h, left_oh, copies(above_h[k], k, 0, 1), copies(above_oh[k], k, 0, 1)], -1)
+                    parts = [left_h, left_oh, copies(above_h[k], k, 0, 1), copies(above_oh[k], k, 0, 1)]
+                    if ur_h is not None:
+                        parts += [copies(ur_h[k], k, 0, 1), copies(ur_oh[k], k, 0, 1)]
+                    x = tf.concat(parts, -1)
                     h_flat, lg = self.rnn_cell.apply(flat(x, 1), w)
                     h_new = unflat(h_flat, k, 1)
                     zk = unflat(lg[..., 1] - lg[..., 0], k, 0)
@@ -431,8 +453,10 @@ class NewmanMooreRNN(keras.Model):
             zeros_oh = tf.zeros(tf.concat([wide, [2]], 0), dtype=dt)
 
             def body(r, ph, poh, lp):
-                row_h2, row_oh2, _, lp = self._row(w, self._above(ph), self._above(poh), tf.gather(rows_wide, r),
-                                                   lp, *self._row_start(ph, poh, zeros_h, zeros_oh), sampling=False)
+                above_h2, above_oh2, ur_h2, ur_oh2 = self._neighbours(ph, poh, r)
+                row_h2, row_oh2, _, lp = self._row(w, above_h2, above_oh2, tf.gather(rows_wide, r), lp,
+                                                   *self._row_start(ph, poh, zeros_h, zeros_oh), sampling=False,
+                                                   ur_h=ur_h2, ur_oh=ur_oh2)
                 return r + 1, row_h2, row_oh2, lp
 
             _, _, _, lp_flat = tf.while_loop(lambda r, *_: r < L, body, (y + 1, ph, poh, flat(lp, 0)),

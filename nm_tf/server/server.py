@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 import threading
 from concurrent import futures
 
@@ -30,7 +30,9 @@ class SamplerServer:
         from .rest import make_rest_server
         from .store import ModelStore
 
-        self.log = (lambda *_: None) if quiet else (lambda msg: print(f"[nm-tf serve] {msg}", file=sys.stderr))
+        # Through logging (logger nm_tf.serve), like every message of the package; quiet: the server's own
+        # log off (tests, embedded use).
+        self.log = (lambda *_: None) if quiet else logging.getLogger("nm_tf.serve").info
         self.host = host
         # The ports are bound first: a taken port fails at once, before any model is loaded.
         # gRPC's default SO_REUSEPORT would let a second server share a taken port and receive

@@ -256,8 +256,10 @@ class ModelStore:
     * Messages a client can see never contain a server path.
     """
 
-    def __init__(self, base, max_samples: int = 100_000, names=None, log=print, max_inflight_samples=None,
+    def __init__(self, base, max_samples: int = 100_000, names=None, log=None, max_inflight_samples=None,
                  config=None):
+        import logging
+
         from .budget import SampleBudget
 
         self.base = Path(base)
@@ -268,7 +270,7 @@ class ModelStore:
         self.budget = SampleBudget(max_inflight_samples or 4 * max_samples)
         self.names = set(names) if names else None
         self.config = {m.name: m for m in config} if config else None
-        self.log = log
+        self.log = log or logging.getLogger("nm_tf.serve").info
         self.loaded = {}      # (name, version) -> LoadedModel
         self.prints = {}      # (name, version) -> fingerprint of the loaded files
         self.failed = {}      # (name, version) -> (fingerprint, message)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -46,17 +45,12 @@ def execute(task: RunTask) -> dict:
 
         import_tensorflow()
         from ..annealing.config import AnnealConfig
-        from ..annealing.driver import anneal_or_reuse
+        from ..workflow import run_anneal
 
         configure_threads(1, 1)
         logging.getLogger("nm_tf").setLevel(logging.WARNING)   # a worker's progress would interleave
         cfg = AnnealConfig.from_dict(task.config)
-        callbacks = []
-        if cfg.landscape:
-            from ..landscape.snapshots import LandscapeCallback
-
-            callbacks.append(LandscapeCallback.from_config(cfg))
-        summary = anneal_or_reuse(cfg, task.workdir, callbacks=callbacks)
+        summary = run_anneal(cfg, task.workdir, reuse=True)
         return {"name": task.name, "status": "ok", "error": "", "seconds": time.monotonic() - t0,
                 "summary": summary}
     except Exception as exc:  # noqa: BLE001 - reported in the table, the sweep goes on
@@ -119,7 +113,7 @@ def run_tasks(tasks, jobs: int = 1, backend: str = "local", address=None, log=No
         backend: ``"local"`` or ``"ray"``.
         address: a running Ray cluster (``ray://host:10001`` or ``host:6379``); None = local Ray.
     """
-    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    log = log or logging.getLogger("nm_tf.sweep").info
     tasks = list(tasks)
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise UsageError(f"jobs must be a positive integer, got {jobs!r}")
