@@ -7,7 +7,8 @@ again) and its runs in flight. This script keeps what another machine needs in t
     python experiments/pool.py save --out ~/nm-paper            # pool -> experiments/figures/paper
     python experiments/pool.py restore --out ~/nm-paper         # experiments/figures/paper -> pool
 
-``save`` copies every finished run's configuration, summary and final weights to ``runs/<name>/``
+``save`` copies every finished run's configuration, summary, final weights and history (gzipped,
+``history.csv.gz``) to ``runs/<name>/``
 (with ``code_commit.txt``, the commit the run started from) and packs every unfinished run's
 configuration, history and checkpoints into ``inflight/<name>.tar.gz``; an archive whose run has since
 finished is removed. A committed run that has no weights (kept before this script) is replaced by the
@@ -20,6 +21,7 @@ Which files travel is decided by ``RunDir.portable_files``.
 from __future__ import annotations
 
 import argparse
+import gzip
 import io
 import json
 import shutil
@@ -32,7 +34,14 @@ from nm_tf.annealing.rundir import RunDir
 HERE = Path(__file__).resolve().parent
 COMMITTED = HERE / "figures" / "paper"
 COMMIT_FILE = "code_commit.txt"
+HISTORY_GZ = "history.csv.gz"
 COMPARED = ("energy_per_spin_mean", "ground_state_fraction", "distinct_ground_states", "ground_state_in_final_sample")
+
+
+def _gzip(src: Path, dest: Path):
+    # mtime 0: the same history gives the same bytes, so an unchanged run shows no diff in git
+    with open(src, "rb") as fh, gzip.GzipFile(dest, "wb", mtime=0) as out:
+        shutil.copyfileobj(fh, out)
 
 
 def _commit_of(pool: Path, run: RunDir) -> str | None:
@@ -50,6 +59,9 @@ def save(pool: Path, dest: Path):
         if run.finished:
             target = runs / path.name
             if (target / "model.weights.h5").exists():
+                if not (target / HISTORY_GZ).exists() and run.history_path.exists():
+                    _gzip(run.history_path, target / HISTORY_GZ)      # committed before histories were kept
+                    print(f"{path.name}: history added to {target}")
                 continue
             if (target / "summary.json").exists():
                 changed = RunDir(target).differences(run.config())
@@ -67,7 +79,10 @@ def save(pool: Path, dest: Path):
                     print(f"    the numbers differ: the committed summary is kept as {kept.name}")
             target.mkdir(parents=True, exist_ok=True)
             for f in run.portable_files():
-                shutil.copy2(f, target / f.name)
+                if f == run.history_path:
+                    _gzip(f, target / HISTORY_GZ)
+                else:
+                    shutil.copy2(f, target / f.name)
             commit = _commit_of(pool, run)
             if commit:
                 (target / COMMIT_FILE).write_text(commit + "\n")
@@ -99,6 +114,10 @@ def restore(pool: Path, src: Path):
             continue              # present already, or committed before weights were kept: rerun it
         dest.mkdir(parents=True)
         for f in target.iterdir():     # figure scripts may keep more beside a run (landscape scans): keep them
+            if f.name == HISTORY_GZ:
+                with gzip.open(f, "rb") as fh, open(dest / "history.csv", "wb") as out:
+                    shutil.copyfileobj(fh, out)
+                continue
             name = ".commit" if f.name == COMMIT_FILE else f.name
             (shutil.copytree if f.is_dir() else shutil.copy2)(f, dest / name)
         print(f"{target.name}: finished run restored")

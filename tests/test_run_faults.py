@@ -212,7 +212,7 @@ def test_portable_files_of_a_finished_run_sample_and_score_like_the_original(tmp
     from nm_tf.modes.sources import samples_from_run
 
     files = RunDir(finished_run).portable_files()
-    assert sorted(f.name for f in files) == ["config.json", "model.weights.h5", "summary.json"]
+    assert sorted(f.name for f in files) == ["config.json", "history.csv", "model.weights.h5", "summary.json"]
     moved = tmp_path / "elsewhere"
     _carry(finished_run, moved, files)
     assert RunDir(moved).finished
@@ -244,7 +244,9 @@ def test_pool_script_carries_finished_and_unfinished_runs_to_a_new_pool(tmp_path
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
     assert (committed / "inflight" / "busy.tar.gz").exists()
+    assert (committed / "runs" / "done" / "history.csv.gz").exists()        # histories are committed gzipped
     assert RunDir(new_pool / "runs" / "done").finished and not RunDir(new_pool / "runs" / "busy").finished
+    assert RunDir(new_pool / "runs" / "done").history() == RunDir(old_pool / "runs" / "done").history()
     r = _cli("anneal", "--workdir", str(new_pool / "runs" / "busy"), "--resume", "--quiet")
     assert r.returncode == 0, r.stderr
     assert json.loads((new_pool / "runs" / "busy" / "summary.json").read_text())["energy_per_spin_mean"] == \

@@ -274,15 +274,15 @@ class RunDir:
     def portable_files(self) -> list:
         """The files another machine needs to carry this run on, as paths inside the run directory.
 
-        A finished run: its configuration, summary and final weights, which are enough to sample,
-        analyse and export it (the stored final sample and the TensorBoard log stay behind; a sample
-        is then drawn fresh from the weights). An unfinished run: its configuration, history, kept
+        A finished run: its configuration, summary, final weights and history, which are enough to sample,
+        analyse, export it and redraw its curves (the stored final sample and the TensorBoard log stay behind;
+        a sample is then drawn fresh from the weights). An unfinished run: its configuration, history, kept
         checkpoints with their bookkeeping and any finished landscape snapshots, which are enough to
         resume it exactly (the samples of step ``s`` depend only on ``[seed, s]``).
         """
         self.require()
         if self.finished:
-            wanted = [self.config_path, self.summary_path, self.weights_path]
+            wanted = [self.config_path, self.summary_path, self.weights_path, self.history_path]
             missing = [p.name for p in wanted if not p.exists()]
             if missing:
                 raise UsageError(f"finished run {self.path} lacks {', '.join(missing)}")
