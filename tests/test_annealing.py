@@ -467,3 +467,18 @@ def test_snapshots_asked_for_need_a_callback_and_run_anneal_attaches_them(tmp_pa
         anneal(cfg, tmp_path / "r")
     assert [type(c).__name__ for c in instruments(cfg)] == ["LandscapeCallback"]
     assert instruments(cfg.replace(landscape=())) == []
+
+
+def test_an_untrained_run_is_called_so():
+    from types import SimpleNamespace
+
+    from nm_tf.cli.anneal import describe_summary, untrained_warning
+
+    cfg = AnnealConfig(annealing_steps=200)
+    s = {"ground_state_fraction": 3e-5, "n_samples": 100_000, "energy_per_spin_mean": 0.0, "energy_per_spin_sem": 0.01,
+         "ground_state_energy_per_spin": -0.5, "distinct_ground_states": 1, "degeneracy": 16}
+    assert "(3 of 100000 final samples)" in describe_summary(s)
+    warn = untrained_warning(s, SimpleNamespace(entropy_per_spin=0.692), cfg)
+    assert "looks untrained" in warn and "--lr" in warn
+    assert "only 3 of 100000" in untrained_warning(s, SimpleNamespace(entropy_per_spin=0.1), cfg)
+    assert untrained_warning(dict(s, ground_state_fraction=0.99), SimpleNamespace(entropy_per_spin=0.05), cfg) is None

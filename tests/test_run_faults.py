@@ -281,7 +281,7 @@ def test_damaged_history_is_refused_on_resume(copy_finished, damage, message):
 @pytest.mark.parametrize("command", [
     ["landscape", "--workdir", "{ref}", "--points", "3"],
     ["modes", "--workdir", "{ref}", "--samples", "10", "--seed", "0"],
-    ["export", "--workdir", "{ref}", "--model-dir", "{ref}/../models", "--name", "x"],
+    ["export", "--workdir", "{ref}", "--model-dir", "{ref}/../models", "--name", "x", "--allow-unfinished"],
 ], ids=["landscape", "modes", "export"])
 def test_unreadable_checkpoints_are_one_line_for_every_tool(copy_finished, command):
     ref = copy_finished()
@@ -302,3 +302,16 @@ def test_damaged_final_samples_and_savedmodel_are_one_line(copy_finished, tmp_pa
     (sm / "saved_model.pb").write_bytes(b"garbage")
     r = _cli("modes", "--savedmodel", str(sm), "--samples", "10")
     assert _one_line(r, 1, "cannot load the SavedModel"), r.stderr[-2000:]
+
+
+def test_export_of_an_unfinished_run_needs_a_flag_and_says_so(copy_finished, tmp_path):
+    ref = copy_finished()
+    _unfinish(ref)
+    r = _cli("export", "--workdir", str(ref), "--model-dir", str(tmp_path / "m"), "--name", "x")
+    assert _one_line(r, 2, "has not finished; pass --allow-unfinished"), r.stderr[-2000:]
+    r = _cli("export", "--workdir", str(ref), "--model-dir", str(tmp_path / "m"), "--name", "x", "--allow-unfinished",
+             "--no-xla")
+    assert r.returncode == 0, r.stderr[-2000:]
+    meta = json.loads((tmp_path / "m" / "x" / "1" / "assets.extra" / "nm_tf.json").read_text())
+    assert meta["finished"] is False and meta["step"] == 80 and meta["run"] == "ref"
+    assert str(tmp_path) not in json.dumps(meta)

@@ -17,12 +17,16 @@ def add_parser(sub):
                    help="serve the symmetrised p_G(s) = mean_g p(g s) over ker A (every ground state, uniformly, "
                         "from a collapsed model), optionally times the L^2 translations; the metadata says so "
                         "(default: the symmetry the run was trained with, usually none)")
+    p.add_argument("--allow-unfinished", action="store_true",
+                   help="export a run that has not finished, from its latest checkpoint (nm_tf.json records the "
+                        "step and finished: false)")
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
     from ..export.savedmodel import export_run
 
-    path = export_run(args.workdir, args.model_dir, args.name, args.version, xla=args.xla, symmetry=args.symmetry)
+    path = export_run(args.workdir, args.model_dir, args.name, args.version, xla=args.xla, symmetry=args.symmetry,
+                      allow_unfinished=args.allow_unfinished)
     print(path)
     return 0

@@ -134,18 +134,23 @@ def existing_export(workdir, model_dir, name: str):
     base = Path(model_dir) / name
     if not run.finished or not base.is_dir():
         return None
-    versions = sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit())
+    from ..servable import parse_version_folder
+
+    versions = sorted(v for v in (parse_version_folder(p.name) for p in base.iterdir() if p.is_dir()) if v)
     if not versions:
         return None
     path = base / str(versions[-1])
     meta = export_metadata(path)
-    same = meta.get("run") == str(run.path.resolve()) and meta.get("summary") == run.summary()
+    # The folder name and the summary (which holds the run's commit, seed and every final number) identify it.
+    same = meta.get("run") == run.path.resolve().name and meta.get("summary") == run.summary()
     return path if same and (path / "saved_model.pb").exists() else None
 
 
-def export_run(workdir, model_dir, name: str, version=None, xla: bool = True, symmetry: str | None = None) -> Path:
-    """Export the latest weights of a run to ``model_dir/name/version`` (next free version by default).
-    ``symmetry`` None: the distribution the run trained (``p_G`` for a run annealed with ``--symmetry``)."""
+def export_run(workdir, model_dir, name: str, version=None, xla: bool = True, symmetry: str | None = None,
+               allow_unfinished: bool = False) -> Path:
+    """Export the final weights of a run to ``model_dir/name/version`` (next free version by default).
+    ``symmetry`` None: the distribution the run trained (``p_G`` for a run annealed with ``--symmetry``).
+    A run that has not finished is refused unless ``allow_unfinished`` (then its latest checkpoint)."""
     from ..servable import MAX_VERSION, valid_model_name, valid_version
 
     if not valid_model_name(name):
@@ -153,16 +158,21 @@ def export_run(workdir, model_dir, name: str, version=None, xla: bool = True, sy
                          f"with '.', '_' or '-', at most 128 characters), got {name!r}")
     if version is not None and not valid_version(version):
         raise UsageError(f"version must be an integer in 1..{MAX_VERSION} (TF-Serving's int64), got {version}")
-    model, cfg = load_run_model(workdir)
+    from ..annealing.restore import restore_model
+    from ..annealing.rundir import RunDir
+
+    run = RunDir(workdir)
+    if run.exists and not run.finished and not allow_unfinished:
+        raise UsageError(f"run {workdir} has not finished; pass --allow-unfinished to export its latest checkpoint")
+    model, cfg, step = restore_model(workdir)
     symmetry = cfg.symmetry if symmetry is None else symmetry
     base = Path(model_dir) / name
     base.mkdir(parents=True, exist_ok=True)
     if version is None:
         version = next_version(base)
-    from ..annealing.rundir import RunDir
-
-    run = RunDir(workdir)
-    meta = {"run": str(run.path.resolve()), "mode": cfg.mode, "seed": cfg.seed}
+    # The run's folder name only: an absolute path would tell every client of the server where it keeps runs.
+    meta = {"run": run.path.resolve().name, "mode": cfg.mode, "seed": cfg.seed, "step": int(step),
+            "finished": run.finished}
     if run.finished:
         meta["summary"] = run.summary()
     return export_model(model, base / str(int(version)), J=cfg.J, metadata=meta, xla=xla, symmetry=symmetry)
