@@ -348,3 +348,43 @@ def test_client_urls_that_cannot_work_are_one_line(server):
     grpc_port = server.grpc_target.rsplit(":", 1)[1]
     with pytest.raises(ServerError, match="REST port"):
         SamplerClient(url=f"http://127.0.0.1:{grpc_port}", timeout=10).sample("nm", 3, 1)
+
+
+# ------------------------------------------------------------------ what held before, pinned
+def test_grpc_messages_over_4_mb_are_refused(server):
+    import grpc
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    req = predict_pb2.PredictRequest()
+    req.model_spec.name, req.model_spec.signature_name = "nm", "log_prob"
+    req.inputs["spins"].CopyFrom(tf.make_tensor_proto(np.zeros((500_000, L * L), np.int8)))     # 4.5 MB
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(server.grpc_target))
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Predict(req, timeout=30)
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_a_request_past_its_deadline_gives_its_samples_back(server):
+    import grpc
+
+    with pytest.raises(grpc.RpcError) as info:
+        _grpc_predict_deadline(server, n=5000, timeout=0.001)
+    assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert _wait(lambda: server.store.budget.in_flight == 0, 30)
+    assert _grpc_predict(server, n=5).model_spec.version.value == 1
+
+
+def _grpc_predict_deadline(srv, n, timeout):
+    import grpc
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    req = predict_pb2.PredictRequest()
+    req.model_spec.name, req.model_spec.signature_name = "nm", "sample"
+    req.inputs["num_samples"].CopyFrom(tf.make_tensor_proto(np.int32(n)))
+    req.inputs["seed"].CopyFrom(tf.make_tensor_proto(np.array([0, 1], np.int64)))
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(srv.grpc_target))
+    return stub.Predict(req, timeout=timeout)

@@ -26,7 +26,8 @@ positive_int = bounded(int, 1, math.inf, "an integer >= 1")
 
 
 def add_parser(sub):
-    p = sub.add_parser("serve", help="serve exported models over TF-Serving's gRPC and REST APIs")
+    p = sub.add_parser("serve", help="serve exported models over TF-Serving's gRPC and REST APIs",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model-dir", required=True,
                    help="base directory: MODEL_DIR/<name>/<version>/ (version folders may be symlinks, followed "
                         "wherever they point, as TF-Serving does)")
