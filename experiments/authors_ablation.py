@@ -13,7 +13,8 @@ otherwise, 5 seeds each):
 - ``authors_vca`` (L = 3, 6), ``authors_vqa`` (L = 3, 5): the authors' protocol;
 - from our default at VCA L = 6, one factor at a time: ``wrap`` (ordering), ``lr3`` (lr 1e-3), ``stale``
   (local losses), ``numerics`` (their initialisation, float64 and the floor); the default itself is the
-  committed ``vca_L6_s*``;
+  committed ``vca_L6_s*``; and ``raster`` (raster rows without the wrap input), which tells the row direction
+  from the wrap input;
 - from the authors' protocol at VCA L = 6, one factor reverted to ours: ``authors_no_<factor>``.
 
 Measured per run, from 10^5 fresh samples of p_theta (seed 0): success (a final sample at the ground-state
@@ -47,6 +48,8 @@ def groups(ex):
         out.setdefault("default", []).append(("vca", 6, ex.standard("vca", 6, seed)))
         out.setdefault("authors_vca", []).append(
             ("vca", 6, ex.task(f"authors_vca_L6_s{seed}", ex.config("vca", 6, seed, **_authors(quick)))))
+        out.setdefault("raster", []).append(
+            ("vca", 6, ex.task(f"raster_L6_s{seed}", ex.config("vca", 6, seed, ordering="raster"))))
         for name, fields in FACTORS.items():
             change = {f: AUTHORS[f] for f in fields}
             out.setdefault(name, []).append(
@@ -167,6 +170,8 @@ def _label(group: str) -> str:
         return "ours (default)"
     if group == "authors_vca":
         return "authors (all)"
+    if group == "raster":
+        return "ours + raster rows"
     if group.startswith("authors_no_"):
         return f"authors − {FACTOR_LABELS[group[len('authors_no_'):]]}"
     return f"ours + {FACTOR_LABELS[group]}"
