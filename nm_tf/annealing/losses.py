@@ -173,6 +173,18 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
         lp = model.log_prob_graph(tf.reshape(images, [-1, model.n_sites]))
         return log_p, tf.reduce_mean(tf.reshape(lp, [-1, group_score_draws]), axis=1)
 
+    def taped_pass(n, uniforms=None, bits=None):
+        """The pass whose ``log p`` is differentiated (no symmetry group): sampling from ``uniforms`` or
+        teacher-forced on ``bits``. ``(bits, log p, score, flip log-probs or None)``; with ``reuse`` the flip
+        amplitudes come from the same pass's hidden states (one teacher-forced pass fewer per update)."""
+        source = {"uniforms": uniforms} if bits is None else {"given": model.sites_to_steps(bits)}
+        if reuse:
+            drawn, log_p, hs, step_bits = model.scan(n, keep=True, **source)
+            bits = drawn if bits is None else bits
+            return bits, log_p, log_p, model.single_flip_log_probs(bits, kept=(hs, step_bits))
+        drawn, log_p = model.scan(n, **source)
+        return (drawn if bits is None else bits), log_p, log_p, None
+
     def apply(grads, loss_mean, total=None):
         """``total``: the summed gradient, when ``grads`` is one replica's share of it. Keras's
         ``apply`` in a replica context sums the shares itself, so the shares are what it gets;
@@ -202,13 +214,8 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
         with tf.GradientTape() as tape:
             if group is not None:
                 log_p, score = group_score(log_p, image)
-            elif reuse:
-                bits, log_p, hs, step_bits = model.scan(local_b, uniforms=u, keep=True)
-                flipped = model.single_flip_log_probs(bits, kept=(hs, step_bits))
-                score = log_p
             else:
-                bits, log_p = model.scan(local_b, uniforms=u)
-                flipped, score = None, log_p
+                bits, log_p, score, flipped = taped_pass(local_b, uniforms=u)
             loc, e = local_losses(model, bits, log_p, T, gamma, quantum=quantum, J=J,
                                   flip_chunk=flip_chunk, penalty=penalty, flip_log_probs=flipped)
             sums = tf.stack([tf.reduce_sum(loc), tf.reduce_sum(e), tf.reduce_sum(e * e),
@@ -237,13 +244,8 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
             with tf.GradientTape() as tape:
                 if group is not None:
                     lp, score = group_score(lp, image)
-                elif reuse:
-                    _, lp, hs, step_bits = model.scan(minibatch, given=model.sites_to_steps(part), keep=True)
-                    flipped = model.single_flip_log_probs(part, kept=(hs, step_bits))
-                    score = lp
                 else:
-                    lp, flipped = model.log_prob_graph(part), None
-                    score = lp
+                    _, lp, score, flipped = taped_pass(minibatch, bits=part)
                 loc_k, e_k = local_losses(model, part, lp, T, gamma, quantum=quantum, J=J,
                                           flip_chunk=flip_chunk, penalty=penalty, flip_log_probs=flipped)
                 surrogate = tf.reduce_mean((loc_k - scale * tf.reduce_mean(loc_k)) * score)
