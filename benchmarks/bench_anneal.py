@@ -23,6 +23,8 @@ def main():
     ap.add_argument("--replicas", type=int, default=1, help="MirroredStrategy replicas (logical CPUs when no GPU)")
     ap.add_argument("--symmetry", default="none", help="train the symmetrised p_G: none, kernel, kernel+translations")
     ap.add_argument("--group-score-draws", type=int, default=0, help="images per sample for the score of p_G (0: exact)")
+    ap.add_argument("--cell", default="vanilla", help="vanilla (hand-written backward pass), gru or triangle (autodiff)")
+    ap.add_argument("--ordering", default="zigzag", help="zigzag, raster or raster-wrap")
     args = ap.parse_args()
 
     from nm_tf.runtime import configure_threads
@@ -40,7 +42,8 @@ def main():
     strategy = make_strategy(args.replicas)
     device = ", ".join(d.name for d in tf.config.list_logical_devices())
     print(f"N_s={args.samples}, N_b={args.minibatch}, d_h=40, XLA, device {device}, {os.cpu_count()} cores, "
-          f"intra-op threads {args.threads}, replicas {args.replicas}, symmetry {args.symmetry}")
+          f"intra-op threads {args.threads}, replicas {args.replicas}, symmetry {args.symmetry}, cell {args.cell}, "
+          f"ordering {args.ordering}")
     print("\n| mode | L | ms / step | compile (s) | Table I protocol (51 000 steps) |")
     print("|---|---|---|---|---|")
     for case in args.cases.split(","):
@@ -48,7 +51,7 @@ def main():
         L = int(L)
         scope = strategy.scope() if strategy else contextlib.nullcontext()
         with scope:
-            model = NewmanMooreRNN(L, seed=0, jit_compile=strategy is None)
+            model = NewmanMooreRNN(L, seed=0, jit_compile=strategy is None, cell=args.cell, ordering=args.ordering)
             group = SymmetryGroup(L, args.symmetry) if args.symmetry != "none" else None
             step = make_train_step(model, keras.optimizers.Adam(1e-4), args.samples, quantum=mode == "vqa",
                                    minibatch=args.minibatch, strategy=strategy, jit_compile=strategy is None,
