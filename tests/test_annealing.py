@@ -455,6 +455,14 @@ def test_tensorboard_log_is_laid_out_for_physics(tmp_path):
     history = RunDir(wd).history()
     assert len(acc.Tensors("loss/variational")) == len(history)
     assert len(acc.Tensors("loss/exact")) == sum(r.exact_per_spin is not None for r in history) >= 4
+    # a run shorter than histogram_every still has weight histograms: at its first and last annealing steps
+    hist_tags = [t for t in tags if t.startswith("weights/")]
+    assert hist_tags and len(acc.Tensors(hist_tags[0])) == 2
+    from nm_tf.annealing.tensorboard import hparam_names
+
+    names = hparam_names(AnnealConfig())
+    assert names[:4] == ["mode", "L", "lr", "seed"]
+    assert {"clip_norm", "symmetry", "symmetry_score_draws", "dtype", "replicas", "ordering", "cell"} <= set(names)
 
 
 def test_snapshots_asked_for_need_a_callback_and_run_anneal_attaches_them(tmp_path):

@@ -19,15 +19,41 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .config import FIELD_HELP
 from .loggers import Logger
 
 __all__ = ["TensorBoardLogger", "image_summaries"]
 
-HPARAMS = ("mode", "L", "T0", "gamma0", "T_final", "gamma_final", "schedule", "warmup", "annealing_steps",
-           "train_steps", "samples", "minibatch", "hidden", "cell", "ordering", "lr", "seed", "penalty", "J")
+# HParams are the config's fields (so a new setting shows up by itself), those the studies compare first;
+# bookkeeping fields (chunk sizes, checkpoint and histogram periods, landscape settings) are left out.
+HPARAMS_FIRST = ("mode", "L", "lr", "seed", "ordering", "cell", "preset", "symmetry", "clip_norm", "T_final",
+                 "gamma_final", "penalty", "minibatch", "local_loss", "dtype", "replicas")
+HPARAMS_SKIPPED = ("final_samples", "final_chunk", "checkpoint_every", "histogram_every", "exact_points", "jit",
+                   "flip_chunk", "max_bad_steps", "schedule_points", "landscape")
+
+
+def hparam_names(cfg) -> list:
+    import dataclasses
+
+    fields = [f.name for f in dataclasses.fields(cfg)
+              if f.name not in HPARAMS_SKIPPED and not f.name.startswith("landscape_")]
+    return [n for n in HPARAMS_FIRST if n in fields] + [n for n in fields if n not in HPARAMS_FIRST]
 METRICS = {"final/energy_per_spin": "energy_per_spin_mean", "final/ground_state_fraction": "ground_state_fraction",
            "final/residual_energy_per_spin": "residual_energy_per_spin",
            "final/exact_rel_deviation_median": "exact_rel_deviation_median"}
+
+
+_DESCRIPTIONS = {
+    "loss_per_spin": "the variational loss per spin on the step's samples: F/N = <E + T log p>/N (VCA) or "
+                     "<E_loc>/N (VQA)",
+    "exact_per_spin": "the exact reference at the same T or Gamma: F(T)/N by the dual-code sum, or e0(Gamma)/N by "
+                      "Lanczos (N <= 16, and at L = 5 on some steps)",
+    "energy_per_spin": "mean Newman-Moore energy per spin of the samples (classical, diagonal part)",
+    "energy_std_per_spin": "standard deviation of the energy per spin over the samples",
+    "entropy_per_spin": "-<log p>/N of the samples (ln 2 = 0.693: uniform)",
+    "grad_norm": "global norm of the gradient before any clipping (largest over the step's mini-batches)",
+    "T": "temperature of the step (units of J)", "gamma": "transverse field of the step (units of J)",
+}
 
 
 def image_summaries(paths, step: int):
@@ -79,22 +105,29 @@ class TensorBoardLogger(Logger):
         from tensorboard.plugins.hparams import api as hp
 
         cfg = self.cfg.to_dict()
-        values = {k: ("none" if cfg[k] is None else cfg[k]) for k in HPARAMS}
+        names = hparam_names(self.cfg)
+        values = {k: ("none" if cfg[k] is None else cfg[k]) for k in names}
         values["T0"], values["gamma0"] = self.cfg.T_start, self.cfg.gamma_start
-        hp.hparams_config(hparams=[hp.HParam(k) for k in HPARAMS],
+        hp.hparams_config(hparams=[hp.HParam(k, description=FIELD_HELP.get(k)) for k in names],
                           metrics=[hp.Metric(tag, group=".") for tag in METRICS])
         hp.hparams(values)
 
     def write(self, row: dict, step: int):
         self.scalars(row, step)
-        if row["phase"] == "anneal" and row["annealing_step"] % self.cfg.histogram_every == 0:
+        a = row["annealing_step"]
+        # Every histogram_every annealing steps, and at the first and the last, so that a short run has some.
+        if row["phase"] == "anneal" and (a % self.cfg.histogram_every == 0 or a <= 1 or
+                                         a == self.cfg.annealing_steps):
             self.histograms(self.model, step)
 
     def scalars(self, row: dict, step: int):
         if not self.writer:
             return
+        quantum = self.cfg.mode == "vqa"
+        # VQA's "energy" column is the classical (diagonal) Newman-Moore energy of the samples, not <H>.
+        energy = "physics/classical_energy_per_spin" if quantum else "physics/energy_per_spin"
         names = {"loss_per_spin": "loss/variational", "exact_per_spin": "loss/exact",
-                 "energy_per_spin": "physics/energy_per_spin", "energy_std_per_spin": "physics/energy_std_per_spin",
+                 "energy_per_spin": energy, "energy_std_per_spin": energy.replace("energy_per", "energy_std_per"),
                  "entropy_per_spin": "physics/entropy_per_spin", "grad_norm": "training/grad_norm"}
         if self.cfg.mode == "vca" or self.cfg.T_start:
             names["T"] = "schedule/T"
@@ -103,7 +136,7 @@ class TensorBoardLogger(Logger):
         with self.writer.as_default():
             for key, tag in names.items():
                 if row[key] != "":
-                    self.tf.summary.scalar(tag, float(row[key]), step=step)
+                    self.tf.summary.scalar(tag, float(row[key]), step=step, description=_DESCRIPTIONS.get(key))
 
     def histograms(self, model, step: int):
         if not self.writer:
