@@ -17,6 +17,7 @@ import urllib.request
 
 import numpy as np
 from .errors import UsageError
+from .servable import HAMMING_STATS, NUM_SAMPLES, SAMPLE, SEED, SPINS
 
 __all__ = ["SamplerClient", "ServerError", "format_stats"]
 
@@ -112,15 +113,14 @@ class SamplerClient:
     def sample(self, model: str, num_samples: int, seed=0, version: int | None = None) -> dict:
         """Configurations and per-sample statistics (the ``sample`` signature)."""
         self._check_n(num_samples)
-        out = self.predict(model, "sample", {"num_samples": np.int32(num_samples), "seed": _seed(seed)}, version)
-        out["spins"] = out["spins"].astype(np.int8)
+        out = self.predict(model, SAMPLE, {NUM_SAMPLES: np.int32(num_samples), SEED: _seed(seed)}, version)
+        out[SPINS] = out[SPINS].astype(np.int8)
         return out
 
     def hamming_stats(self, model: str, num_samples: int, seed=0, version: int | None = None) -> dict:
         """Hamming-distance statistics computed on the server (``hamming_stats``)."""
         self._check_n(num_samples)
-        out = self.predict(model, "hamming_stats",
-                           {"num_samples": np.int32(num_samples), "seed": _seed(seed)}, version)
+        out = self.predict(model, HAMMING_STATS, {NUM_SAMPLES: np.int32(num_samples), SEED: _seed(seed)}, version)
         return {
             "n_samples": int(num_samples),
             "ground_state_fraction": float(out["ground_state_fraction"]),

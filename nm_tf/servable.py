@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MAX_VERSION", "MODEL_NAME", "parse_version_folder", "valid_model_name", "valid_version"]
+__all__ = ["DEFAULT_SIGNATURE", "HAMMING_STATS", "LOG_PROB", "MAX_VERSION", "MODEL_NAME", "NUM_SAMPLES",
+           "PREDICT_METHOD", "SAMPLE", "SEED", "SPINS", "parse_version_folder", "valid_model_name", "valid_version"]
+
+# The exported signatures and their inputs: what export writes, the server checks and the client sends.
+PREDICT_METHOD = "tensorflow/serving/predict"
+DEFAULT_SIGNATURE = "serving_default"       # the same function as SAMPLE
+SAMPLE, LOG_PROB, HAMMING_STATS = "sample", "log_prob", "hamming_stats"
+NUM_SAMPLES, SEED, SPINS = "num_samples", "seed", "spins"     # inputs (SPINS is also an output)
 
 # A served model is a direct child directory of the model base. Its name is one path component from a
 # strict set (no separators, no leading dot, so never "." or ".."): a request can never name a path.

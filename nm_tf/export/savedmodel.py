@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .signatures import XLA_BUCKETS, make_serving_functions
+from ..servable import DEFAULT_SIGNATURE, HAMMING_STATS, NUM_SAMPLES, SAMPLE, SEED
 from ..errors import UsageError
 
 __all__ = ["export_metadata", "export_model", "export_run", "load_run_model", "next_version", "write_warmup"]
@@ -93,8 +94,8 @@ def _write_export(model, path: Path, J, metadata, warmup, xla, symmetry):
     archive.track(model)
     for name, (fn, sig) in fns.items():
         archive.add_endpoint(name, tf.function(fn, autograph=False), input_signature=sig)
-    archive.add_endpoint("serving_default", tf.function(fns["sample"][0], autograph=False),
-                         input_signature=fns["sample"][1])
+    archive.add_endpoint(DEFAULT_SIGNATURE, tf.function(fns[SAMPLE][0], autograph=False),
+                         input_signature=fns[SAMPLE][1])
     archive.write_out(str(path), verbose=False)
     extra = path / "assets.extra"
     extra.mkdir(exist_ok=True)
@@ -116,11 +117,11 @@ def write_warmup(path: Path, sizes=(1, 100, 1000)):
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
     with tf.io.TFRecordWriter(str(path)) as writer:
-        for signature in ("sample", "hamming_stats"):
+        for signature in (SAMPLE, HAMMING_STATS):
             for size in sizes:
                 req = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(signature_name=signature))
-                req.inputs["num_samples"].CopyFrom(tf.make_tensor_proto(np.int32(size)))
-                req.inputs["seed"].CopyFrom(tf.make_tensor_proto(np.array([0, 0], dtype=np.int64)))
+                req.inputs[NUM_SAMPLES].CopyFrom(tf.make_tensor_proto(np.int32(size)))
+                req.inputs[SEED].CopyFrom(tf.make_tensor_proto(np.array([0, 0], dtype=np.int64)))
                 log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=req))
                 writer.write(log.SerializeToString())
 

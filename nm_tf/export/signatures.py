@@ -12,6 +12,7 @@ import tensorflow as tf
 from ..hamiltonian import energy_tf, ground_state_energy, is_ground_state
 from ..models.rnn import uniforms_from_seed
 from ..models.symmetry import MAX_EXACT_GROUP, apply_uniform_elements, symmetrized_log_prob
+from ..servable import HAMMING_STATS, LOG_PROB, NUM_SAMPLES, SAMPLE, SEED, SPINS
 
 __all__ = ["PAIRWISE_LIMIT", "XLA_BUCKETS", "make_serving_functions"]
 
@@ -127,7 +128,7 @@ def make_serving_functions(model, J: float = 1.0, xla_buckets=None, symmetry=Non
 
     def sample(num_samples, seed):
         bits, log_p, energy, hamming = _draw(num_samples, seed)
-        return {"spins": tf.cast(bits, tf.int8), "log_prob": tf.cast(log_p, tf.float32),
+        return {SPINS: tf.cast(bits, tf.int8), LOG_PROB: tf.cast(log_p, tf.float32),
                 "energy": tf.cast(energy, tf.float32), "energy_per_spin": tf.cast(energy / n, tf.float32),
                 "hamming_to_trivial": tf.cast(hamming, tf.int32),
                 "is_ground_state": is_ground_state(energy, e0, J)}
@@ -135,7 +136,7 @@ def make_serving_functions(model, J: float = 1.0, xla_buckets=None, symmetry=Non
     def log_prob(spins):
         tf.debugging.assert_equal(tf.reduce_all((spins == 0) | (spins == 1)), True,
                                   message="spins must be bits in {0, 1}")
-        return {"log_prob": tf.cast(_log_prob(tf.cast(spins, tf.int32)), tf.float32)}
+        return {LOG_PROB: tf.cast(_log_prob(tf.cast(spins, tf.int32)), tf.float32)}
 
     def hamming_stats(num_samples, seed):
         bits, _, energy, hamming = _draw(num_samples, seed)
@@ -158,9 +159,9 @@ def make_serving_functions(model, J: float = 1.0, xla_buckets=None, symmetry=Non
                 dtype=tf.int64), [n + 1]),
         }
 
-    draw_sig = [tf.TensorSpec([], tf.int32, name="num_samples"), tf.TensorSpec([2], tf.int64, name="seed")]
+    draw_sig = [tf.TensorSpec([], tf.int32, name=NUM_SAMPLES), tf.TensorSpec([2], tf.int64, name=SEED)]
     return {
-        "sample": (sample, draw_sig),
-        "log_prob": (log_prob, [tf.TensorSpec([None, n], tf.int8, name="spins")]),
-        "hamming_stats": (hamming_stats, draw_sig),
+        SAMPLE: (sample, draw_sig),
+        LOG_PROB: (log_prob, [tf.TensorSpec([None, n], tf.int8, name=SPINS)]),
+        HAMMING_STATS: (hamming_stats, draw_sig),
     }

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 from ..errors import UsageError
+from ..servable import LOG_PROB, NUM_SAMPLES, SAMPLE, SEED, SPINS
 
 __all__ = ["samples_from_run", "samples_from_savedmodel", "samples_from_server"]
 
@@ -97,11 +98,11 @@ def samples_from_savedmodel(path, n: int, seed: int = 0, with_log_prob: bool = F
         text = str(exc).strip()
         raise RunError(f"cannot load the SavedModel in {path}: "
                        f"{text.splitlines()[0][:200] if text else type(exc).__name__}") from None
-    if "sample" not in signatures:
+    if SAMPLE not in signatures:
         raise UsageError(f"the SavedModel in {path} has no 'sample' signature (not an nm-tf export?)")
-    fn = signatures["sample"]
-    bits = _in_chunks(lambda count, k: fn(num_samples=tf.constant(count, tf.int32),
-                                          seed=tf.constant([seed, k], tf.int64))["spins"].numpy(), n)
+    fn = signatures[SAMPLE]
+    bits = _in_chunks(lambda count, k: fn(**{NUM_SAMPLES: tf.constant(count, tf.int32),
+                                             SEED: tf.constant([seed, k], tf.int64)})[SPINS].numpy(), n)
     meta = export_metadata(path)
     out = (bits, int(meta.get("L") or _lattice(bits.shape[1])), f"SavedModel {path}, seed {seed}")
     if not with_log_prob:
@@ -110,14 +111,14 @@ def samples_from_savedmodel(path, n: int, seed: int = 0, with_log_prob: bool = F
 
     if meta.get("symmetry", "none") != "none" and meta.get("symmetry_group_order", 0) > MAX_EXACT_GROUP:
         return out + (None,)   # its log_prob signature refuses: p_G is not exact at this |G|
-    score = signatures["log_prob"]
-    return out + (lambda b: score(spins=tf.constant(np.asarray(b, np.int8)))["log_prob"].numpy(),)
+    score = signatures[LOG_PROB]
+    return out + (lambda b: score(**{SPINS: tf.constant(np.asarray(b, np.int8))})[LOG_PROB].numpy(),)
 
 
 def samples_from_server(client, model: str, n: int, seed: int = 0, version=None, with_log_prob: bool = False):
     """Sample a served model (a :class:`~nm_tf.client.SamplerClient`): ``(bits, L, source)``, plus a
     function calling its ``log_prob`` signature with ``with_log_prob`` (None when the server refuses it)."""
-    bits = _in_chunks(lambda count, k: client.sample(model, count, seed=[seed, k], version=version)["spins"], n)
+    bits = _in_chunks(lambda count, k: client.sample(model, count, seed=[seed, k], version=version)[SPINS], n)
     where = client.target or client.url
     out = (bits, _lattice(bits.shape[1]), f"model {model!r} served at {where}, seed {seed}")
     if not with_log_prob:
@@ -127,9 +128,9 @@ def samples_from_server(client, model: str, n: int, seed: int = 0, version=None,
 
     def log_prob(b):
         try:
-            r = client.predict(model, "log_prob", {"spins": np.asarray(b, np.int8)}, version)
+            r = client.predict(model, LOG_PROB, {SPINS: np.asarray(b, np.int8)}, version)
         except ServerError:       # the export's log_prob refuses (symmetrised, |G| above the exact bound)
             return None
-        return r["log_prob"] if "log_prob" in r else r["output"]   # REST gives a one-output signature unnamed
+        return r[LOG_PROB] if LOG_PROB in r else r["output"]   # REST gives a one-output signature unnamed
 
     return out + (log_prob,)

@@ -15,12 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ServingError
-from ..servable import parse_version_folder, valid_model_name
+from ..servable import DEFAULT_SIGNATURE, NUM_SAMPLES, PREDICT_METHOD, parse_version_folder, valid_model_name
 
 __all__ = ["LoadedModel", "ModelRetired", "ModelStore", "ServingError", "valid_model_name"]
 
-PREDICT_METHOD = "tensorflow/serving/predict"
-DEFAULT_SIGNATURE = "serving_default"
 def _versions(model_base: Path):
     """The versions under a model folder: sub-folders named by an int64 >= 1 that hold a saved_model.pb
     (anything else, e.g. "²" or 10^20, is ignored; it must not take the model down). A folder that cannot
@@ -60,6 +58,7 @@ class LoadedModel:
         meta = tf.compat.v1.saved_model.loader.load(self.session, ["serve"], str(path))
         self.signatures = {k: v for k, v in meta.signature_def.items() if v.method_name == PREDICT_METHOD}
         self._callables, self._callables_lock = {}, threading.Lock()
+        self._specs = {}
         # Requests running on this version; a retired version (deleted, rewritten or replaced by a newer
         # one) closes its session only when the last of them has finished, as TF-Serving does.
         self._inflight, self._retired, self._closed = 0, False, False
@@ -70,15 +69,19 @@ class LoadedModel:
                 self.dtypes[ti.name] = tf.dtypes.as_dtype(ti.dtype)
 
     def input_spec(self, signature: str):
-        """``{input: (np dtype, shape with -1 / None rank)}``."""
-        import tensorflow as tf
-
+        """``{input: (np dtype, shape with -1 / None rank)}``, parsed once per signature of the loaded model."""
         sig = self.signature(signature)
-        out = {}
-        for key, ti in sig.inputs.items():
-            shape = None if ti.tensor_shape.unknown_rank else [d.size for d in ti.tensor_shape.dim]
-            out[key] = (tf.dtypes.as_dtype(ti.dtype).as_numpy_dtype, shape)
-        return out
+        name = signature or DEFAULT_SIGNATURE
+        spec = self._specs.get(name)
+        if spec is None:
+            import tensorflow as tf
+
+            spec = {}
+            for key, ti in sig.inputs.items():
+                shape = None if ti.tensor_shape.unknown_rank else [d.size for d in ti.tensor_shape.dim]
+                spec[key] = (tf.dtypes.as_dtype(ti.dtype).as_numpy_dtype, shape)
+            self._specs[name] = spec
+        return spec
 
     def signature(self, name: str):
         name = name or DEFAULT_SIGNATURE
@@ -157,7 +160,7 @@ class LoadedModel:
             self.check_input(signature, key, value.dtype, value.shape, max_samples)
             if value.ndim:
                 cost = max(cost, int(value.shape[0]))
-            if key == "num_samples":
+            if key == NUM_SAMPLES:
                 n = int(value)
                 cost = max(cost, n)
                 if n <= 0:
