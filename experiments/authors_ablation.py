@@ -124,8 +124,11 @@ def main():
         for mode, L in sorted({(r[1], r[2]) for r in rows if r[0] == group}):
             sel = np.array([r[4:12] for r in rows if r[0] == group and r[1] == mode and r[2] == L], dtype=float)
             n = len(sel)
-            mean = sel.mean(axis=0)
-            sem = sel.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.full(sel.shape[1], math.nan)
+            # nan-aware: a run without ground states has no trivial share (it counts in success and fraction)
+            counts = np.sum(~np.isnan(sel), axis=0)
+            mean = np.nanmean(sel, axis=0)
+            sem = np.array([np.nanstd(sel[:, k], ddof=1) / math.sqrt(c) if c > 1 else math.nan
+                            for k, c in enumerate(counts)])
             summary.append([group, mode, L, n, *np.round(mean, 4), *np.round(sem, 4)])
     ex.write_csv("_summary", ["group", "mode", "L", "seeds"] + [f"{h}_mean" for h in header[4:12]]
                  + [f"{h}_sem" for h in header[4:12]], summary)
@@ -146,13 +149,16 @@ def _figure(ex, rows, chosen):
     l6 = [g for g in chosen if any(r[0] == g and r[2] == 6 for r in rows)]
     if not l6:
         return
-    fig = figure((11, 3.8))
+    fig = figure((14, 3.9))
     for k, (col, label, ymax) in enumerate([(8, "effective ground states of p_theta (of 16)", 16.5),
+                                            (9, "trivial state's share of the ground-state samples", 1.02),
                                             (11, "top configuration's share of 10^5 samples", 1.02),
                                             (5, "ground-state fraction", 1.02)]):
-        ax = fig.add_subplot(1, 3, k + 1)
+        ax = fig.add_subplot(1, 4, k + 1)
         for i, g in enumerate(l6):
-            y = [r[col] for r in rows if r[0] == g and r[2] == 6]
+            y = [r[col] for r in rows if r[0] == g and r[2] == 6 and not math.isnan(r[col])]
+            if not y:
+                continue
             ax.plot([i] * len(y), y, "o", color="C0", alpha=0.5, ms=4)
             ax.plot([i - 0.25, i + 0.25], [np.mean(y)] * 2, "-", color="k", lw=2)
         ax.set_xticks(range(len(l6)))
