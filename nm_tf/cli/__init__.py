@@ -26,7 +26,7 @@ __all__ = ["UsageError", "main", "parse_float_list"]
 def build_parser() -> argparse.ArgumentParser:
     # The subcommand modules import only argparse-level code; TensorFlow loads inside each command.
     from .. import __version__
-    from . import anneal, exact, export, landscape, modes, quickstart, sample, serve, sweep
+    from . import anneal, curvature, exact, export, landscape, modes, quickstart, sample, serve, sweep
 
     parser = OneLineParser(prog="nm-tf", description="Variational neural annealing of the Newman-Moore model: exact "
                                                "physics, VCA/VQA anneals, loss landscapes, mode analysis, "
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's start-up and info messages (hidden by default)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
-    for module in (exact, anneal, landscape, modes, export, serve, sample, quickstart, sweep):
+    for module in (exact, anneal, landscape, curvature, modes, export, serve, sample, quickstart, sweep):
         module.add_parser(sub)
     return parser
 

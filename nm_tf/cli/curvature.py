@@ -1,0 +1,62 @@
+"""``nm-tf curvature``: the extreme Hessian eigenvalues of a run's training loss at a checkpoint."""
+
+from __future__ import annotations
+
+import json
+
+from ..errors import UsageError
+
+__all__ = ["add_parser"]
+
+
+def add_parser(sub):
+    p = sub.add_parser("curvature", help="largest and smallest Hessian eigenvalues of the training loss "
+                                         "(Hessian-vector products, Lanczos)")
+    p.add_argument("--workdir", required=True, help="run directory")
+    p.add_argument("--checkpoint", type=int, default=None,
+                   help="training step of a kept checkpoint (default: the final weights, else the latest checkpoint)")
+    p.add_argument("--top", type=int, default=5, metavar="K", help="largest eigenvalues to compute")
+    p.add_argument("--bottom", type=int, default=5, metavar="K", help="smallest eigenvalues to compute")
+    p.add_argument("--samples", type=int, default=1000, metavar="N",
+                   help="configurations drawn once from the checkpoint's p (common random numbers: the importance-"
+                        "sampling estimate of the loss is one fixed function of the weights)")
+    p.add_argument("--seed", type=int, default=0, help="seed of those samples and of Lanczos' start vector")
+    p.add_argument("--exact", action="store_true", help="sum over all 2^N configurations instead (N <= 16)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    from ..annealing.restore import check_checkpoint
+    from ..annealing.rundir import RunDir
+
+    cfg = RunDir(args.workdir).config()
+    if args.exact and cfg.L * cfg.L > 16:
+        raise UsageError(f"--exact enumerates 2^N states; N = {cfg.L * cfg.L} > 16 is too large")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    if args.checkpoint is not None:
+        check_checkpoint(args.workdir, args.checkpoint)
+    from ..annealing.restore import restore_model
+    from ..annealing.schedule import temperature_and_field
+    from ..landscape.curvature import CurvatureProblem, hessian_extremes
+
+    model, cfg, step = restore_model(args.workdir, args.checkpoint)
+    T, gamma = temperature_and_field(cfg, max(step - 1, 0))
+    problem = CurvatureProblem(model, quantum=cfg.mode == "vqa", T=T, gamma=gamma, J=cfg.J, exact=args.exact,
+                               samples=args.samples, seed=args.seed)
+    result = hessian_extremes(problem, top=args.top, bottom=args.bottom, seed=args.seed)
+    out = {"workdir": str(args.workdir), "step": step, "mode": cfg.mode, "T": T, "gamma": gamma,
+           "n_params": problem.n_params, "samples": "exact" if args.exact else problem.samples, **result}
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    what = "F/N" if cfg.mode == "vca" else "E/N"
+    print(f"Hessian of {what} at step {step} (T = {T:g}, Gamma = {gamma:g}), {problem.n_params} parameters, "
+          f"{'exact sums' if args.exact else f'{problem.samples} samples (seed {args.seed})'}")
+    print(f"  largest:  {', '.join(f'{x:+.4g}' for x in out['top'])}")
+    print(f"  smallest: {', '.join(f'{x:+.4g}' for x in out['bottom'])}")
+    if out["negative_fraction"] is not None:
+        print(f"  negative among these: {out['negative_fraction']:.2f}; largest / smallest magnitude among these: "
+              f"{out['condition_ratio']:.3g}")
+    return 0

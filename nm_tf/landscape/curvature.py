@@ -1,0 +1,151 @@
+"""Curvature of the training loss: extreme Hessian eigenvalues from Hessian-vector products and Lanczos.
+
+The loss is the one a run minimises at its snapshot's T and Gamma, per spin: VCA ``F/N = <E + T log p>/N``,
+VQA ``<H>/N`` with ``psi = sqrt(p)`` (plus ``T <log p>/N`` when both are set), as a function of the flattened
+weights ``theta``. Two estimators, each one fixed smooth function of ``theta`` so that Lanczos sees one linear
+operator:
+
+* ``exact`` (N <= 16): the sums over all 2^N configurations;
+* sampled, with common random numbers: ``M`` configurations ``s_k`` drawn once from ``p_theta0`` (seed), and the
+  importance-sampling estimate ``L(theta) = mean_k w_k(theta) L_loc(s_k; theta)`` with ``w_k = p_theta(s_k) /
+  p_theta0(s_k)``. For every ``theta`` its expectation is the exact loss, so its gradient at ``theta0`` is the
+  training gradient's estimator and its Hessian an unbiased estimate of the exact Hessian.
+
+Hessian-vector products are double backprop through the explicit-weights pass of the model (TensorFlow's
+autodiff: the hand-written first-order backward pass is not twice differentiable); scipy's ``eigsh`` (ARPACK's
+Lanczos) on a ``LinearOperator`` gives the ``k`` largest (``LA``) and smallest (``SA``) eigenvalues.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import UsageError
+
+__all__ = ["CurvatureProblem", "hessian_extremes"]
+
+EXACT_MAX_SITES = 16
+
+
+class CurvatureProblem:
+    """The loss of one model's weights as a function of a flat float64 vector, and its Hessian-vector product."""
+
+    def __init__(self, model, *, quantum: bool, T: float, gamma: float, J: float = 1.0, exact: bool = False,
+                 samples: int = 1000, seed: int = 0):
+        import tensorflow as tf
+
+        from ..hamiltonian import energy_tf
+        from ..models.factory import build_model
+
+        n = model.n_sites
+        if exact and n > EXACT_MAX_SITES:
+            raise UsageError(f"--exact enumerates 2^N states; N = {n} > {EXACT_MAX_SITES} is too large")
+        if not exact and not (isinstance(samples, int) and 1 <= samples <= 100_000):
+            raise UsageError(f"samples must be 1..100000, got {samples!r}")
+        # A float64 copy built with autodiff (the Hessian needs a twice-differentiable pass).
+        cfg = {"L": model.L, "hidden": model.hidden, "cell": model.cell_type, "ordering": model.ordering_name,
+               "dtype": "float64", "prob_floor": model.prob_floor}
+        self.model = build_model(cfg, jit_compile=False, manual_backprop=False)
+        self.names = list(model.rnn_cell.weight_dict())
+        values = [np.asarray(v, np.float64) for v in (model.rnn_cell.weight_dict()[k].numpy() for k in self.names)]
+        self.shapes = [v.shape for v in values]
+        self.theta0 = np.concatenate([v.ravel() for v in values])
+        self.n_params = self.theta0.size
+        self.quantum, self.exact = bool(quantum), bool(exact)
+        self.T, self.gamma = float(T), float(gamma)
+        if exact:
+            states = ((np.arange(2 ** n)[:, None] >> np.arange(n)[None, :]) & 1).astype(np.int32)
+        else:
+            self.model.set_weights(values)
+            states = self.model.sample(samples, seed=[int(seed), 0])[0].numpy()
+        self.bits = tf.constant(states, tf.int32)
+        self.energy = energy_tf(self.bits, model.L, J, dtype=tf.float64)
+        self.samples = len(states)
+        self.lp0 = None if exact else tf.constant(self._log_p(tf.constant(self.theta0)).numpy())
+        self._hvp = tf.function(self._hvp_impl, reduce_retracing=True)
+
+    # ------------------------------------------------------------------ the loss
+    def _weights(self, theta):
+        import tensorflow as tf
+
+        out, k = {}, 0
+        for name, shape in zip(self.names, self.shapes):
+            size = int(np.prod(shape))
+            w = tf.reshape(theta[k:k + size], shape)
+            out[name] = w[None] if len(shape) == 2 else w[None, None]      # a point axis P = 1; biases [1, 1, d]
+            k += size
+        return out
+
+    def _log_p(self, theta):
+        m = self.model
+        return m._scan_loop(self.samples, None, m.sites_to_steps(self.bits[None]), self._weights(theta),
+                            batched=True)[1][0]
+
+    def loss(self, theta):
+        """The loss per spin at flat weights ``theta`` (a float64 tensor)."""
+        import tensorflow as tf
+
+        n = float(self.model.n_sites)
+        lp = self._log_p(theta)
+        if self.exact:
+            weight = tf.exp(lp)                             # p(s) over all states: sums, not means
+        else:
+            weight = tf.exp(lp - self.lp0) / float(self.samples)
+        loc = self.energy + self.T * lp
+        if self.quantum and self.gamma:
+            flipped = self.model.single_flip_log_probs(self.bits[None], weights=self._weights(theta))[0]
+            loc = loc - self.gamma * tf.reduce_sum(tf.exp(0.5 * (flipped - lp[:, None])), axis=1)
+        return tf.reduce_sum(weight * loc) / n
+
+    def _hvp_impl(self, theta, v):
+        import tensorflow as tf
+
+        with tf.GradientTape() as outer:
+            outer.watch(theta)
+            with tf.GradientTape() as inner:
+                inner.watch(theta)
+                value = self.loss(theta)
+            g = inner.gradient(value, theta)
+            gv = tf.reduce_sum(g * v)
+        return outer.gradient(gv, theta)
+
+    def hvp(self, v) -> np.ndarray:
+        """``H v`` at ``theta0``."""
+        import tensorflow as tf
+
+        return self._hvp(tf.constant(self.theta0), tf.constant(np.asarray(v, np.float64))).numpy()
+
+    def gradient(self, theta=None) -> np.ndarray:
+        import tensorflow as tf
+
+        theta = tf.constant(self.theta0 if theta is None else theta)
+        with tf.GradientTape() as tape:
+            tape.watch(theta)
+            value = self.loss(theta)
+        return tape.gradient(value, theta).numpy()
+
+
+def hessian_extremes(problem: CurvatureProblem, top: int = 5, bottom: int = 5, tol: float = 1e-8,
+                     seed: int = 0) -> dict:
+    """The ``top`` largest and ``bottom`` smallest Hessian eigenvalues (ARPACK Lanczos on H v products)."""
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    n = problem.n_params
+    for name, k in (("top", top), ("bottom", bottom)):
+        if not isinstance(k, int) or k < 0 or k >= n - 1:
+            raise UsageError(f"--{name} must be an integer in 0..{n - 2} (the model has {n} parameters), got {k!r}")
+    op = LinearOperator((n, n), matvec=problem.hvp, dtype=np.float64)
+    v0 = np.random.default_rng(seed).normal(size=n)
+    out = {}
+    for name, k, which in (("top", top, "LA"), ("bottom", bottom, "SA")):
+        if k == 0:
+            out[name] = []
+            continue
+        vals = eigsh(op, k=k, which=which, tol=tol, v0=v0, return_eigenvectors=False)
+        out[name] = sorted((float(x) for x in vals), reverse=(name == "top"))
+    edge = out["top"] + out["bottom"]
+    magnitudes = [abs(x) for x in edge if x != 0]
+    out["negative_fraction"] = sum(x < 0 for x in edge) / len(edge) if edge else None
+    # Over the computed edge only: the ratio of the largest to the smallest magnitude among those eigenvalues.
+    out["condition_ratio"] = max(magnitudes) / min(magnitudes) if magnitudes else None
+    return out

@@ -1,0 +1,75 @@
+"""nm-tf curvature: Hessian-vector products and the extreme eigenvalues of the training loss."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from nm_tf.landscape.curvature import CurvatureProblem, hessian_extremes
+from nm_tf.models import NewmanMooreRNN
+
+
+def _model():
+    # init "authors": non-zero hidden biases. With zero biases the first site's pre-activation is exactly 0, the
+    # ELU's kink, where the loss has no second derivative (finite differences average the two sides).
+    return NewmanMooreRNN(2, hidden=2, seed=3, dtype="float64", init="authors", jit_compile=False)
+
+
+def _dense_hessian(problem, eps=1e-5):
+    n = problem.n_params
+    cols = []
+    for i in range(n):
+        e = np.zeros(n)
+        e[i] = eps
+        cols.append((problem.gradient(problem.theta0 + e) - problem.gradient(problem.theta0 - e)) / (2 * eps))
+    h = np.stack(cols, axis=1)
+    return 0.5 * (h + h.T)
+
+
+@pytest.mark.parametrize("quantum, T, gamma", [(False, 0.7, 0.0), (True, 0.0, 0.8),
+                                               pytest.param(True, 0.3, 0.5, marks=pytest.mark.slow)])
+def test_exact_hessian_matches_finite_differences(quantum, T, gamma):
+    problem = CurvatureProblem(_model(), quantum=quantum, T=T, gamma=gamma, exact=True)
+    h = _dense_hessian(problem)
+    v = np.random.default_rng(0).normal(size=problem.n_params)
+    np.testing.assert_allclose(problem.hvp(v), h @ v, rtol=1e-6, atol=1e-8)
+    eig = np.linalg.eigvalsh(h)
+    out = hessian_extremes(problem, top=3, bottom=3)
+    np.testing.assert_allclose(out["top"], eig[::-1][:3], rtol=1e-4)
+    np.testing.assert_allclose(out["bottom"], eig[:3], rtol=1e-4)
+    assert out["negative_fraction"] == np.mean(np.r_[out["top"], out["bottom"]] < 0)
+
+
+@pytest.mark.slow
+def test_sampled_hessian_is_unbiased():
+    """The importance-sampling estimate at fixed samples: its H v averaged over seeds is the exact H v."""
+    exact = CurvatureProblem(_model(), quantum=False, T=0.5, gamma=0.0, exact=True)
+    v = np.random.default_rng(1).normal(size=exact.n_params)
+    want = exact.hvp(v)
+    draws = np.array([CurvatureProblem(_model(), quantum=False, T=0.5, gamma=0.0, samples=200, seed=s).hvp(v)
+                      for s in range(40)])
+    mean, sem = draws.mean(0), draws.std(0, ddof=1) / np.sqrt(len(draws))
+    assert np.all(np.abs(mean - want) < 4 * sem + 1e-9), np.max(np.abs(mean - want) / (sem + 1e-12))
+
+
+def test_curvature_cli(tmp_path):
+    from nm_tf.annealing.config import AnnealConfig
+    from nm_tf.annealing.driver import anneal
+
+    wd = tmp_path / "r"
+    anneal(AnnealConfig(L=2, warmup=4, annealing_steps=4, train_steps=1, hidden=4, samples=10, final_samples=20,
+                        jit=False), wd)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "nm_tf", "curvature", "--workdir", str(wd), *a],  # noqa: E731
+                                    capture_output=True, text=True, timeout=300, env=env)
+    r = run("--exact", "--top", "2", "--bottom", "2", "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout)
+    assert {"top", "bottom", "T", "gamma", "n_params", "samples", "negative_fraction", "condition_ratio"} <= set(out)
+    assert out["top"] == sorted(out["top"], reverse=True) and out["bottom"] == sorted(out["bottom"])
+    assert out["samples"] == "exact" and out["n_params"] == 2 * 6 * 4 + 4 + 8 + 2
+    r = run("--top", "100000")
+    assert r.returncode == 2 and "--top must be" in r.stderr and "Traceback" not in r.stderr
