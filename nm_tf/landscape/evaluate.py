@@ -65,7 +65,9 @@ class PlaneLoss:
         from ..models import MODEL_FIELDS, build_model
 
         s = dict(settings)
-        model = build_model({k: s.pop(k) for k in MODEL_FIELDS if k in s} | {"dtype": s["dtype"]}, jit_compile=False)
+        model = build_model({k: s[k] for k in MODEL_FIELDS if k in s}, jit_compile=False)
+        for k in MODEL_FIELDS:
+            s.pop(k, None)
         return cls(model, **s)
 
     # ----------------------------------------------------------------- graph pieces
