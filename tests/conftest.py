@@ -27,3 +27,23 @@ def states():
         return cache[L]
 
     return get
+
+
+def raw_http(port: int, data: bytes, timeout: float = 20) -> tuple:
+    """Send raw bytes to a local HTTP port; read until the server closes or one full answer has come:
+    ``(status, body)``. For requests no HTTP client library would send."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", int(port)), timeout=timeout) as s:
+        s.sendall(data)
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+            head, sep, body = got.partition(b"\r\n\r\n")
+            if sep:
+                length = int(next((ln.split(b":")[1] for ln in head.split(b"\r\n")
+                                   if ln.lower().startswith(b"content-length")), b"0"))
+                if len(body) >= length:
+                    break
+    head, _, body = got.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body

@@ -381,22 +381,9 @@ def test_rest_batch_inputs_are_capped(server):
 
 
 def _raw_http(server, request: bytes) -> tuple:
-    import socket
+    from conftest import raw_http
 
-    host, port = server.rest_url.rsplit("//", 1)[1].split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as s:
-        s.sendall(request)
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-            if b"\r\n\r\n" in data:
-                head, _, body = data.partition(b"\r\n\r\n")
-                length = int(next((ln.split(b":")[1] for ln in head.split(b"\r\n")
-                                   if ln.lower().startswith(b"content-length")), b"0"))
-                if len(body) >= length:
-                    break
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
+    return raw_http(server.rest_url.rsplit(":", 1)[1], request, timeout=10)
 
 
 @pytest.mark.parametrize("request_bytes, status, message", [

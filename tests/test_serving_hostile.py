@@ -37,20 +37,9 @@ def _get(server, path="/v1/models/nm", timeout=10):
 
 
 def _raw(server, data: bytes, timeout=20):
-    """Send ``data`` and read until the server closes or one full answer has come: ``(status, body)``."""
-    with socket.create_connection(("127.0.0.1", _port(server)), timeout=timeout) as s:
-        s.sendall(data)
-        got = b""
-        while chunk := s.recv(65536):
-            got += chunk
-            head, sep, body = got.partition(b"\r\n\r\n")
-            if sep:
-                length = int(next((ln.split(b":")[1] for ln in head.split(b"\r\n")
-                                   if ln.lower().startswith(b"content-length")), b"0"))
-                if len(body) >= length:
-                    break
-    head, _, body = got.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
+    from conftest import raw_http
+
+    return raw_http(_port(server), data, timeout)
 
 
 def test_slow_and_idle_sockets_do_not_block_a_normal_request(server):

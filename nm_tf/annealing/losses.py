@@ -173,7 +173,7 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
         lp = model.log_prob_graph(tf.reshape(images, [-1, model.n_sites]))
         return log_p, tf.reduce_mean(tf.reshape(lp, [-1, group_score_draws]), axis=1)
 
-    def taped_pass(n, uniforms=None, bits=None):
+    def taped_pass(n, uniforms=None, bits=None, reuse=reuse):
         """The pass whose ``log p`` is differentiated (no symmetry group): sampling from ``uniforms`` or
         teacher-forced on ``bits``. ``(bits, log p, score, flip log-probs or None)``; with ``reuse`` the flip
         amplitudes come from the same pass's hidden states (one teacher-forced pass fewer per update)."""
@@ -259,14 +259,11 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
         # The authors' order: sample, then log p and the local losses of all samples at the starting
         # weights (the metrics are theirs), then one update per mini-batch with those losses kept. The
         # samples are i.i.d., so taking the mini-batches in drawn order equals the authors' shuffle.
-        if quantum:
-            u = uniforms_from_seed([model.L, model.L, num_samples], seed, dt)
-            bits, log_p, hs, step_bits = model.scan(num_samples, uniforms=u, keep=True)
-            flipped = (model.single_flip_log_probs(bits, kept=(hs, step_bits)) if num_samples * model.L <= flip_chunk
-                       else None)
-        else:
-            bits, log_p = model.sample_graph(num_samples, seed)
-            flipped = None
+        # The sampling pass (untaped); with ``reuse``, VQA's flips come from its hidden states, else
+        # local_losses computes them in chunked passes.
+        u = uniforms_from_seed([model.L, model.L, num_samples], seed, dt)
+        bits, log_p, _, flipped = taped_pass(num_samples, uniforms=u,
+                                             reuse=quantum and num_samples * model.L <= flip_chunk)
         log_p = tf.stop_gradient(log_p)
         loc, e = local_losses(model, bits, log_p, T, gamma, quantum=quantum, J=J, flip_chunk=flip_chunk,
                               penalty=penalty, flip_log_probs=flipped)
