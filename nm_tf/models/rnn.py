@@ -410,6 +410,18 @@ class NewmanMooreRNN(keras.Model):
         bits = as_bits(spins, self.L, encoding)
         return self._fn("log_prob")(tf.constant(bits, dtype=tf.int32))
 
+    def row_log_probs(self, bits):
+        """``log p(row y | rows above)`` of int bits ``[B, N]``: ``[B, L]`` (rows in lattice order; every ordering
+        visits the rows one after another, so the sum over rows is ``log p``). No gradient; eager or graph.
+
+        The chain rule row by row tells where a distribution differs from a target: the first row's term holds
+        the choice among ground states, the later rows' terms hold the triangle rule."""
+        steps = self.sites_to_steps(bits)
+        _, _, hs, step_bits = self.scan(tf.shape(bits)[0], given=steps, keep=True)   # [L, L, B, d], [L, L, B]
+        u, c = bit_logit_weights(self.rnn_cell.out_kernel, self.rnn_cell.out_bias)
+        per_step = bit_log_prob(tf.tensordot(hs, u, 1) + c, step_bits, self.prob_floor)
+        return tf.transpose(tf.reduce_sum(per_step, axis=1))   # visiting row y is lattice row y
+
     def log_psi(self, spins, encoding: str = "bits"):
         """``log psi = log p / 2`` (Eq. 5)."""
         return 0.5 * self.log_prob(spins, encoding)

@@ -1,0 +1,143 @@
+"""Representability: can p_theta be uniform over every ground state? (issues 27 and 33)
+
+    python experiments/representability.py --preset paper --out ~/nm-paper    # L = 6, 7, 9, 12; both cells, orderings
+    python experiments/representability.py --preset quick                     # L = 3, 6; short fits
+
+Fits a fresh network (d_h = 40) by maximum likelihood to the exact ground-state set, full batch, with
+:func:`nm_tf.representability.fit_uniform_ground_states`, for the vanilla and the triangle cell and the zigzag
+(paper's text) and raster-wrap (authors' code) orderings, and reports the exact KL(u || p_theta) from the uniform
+distribution over the D ground states, its row-by-row terms (row 0: the choice among ground states; rows >= 1:
+the triangle rule), the ground-state mass and the effective number of ground states. If the network reaches
+KL ~ 0 the collapse seen in the anneals is a training phenomenon, not a limit of the ansatz.
+
+Each fit is kept in OUT/representability/<cell>_<ordering>_L<L>_s<seed>/ (fit.json: configuration and result;
+history.csv; model.weights.h5) and reused when it is there. Writes representability.csv, .png/.pdf.
+"""
+
+import csv
+import dataclasses
+import json
+import sys
+
+import numpy as np
+from common import Experiment, figure, parser
+
+GRID = {"paper": dict(sizes={6: 3, 7: 3, 9: 3, 12: 2}, max_steps=20_000),
+        "quick": dict(sizes={3: 1, 6: 1}, max_steps=2_000)}
+CELLS = ("vanilla", "triangle")
+ORDERINGS = ("zigzag", "raster-wrap")
+
+
+def fit_dir(ex, cell, ordering, L, seed):
+    return ex.out / "representability" / f"{cell}_{ordering}_L{L}_s{seed}"
+
+
+def run_fit(ex, cell, ordering, L, seed, max_steps):
+    """The fit's result (from its folder when finished, else fitted now and written there)."""
+    from nm_tf.provenance import code_commit
+    from nm_tf.representability import FitConfig, fit_uniform_ground_states
+
+    path = fit_dir(ex, cell, ordering, L, seed)
+    done = path / "fit.json"
+    if done.exists():
+        return json.loads(done.read_text())["result"]
+    if ex.finished_only:
+        ex.pending.append(path.name)
+        return None
+    cfg = FitConfig(L=L, cell=cell, ordering=ordering, seed=seed, max_steps=max_steps)
+    print(f"{path.name}: fitting", flush=True)
+    model, history, result = fit_uniform_ground_states(
+        cfg, progress=lambda i, kl: print(f"  {path.name} step {i}: KL {kl:.4f}", flush=True) if i % 2000 == 0 else None)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_weights(str(path / "model.weights.h5"))
+    with (path / "history.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["step", "kl_to_uniform", "seconds"])
+        w.writerows(history)
+    result = {k: (v.item() if hasattr(v, "item") else v) for k, v in result.items()}
+    tmp = path / "fit.json.tmp"      # written last: its presence marks a finished fit
+    tmp.write_text(json.dumps({"config": dataclasses.asdict(cfg), "result": result, "code_commit": code_commit(),
+                               "command": " ".join(sys.argv)}, indent=1) + "\n")
+    tmp.replace(done)
+    return result
+
+
+def main():
+    args = parser(__doc__).parse_args()
+    ex = Experiment(args, "representability")
+    grid = GRID[args.preset]
+    rows = []
+    for L, seeds in grid["sizes"].items():
+        for seed in range(seeds):
+            for cell in CELLS:
+                for ordering in ORDERINGS:
+                    r = run_fit(ex, cell, ordering, L, seed, grid["max_steps"])
+                    if r is None:
+                        continue
+                    rows.append([cell, ordering, L, seed, r["degeneracy"], r["kl_to_uniform"], r["row_kl"][0],
+                                 sum(r["row_kl"][1:]), r["ground_state_mass"], r["effective_ground_states"],
+                                 r["min_ratio"], r["steps"], r["stopped"], r["wall_seconds"]])
+                    print(f"{cell:>8} {ordering:>11} L={L:>2} s{seed}: KL {r['kl_to_uniform']:.4f} (row 0 "
+                          f"{r['row_kl'][0]:.4f}, rows >= 1 {sum(r['row_kl'][1:]):.4f}), mass "
+                          f"{r['ground_state_mass']:.4f}, effective {r['effective_ground_states']:.2f}/"
+                          f"{r['degeneracy']}, {r['steps']} steps ({r['stopped']}), {r['wall_seconds']:.0f} s",
+                          flush=True)
+    ex.write_csv("", ["cell", "ordering", "L", "seed", "degeneracy", "kl_to_uniform", "kl_row0", "kl_rows_after",
+                      "ground_state_mass", "effective_ground_states", "min_ratio", "steps", "stopped",
+                      "wall_seconds"], rows)
+    if rows:
+        _figure(ex, rows)
+    print("\n| cell | ordering | L | D | fits | KL to uniform (mean, max) | row 0 / rows ≥ 1 (mean) | ground-state "
+          "mass (min) | effective GS (min) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for cell in CELLS:
+        for ordering in ORDERINGS:
+            for L in grid["sizes"]:
+                sel = [r for r in rows if r[:3] == [cell, ordering, L]]
+                if sel:
+                    kl = [r[5] for r in sel]
+                    print(f"| {cell} | {ordering} | {L} | {sel[0][4]} | {len(sel)} | {np.mean(kl):.4f}, {max(kl):.4f} "
+                          f"| {np.mean([r[6] for r in sel]):.4f} / {np.mean([r[7] for r in sel]):.4f} | "
+                          f"{min(r[8] for r in sel):.3f} | {min(r[9] for r in sel):.2f} |")
+    ex.finish(fits=[r[:4] for r in rows])
+
+
+def _figure(ex, rows):
+    """KL against L (every fit a point, the mean a line), one colour per cell and style per ordering; and the
+    KL split into the first row and the rows after."""
+    fig = figure((11, 3.8))
+    ax, bx = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    sizes = sorted({r[2] for r in rows})
+    for j, cell in enumerate(CELLS):
+        for k, ordering in enumerate(ORDERINGS):
+            sel = [r for r in rows if r[0] == cell and r[1] == ordering]
+            if not sel:
+                continue
+            style = dict(color=f"C{j}", ls="-" if k == 0 else "--", marker="o" if k == 0 else "s")
+            ax.plot([r[2] for r in sel], [max(r[5], 1e-5) for r in sel], style["marker"], color=style["color"],
+                    alpha=0.4, ms=4)
+            ls = [L for L in sizes if any(r[2] == L for r in sel)]
+            means = [np.mean([max(r[5], 1e-5) for r in sel if r[2] == L]) for L in ls]
+            ax.plot(ls, means, color=style["color"], ls=style["ls"], label=f"{cell}, {ordering}")
+            for part, (col, hatch) in enumerate([(6, ""), (7, "//")]):
+                x = np.arange(len(ls)) + 0.2 * (2 * j + k - 1.5)
+                bx.bar(x, [np.mean([r[col] for r in sel if r[2] == L]) for L in ls], width=0.2, color=f"C{j}",
+                       alpha=0.5 if k else 0.9, hatch=hatch,
+                       bottom=None if part == 0 else [np.mean([r[6] for r in sel if r[2] == L]) for L in ls],
+                       label=f"{cell}, {ordering}, {'row 0' if part == 0 else 'rows ≥ 1'}")
+            bx.set_xticks(np.arange(len(ls)))
+            bx.set_xticklabels([f"L={L}" for L in ls])
+    ax.set_yscale("log")
+    ax.set_xlabel("L")
+    ax.set_ylabel("KL(uniform over ground states || p_theta) [nats]")
+    ax.legend(fontsize=7)
+    bx.set_ylabel("KL split by rows (mean over fits)")
+    bx.legend(fontsize=6, ncol=2)
+    fig.suptitle("Maximum-likelihood fit to the uniform ground-state distribution (d_h = 40, full batch, exact KL)",
+                 fontsize=10)
+    fig.tight_layout()
+    ex.save(fig)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Representability: the row-by-row chain rule, the exact ground-state metrics and the maximum-likelihood fit."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from nm_tf.errors import UsageError
+from nm_tf.exact import ground_states
+from nm_tf.hamiltonian import energy, ground_state_energy
+from nm_tf.models import NewmanMooreRNN
+from nm_tf.representability import FitConfig, exact_ground_state_metrics, fit_uniform_ground_states
+
+L = 3
+ALL = np.array(list(itertools.product((0, 1), repeat=L * L)), dtype=np.int32)
+
+
+@pytest.mark.parametrize("cell,ordering", [("vanilla", "zigzag"), ("vanilla", "raster-wrap"),
+                                           ("triangle", "zigzag"), ("gru", "raster")])
+def test_row_log_probs_are_the_chain_rule_by_rows(cell, ordering):
+    m = NewmanMooreRNN(L, hidden=5, cell=cell, ordering=ordering, seed=3, dtype="float64", jit_compile=False)
+    rows = m.row_log_probs(ALL).numpy()
+    assert rows.shape == (len(ALL), L)
+    np.testing.assert_allclose(rows.sum(1), m.log_prob(ALL).numpy(), atol=1e-12)
+    # row 0's term is the exact marginal of the first row; rows 0-1 together the marginal of the first two rows
+    p = np.exp(m.log_prob(ALL).numpy())
+    for upto in (1, 2):
+        keys = [tuple(b[:upto * L]) for b in ALL]
+        marginal = {}
+        for k, v in zip(keys, p):
+            marginal[k] = marginal.get(k, 0.0) + v
+        np.testing.assert_allclose(np.exp(rows[:, :upto].sum(1)), [marginal[k] for k in keys], rtol=1e-10)
+
+
+def test_exact_metrics_match_enumeration():
+    m = NewmanMooreRNN(L, hidden=5, seed=4, dtype="float64", jit_compile=False)
+    r = exact_ground_state_metrics(m)
+    log_p = m.log_prob(ALL).numpy()
+    ground = energy(ALL, L) <= ground_state_energy(L) + 0.25
+    gs_log_p = log_p[ground]
+    D = int(ground.sum())
+    assert r["degeneracy"] == D == len(ground_states(L))
+    assert r["kl_to_uniform"] == pytest.approx(-math.log(D) - gs_log_p.mean(), abs=1e-12)
+    assert sum(r["row_kl"]) == pytest.approx(r["kl_to_uniform"], abs=1e-12)
+    assert r["ground_state_mass"] == pytest.approx(np.exp(gs_log_p).sum(), rel=1e-12)
+    q = np.exp(gs_log_p) / np.exp(gs_log_p).sum()
+    assert r["effective_ground_states"] == pytest.approx(np.exp(-(q * np.log(q)).sum()), rel=1e-12)
+    assert r["min_ratio"] == pytest.approx(q.min() * D, rel=1e-12)
+
+
+def test_fit_drives_the_kl_down():
+    model, history, r = fit_uniform_ground_states(FitConfig(L=3, hidden=8, max_steps=300, log_every=50))
+    assert r["initial_kl"] > 3.0 and r["kl_to_uniform"] < 0.5 * r["initial_kl"] and r["kl_to_uniform"] < 1.0
+    assert [h[0] for h in history] == [50, 100, 150, 200, 250, 300] and r["steps"] == 300
+    assert r["stopped"] == "max_steps"
+    assert r["kl_to_uniform"] == pytest.approx(exact_ground_state_metrics(model)["kl_to_uniform"], abs=1e-6)
+
+
+@pytest.mark.parametrize("field,value,match", [("max_steps", 0, "max_steps"), ("lr", -1.0, "lr"),
+                                               ("L", 24, "ground states")])
+def test_fit_config_rejects_bad_values(field, value, match):
+    with pytest.raises(UsageError, match=match):
+        FitConfig(**{"L": 3, field: value}).check()
