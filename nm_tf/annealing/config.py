@@ -18,6 +18,7 @@ SNAPSHOT_TAGS = ("before_warmup", "after_warmup", "mid_annealing", "end")
 CELLS = ("vanilla", "gru", "triangle")  # nm_tf.models.cell.CELL_TYPES (kept here TensorFlow-free; a test pins it)
 INITS = ("glorot", "authors")         # nm_tf.models.cell.INITS
 LOCAL_LOSSES = ("fresh", "stale")
+OPTIMIZERS = ("adam", "sr")
 MAX_PROB_FLOOR = 0.1                  # nm_tf.models.cell.MAX_PROB_FLOOR
 # Named sets of field values; the fields given explicitly (flags, config file) override them, and
 # config.json records the resolved values. "authors": the protocol of the authors' public code
@@ -67,7 +68,11 @@ FIELD_HELP = {
     "preset": "a named set of field values that explicit flags and config keys override: none or authors "
               "(the authors' code: raster-wrap, lr 1e-3, minibatch 10, stale losses, their init, float64, "
               "prob floor 1e-8, vqa baseline 1/4)",
-    "lr": "Adam learning rate (Table I: 1e-4)",
+    "lr": "learning rate (Table I, Adam: 1e-4; with optimizer sr the step size of plain SGD along the "
+          "preconditioned gradient)",
+    "optimizer": "adam (Table I) or sr: stochastic reconfiguration, SGD along (S + sr_shift I)^-1 g with S the "
+                 "score covariance of each update's samples (vca: Fisher matrix; vqa: quantum geometric tensor)",
+    "sr_shift": "optimizer sr: the diagonal shift added to S (regularises the solve; larger is closer to SGD)",
     "clip_norm": "clip the global gradient norm to this value before each Adam update (0: no clipping, the "
                  "paper's protocol); a guard against the score spikes of a nearly deterministic network at low T",
     "seed": "seed of the weights and of every sample (the same seed repeats the run exactly)",
@@ -103,7 +108,7 @@ FIELD_HELP = {
 }
 FIELD_CHOICES = {"mode": MODES, "schedule": SCHEDULES,
                  "cell": CELLS, "ordering": ORDERINGS, "dtype": ("float32", "float64"), "init": INITS,
-                 "local_loss": LOCAL_LOSSES, "preset": tuple(PRESETS),
+                 "local_loss": LOCAL_LOSSES, "preset": tuple(PRESETS), "optimizer": OPTIMIZERS,
                  "landscape_normalization": ("none", "filter", "layer"),
                  "symmetry": SYMMETRIES}
 
@@ -145,6 +150,8 @@ class AnnealConfig:
     vqa_baseline_scale: float = 1.0
     preset: str = "none"
     lr: float = 1e-4
+    optimizer: str = "adam"
+    sr_shift: float = 0.01
     clip_norm: float = 0.0
     seed: int = 0
     J: float = 1.0
@@ -226,7 +233,7 @@ class AnnealConfig:
                                  f"or symmetrise only when sampling (nm-tf export/modes --symmetry)")
             if self.replicas != 1:
                 raise UsageError("symmetry and replicas > 1 cannot be combined")
-        for name in ("cell", "ordering", "init", "local_loss", "preset"):
+        for name in ("cell", "ordering", "init", "local_loss", "preset", "optimizer"):
             if getattr(self, name) not in FIELD_CHOICES[name]:
                 raise UsageError(f"{name} must be one of {', '.join(FIELD_CHOICES[name])}, got {getattr(self, name)!r}")
         if not 0 <= self.prob_floor <= MAX_PROB_FLOOR:
@@ -239,6 +246,12 @@ class AnnealConfig:
                                  "minibatch to a divisor of samples smaller than it (authors: 10)")
             if self.symmetry != "none" or self.replicas != 1:
                 raise UsageError("local_loss stale cannot be combined with a symmetry or replicas > 1")
+        if not self.sr_shift > 0 or math.isinf(self.sr_shift):
+            raise UsageError(f"sr_shift must be a finite number > 0, got {self.sr_shift!r}")
+        if self.optimizer == "sr" and (self.symmetry != "none" or self.replicas != 1
+                                       or (self.mode == "vqa" and self.vqa_baseline_scale != 1.0)):
+            raise UsageError("optimizer sr cannot be combined with a symmetry, replicas > 1 or a vqa baseline "
+                             "scale other than 1")
         if self.T_final > self.T_start or self.gamma_final > self.gamma_start:
             raise UsageError(f"T_final ({self.T_final}) and gamma_final ({self.gamma_final}) must not exceed "
                              f"the initial T ({self.T_start}) and Gamma ({self.gamma_start})")

@@ -160,7 +160,9 @@ class AnnealRun:
         scope = self.strategy.scope() if self.strategy else _NullScope()
         with scope:
             self.model = build_model(cfg, jit_compile=cfg.jit and not self.strategy)
-            self.optimizer = keras.optimizers.Adam(learning_rate=cfg.lr)
+            # SR preconditions the gradient itself; Adam's own per-parameter scaling would undo it.
+            self.optimizer = (keras.optimizers.SGD(learning_rate=cfg.lr) if cfg.optimizer == "sr"
+                              else keras.optimizers.Adam(learning_rate=cfg.lr))
             self.step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.group = None
             if cfg.symmetry != "none":
@@ -172,7 +174,8 @@ class AnnealRun:
                 jit_compile=cfg.jit and not self.strategy, strategy=self.strategy,
                 minibatch=cfg.minibatch, flip_chunk=cfg.flip_chunk, penalty=cfg.penalty, group=self.group,
                 group_score_draws=cfg.symmetry_score_draws, clip_norm=cfg.clip_norm, local_loss=cfg.local_loss,
-                baseline_scale=cfg.vqa_baseline_scale if cfg.mode == "vqa" else 1.0)
+                baseline_scale=cfg.vqa_baseline_scale if cfg.mode == "vqa" else 1.0,
+                sr_shift=cfg.sr_shift if cfg.optimizer == "sr" else None)
         self.ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step_var)
         self.manager = tf.train.CheckpointManager(self.ckpt, str(self.rundir.checkpoints), max_to_keep=3)
         self.exact = _ExactReference(cfg)

@@ -86,7 +86,7 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
                     jit_compile: bool = True, strategy=None, minibatch=None,
                     flip_chunk: int = DEFAULT_FLIP_CHUNK, penalty: float = 0.0, group=None,
                     group_score_draws: int = 0, clip_norm: float = 0.0, local_loss: str = "fresh",
-                    baseline_scale: float = 1.0):
+                    baseline_scale: float = 1.0, sr_shift: float | None = None):
     """Build a compiled step ``step(seed int64[2], T, gamma) -> metrics``.
 
     Args:
@@ -118,6 +118,9 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
         baseline_scale: the control variate is ``baseline_scale * mean(L_loc)`` (1: the full mean; the
             authors' VQA cost ``2 mean(log p E) - mean(E) mean(log p / 2)`` is ``2 mean((E - mean(E) / 4)
             log p)``, i.e. 1/4, times 2, which Adam does not see but for its epsilon).
+        sr_shift: None (the plain gradient) or the diagonal shift ``eps > 0`` of stochastic reconfiguration:
+            each update's gradient becomes ``(S + eps I)^{-1} g`` over that update's samples
+            (:mod:`.sr`); not with a symmetry group, a distribution strategy or ``baseline_scale != 1``.
 
     Returns:
         A callable returning a dict of scalar tensors for the samples drawn:
@@ -143,6 +146,19 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
     if local_loss == "stale" and (minibatch is None or group is not None):
         raise UsageError("local_loss stale needs minibatch and cannot be combined with a symmetry group")
     scale = tf.constant(float(baseline_scale), dt)
+    if sr_shift is not None:
+        if not sr_shift > 0:
+            raise UsageError(f"sr_shift must be > 0, got {sr_shift!r}")
+        if group is not None or strategy is not None or baseline_scale != 1.0:
+            raise UsageError("stochastic reconfiguration cannot be combined with a symmetry group, replicas > 1 "
+                             "or a baseline scale other than 1")
+        from .sr import per_sample_scores, sr_direction
+
+    def gradient(tape, surrogate, bits, loc):
+        """The update's gradient: the surrogate's, or its SR-preconditioned form from the same samples."""
+        if sr_shift is None:
+            return tape.gradient(surrogate, variables)
+        return sr_direction(per_sample_scores(model, bits, variables), loc, sr_shift, quantum, variables)
     if group is not None and strategy is not None:
         raise UsageError("a symmetry group cannot be combined with a distribution strategy")
     # VQA without a group: the flip amplitudes reuse the hidden states of the pass that gave log p
@@ -223,7 +239,7 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
             if strategy is not None:
                 sums = ctx.all_reduce(tf.distribute.ReduceOp.SUM, sums)
             surrogate = tf.reduce_sum((loc - scale * sums[0] / num_samples) * score) / num_samples
-        grads = tape.gradient(surrogate, variables)
+        grads = gradient(tape, surrogate, bits, loc)
         total = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads) if strategy is not None else None
         gnorm, finite = apply(grads, sums[0], total)
         return metrics(sums, gnorm, finite)
@@ -249,7 +265,7 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
                 loc_k, e_k = local_losses(model, part, lp, T, gamma, quantum=quantum, J=J,
                                           flip_chunk=flip_chunk, penalty=penalty, flip_log_probs=flipped)
                 surrogate = tf.reduce_mean((loc_k - scale * tf.reduce_mean(loc_k)) * score)
-            g, f = apply(tape.gradient(surrogate, variables), tf.reduce_mean(loc_k))
+            g, f = apply(gradient(tape, surrogate, part, loc_k), tf.reduce_mean(loc_k))
             sums += tf.stack([tf.reduce_sum(loc_k), tf.reduce_sum(e_k), tf.reduce_sum(e_k * e_k),
                               tf.reduce_sum(tf.stop_gradient(lp))])
             gnorm, finite = tf.maximum(gnorm, g), finite & f
@@ -274,7 +290,7 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
             with tf.GradientTape() as tape:
                 score = model.log_prob_graph(part)
                 surrogate = tf.reduce_mean((loc_k - scale * tf.reduce_mean(loc_k)) * score)
-            g, f = apply(tape.gradient(surrogate, variables), tf.reduce_mean(loc_k))
+            g, f = apply(gradient(tape, surrogate, part, loc_k), tf.reduce_mean(loc_k))
             gnorm, finite = tf.maximum(gnorm, g), finite & f
         return metrics(sums, gnorm, finite)
 

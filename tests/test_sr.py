@@ -1,0 +1,88 @@
+"""Stochastic reconfiguration: per-sample scores, the minSR solve against the dense (S + eps I)^-1 g, the
+compiled step's update, and a short anneal."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nm_tf.annealing import AnnealConfig
+from nm_tf.annealing.losses import local_losses, make_train_step
+from nm_tf.annealing.sr import per_sample_scores, sr_direction
+from nm_tf.errors import UsageError
+from nm_tf.models import NewmanMooreRNN
+
+L = 3
+
+
+def dense_scores(model, bits):
+    """Each sample's gradient by its own tape (the model's own backward pass, hand-written for vanilla)."""
+    rows = []
+    for b in bits:
+        with tf.GradientTape() as tape:
+            lp = model.log_prob_graph(tf.constant(b[None]))
+        rows.append(np.concatenate([g.numpy().ravel() for g in tape.gradient(lp, model.trainable_variables)]))
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("cell", ["vanilla", "triangle"])
+def test_per_sample_scores_equal_one_tape_per_sample(cell):
+    m = NewmanMooreRNN(L, hidden=4, cell=cell, seed=2, dtype="float64", jit_compile=False)
+    bits = np.random.default_rng(0).integers(0, 2, size=(7, L * L)).astype(np.int32)
+    got = per_sample_scores(m, tf.constant(bits), m.trainable_variables).numpy()
+    np.testing.assert_allclose(got, dense_scores(m, bits), atol=1e-12)
+
+
+@pytest.mark.parametrize("quantum", [False, True])
+@pytest.mark.parametrize("B", [12, 200])            # fewer samples than parameters (62), and more
+def test_min_sr_equals_dense_solve(B, quantum):
+    m = NewmanMooreRNN(L, hidden=4, seed=3, dtype="float64", jit_compile=False)
+    rng = np.random.default_rng(B)
+    bits = rng.integers(0, 2, size=(B, L * L)).astype(np.int32)
+    loc = rng.normal(size=B)
+    o = per_sample_scores(m, tf.constant(bits), m.trainable_variables).numpy()   # = one tape per sample (above)
+    g = ((loc - loc.mean())[:, None] * o).mean(0)
+    oc = o - o.mean(0)
+    S = (0.25 if quantum else 1.0) * oc.T @ oc / B
+    eps = 0.03
+    want = np.linalg.solve(S + eps * np.eye(len(S)), g)
+    got = sr_direction(tf.constant(o), tf.constant(loc), eps, quantum, m.trainable_variables)
+    assert [t.shape for t in got] == [v.shape for v in m.trainable_variables]
+    np.testing.assert_allclose(np.concatenate([t.numpy().ravel() for t in got]), want, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("minibatch", [None, 8])
+def test_step_applies_sgd_along_the_sr_direction(minibatch):
+    """One update on 8 samples, through the full-batch step and through the mini-batch step (one mini-batch)."""
+    m = NewmanMooreRNN(L, hidden=4, seed=4, dtype="float64", jit_compile=False)
+    lr, eps, T, n = 0.1, 0.05, 1.5, 8
+    step = make_train_step(m, tf.keras.optimizers.SGD(lr), n, jit_compile=False, sr_shift=eps, minibatch=minibatch)
+    seed = tf.constant([5, 6], tf.int64)
+    before = [v.numpy().copy() for v in m.trainable_variables]
+    bits = m.sample_graph(n, seed)[0]                      # the step's own draw
+    loc, _ = local_losses(m, bits, m.log_prob_graph(bits), T, 0.0, quantum=False)
+    delta = sr_direction(per_sample_scores(m, bits, m.trainable_variables), loc, eps, False, m.trainable_variables)
+    out = step(seed, tf.constant(T, tf.float64), tf.constant(0.0, tf.float64))
+    assert bool(out["finite"]) and float(out["grad_norm"]) > 0
+    for v, b, d in zip(m.trainable_variables, before, delta):
+        np.testing.assert_allclose(v.numpy(), b - lr * d.numpy(), atol=1e-9)
+
+
+def test_sr_rejects_what_it_cannot_precondition():
+    with pytest.raises(UsageError, match="optimizer sr cannot be combined"):
+        AnnealConfig(L=3, optimizer="sr", symmetry="kernel")
+    with pytest.raises(UsageError, match="optimizer sr cannot be combined"):
+        AnnealConfig(L=3, mode="vqa", optimizer="sr", vqa_baseline_scale=0.25)
+    with pytest.raises(UsageError, match="sr_shift"):
+        AnnealConfig(L=3, optimizer="sr", sr_shift=0.0)
+    with pytest.raises(UsageError, match="optimizer must be one of"):
+        AnnealConfig(L=3, optimizer="lbfgs")
+
+
+@pytest.mark.slow
+def test_short_sr_anneal_reaches_the_ground_state(tmp_path):
+    from nm_tf.annealing import anneal
+
+    cfg = AnnealConfig(mode="vca", L=3, optimizer="sr", lr=0.2, warmup=100, annealing_steps=150, train_steps=2,
+                       samples=50, final_samples=2000, seed=1, exact_points=0)
+    s = anneal(cfg, tmp_path / "run")
+    assert s["ground_state_in_final_sample"] and s["ground_state_fraction"] > 0.5
