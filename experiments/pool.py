@@ -82,7 +82,9 @@ def save(pool: Path, dest: Path):
                 if f == run.history_path:
                     _gzip(f, target / HISTORY_GZ)
                 else:
-                    shutil.copy2(f, target / f.name)
+                    rel = f.relative_to(path)           # e.g. trajectory/step*.npz keep their folder
+                    (target / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(f, target / rel)
             commit = _commit_of(pool, run)
             if commit:
                 (target / COMMIT_FILE).write_text(commit + "\n")

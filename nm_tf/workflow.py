@@ -1,7 +1,7 @@
 """The one entry point for a configured anneal: the run, with every per-run instrument its config asks for.
 
 ``nm_tf.annealing`` knows nothing of the tools (a test checks it), so an instrument that a config field turns
-on (today the in-run loss landscapes of ``cfg.landscape``) is attached here, once, for the CLI, sweeps and the
+on (the in-run loss landscapes of ``cfg.landscape``, the kept trajectory of ``cfg.trajectory_every``) is attached here, once, for the CLI, sweeps and the
 quick start alike. A new instrument (curvature snapshots, ...) plugs into :func:`instruments`.
 """
 
@@ -17,6 +17,10 @@ def instruments(cfg) -> list:
         from .landscape.snapshots import LandscapeCallback
 
         out.append(LandscapeCallback.from_config(cfg))
+    if cfg.trajectory_every:
+        from .landscape.trajectory import TrajectoryCallback
+
+        out.append(TrajectoryCallback(cfg.trajectory_every))
     return out
 
 

@@ -96,6 +96,8 @@ FIELD_HELP = {
     "dtype": "float32 or float64 for the network",
     "flip_chunk": "memory budget of the vqa flip amplitudes: rows per pass (configurations x L)",
     "max_bad_steps": "stop the run after this many consecutive NaN/inf steps",
+    "trajectory_every": "keep the weights at step 0, after the warm-up and every this many annealing steps in "
+                        "trajectory/ (for nm-tf landscape --plane pca; 0: off)",
     "landscape": "snapshots to scan during the run (config file; the CLI flag is --landscape)",
     "landscape_points": "landscape grid points per axis (Table I: 200)",
     "landscape_span": "landscape plane: alpha, beta in [-span, span]",
@@ -172,6 +174,7 @@ class AnnealConfig:
     dtype: str = "float32"
     flip_chunk: int = 4096
     max_bad_steps: int = 20
+    trajectory_every: int = 0
     landscape: tuple = ()
     landscape_points: int = 200
     landscape_span: float = 1.0
@@ -252,6 +255,8 @@ class AnnealConfig:
                                        or (self.mode == "vqa" and self.vqa_baseline_scale != 1.0)):
             raise UsageError("optimizer sr cannot be combined with a symmetry, replicas > 1 or a vqa baseline "
                              "scale other than 1")
+        if isinstance(self.trajectory_every, bool) or self.trajectory_every < 0:
+            raise UsageError(f"trajectory_every must be an integer >= 0, got {self.trajectory_every!r}")
         if self.T_final > self.T_start or self.gamma_final > self.gamma_start:
             raise UsageError(f"T_final ({self.T_final}) and gamma_final ({self.gamma_final}) must not exceed "
                              f"the initial T ({self.T_start}) and Gamma ({self.gamma_start})")

@@ -153,6 +153,10 @@ class RunDir:
     def landscape(self) -> Path:
         return self.path / "landscape"
 
+    @property
+    def trajectory(self) -> Path:
+        return self.path / "trajectory"     # nm_tf.landscape.trajectory writes it
+
     def landscape_file(self, tag: str) -> Path:
         if not isinstance(tag, str) or not _TAG.fullmatch(tag):
             raise UsageError(f"a landscape tag must be 1-64 letters, digits, '_', '.' or '-' (not starting with "
@@ -275,7 +279,7 @@ class RunDir:
         """The files another machine needs to carry this run on, as paths inside the run directory.
 
         A finished run: its configuration, summary, final weights and history, which are enough to sample,
-        analyse, export it and redraw its curves (the stored final sample and the TensorBoard log stay behind;
+        analyse, export it and redraw its curves (and the kept trajectory, if any; the stored final sample and the TensorBoard log stay behind;
         a sample is then drawn fresh from the weights). An unfinished run: its configuration, history, kept
         checkpoints with their bookkeeping and any finished landscape snapshots, which are enough to
         resume it exactly (the samples of step ``s`` depend only on ``[seed, s]``).
@@ -286,9 +290,10 @@ class RunDir:
             missing = [p.name for p in wanted if not p.exists()]
             if missing:
                 raise UsageError(f"finished run {self.path} lacks {', '.join(missing)}")
-            return wanted
+            kept = sorted(self.trajectory.glob("step*.npz")) if self.trajectory.is_dir() else []
+            return wanted + [p for p in kept if not p.name.endswith(".tmp.npz")]
         files = [self.config_path, self.history_path]
-        for folder in (self.checkpoints, self.landscape):
+        for folder in (self.checkpoints, self.landscape, self.trajectory):
             if folder.is_dir():
                 files += sorted(p for p in folder.rglob("*") if p.is_file() and "_temp" not in p.parent.name
                                 and not p.name.endswith(".tmp"))

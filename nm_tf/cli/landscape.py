@@ -11,13 +11,19 @@ __all__ = ["add_parser"]
 
 
 def add_parser(sub):
-    p = sub.add_parser("landscape", help="loss landscape on a random plane around a run's weights")
+    p = sub.add_parser("landscape", help="loss landscape on a random plane (or the trajectory's PCA plane) "
+                                         "around a run's weights")
     p.add_argument("--workdir", required=True, help="run directory (from nm-tf anneal)")
     p.add_argument("--checkpoint", type=int, default=None,
                    help="training step of a kept checkpoint (default: the final weights, else the latest)")
     p.add_argument("--tag", default=None, help="snapshot name for the output files (default: ckpt<step>)")
     p.add_argument("--points", type=int, default=200, help="grid points per axis (default 200, Table I)")
-    p.add_argument("--span", type=float, default=1.0, help="alpha, beta in [-span, span] (default 1)")
+    p.add_argument("--plane", choices=("random", "pca"), default="random",
+                   help="random: N(0, 1) directions drawn with --seed (Eq. 8, the paper's); pca: PC1 and PC2 of the "
+                        "weights kept along the anneal (--trajectory-every) relative to the centre, with the path "
+                        "drawn on the map")
+    p.add_argument("--span", type=float, default=None,
+                   help="alpha, beta in [-span, span] (default 1; pca: 1.2 x the path's largest coordinate)")
     p.add_argument("--samples", type=int, default=None, help="N_s per point (default: the run's samples)")
     p.add_argument("--seed", type=int, default=0, help="seed of the directions and the sampling")
     p.add_argument("--crn", action="store_true", help="common random numbers: the same seed at every point")
@@ -56,7 +62,15 @@ def _run(args) -> int:
     _check_field("temperature", args.temperature)
     _check_field("gamma", args.gamma)
     samples = cfg.samples if args.samples is None else args.samples
-    spec = LandscapeSpec(points=args.points, span=args.span, samples=samples,
+    if args.plane == "pca" and (args.normalization != "none" or args.orthogonalize):
+        raise UsageError("--plane pca uses the trajectory's principal components as they are (orthonormal): "
+                         "--normalization and --orthogonalize apply to the random plane only")
+    trajectory = None
+    if args.plane == "pca":
+        from ..landscape.trajectory import load_trajectory
+
+        trajectory = load_trajectory(args.workdir)       # before TensorFlow starts: fails early
+    spec = LandscapeSpec(points=args.points, span=1.0 if args.span is None else args.span, samples=samples,
                          seed=args.seed, crn=args.crn, repeats=args.repeats, normalization=args.normalization,
                          orthogonalize=args.orthogonalize, exact=args.exact, chunk=args.chunk)
     if spec.exact and cfg.L * cfg.L > EXACT_MAX_SITES:
@@ -79,20 +93,37 @@ def _run(args) -> int:
     from ..landscape.snapshots import compute_snapshot
 
     model, cfg, step = restore_model(args.workdir, args.checkpoint, jit_compile=False)
-    tag = args.tag or f"ckpt{step}"
+    tag = args.tag or (f"pca_ckpt{step}" if trajectory else f"ckpt{step}")
     out = snapshot_path(args.workdir, tag)
     if out.exists():
         raise FileExistsError(f"{out} exists; pass another --tag or delete it")
     T, gamma = temperature_and_field(cfg, max(step - 1, 0))
     T = T if args.temperature is None else args.temperature
     gamma = gamma if args.gamma is None else args.gamma
-    compute_snapshot(model, cfg, spec, T=T, gamma=gamma, workdir=args.workdir, tag=tag, step=step,
-                     executor=executor)
     import numpy as np
+
+    directions, meta = None, None
+    if trajectory:
+        import dataclasses
+
+        from ..landscape.trajectory import pca_plane
+
+        steps, _, _, path = trajectory
+        center = {k: v.numpy().astype(np.float64) for k, v in model.rnn_cell.weight_dict().items()}
+        delta, eta, coords, explained = pca_plane(center, path)
+        directions = (delta, eta)
+        meta = {"plane": "pca", "trajectory_alpha": coords[:, 0], "trajectory_beta": coords[:, 1],
+                "trajectory_steps": steps, "explained_variance": explained}
+        if args.span is None:
+            spec = dataclasses.replace(spec, span=float(1.2 * np.abs(coords).max()) or 1.0)
+    compute_snapshot(model, cfg, spec, T=T, gamma=gamma, workdir=args.workdir, tag=tag, step=step,
+                     executor=executor, directions=directions, meta=meta)
 
     data = np.load(out)
     loss = data["loss"]
     print(json.dumps({"file": str(out), "tag": tag, "step": step, "mode": cfg.mode, "T": T, "gamma": gamma,
+                      "plane": args.plane, "span": float(data["span"]),
+                      **({"explained_variance": [float(v) for v in data["explained_variance"]]} if trajectory else {}),
                       "center_loss": float(data["center_loss"]), "min_loss": float(np.nanmin(loss)),
                       "max_loss": float(np.nanmax(loss)), "nonfinite_points": int(data["nonfinite_points"])}))
     return 0

@@ -52,8 +52,17 @@ def plot_2d(data, path):
                    cmap=cmap, vmin=-1, vmax=1, aspect="equal", interpolation="nearest")
     fig.colorbar(im, ax=ax, label="rescaled loss")
     ax.plot([0], [0], "r+", ms=8)
-    ax.set_xlabel("α")
-    ax.set_ylabel("β")
+    xlabel, ylabel = "α", "β"
+    if "trajectory_alpha" in data:       # a PCA plane: the path it was made from, start to end
+        ta, tb = np.asarray(data["trajectory_alpha"]), np.asarray(data["trajectory_beta"])
+        ax.plot(ta, tb, "-", color="white", lw=1.0)
+        ax.plot(ta, tb, "o", color="white", mec="k", mew=0.4, ms=2.5)
+        ax.plot(ta[:1], tb[:1], "s", color="orange", mec="k", ms=5, label="start")
+        ax.legend(fontsize=7, loc="upper right")
+        ev = np.asarray(data["explained_variance"])
+        xlabel, ylabel = f"PC1 ({100 * ev[0]:.1f} %)", f"PC2 ({100 * ev[1]:.1f} %)"
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(_title(data), fontsize=9)
     fig.tight_layout()
     fig.savefig(path)

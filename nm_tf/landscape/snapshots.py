@@ -55,7 +55,8 @@ def snapshot_path(workdir, tag: str) -> Path:
 
 
 def compute_snapshot(model, cfg, spec: LandscapeSpec, *, T: float, gamma: float, workdir, tag: str,
-                     step: int, evaluator=None, executor=None, images=None) -> Path:
+                     step: int, evaluator=None, executor=None, images=None, directions=None,
+                     meta=None) -> Path:
     """Scan the plane around the model's current weights and write the snapshot files.
 
     Args:
@@ -70,6 +71,9 @@ def compute_snapshot(model, cfg, spec: LandscapeSpec, *, T: float, gamma: float,
         executor: where the grid's chunks run (see :func:`~nm_tf.landscape.scan.scan_plane`).
         images: ``images(paths, step)`` for the TensorBoard images (default: the run's log, opened
             for this call; during a run the driver's own writer is passed).
+        directions: ``(delta, eta)`` weight dicts to scan instead of the random plane of ``spec.seed``
+            (e.g. :func:`~nm_tf.landscape.trajectory.pca_plane`); they are stored in the snapshot's file.
+        meta: extra arrays and scalars for the snapshot's file (e.g. the projected trajectory).
 
     Progress lines follow the ``nm_tf`` logger's level (INFO shows them).
 
@@ -83,13 +87,19 @@ def compute_snapshot(model, cfg, spec: LandscapeSpec, *, T: float, gamma: float,
     out = snapshot_path(workdir, tag)
     center = {k: v.numpy().astype(np.float64) for k, v in model.rnn_cell.weight_dict().items()}
     atomic_savez(out.parent / f"weights_{tag}.npz", step=int(step), T=float(T), gamma=float(gamma), **center)
-    delta, eta = plane(center, spec.seed, spec.normalization, spec.orthogonalize,
-                       path=out.parent / f"directions_seed{spec.seed}.npz")
+    if directions is None:
+        delta, eta = plane(center, spec.seed, spec.normalization, spec.orthogonalize,
+                           path=out.parent / f"directions_seed{spec.seed}.npz")
+        extra = {}
+    else:
+        delta, eta = directions
+        extra = {**{f"delta/{k}": v for k, v in delta.items()}, **{f"eta/{k}": v for k, v in eta.items()}}
     evaluator = evaluator or PlaneLoss(model, quantum=cfg.mode == "vqa", J=cfg.J, jit=cfg.jit,
                                        penalty=cfg.penalty)
     progress = Progress(spec.points ** 2 * spec.repeats, quiet=not progress_enabled(), label=f"landscape {tag} ")
     data = scan_plane(evaluator, center, delta, eta, spec, T=T, gamma=gamma, out=out, progress=progress,
-                      meta={"mode": cfg.mode, "tag": tag, "step": int(step), "L": cfg.L}, executor=executor)
+                      meta={"mode": cfg.mode, "tag": tag, "step": int(step), "L": cfg.L, **extra, **(meta or {})},
+                      executor=executor)
     finish_snapshot(data, workdir, tag, step, images)
     return out
 
