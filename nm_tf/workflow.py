@@ -17,10 +17,10 @@ def instruments(cfg) -> list:
         from .landscape.snapshots import LandscapeCallback
 
         out.append(LandscapeCallback.from_config(cfg))
-    if cfg.trajectory_every:
+    if cfg.trajectory_every or cfg.trajectory_window:
         from .landscape.trajectory import TrajectoryCallback
 
-        out.append(TrajectoryCallback(cfg.trajectory_every))
+        out.append(TrajectoryCallback(cfg.trajectory_every, cfg.trajectory_window, quantum=cfg.mode == "vqa"))
     return out
 
 

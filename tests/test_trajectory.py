@@ -29,21 +29,40 @@ def test_pca_plane_recovers_a_planar_path():
     assert coords[0, 0] < 0 and coords[0, 1] < 0       # the sign convention: the path starts on the negative side
 
 
-def test_trajectory_is_kept_and_scanned_on_its_pca_plane(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def kept(tmp_path_factory):
+    """A run keeping its weights every 3 annealing steps and at every one while T <= 0.35."""
     from nm_tf.workflow import run_anneal
 
     cfg = AnnealConfig(L=3, hidden=8, warmup=10, annealing_steps=6, train_steps=2, samples=50, final_samples=500,
-                       final_chunk=500, lr=0.01, T0=1.0, trajectory_every=2)
-    run_anneal(cfg, tmp_path / "r")
-    steps, T, _, weights = load_trajectory(tmp_path / "r")
-    assert steps.tolist() == [0, 10, 14, 18, 22] and T[0] == pytest.approx(1.0) and T[-1] == pytest.approx(0.0)
+                       final_chunk=500, lr=0.01, T0=1.0, trajectory_every=3, trajectory_dense="0:0.35:1")
+    path = tmp_path_factory.mktemp("kept") / "r"
+    run_anneal(cfg, path)
+    return path
+
+
+def test_trajectory_keeps_the_start_the_warmup_end_and_its_schedule(kept):
+    from nm_tf.annealing.rundir import RunDir
+
+    steps, T, _, _ = load_trajectory(kept)
+    rows = [r for r in RunDir(kept).history() if r.phase == "anneal"]
+    want = [0, 10] + [r.step for r in rows if r.annealing_step % 3 == 0 or r.T <= 0.35]
+    assert steps.tolist() == want and len(want) > 4 and T[0] == pytest.approx(1.0) and T[-1] == pytest.approx(0.0)
+    with pytest.raises(Exception, match="trajectory_dense must be"):
+        AnnealConfig(L=3, trajectory_dense="0.3:0.1:2")
+
+
+def test_trajectory_is_scanned_on_its_pca_plane(kept, tmp_path, capsys):
+    import shutil
+
+    shutil.copytree(kept, tmp_path / "r")
     capsys.readouterr()
     assert main(["landscape", "--workdir", str(tmp_path / "r"), "--plane", "pca", "--points", "5", "--exact",
                  "--quiet"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["tag"] == "pca_ckpt22" and out["plane"] == "pca" and 0 < sum(out["explained_variance"]) <= 1 + 1e-9
     data = np.load(tmp_path / "r" / "landscape" / "landscape_pca_ckpt22.npz")
-    assert data["trajectory_alpha"].shape == (5,) and str(data["plane"]) == "pca"
+    assert data["trajectory_alpha"].shape == (len(load_trajectory(kept)[0]),) and str(data["plane"]) == "pca"
     # the last kept point is the final weights, the plane's centre; the span holds the whole path
     assert abs(data["trajectory_alpha"][-1]) < 1e-6 and abs(data["trajectory_beta"][-1]) < 1e-6
     assert float(data["span"]) == pytest.approx(1.2 * max(np.abs(data["trajectory_alpha"]).max(),
@@ -54,3 +73,40 @@ def test_trajectory_is_kept_and_scanned_on_its_pca_plane(tmp_path, capsys):
     (tmp_path / "r" / "trajectory").rename(tmp_path / "kept")
     assert main(["landscape", "--workdir", str(tmp_path / "r"), "--plane", "pca", "--quiet"]) == 2
     assert "--trajectory-every" in capsys.readouterr().err
+
+
+def test_curvature_along_the_trajectory_is_resumable_and_matches_one_point(kept, tmp_path, capsys):
+    import csv
+    import shutil
+
+    from nm_tf.landscape.curvature import CurvatureProblem, hessian_extremes
+    from nm_tf.models import build_model
+    from nm_tf.annealing.rundir import RunDir
+
+    shutil.copytree(kept, tmp_path / "r")
+    run = str(tmp_path / "r")
+    argv = ["curvature", "--workdir", run, "--trajectory", "--window", "0:0.35", "--exact", "--top", "1",
+            "--bottom", "1"]
+    assert main(argv) == 0
+    path = tmp_path / "r" / "trajectory" / "curvature_trajectory.csv"
+    rows = list(csv.DictReader(path.open()))
+    steps, T, gamma, weights = load_trajectory(run)
+    inside = [int(s) for s, t in zip(steps, T) if t <= 0.35]
+    assert [int(r["step"]) for r in rows] == inside and len(inside) >= 2
+    # one point by hand
+    i = list(steps).index(inside[0])
+    model = build_model(RunDir(run).config(), jit_compile=False)
+    for name, var in model.rnn_cell.weight_dict().items():
+        var.assign(weights[i][name])
+    want = hessian_extremes(CurvatureProblem(model, quantum=False, T=T[i], gamma=0.0, exact=True), top=1, bottom=1)
+    assert float(rows[0]["top_1"]) == pytest.approx(want["top"][0], rel=1e-6)
+    assert float(rows[0]["bottom_1"]) == pytest.approx(want["bottom"][0], rel=1e-6, abs=1e-9)
+    assert rows[-1]["exact_per_spin"] != ""        # the run's exact F at that step, for the comparison
+    # killed after the first point: the second call does only the rest
+    path.write_text("".join(path.read_text().splitlines(keepends=True)[:2]))
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "[1/" in capsys.readouterr().out
+    assert [int(r["step"]) for r in csv.DictReader(path.open())] == inside
+    assert main(["curvature", "--workdir", run, "--window", "0:1"]) == 2
+    assert "needs --trajectory" in capsys.readouterr().err

@@ -97,7 +97,9 @@ FIELD_HELP = {
     "flip_chunk": "memory budget of the vqa flip amplitudes: rows per pass (configurations x L)",
     "max_bad_steps": "stop the run after this many consecutive NaN/inf steps",
     "trajectory_every": "keep the weights at step 0, after the warm-up and every this many annealing steps in "
-                        "trajectory/ (for nm-tf landscape --plane pca; 0: off)",
+                        "trajectory/ (for nm-tf landscape --plane pca and nm-tf curvature --trajectory; 0: off)",
+    "trajectory_dense": "also keep the weights every K annealing steps while the annealed parameter (T for vca, "
+                        "Gamma for vqa) is in [LOW, HIGH]: LOW:HIGH:K, e.g. 0.1:0.35:10 (empty: off)",
     "landscape": "snapshots to scan during the run (config file; the CLI flag is --landscape)",
     "landscape_points": "landscape grid points per axis (Table I: 200)",
     "landscape_span": "landscape plane: alpha, beta in [-span, span]",
@@ -175,6 +177,7 @@ class AnnealConfig:
     flip_chunk: int = 4096
     max_bad_steps: int = 20
     trajectory_every: int = 0
+    trajectory_dense: str = ""
     landscape: tuple = ()
     landscape_points: int = 200
     landscape_span: float = 1.0
@@ -257,6 +260,7 @@ class AnnealConfig:
                              "scale other than 1")
         if isinstance(self.trajectory_every, bool) or self.trajectory_every < 0:
             raise UsageError(f"trajectory_every must be an integer >= 0, got {self.trajectory_every!r}")
+        self.trajectory_window       # parses and checks trajectory_dense
         if self.T_final > self.T_start or self.gamma_final > self.gamma_start:
             raise UsageError(f"T_final ({self.T_final}) and gamma_final ({self.gamma_final}) must not exceed "
                              f"the initial T ({self.T_start}) and Gamma ({self.gamma_start})")
@@ -303,6 +307,23 @@ class AnnealConfig:
     @property
     def gamma_start(self) -> float:
         return float(self.gamma0 if self.gamma0 is not None else (10.0 if self.mode == "vqa" else 0.0))
+
+    @property
+    def trajectory_window(self) -> tuple | None:
+        """``trajectory_dense`` as ``(low, high, every)``, or None when it is empty."""
+        text = self.trajectory_dense.strip()
+        if not text:
+            return None
+        parts = text.split(":")
+        try:
+            low, high, every = float(parts[0]), float(parts[1]), int(parts[2])
+            ok = len(parts) == 3 and math.isfinite(low) and math.isfinite(high) and 0 <= low < high and every >= 1
+        except (ValueError, IndexError):
+            ok = False
+        if not ok:
+            raise UsageError(f"trajectory_dense must be LOW:HIGH:K with 0 <= LOW < HIGH and K a positive integer "
+                             f"(e.g. 0.1:0.35:10), got {self.trajectory_dense!r}")
+        return low, high, every
 
     @property
     def total_steps(self) -> int:

@@ -22,6 +22,11 @@ def add_parser(sub):
                         "sampling estimate of the loss is one fixed function of the weights)")
     p.add_argument("--seed", type=int, default=0, help="seed of those samples and of Lanczos' start vector")
     p.add_argument("--exact", action="store_true", help="sum over all 2^N configurations instead (N <= 16)")
+    p.add_argument("--trajectory", action="store_true",
+                   help="at every weight kept along the run (--trajectory-every / --trajectory-dense) instead of one "
+                        "checkpoint: rows appended to RUN/trajectory/curvature_trajectory.csv (resumable)")
+    p.add_argument("--window", default=None, metavar="LOW:HIGH",
+                   help="with --trajectory: only the points whose T (vca) or Gamma (vqa) is in [LOW, HIGH]")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
 
@@ -35,6 +40,10 @@ def _run(args) -> int:
         raise UsageError(f"--exact enumerates 2^N states; N = {cfg.L * cfg.L} > 16 is too large")
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    if args.trajectory:
+        return _along_trajectory(args)
+    if args.window is not None:
+        raise UsageError("--window selects trajectory points: it needs --trajectory")
     if args.checkpoint is not None:
         check_checkpoint(args.workdir, args.checkpoint)
     from ..annealing.restore import restore_model
@@ -59,4 +68,36 @@ def _run(args) -> int:
     if out["negative_fraction"] is not None:
         print(f"  negative among these: {out['negative_fraction']:.2f}; largest / smallest magnitude among these: "
               f"{out['condition_ratio']:.3g}")
+    return 0
+
+
+def _along_trajectory(args) -> int:
+    if args.checkpoint is not None:
+        raise UsageError("--trajectory takes every kept point; drop --checkpoint")
+    window = None
+    if args.window is not None:
+        try:
+            low, high = (float(x) for x in args.window.split(":"))
+        except ValueError:
+            raise UsageError(f"--window must be LOW:HIGH, got {args.window!r}") from None
+        if not 0 <= low <= high:
+            raise UsageError(f"--window needs 0 <= LOW <= HIGH, got {args.window!r}")
+        window = (low, high)
+    from ..landscape.trajectory import load_trajectory
+
+    load_trajectory(args.workdir)          # no trajectory: one line before TensorFlow starts
+    from ..landscape.curvature import curvature_along_trajectory
+
+    def progress(done, total, row):
+        if not args.json:
+            edge = row[5:5 + args.top + args.bottom]
+            print(f"[{done}/{total}] step {row[0]} T={row[1]:g} Gamma={row[2]:g}: eigenvalues "
+                  f"{', '.join(f'{x:+.4g}' for x in edge)}", flush=True)
+
+    out = curvature_along_trajectory(args.workdir, top=args.top, bottom=args.bottom, samples=args.samples,
+                                     seed=args.seed, exact=args.exact, window=window, progress=progress)
+    if args.json:
+        print(json.dumps({"workdir": str(args.workdir), "file": str(out)}))
+    else:
+        print(f"wrote {out}")
     return 0

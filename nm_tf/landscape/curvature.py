@@ -18,11 +18,13 @@ Lanczos) on a ``LinearOperator`` gives the ``k`` largest (``LA``) and smallest (
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ..errors import UsageError
 
-__all__ = ["CurvatureProblem", "hessian_extremes"]
+__all__ = ["CurvatureProblem", "curvature_along_trajectory", "hessian_extremes"]
 
 EXACT_MAX_SITES = 16
 
@@ -148,4 +150,72 @@ def hessian_extremes(problem: CurvatureProblem, top: int = 5, bottom: int = 5, t
     out["negative_fraction"] = sum(x < 0 for x in edge) / len(edge) if edge else None
     # Over the computed edge only: the ratio of the largest to the smallest magnitude among those eigenvalues.
     out["condition_ratio"] = max(magnitudes) / min(magnitudes) if magnitudes else None
+    return out
+
+
+TRAJECTORY_CSV = "curvature_trajectory.csv"     # in <run>/trajectory/, beside the kept weights
+
+
+def curvature_along_trajectory(workdir, *, top: int, bottom: int, samples: int, seed: int, exact: bool,
+                               window=None, progress=None) -> Path:
+    """:func:`hessian_extremes` at every kept trajectory point of a run (``trajectory_every`` / ``trajectory_dense``),
+    or those whose annealed parameter (T for VCA, Gamma for VQA) is in ``window = (low, high)``.
+
+    One row per point in ``<run>/trajectory/curvature_trajectory.csv`` (step, T, gamma, the run's exact loss per spin
+    at that step where its history has one, the loss estimate at the point, top_1.., bottom_1..,
+    negative_fraction, condition_ratio, samples, seed), appended as each point finishes: a killed call continues
+    with the points not yet in the file (which must have been made with the same settings).
+    """
+    import csv
+
+    import tensorflow as tf
+
+    from ..annealing.rundir import RunDir
+    from ..models.factory import build_model
+    from .trajectory import load_trajectory, trajectory_dir
+
+    run = RunDir(workdir)
+    cfg = run.config()
+    steps, Ts, gammas, weights = load_trajectory(workdir)
+    key = gammas if cfg.mode == "vqa" else Ts
+    chosen = [i for i in range(len(steps)) if window is None or window[0] <= key[i] <= window[1]]
+    if not chosen:
+        raise UsageError(f"no kept trajectory point of {workdir} has {'Gamma' if cfg.mode == 'vqa' else 'T'} in "
+                         f"[{window[0]}, {window[1]}]")
+    exact_loss = {}
+    if run.history_path.exists():
+        for row in run.history():
+            if row.exact_per_spin is not None:
+                exact_loss[row.step] = row.exact_per_spin
+    out = trajectory_dir(workdir) / TRAJECTORY_CSV
+    header = (["step", "T", "gamma", "exact_per_spin", "loss_per_spin"] + [f"top_{k + 1}" for k in range(top)]
+              + [f"bottom_{k + 1}" for k in range(bottom)] + ["negative_fraction", "condition_ratio", "samples",
+                                                               "seed"])
+    done = set()
+    if out.exists():
+        with out.open() as fh:
+            rows = list(csv.DictReader(fh))
+        if rows and (list(rows[0]) != header or rows[0]["samples"] != str("exact" if exact else samples)
+                     or rows[0]["seed"] != str(seed)):
+            raise UsageError(f"{out} holds curvature with other settings; move it away to start again")
+        done = {int(r["step"]) for r in rows}
+    else:
+        with out.open("w", newline="") as fh:
+            csv.writer(fh).writerow(header)
+    model = build_model(cfg, jit_compile=False)
+    todo = [i for i in chosen if int(steps[i]) not in done]
+    for n, i in enumerate(todo):
+        for name, var in model.rnn_cell.weight_dict().items():
+            var.assign(weights[i][name])
+        problem = CurvatureProblem(model, quantum=cfg.mode == "vqa", T=float(Ts[i]), gamma=float(gammas[i]), J=cfg.J,
+                                   exact=exact, samples=samples, seed=seed)
+        res = hessian_extremes(problem, top=top, bottom=bottom, seed=seed)
+        value = float(problem.loss(tf.constant(problem.theta0)).numpy())
+        row = [int(steps[i]), float(Ts[i]), float(gammas[i]), exact_loss.get(int(steps[i]), ""), value,
+               *res["top"], *res["bottom"], res["negative_fraction"], res["condition_ratio"],
+               "exact" if exact else samples, seed]
+        with out.open("a", newline="") as fh:     # one whole row per finished point
+            csv.writer(fh).writerow(row)
+        if progress is not None:
+            progress(n + 1, len(todo), row)
     return out

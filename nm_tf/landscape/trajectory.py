@@ -1,7 +1,7 @@
 """Optimisation paths: the weights kept along an anneal, and the plane of their principal components.
 
 A run with ``trajectory_every = K`` keeps its weights at step 0, at the end of the warm-up and every K annealing
-steps in ``<run>/trajectory/step<step>.npz`` (one file per point, written atomically, the same again when a
+steps (and, with ``trajectory_dense``, more often inside a window of T or Gamma) in ``<run>/trajectory/step<step>.npz`` (one file per point, written atomically, the same again when a
 resumed run redoes a stretch). :func:`pca_plane` takes the principal components of the path relative to a
 centre (the final weights, as in Li et al.'s trajectory plots): ``delta`` and ``eta`` are PC1 and PC2 (unit
 vectors over all weights), the path's coordinates are its projections on them and the explained variance says
@@ -34,21 +34,28 @@ def _save(model, workdir, step: int, T: float, gamma: float):
 
 
 class TrajectoryCallback(Callback):
-    """Keep the weights at step 0, at the end of the warm-up and every ``every`` annealing steps."""
+    """Keep the weights at step 0, at the end of the warm-up, every ``every`` annealing steps (0: none) and, with
+    ``window = (low, high, k)``, every ``k`` annealing steps while the annealed parameter (T, or Gamma when
+    ``quantum``) is in ``[low, high]``."""
 
-    def __init__(self, every: int):
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise UsageError(f"Received an invalid value for argument `every`: expected a positive integer, "
+    def __init__(self, every: int, window=None, quantum: bool = False):
+        if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+            raise UsageError(f"Received an invalid value for argument `every`: expected an integer >= 0, "
                              f"got {every!r}")
-        self.every = every
+        self.every, self.window, self.key = every, window, "gamma" if quantum else "T"
 
     def on_snapshot(self, event):
         if event.tag == "before_warmup":
             _save(event.model, event.workdir, event.step, event.T, event.gamma)
 
     def on_row(self, run, row, step):
-        keep = (row["phase"] == "warmup" and step == run.cfg.warmup) or (
-            row["phase"] == "anneal" and row["annealing_step"] % self.every == 0)
+        a = row["annealing_step"]
+        keep = row["phase"] == "warmup" and step == run.cfg.warmup
+        if row["phase"] == "anneal":
+            keep = bool(self.every) and a % self.every == 0
+            if self.window is not None:
+                low, high, k = self.window
+                keep = keep or (low <= float(row[self.key]) <= high and a % k == 0)
         if keep:
             _save(run.model, run.workdir, step, float(row["T"]), float(row["gamma"]))
 
