@@ -374,6 +374,16 @@ def test_declared_shapes_are_checked_before_decoding(server):
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss < 200_000   # KiB: nothing was expanded
 
 
+def test_grpc_inputs_are_checked_once_per_request(server, monkeypatch):
+    from nm_tf.server.store import LoadedModel
+
+    calls = []
+    original = LoadedModel.check_input
+    monkeypatch.setattr(LoadedModel, "check_input", lambda self, *a, **k: calls.append(a[1]) or original(self, *a, **k))
+    _stub(server).Predict(_request(n=3))
+    assert sorted(calls) == ["num_samples", "seed"]
+
+
 def test_rest_batch_inputs_are_capped(server):
     rows = [[0] * (L * L)] * 5001
     code, resp = _rest(server, "/v1/models/nm:predict", {"signature_name": "log_prob", "instances": rows})

@@ -59,7 +59,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             except Exception as exc:  # noqa: BLE001 - malformed TensorProto
                 raise ServingError("INVALID_ARGUMENT", f"cannot decode input tensors: {exc}") from None
             model, outputs = self.store.run(spec.name, version, label, spec.signature_name, inputs,
-                                            list(request.output_filter))
+                                            list(request.output_filter), checked_by=model)
         except ServingError as err:
             self._abort(context, err)
         response = predict_pb2.PredictResponse()

@@ -140,8 +140,12 @@ class LoadedModel:
         return out
 
     def run(self, signature: str, inputs: dict, output_filter=(), max_samples: int | None = None,
-            budget=None) -> dict:
-        """Validate the inputs, then run the signature (holding ``budget`` for its samples, if given)."""
+            budget=None, checked: bool = False) -> dict:
+        """Validate the inputs, then run the signature (holding ``budget`` for its samples, if given).
+
+        ``checked``: the caller has already passed every input through :meth:`check_input` (the gRPC front end
+        does, from the declared shapes, before decoding); only the set of inputs and ``num_samples`` are checked
+        here then."""
         import contextlib
 
         import tensorflow as tf
@@ -157,7 +161,8 @@ class LoadedModel:
         feeds, cost = {}, 1
         for key, value in inputs.items():
             value = np.asarray(value)
-            self.check_input(signature, key, value.dtype, value.shape, max_samples)
+            if not checked:
+                self.check_input(signature, key, value.dtype, value.shape, max_samples)
             if value.ndim:
                 cost = max(cost, int(value.shape[0]))
             if key == NUM_SAMPLES:
@@ -423,13 +428,16 @@ class ModelStore:
         raise ServingError("NOT_FOUND", f"Servable not found for request: Specific({name}, {version})"
                            + (f" (failed to load: {why[1]})" if why else ""))
 
-    def run(self, name, version, label, signature, inputs, output_filter=()):
+    def run(self, name, version, label, signature, inputs, output_filter=(), checked_by=None):
         """``(model, outputs)``: run a signature on the version the request names; a version retired between
-        being chosen and being run is chosen again (it only happens while versions change)."""
+        being chosen and being run is chosen again (it only happens while versions change). ``checked_by``: the
+        loaded model whose :meth:`LoadedModel.check_input` the caller already applied to every input (not
+        repeated when that model is the one run)."""
         for _ in range(3):
             model = self.get(name, version, label)
             try:
-                return model, model.run(signature, inputs, output_filter, self.max_samples, budget=self.budget)
+                return model, model.run(signature, inputs, output_filter, self.max_samples, budget=self.budget,
+                                        checked=model is checked_by)
             except ModelRetired:
                 continue
         raise ServingError("UNAVAILABLE", f"model {name}: versions are changing; retry")
