@@ -33,7 +33,7 @@ def main():
     import keras
     import tensorflow as tf
 
-    from nm_tf.annealing.driver import make_strategy
+    from nm_tf.annealing.setup import make_strategy
     from nm_tf.annealing.losses import make_train_step
     from nm_tf.models import NewmanMooreRNN
     from nm_tf.models.symmetry import SymmetryGroup

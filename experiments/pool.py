@@ -58,24 +58,25 @@ def save(pool: Path, dest: Path):
             continue
         if run.finished:
             target = runs / path.name
-            if (target / "model.weights.h5").exists():
+            committed = RunDir(target)
+            if committed.weights_path.exists():
                 if not (target / HISTORY_GZ).exists() and run.history_path.exists():
                     _gzip(run.history_path, target / HISTORY_GZ)      # committed before histories were kept
                     print(f"{path.name}: history added to {target}")
                 continue
-            if (target / "summary.json").exists():
+            if committed.summary_path.exists():
                 changed = RunDir(target).differences(run.config())
                 if changed:
                     raise SystemExit(f"{target} holds another configuration than {path} ({', '.join(changed)}); "
                                      "not replaced")
-                old, new = json.loads((target / "summary.json").read_text()), run.summary()
+                old, new = json.loads(committed.summary_path.read_text()), run.summary()
                 print(f"{path.name}: rerun of a committed run without weights, now replaced:")
                 for key in COMPARED:
                     print(f"    {key}: committed {old.get(key)}  rerun {new.get(key)}")
                 if any(old.get(k) != new.get(k) for k in COMPARED):
                     # Figures made from the earlier run still cite its numbers: keep them beside the new ones.
                     kept = target / f"summary.{str(old.get('code_commit') or 'earlier')[:7]}.json"
-                    shutil.copy2(target / "summary.json", kept)
+                    shutil.copy2(committed.summary_path, kept)
                     print(f"    the numbers differ: the committed summary is kept as {kept.name}")
             target.mkdir(parents=True, exist_ok=True)
             for f in run.portable_files():
@@ -112,12 +113,12 @@ def restore(pool: Path, src: Path):
     (pool / "runs").mkdir(parents=True, exist_ok=True)
     for target in sorted((src / "runs").iterdir()) if (src / "runs").is_dir() else []:
         dest = pool / "runs" / target.name
-        if dest.exists() or not (target / "model.weights.h5").exists():
+        if dest.exists() or not RunDir(target).weights_path.exists():
             continue              # present already, or committed before weights were kept: rerun it
         dest.mkdir(parents=True)
         for f in target.iterdir():     # figure scripts may keep more beside a run (landscape scans): keep them
             if f.name == HISTORY_GZ:
-                with gzip.open(f, "rb") as fh, open(dest / "history.csv", "wb") as out:
+                with gzip.open(f, "rb") as fh, open(RunDir(dest).history_path, "wb") as out:
                     shutil.copyfileobj(fh, out)
                 continue
             name = ".commit" if f.name == COMMIT_FILE else f.name

@@ -336,7 +336,7 @@ import json, sys
 import tensorflow as tf
 cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
-from nm_tf.annealing.driver import make_strategy
+from nm_tf.annealing.setup import make_strategy
 from nm_tf.annealing.losses import make_train_step
 from nm_tf.models import NewmanMooreRNN
 out = {}

@@ -162,8 +162,11 @@ def test_authors_preset_resolves_and_flags_override(tmp_path):
 def test_config_choices_are_the_owners():
     from nm_tf.annealing import config
     from nm_tf.lattice import ORDERINGS
-    from nm_tf.models import cell
+    from nm_tf.models import cell, options
 
     assert config.FIELD_CHOICES["ordering"] == ORDERINGS
-    assert config.CELLS == cell.CELL_TYPES and config.INITS == cell.INITS
-    assert config.MAX_PROB_FLOOR == cell.MAX_PROB_FLOOR
+    assert config.CELLS is cell.CELL_TYPES and config.INITS is cell.INITS     # one owner: nm_tf.models.options
+    assert config.MAX_PROB_FLOOR is options.MAX_PROB_FLOOR and config.CELLS is options.CELL_TYPES
+    from nm_tf.landscape import directions
+
+    assert directions.NORMALIZATIONS is config.NORMALIZATIONS

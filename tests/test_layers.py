@@ -10,7 +10,8 @@ LAYERS = {  # layer -> top-level names of nm_tf in it
     "core": {"lattice", "hamiltonian", "exact"},
     "model": {"models"},
     "training": {"annealing"},
-    "tools": {"landscape", "modes", "baselines", "export", "server", "client", "sweep", "workflow"},
+    "tools": {"landscape", "modes", "baselines", "export", "server", "client", "sweep", "workflow",
+              "representability"},
     "cli": {"cli"},
 }
 ORDER = ["core", "model", "training", "tools", "cli"]
@@ -46,6 +47,11 @@ def _imports(path: Path):
             else:       # from nm_tf import x
                 for alias in node.names:
                     yield node.lineno, alias.name
+
+
+def test_every_module_has_a_layer():
+    tops = {p.relative_to(PACKAGE).parts[0].removesuffix(".py") for p in PACKAGE.rglob("*.py")}
+    assert sorted(t for t in tops if _layer(t) is None) == []
 
 
 def test_no_import_points_up_a_layer():

@@ -15,11 +15,10 @@ __all__ = ["AnnealConfig", "PRESETS", "load_config_file"]
 MODES = ("vca", "vqa")
 SCHEDULES = ("linear", "exponential", "points")
 SNAPSHOT_TAGS = ("before_warmup", "after_warmup", "mid_annealing", "end")
-CELLS = ("vanilla", "gru", "triangle")  # nm_tf.models.cell.CELL_TYPES (kept here TensorFlow-free; a test pins it)
-INITS = ("glorot", "authors")         # nm_tf.models.cell.INITS
+from ..models.options import CELL_TYPES as CELLS, INITS, MAX_PROB_FLOOR  # noqa: E402 - TensorFlow-free
+NORMALIZATIONS = ("none", "filter", "layer")   # landscape directions (nm_tf.landscape.directions.normalize)
 LOCAL_LOSSES = ("fresh", "stale")
 OPTIMIZERS = ("adam", "sr")
-MAX_PROB_FLOOR = 0.1                  # nm_tf.models.cell.MAX_PROB_FLOOR
 # Named sets of field values; the fields given explicitly (flags, config file) override them, and
 # config.json records the resolved values. "authors": the protocol of the authors' public code
 # (github.com/smorawetz/Tensorflow-VQA, read November 2026) with Table I's other values.
@@ -41,79 +40,15 @@ MEMORY_NOTE = "a step keeps L^2 x samples x hidden floats; larger would exceed t
 MAX_CONFIG_BYTES = 1 << 20
 
 
-# One line of meaning per field: the CLI's --help is generated from it.
-FIELD_HELP = {
-    "mode": "vca: classical annealing of the free energy F = <H> - T S; vqa: quantum annealing of <H - Gamma sum X>",
-    "L": "linear lattice size; N = L^2 spins (2..128)",
-    "T0": "initial temperature in units of J (default 10 for vca, 0 for vqa)",
-    "gamma0": "initial transverse field in units of J (default 10 for vqa, 0 for vca)",
-    "warmup": "training steps at T0 / Gamma0 before annealing (Table I: 1000)",
-    "annealing_steps": "annealing steps from T0 / Gamma0 to the final value (Table I: 10000)",
-    "train_steps": "training steps per annealing step (Table I: 5)",
-    "samples": "N_s, configurations sampled per training step (Table I: 100)",
-    "minibatch": "N_b: one Adam update per mini-batch of this many of the step's samples (Table I: 10; "
-                 "default: one update on all samples)",
-    "hidden": "d_h, hidden units of the 2D RNN (Table I: 40)",
-    "cell": "RNN cell: vanilla (the paper's ELU), gru, or triangle (also sees the site up and to the right, the "
-            "second parent of the triangle that fixes a site in a ground state)",
-    "ordering": "site order of the autoregressive product: zigzag (the paper's snake), raster, or raster-wrap "
-                "(the authors' code: raster with the previous row's last site as a row's first horizontal input)",
-    "init": "weight initialisation: glorot (one draw for the stacked kernel, zero bias) or authors (separate "
-            "Glorot draws for W_h and W_v, Glorot hidden bias)",
-    "prob_floor": "add this to both probabilities of every conditional and renormalise (authors: 1e-8; 0: off)",
-    "local_loss": "fresh: each mini-batch's local losses at the current weights; stale: computed once per training "
-                  "step on all samples and reused by every mini-batch update (the authors' code; needs minibatch)",
-    "vqa_baseline_scale": "vqa: the control variate is this times the mean local energy (1: the full baseline; "
-                          "authors: 0.25)",
-    "preset": "a named set of field values that explicit flags and config keys override: none or authors "
-              "(the authors' code: raster-wrap, lr 1e-3, minibatch 10, stale losses, their init, float64, "
-              "prob floor 1e-8, vqa baseline 1/4)",
-    "lr": "learning rate (Table I, Adam: 1e-4; with optimizer sr the step size of plain SGD along the "
-          "preconditioned gradient)",
-    "optimizer": "adam (Table I) or sr: stochastic reconfiguration, SGD along (S + sr_shift I)^-1 g with S the "
-                 "score covariance of each update's samples (vca: Fisher matrix; vqa: quantum geometric tensor)",
-    "sr_shift": "optimizer sr: the diagonal shift added to S (regularises the solve; larger is closer to SGD)",
-    "clip_norm": "clip the global gradient norm to this value before each Adam update (0: no clipping, the "
-                 "paper's protocol); a guard against the score spikes of a nearly deterministic network at low T",
-    "seed": "seed of the weights and of every sample (the same seed repeats the run exactly)",
-    "J": "coupling J of H = (J/2) sum over downward triangles of s_i s_j s_k",
-    "schedule": "shape of the anneal: linear, exponential, or points (piecewise linear through schedule_points)",
-    "T_final": "temperature at the end of the anneal (0: the paper's; > 0 keeps entropy, for mode coverage)",
-    "gamma_final": "transverse field at the end of the anneal",
-    "schedule_points": "[[t, fraction], ...] from (0, 1) to (1, 0) for schedule=points (config file only)",
-    "penalty": "lambda of the paper's trivial-state penalty: adds lambda x (number of down spins) to the loss",
-    "symmetry": "train the symmetrised distribution p_G (none, kernel, kernel+translations; |G| <= 4096): samples "
-                "g s with g uniform in G, log p_G by |G| teacher-forced passes; VQA uses psi_G = sqrt(p_G)",
-    "symmetry_score_draws": "with a symmetry: 0 takes the gradient of log p_G through all |G| passes (exact); K > 0 "
-                            "through K images per sample drawn from p(g s)/sum_g p(g s) (unbiased, noisier, faster)",
-    "final_samples": "configurations drawn from the final model for the summary and samples_final.npz",
-    "final_chunk": "final samples drawn per call (memory)",
-    "checkpoint_every": "annealing steps between checkpoints (a resumed run restarts from the last one)",
-    "histogram_every": "annealing steps between weight histograms in TensorBoard",
-    "exact_points": "annealing steps with a Lanczos reference for vqa at L = 5 (seconds each)",
-    "replicas": "MirroredStrategy replicas (GPUs, or logical CPUs); the step's samples are split among them",
-    "jit": "XLA-compile the training step (true|false)",
-    "dtype": "float32 or float64 for the network",
-    "flip_chunk": "memory budget of the vqa flip amplitudes: rows per pass (configurations x L)",
-    "max_bad_steps": "stop the run after this many consecutive NaN/inf steps",
-    "trajectory_every": "keep the weights at step 0, after the warm-up and every this many annealing steps in "
-                        "trajectory/ (for nm-tf landscape --plane pca and nm-tf curvature --trajectory; 0: off)",
-    "trajectory_dense": "also keep the weights every K annealing steps while the annealed parameter (T for vca, "
-                        "Gamma for vqa) is in [LOW, HIGH]: LOW:HIGH:K, e.g. 0.1:0.35:10 (empty: off)",
-    "landscape": "snapshots to scan during the run (config file; the CLI flag is --landscape)",
-    "landscape_points": "landscape grid points per axis (Table I: 200)",
-    "landscape_span": "landscape plane: alpha, beta in [-span, span]",
-    "landscape_samples": "samples per landscape point (default: samples)",
-    "landscape_seed": "seed of the landscape directions and samples",
-    "landscape_crn": "the same samples' random numbers at every landscape point (true|false)",
-    "landscape_repeats": "independent evaluations per landscape point",
-    "landscape_normalization": "landscape directions: none (the paper's N(0,1)), filter or layer",
-    "landscape_orthogonalize": "make the second landscape direction orthogonal to the first (true|false)",
-}
+def _field(default, help_text: str):
+    """A config field with its one line of meaning (the CLI's --help and TensorBoard's HParams read it)."""
+    return dataclasses.field(default=default, metadata={"help": help_text})
+
+
 FIELD_CHOICES = {"mode": MODES, "schedule": SCHEDULES,
                  "cell": CELLS, "ordering": ORDERINGS, "dtype": ("float32", "float64"), "init": INITS,
                  "local_loss": LOCAL_LOSSES, "preset": tuple(PRESETS), "optimizer": OPTIMIZERS,
-                 "landscape_normalization": ("none", "filter", "layer"),
+                 "landscape_normalization": NORMALIZATIONS,
                  "symmetry": SYMMETRIES}
 
 
@@ -136,57 +71,123 @@ class AnnealConfig:
     (``landscape_samples`` defaults to ``samples``).
     """
 
-    mode: str = "vca"
-    L: int = 5
-    T0: float | None = None
-    gamma0: float | None = None
-    warmup: int = 1000
-    annealing_steps: int = 10000
-    train_steps: int = 5
-    samples: int = 100
-    minibatch: int | None = None
-    hidden: int = 40
-    cell: str = "vanilla"
-    ordering: str = "zigzag"
-    init: str = "glorot"
-    prob_floor: float = 0.0
-    local_loss: str = "fresh"
-    vqa_baseline_scale: float = 1.0
-    preset: str = "none"
-    lr: float = 1e-4
-    optimizer: str = "adam"
-    sr_shift: float = 0.01
-    clip_norm: float = 0.0
-    seed: int = 0
-    J: float = 1.0
-    schedule: str = "linear"
-    T_final: float = 0.0
-    gamma_final: float = 0.0
-    schedule_points: tuple | None = None
-    penalty: float = 0.0
-    symmetry: str = "none"
-    symmetry_score_draws: int = 0
-    final_samples: int = 100_000
-    final_chunk: int = 10_000
-    checkpoint_every: int = 100
-    histogram_every: int = 500
-    exact_points: int = 21
-    replicas: int = 1
-    jit: bool = True
-    dtype: str = "float32"
-    flip_chunk: int = 4096
-    max_bad_steps: int = 20
-    trajectory_every: int = 0
-    trajectory_dense: str = ""
-    landscape: tuple = ()
-    landscape_points: int = 200
-    landscape_span: float = 1.0
-    landscape_samples: int | None = None
-    landscape_seed: int = 0
-    landscape_crn: bool = False
-    landscape_repeats: int = 1
-    landscape_normalization: str = "none"
-    landscape_orthogonalize: bool = False
+    mode: str = _field("vca",
+        "vca: classical annealing of the free energy F = <H> - T S; vqa: quantum annealing of <H - Gamma sum X>")
+    L: int = _field(5,
+        "linear lattice size; N = L^2 spins (2..128)")
+    T0: float | None = _field(None,
+        "initial temperature in units of J (default 10 for vca, 0 for vqa)")
+    gamma0: float | None = _field(None,
+        "initial transverse field in units of J (default 10 for vqa, 0 for vca)")
+    warmup: int = _field(1000,
+        "training steps at T0 / Gamma0 before annealing (Table I: 1000)")
+    annealing_steps: int = _field(10000,
+        "annealing steps from T0 / Gamma0 to the final value (Table I: 10000)")
+    train_steps: int = _field(5,
+        "training steps per annealing step (Table I: 5)")
+    samples: int = _field(100,
+        "N_s, configurations sampled per training step (Table I: 100)")
+    minibatch: int | None = _field(None,
+        "N_b: one Adam update per mini-batch of this many of the step's samples (Table I: 10; "
+        "default: one update on all samples)")
+    hidden: int = _field(40,
+        "d_h, hidden units of the 2D RNN (Table I: 40)")
+    cell: str = _field("vanilla",
+        "RNN cell: vanilla (the paper's ELU), gru, or triangle (also sees the site up and to the right, the "
+        "second parent of the triangle that fixes a site in a ground state)")
+    ordering: str = _field("zigzag",
+        "site order of the autoregressive product: zigzag (the paper's snake), raster, or raster-wrap "
+        "(the authors' code: raster with the previous row's last site as a row's first horizontal input)")
+    init: str = _field("glorot",
+        "weight initialisation: glorot (one draw for the stacked kernel, zero bias) or authors (separate "
+        "Glorot draws for W_h and W_v, Glorot hidden bias)")
+    prob_floor: float = _field(0.0,
+        "add this to both probabilities of every conditional and renormalise (authors: 1e-8; 0: off)")
+    local_loss: str = _field("fresh",
+        "fresh: each mini-batch's local losses at the current weights; stale: computed once per training "
+        "step on all samples and reused by every mini-batch update (the authors' code; needs minibatch)")
+    vqa_baseline_scale: float = _field(1.0,
+        "vqa: the control variate is this times the mean local energy (1: the full baseline; "
+        "authors: 0.25)")
+    preset: str = _field("none",
+        "a named set of field values that explicit flags and config keys override: none or authors "
+        "(the authors' code: raster-wrap, lr 1e-3, minibatch 10, stale losses, their init, float64, "
+        "prob floor 1e-8, vqa baseline 1/4)")
+    lr: float = _field(1e-4,
+        "learning rate (Table I, Adam: 1e-4; with optimizer sr the step size of plain SGD along the "
+        "preconditioned gradient)")
+    optimizer: str = _field("adam",
+        "adam (Table I) or sr: stochastic reconfiguration, SGD along (S + sr_shift I)^-1 g with S the "
+        "score covariance of each update's samples (vca: Fisher matrix; vqa: quantum geometric tensor)")
+    sr_shift: float = _field(0.01,
+        "optimizer sr: the diagonal shift added to S (regularises the solve; larger is closer to SGD)")
+    clip_norm: float = _field(0.0,
+        "clip the global gradient norm to this value before each Adam update (0: no clipping, the "
+        "paper's protocol); a guard against the score spikes of a nearly deterministic network at low T")
+    seed: int = _field(0,
+        "seed of the weights and of every sample (the same seed repeats the run exactly)")
+    J: float = _field(1.0,
+        "coupling J of H = (J/2) sum over downward triangles of s_i s_j s_k")
+    schedule: str = _field("linear",
+        "shape of the anneal: linear, exponential, or points (piecewise linear through schedule_points)")
+    T_final: float = _field(0.0,
+        "temperature at the end of the anneal (0: the paper's; > 0 keeps entropy, for mode coverage)")
+    gamma_final: float = _field(0.0,
+        "transverse field at the end of the anneal")
+    schedule_points: tuple | None = _field(None,
+        "[[t, fraction], ...] from (0, 1) to (1, 0) for schedule=points (config file only)")
+    penalty: float = _field(0.0,
+        "lambda of the paper's trivial-state penalty: adds lambda x (number of down spins) to the loss")
+    symmetry: str = _field("none",
+        "train the symmetrised distribution p_G (none, kernel, kernel+translations; |G| <= 4096): samples "
+        "g s with g uniform in G, log p_G by |G| teacher-forced passes; VQA uses psi_G = sqrt(p_G)")
+    symmetry_score_draws: int = _field(0,
+        "with a symmetry: 0 takes the gradient of log p_G through all |G| passes (exact); K > 0 "
+        "through K images per sample drawn from p(g s)/sum_g p(g s) (unbiased, noisier, faster)")
+    final_samples: int = _field(100_000,
+        "configurations drawn from the final model for the summary and samples_final.npz")
+    final_chunk: int = _field(10_000,
+        "final samples drawn per call (memory)")
+    checkpoint_every: int = _field(100,
+        "annealing steps between checkpoints (a resumed run restarts from the last one)")
+    histogram_every: int = _field(500,
+        "annealing steps between weight histograms in TensorBoard")
+    exact_points: int = _field(21,
+        "annealing steps with a Lanczos reference for vqa at L = 5 (seconds each)")
+    replicas: int = _field(1,
+        "MirroredStrategy replicas (GPUs, or logical CPUs); the step's samples are split among them")
+    jit: bool = _field(True,
+        "XLA-compile the training step (true|false)")
+    dtype: str = _field("float32",
+        "float32 or float64 for the network")
+    flip_chunk: int = _field(4096,
+        "memory budget of the vqa flip amplitudes: rows per pass (configurations x L)")
+    max_bad_steps: int = _field(20,
+        "stop the run after this many consecutive NaN/inf steps")
+    trajectory_every: int = _field(0,
+        "keep the weights at step 0, after the warm-up and every this many annealing steps in "
+        "trajectory/ (for nm-tf landscape --plane pca and nm-tf curvature --trajectory; 0: off)")
+    trajectory_dense: str = _field("",
+        "also keep the weights every K annealing steps while the annealed parameter (T for vca, "
+        "Gamma for vqa) is in [LOW, HIGH]: LOW:HIGH:K, e.g. 0.1:0.35:10 (empty: off)")
+    landscape: tuple = _field((),
+        "snapshots to scan during the run (config file; the CLI flag is --landscape)")
+    landscape_points: int = _field(200,
+        "landscape grid points per axis (Table I: 200)")
+    landscape_span: float = _field(1.0,
+        "landscape plane: alpha, beta in [-span, span]")
+    landscape_samples: int | None = _field(None,
+        "samples per landscape point (default: samples)")
+    landscape_seed: int = _field(0,
+        "seed of the landscape directions and samples")
+    landscape_crn: bool = _field(False,
+        "the same samples' random numbers at every landscape point (true|false)")
+    landscape_repeats: int = _field(1,
+        "independent evaluations per landscape point")
+    landscape_normalization: str = _field("none",
+        "landscape directions: none (the paper's N(0,1)), filter or layer")
+    landscape_orthogonalize: bool = _field(False,
+        "make the second landscape direction orthogonal to the first (true|false)")
 
     def __post_init__(self):
         self._check_types()
@@ -350,6 +351,10 @@ class AnnealConfig:
             if data.get(key) is not None:
                 data[key] = tuple(tuple(p) if isinstance(p, list) else p for p in data[key])
         return cls(**data)
+
+
+# The fields' help lines, by name (a view of the metadata above: the CLI's --help and TensorBoard's HParams).
+FIELD_HELP = {f.name: f.metadata["help"] for f in dataclasses.fields(AnnealConfig)}
 
 
 def load_config_file(path) -> dict:

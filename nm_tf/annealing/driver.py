@@ -16,44 +16,22 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import RunError, UsageError
-from ..exact.quantum import MAX_QUANTUM_SPINS
-from ..provenance import provenance
 from .config import AnnealConfig
 from .callbacks import Snapshot
 from .rundir import HISTORY_COLUMNS, RunDir, atomic_write_text
 from .schedule import step_phase, temperature_and_field
+from .setup import ExactReference, NullScope, clean_checkpoint_dir, make_strategy
+from .summary import exact_deviation, final_sample, summary_of
 
 __all__ = ["AnnealRun", "HISTORY_COLUMNS", "anneal", "anneal_or_reuse", "default_loggers"]
 log = logging.getLogger("nm_tf")
 WARMUP_ROW_EVERY = 10
-FINAL_SEED_OFFSET = 1 << 40
-
-
-def _clean_checkpoint_dir(path: Path):
-    """Remove what a crash inside ``CheckpointManager.save`` leaves (``ckpt-*_temp`` folders), and a
-    checkpoint state file that cannot be parsed (checkpoints are found from their index files)."""
-    if not path.is_dir():
-        return
-    for tmp in path.glob("*_temp*"):
-        shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
-    state = path / "checkpoint"
-    if state.exists():
-        from google.protobuf import text_format
-        from tensorflow.python.training.checkpoint_state_pb2 import CheckpointState
-
-        try:
-            text_format.Parse(state.read_text(), CheckpointState())
-        except Exception:  # noqa: BLE001 - any unparsable state file
-            log.warning(f"{state} is not a checkpoint state file; ignoring it (checkpoints are read from "
-                        f"their index files)")
-            state.unlink()
 
 
 def default_loggers() -> list:
@@ -71,60 +49,6 @@ def _each(objects, method: str, *args) -> list:
 
 class NonFiniteError(RunError):
     """Training produced NaN/inf for too many consecutive steps."""
-
-
-def make_strategy(replicas: int):
-    """A MirroredStrategy over ``replicas`` logical CPUs (or GPUs, when present)."""
-    import tensorflow as tf
-
-    if replicas == 1:
-        return None
-    # Physical devices only: listing logical ones would start the runtime and freeze the device set.
-    if len(tf.config.list_physical_devices("GPU")) >= replicas:
-        gpus = tf.config.list_logical_devices("GPU")
-        return tf.distribute.MirroredStrategy([g.name for g in gpus[:replicas]])
-    cpus = tf.config.list_physical_devices("CPU")
-    try:
-        tf.config.set_logical_device_configuration(
-            cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(replicas)])
-    except RuntimeError:
-        pass  # already initialised; use what exists
-    logical = tf.config.list_logical_devices("CPU")
-    if len(logical) < replicas:
-        raise UsageError(f"replicas={replicas} needs that many devices; TensorFlow was already "
-                         f"initialised with {len(logical)} CPU device(s)")
-    return tf.distribute.MirroredStrategy([d.name for d in logical[:replicas]])
-
-
-class _ExactReference:
-    """Exact reference per history row: F(T)/N when Gamma = 0, e0(Gamma)/N when T = 0, else None."""
-
-    def __init__(self, cfg: AnnealConfig):
-        self.cfg = cfg
-        self.cache = {}
-        n = cfg.L * cfg.L
-        self.quantum_ok = n <= MAX_QUANTUM_SPINS
-        # L = 5 costs seconds per Gamma: evaluate it only on a grid of annealing steps.
-        self.every = 1 if n <= 16 else max(1, cfg.annealing_steps // max(cfg.exact_points - 1, 1))
-
-    def __call__(self, T: float, gamma: float, annealing_step: int):
-        from ..exact import quantum_ground_energy, thermodynamics
-        from ..hamiltonian import ground_state_energy
-
-        n = self.cfg.L * self.cfg.L
-        key = (round(T, 12), round(gamma, 12))
-        if key in self.cache:
-            return self.cache[key]
-        value = None
-        if gamma == 0.0:
-            value = (ground_state_energy(self.cfg.L, self.cfg.J) / n if T == 0
-                     else thermodynamics(self.cfg.L, T, self.cfg.J)["free_energy"])
-        elif T == 0.0 and self.quantum_ok and (annealing_step % self.every == 0
-                                               or annealing_step == self.cfg.annealing_steps):
-            value = quantum_ground_energy(self.cfg.L, gamma, self.cfg.J)
-        if value is not None:
-            self.cache[key] = float(value)
-        return value
 
 
 class AnnealRun:
@@ -153,11 +77,11 @@ class AnnealRun:
         import tensorflow as tf
 
         from ..models import build_model
-        from .losses import make_train_step
+        from .losses import StepSpec, make_train_step
 
         cfg = self.cfg
         self.strategy = make_strategy(cfg.replicas)
-        scope = self.strategy.scope() if self.strategy else _NullScope()
+        scope = self.strategy.scope() if self.strategy else NullScope()
         with scope:
             self.model = build_model(cfg, jit_compile=cfg.jit and not self.strategy)
             # SR preconditions the gradient itself; Adam's own per-parameter scaling would undo it.
@@ -169,16 +93,12 @@ class AnnealRun:
                 from ..models.symmetry import SymmetryGroup
 
                 self.group = SymmetryGroup(cfg.L, cfg.symmetry)
-            self.train_step = make_train_step(
-                self.model, self.optimizer, cfg.samples, quantum=cfg.mode == "vqa", J=cfg.J,
-                jit_compile=cfg.jit and not self.strategy, strategy=self.strategy,
-                minibatch=cfg.minibatch, flip_chunk=cfg.flip_chunk, penalty=cfg.penalty, group=self.group,
-                group_score_draws=cfg.symmetry_score_draws, clip_norm=cfg.clip_norm, local_loss=cfg.local_loss,
-                baseline_scale=cfg.vqa_baseline_scale if cfg.mode == "vqa" else 1.0,
-                sr_shift=cfg.sr_shift if cfg.optimizer == "sr" else None)
+            self.train_step = make_train_step(self.model, self.optimizer, StepSpec.from_config(cfg),
+                                              jit_compile=cfg.jit and not self.strategy, strategy=self.strategy,
+                                              group=self.group)
         self.ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step_var)
         self.manager = tf.train.CheckpointManager(self.ckpt, str(self.rundir.checkpoints), max_to_keep=3)
-        self.exact = _ExactReference(cfg)
+        self.exact = ExactReference(cfg)
 
     def _lock(self):
         """Hold an exclusive lock on the run directory for this process's lifetime."""
@@ -217,7 +137,7 @@ class AnnealRun:
         elif rd.exists:
             raise FileExistsError(f"{wd} already holds a run; use --resume to continue it")
         rd.write_config(self.cfg)
-        _clean_checkpoint_dir(rd.checkpoints)
+        clean_checkpoint_dir(rd.checkpoints)
         self.build()
         self.start = self._restore_latest() if resume else 0
         if self.start > 0:
@@ -386,86 +306,24 @@ class AnnealRun:
 
     # ---------------------------------------------------------------- summary
     def final_sample(self):
-        """The final sample: ``(bits uint8 [n, N], energies [n])``, drawn in chunks."""
-        import tensorflow as tf
-
-        from ..hamiltonian import energy
-
-        cfg = self.cfg
-        chunks, energies, left, k = [], [], cfg.final_samples, 0
-        while left > 0:
-            b = min(cfg.final_chunk, left)
-            seed = [cfg.seed, FINAL_SEED_OFFSET + k]
-            if self.group is None:
-                bits, _ = self.model.sample(b, seed=seed)
-            else:   # the trained distribution is p_G
-                from ..models.symmetry import symmetrized_sample
-
-                bits, _ = symmetrized_sample(self.model, self.group, b, tf.constant(seed, tf.int64))
-            bits = bits.numpy().astype(np.uint8)
-            chunks.append(bits)
-            energies.append(energy(bits, cfg.L, cfg.J))
-            left, k = left - b, k + 1
-        return np.concatenate(chunks), np.concatenate(energies)
-
-    def _exact_deviation(self) -> dict:
-        """Relative deviation of the variational loss from the exact curve over the annealing rows
-        that have an exact reference (F(T) for VCA, e0(Gamma) for VQA)."""
-        dev = [abs(r.loss_per_spin - r.exact_per_spin) / abs(r.exact_per_spin) for r in self.rundir.history()
-               if r.phase == "anneal" and r.exact_per_spin not in (None, 0.0)]
-        if not dev:
-            return {"exact_rel_deviation_median": None, "exact_rel_deviation_max": None, "exact_points": 0}
-        return {"exact_rel_deviation_median": float(np.median(dev)), "exact_rel_deviation_max": float(max(dev)),
-                "exact_points": len(dev)}
+        """The final sample: ``(bits uint8 [n, N], energies [n])`` (of ``p_G`` when trained with a symmetry)."""
+        return final_sample(self.model, self.cfg, self.group)
 
     def summarise(self, wall: float) -> dict:
-        from ..exact import degeneracy
-        from ..hamiltonian import ground_state_energy, is_ground_state
-
-        cfg = self.cfg
-        n = cfg.L * cfg.L
-        bits, e = self.final_sample()
+        """Draw the final sample, write it, the weights and ``summary.json`` (last: it marks the run finished)."""
         rd = self.rundir
+        bits, e = self.final_sample()
         tmp = rd.samples_path.with_name("samples_final.tmp.npz")
-        np.savez_compressed(tmp, bits=np.packbits(bits, axis=1), n_sites=n)
+        np.savez_compressed(tmp, bits=np.packbits(bits, axis=1), n_sites=self.cfg.L * self.cfg.L)
         tmp.replace(rd.samples_path)
-        e0 = ground_state_energy(cfg.L, cfg.J)
-        ground = is_ground_state(e, e0, cfg.J)
-        summary = {
-            "mode": cfg.mode, "L": cfg.L, "n_samples": int(len(e)),
-            "energy_per_spin_mean": float(e.mean() / n),
-            "energy_per_spin_sem": float(e.std() / n / np.sqrt(len(e))),
-            "energy_per_spin_std": float(e.std() / n),
-            "energy_per_spin_min": float(e.min() / n),
-            "ground_state_energy_per_spin": e0 / n,
-            "residual_energy_per_spin": float((e.mean() - e0) / n),
-            "ground_state_fraction": float(ground.mean()),
-            # True when at least one of the final samples is a ground state (not that the model is in one).
-            "ground_state_in_final_sample": bool(ground.any()),
-            **self._exact_deviation(),
-            "distinct_ground_states": int(len(np.unique(bits[ground], axis=0))) if ground.any() else 0,
-            "degeneracy": int(degeneracy(cfg.L)) if cfg.L <= 64 else None,
-            "skipped_steps": self.skipped, "wall_seconds": round(wall, 3),
-            # False when the run was resumed from a checkpoint of code that did not record its seconds:
-            # then wall_seconds counts only the processes since.
-            "wall_seconds_complete": self._wall_complete,
-            **provenance(),
-        }
+        summary = summary_of(self.cfg, bits, e, exact_deviation(rd.history()), skipped=self.skipped, wall=wall,
+                             wall_complete=self._wall_complete)
         tmp = rd.weights_path.with_name("model.tmp.weights.h5")
         self.model.save_weights(tmp)
         tmp.replace(rd.weights_path)
-        self._close_loggers(summary, cfg.total_steps)
+        self._close_loggers(summary, self.cfg.total_steps)
         atomic_write_text(rd.summary_path, json.dumps(summary, indent=2) + "\n")   # last: marks the run finished
         return summary
-
-
-class _NullScope:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
 
 def anneal(cfg: AnnealConfig, workdir, resume: bool = False, loggers=None, callbacks=()) -> dict:
     """Run (or resume) an anneal to its end and return its summary (also in ``summary.json``).

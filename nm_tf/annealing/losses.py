@@ -15,6 +15,8 @@ the samples of a single-device step with the same seed.
 
 from __future__ import annotations
 
+import dataclasses
+
 import tensorflow as tf
 
 from ..hamiltonian import energy_tf
@@ -22,7 +24,7 @@ from ..models.chunks import map_in_chunks
 from ..models.rnn import uniforms_from_seed
 from ..errors import UsageError
 
-__all__ = ["local_losses", "make_train_step", "make_vca_step", "single_flip_log_probs"]
+__all__ = ["StepSpec", "local_losses", "make_train_step", "make_vca_step", "single_flip_log_probs"]
 
 DEFAULT_FLIP_CHUNK = 4096  # rows per teacher-forced pass for the N flipped configurations
 
@@ -82,29 +84,55 @@ def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,
     return tf.stop_gradient(loc), e
 
 
-def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False, J: float = 1.0,
-                    jit_compile: bool = True, strategy=None, minibatch=None,
-                    flip_chunk: int = DEFAULT_FLIP_CHUNK, penalty: float = 0.0, group=None,
-                    group_score_draws: int = 0, clip_norm: float = 0.0, local_loss: str = "fresh",
-                    baseline_scale: float = 1.0, sr_shift: float | None = None):
+@dataclasses.dataclass(frozen=True)
+class StepSpec:
+    """What one training step computes: the run configuration's fields that :func:`make_train_step` needs
+    (see its arguments for each)."""
+
+    num_samples: int
+    quantum: bool = False
+    J: float = 1.0
+    minibatch: int | None = None
+    flip_chunk: int = DEFAULT_FLIP_CHUNK
+    penalty: float = 0.0
+    group_score_draws: int = 0
+    clip_norm: float = 0.0
+    local_loss: str = "fresh"
+    baseline_scale: float = 1.0
+    sr_shift: float | None = None
+
+    @classmethod
+    def from_config(cls, cfg) -> "StepSpec":
+        """The step an :class:`~nm_tf.annealing.config.AnnealConfig` asks for."""
+        vqa = cfg.mode == "vqa"
+        return cls(num_samples=cfg.samples, quantum=vqa, J=cfg.J, minibatch=cfg.minibatch, flip_chunk=cfg.flip_chunk,
+                   penalty=cfg.penalty, group_score_draws=cfg.symmetry_score_draws, clip_norm=cfg.clip_norm,
+                   local_loss=cfg.local_loss, baseline_scale=cfg.vqa_baseline_scale if vqa else 1.0,
+                   sr_shift=cfg.sr_shift if cfg.optimizer == "sr" else None)
+
+
+def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strategy=None, group=None, **fields):
     """Build a compiled step ``step(seed int64[2], T, gamma) -> metrics``.
 
     Args:
         model: the ansatz.
         optimizer: a Keras optimizer (built here on the model's variables).
-        num_samples: ``N_s`` samples drawn per step.
-        quantum: VQA (True) or VCA (False).
+        spec: a :class:`StepSpec`, or ``N_s`` (the samples drawn per step) with the other fields of a
+            :class:`StepSpec` as keywords (``quantum=True, minibatch=10, ...``):
         jit_compile: XLA-compile the step (single device only).
         strategy: optional ``tf.distribute.Strategy``: samples split across
             replicas, the baseline and gradients all-reduced.
+        group: a :class:`~nm_tf.models.symmetry.SymmetryGroup` to train the symmetrised
+            ``p_G(s) = mean_g p(g s)`` instead of ``p`` (samples ``g s``, exact ``log p_G`` by ``|G|``
+            teacher-forced passes, ``psi_G = sqrt(p_G)`` for VQA); single device only.
+
+    The :class:`StepSpec` fields:
+        quantum: VQA (True) or VCA (False).
         minibatch: ``N_b`` (Table I): the ``N_s`` samples of the step are split
             into mini-batches of ``N_b`` and one optimizer update is made per
             mini-batch (teacher-forced ``log p`` at the current weights,
             baseline over the mini-batch). ``None``: one update on all samples.
         penalty: trivial-state penalty ``lambda`` (see :func:`local_losses`).
-        group: a :class:`~nm_tf.models.symmetry.SymmetryGroup` to train the symmetrised
-            ``p_G(s) = mean_g p(g s)`` instead of ``p`` (samples ``g s``, exact ``log p_G`` by ``|G|``
-            teacher-forced passes, ``psi_G = sqrt(p_G)`` for VQA); single device only.
         group_score_draws: 0: the gradient of ``log p_G`` through all ``|G|`` teacher-forced passes
             (exact); ``K > 0``: through ``K`` images per sample drawn from ``p(g s) / sum_g p(g s)``, the
             ``|G|`` passes for ``log p_G`` itself untaped (unbiased, noisier, faster; see
@@ -129,6 +157,14 @@ def make_train_step(model, optimizer, num_samples: int, *, quantum: bool = False
         ``finite``. A step whose loss or gradient is NaN/inf applies no
         update and reports ``finite = False``.
     """
+    if not isinstance(spec, StepSpec):
+        spec = StepSpec(num_samples=spec, **fields)
+    elif fields:
+        raise TypeError(f"make_train_step: give a StepSpec or keywords, not both ({sorted(fields)})")
+    num_samples, quantum, J, minibatch = spec.num_samples, spec.quantum, spec.J, spec.minibatch
+    flip_chunk, penalty, group_score_draws, clip_norm = spec.flip_chunk, spec.penalty, spec.group_score_draws, \
+        spec.clip_norm
+    local_loss, baseline_scale, sr_shift = spec.local_loss, spec.baseline_scale, spec.sr_shift
     variables = model.trainable_variables
     optimizer.build(variables)
     n = float(model.n_sites)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from ..annealing.config import NORMALIZATIONS
 from ..errors import UsageError
 
 __all__ = ["add_parser"]
@@ -28,7 +29,7 @@ def add_parser(sub):
     p.add_argument("--seed", type=int, default=0, help="seed of the directions and the sampling")
     p.add_argument("--crn", action="store_true", help="common random numbers: the same seed at every point")
     p.add_argument("--repeats", type=int, default=1, help="independent evaluations per point")
-    p.add_argument("--normalization", default="none", choices=("none", "filter", "layer"),
+    p.add_argument("--normalization", default="none", choices=NORMALIZATIONS,
                    help="direction normalisation: none (the paper's N(0, 1) entries), filter or layer")
     p.add_argument("--orthogonalize", action="store_true", help="make eta orthogonal to delta")
     p.add_argument("--exact", action="store_true", help="exact loss by enumerating 2^N states (N <= 16)")

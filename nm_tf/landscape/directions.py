@@ -17,7 +17,7 @@ from ..errors import UsageError
 
 __all__ = ["NORMALIZATIONS", "atomic_savez", "load_or_draw", "normalize", "orthogonalize", "plane"]
 
-NORMALIZATIONS = ("none", "filter", "layer")
+from ..annealing.config import NORMALIZATIONS  # noqa: E402 - the run configuration's choices, owned there
 
 
 def atomic_savez(path, **arrays):

@@ -12,12 +12,7 @@ from ..errors import UsageError
 __all__ = ["RNN2DCell", "CELL_TYPES", "INITS", "bit_log_prob", "bit_logit_weights", "d_bit_log_prob_dz",
            "prob_of_one"]
 
-CELL_TYPES = ("vanilla", "gru", "triangle")
-# "glorot": one Glorot-uniform draw for the stacked [W_h; W_v] kernel, zero biases (ours).
-# "authors": the authors' public code: separate Glorot-uniform draws for W_h and W_v ([d + 2, d] each, so a
-# wider range), and a Glorot-uniform (non-zero) hidden bias; the output layer as ours (Glorot, zero bias).
-INITS = ("glorot", "authors")
-MAX_PROB_FLOOR = 0.1
+from .options import CELL_TYPES, INITS  # noqa: E402 - re-exported; their owner is options
 
 
 def prob_of_one(z, floor: float = 0.0):

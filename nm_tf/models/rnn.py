@@ -21,7 +21,8 @@ import numpy as np
 import tensorflow as tf
 
 from ..lattice import ORDERINGS, check_L, make_ordering
-from .cell import MAX_PROB_FLOOR, RNN2DCell, bit_log_prob, bit_logit_weights, prob_of_one
+from .cell import RNN2DCell, bit_log_prob, bit_logit_weights, prob_of_one
+from .options import MAX_PROB_FLOOR
 from ..errors import UsageError
 
 __all__ = ["NewmanMooreRNN", "seed_tensor", "uniforms_from_seed"]
