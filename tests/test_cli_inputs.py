@@ -75,3 +75,16 @@ def test_bad_input_is_one_line(args, message, tmp_path, run_dir, files):
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert r.returncode == 2, r.stderr[-2000:]
     assert "Traceback" not in r.stderr and len(lines) == 1 and message in lines[0], r.stderr[-2000:]
+
+
+@pytest.mark.parametrize("argv", [["anneal", "--workdir", "x", "--L", "200"],
+                                  ["anneal", "--workdir", "x", "--landscape", "ends"],
+                                  ["landscape", "--workdir", "{run}", "--points", "1"],
+                                  ["curvature", "--workdir", "{run}", "--window", "0:1"]])
+def test_bad_flags_are_refused_before_tensorflow_starts(argv, run_dir, tmp_path):
+    """The check runs before TensorFlow is imported (which takes seconds), so a typo costs a fraction of one."""
+    argv = [a.format(run=run_dir) for a in argv]
+    code = ("import sys\nfrom nm_tf.cli import main\nrc = main(sys.argv[1:])\n"
+            "print(rc, 'tensorflow' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.stdout.split() == ["2", "False"], r.stdout + r.stderr[-2000:]

@@ -20,7 +20,7 @@ quiet_tensorflow()   # before any TensorFlow import
 from ..errors import RunError, UsageError  # noqa: E402 - after the log-level default
 from .args import OneLineParser, parse_float_list  # noqa: E402
 
-__all__ = ["UsageError", "main", "parse_float_list"]
+__all__ = ["UsageError", "main", "parse_float_list", "start_tensorflow"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (exact, anneal, landscape, curvature, modes, export, serve, sample, quickstart, sweep):
         module.add_parser(sub)
     return parser
+
+
+def start_tensorflow(args):
+    """Import TensorFlow with its start-up lines hidden (shown with ``nm-tf --verbose``)."""
+    from ..runtime import import_tensorflow
+
+    return import_tensorflow(verbose=getattr(args, "verbose", False))
 
 
 class _ConsoleFormatter(logging.Formatter):
@@ -69,10 +76,10 @@ def main(argv=None) -> int:
             return 0
         if getattr(args, "quiet", False):
             logging.getLogger("nm_tf").setLevel(logging.WARNING)
-        if args.command != "exact":       # nm-tf exact never imports TensorFlow
-            from ..runtime import import_tensorflow
-
-            import_tensorflow(verbose=args.verbose)
+        # nm-tf exact never imports TensorFlow; a command that checks its input first starts it itself (through
+        # start_tensorflow), so that a bad flag is refused in well under a second.
+        if args.command != "exact" and not getattr(args, "checks_before_tensorflow", False):
+            start_tensorflow(args)
         return int(args.func(args) or 0)
     except (UsageError, FileNotFoundError, FileExistsError) as exc:
         print(f"nm-tf: error: {exc}", file=sys.stderr)

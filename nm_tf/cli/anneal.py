@@ -64,7 +64,7 @@ def add_parser(sub):
         else:
             p.add_argument(_flag(f.name), dest=f.name, type=kind, default=None, help=text,
                            choices=FIELD_CHOICES.get(f.name))
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, checks_before_tensorflow=True)
 
 
 def config_from_args(args, base: dict | None = None) -> AnnealConfig:
@@ -107,6 +107,9 @@ def _run(args) -> int:
     else:
         cfg = config_from_args(args)
     instruments(cfg)          # checks the landscape_* fields before TensorFlow starts work
+    from . import start_tensorflow
+
+    start_tensorflow(args)
     configure_threads()
     summary = run_anneal(cfg, args.workdir, resume=args.resume or args.fork_from is not None)
     logging.getLogger("nm_tf").info(describe_summary(summary))

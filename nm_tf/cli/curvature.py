@@ -28,7 +28,7 @@ def add_parser(sub):
     p.add_argument("--window", default=None, metavar="LOW:HIGH",
                    help="with --trajectory: only the points whose T (vca) or Gamma (vqa) is in [LOW, HIGH]")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, checks_before_tensorflow=True)
 
 
 def _run(args) -> int:
@@ -46,6 +46,9 @@ def _run(args) -> int:
         raise UsageError("--window selects trajectory points: it needs --trajectory")
     if args.checkpoint is not None:
         check_checkpoint(args.workdir, args.checkpoint)
+    from . import start_tensorflow
+
+    start_tensorflow(args)
     from ..annealing.restore import restore_model
     from ..annealing.schedule import temperature_and_field
     from ..landscape.curvature import CurvatureProblem, hessian_extremes
@@ -86,6 +89,9 @@ def _along_trajectory(args) -> int:
     from ..landscape.trajectory import load_trajectory
 
     load_trajectory(args.workdir)          # no trajectory: one line before TensorFlow starts
+    from . import start_tensorflow
+
+    start_tensorflow(args)
     from ..landscape.curvature import curvature_along_trajectory
 
     def progress(done, total, row):

@@ -42,7 +42,7 @@ def add_parser(sub):
     p.add_argument("--address", default=None, help="Ray cluster address (ray backend); default: start a local Ray")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="CPUs of a local Ray (ray backend)")
     p.add_argument("--quiet", action="store_true", help="no progress line")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, checks_before_tensorflow=True)
 
 
 def _check_field(name, value):
@@ -87,8 +87,10 @@ def _run(args) -> int:
         executor = RayExecutor(jobs=args.jobs, address=args.address)
     elif args.address:
         raise UsageError("--address needs --backend ray")
+    from . import start_tensorflow
     from ..runtime import configure_threads
 
+    start_tensorflow(args)
     configure_threads(intra=args.threads or os.cpu_count() or 1)
     from ..annealing.restore import restore_model
     from ..landscape.snapshots import compute_snapshot

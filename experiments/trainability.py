@@ -1,0 +1,188 @@
+"""The paper's open questions, measured (issue 27): curvature along the anneal, SR against Adam, smoothness.
+
+    python experiments/trainability.py --preset paper --out ~/nm-paper --jobs 2 --groups a,b [--finished-only]
+    python experiments/trainability.py --preset quick --groups curvature_vca,smoothness      # minutes, small
+
+Groups (Table I otherwise; every anneal is an ordinary run in the pool, committed with history and weights):
+
+- ``curvature_vca``: VCA L = 16, seeds 0 and 1, keeping the weights every 500 annealing steps and every 10 while
+  T is in [0.1, 0.35] (where every L = 16 seed overshoots the exact F(T) and snaps back); then the Hessian's 5
+  largest and 5 smallest eigenvalues (``nm-tf curvature --trajectory``, 1000 samples, seed 0) at every kept point
+  with T <= 0.35 and at every 2000th annealing step, beside F - F_exact.
+- ``curvature_vqa``: VQA L = 5, seeds 0 and 1, keeping the weights every 500 annealing steps and every 25 while
+  Gamma <= 0.6; curvature at the kept points with Gamma <= 0.6 (500 samples: the flips make each product ~N times
+  dearer).
+- ``sr_pilot``: VCA L = 6 with ``--optimizer sr`` (shift 0.01, one update per training step on all 100 samples)
+  at lr 0.01, 0.03, 0.1, 0.3, seed 100 — not a seed of the comparison, so the choice of lr does not select on it.
+  The comparison uses the pilot lr with the lowest final residual energy (ties: the smaller median deviation
+  from the exact F(T)).
+- ``sr_vca6``, ``sr_vca16``, ``sr_vqa5``: SR at that lr, seeds 0-4 (L = 16: 0-2), beside the committed Adam runs
+  ``vca_L6``, ``vca_L16``, ``vqa_L5`` of the same seeds.
+- ``smoothness``: no new run: the smoothness measure on every run of the pool with a history (VCA and VQA at
+  L = 3, 5, 6, and the SR runs).
+
+Smoothness, per run, over its annealing rows: ``above_exact`` (the fraction of rows whose loss is more than 1 %
+of |exact| above the exact curve, where the history has the exact value on every row: VCA at any L, VQA at N <= 16)
+and ``max_excursion`` (the largest (loss - exact)/|exact|); and, for every run, ``spikes`` (the fraction of rows
+whose loss departs from the median of the 21 rows around it by more than 1 % of that median's magnitude) and
+``max_spike`` (the largest such relative departure). Writes trainability_*.csv and figures.
+"""
+
+import csv
+import math
+import sys
+
+import numpy as np
+from common import Experiment, figure, parser
+
+SR_LRS = (0.01, 0.03, 0.1, 0.3)
+SR_PILOT_SEED = 100
+CURVATURE = {"vca": dict(L=16, every=500, dense="0.1:0.35:10", window=(0.0, 0.35), sparse=2000, samples=1000),
+             "vqa": dict(L=5, every=500, dense="0:0.6:25", window=(0.0, 0.6), sparse=2000, samples=500)}
+QUICK_CURVATURE = {"vca": dict(L=4, every=100, dense="0.1:0.5:20", window=(0.0, 0.5), sparse=200, samples=200),
+                   "vqa": dict(L=3, every=100, dense="0:0.6:20", window=(0.0, 0.6), sparse=200, samples=200)}
+SPIKE_WINDOW = 21
+THRESHOLD = 0.01
+
+
+def curvature_settings(ex, mode):
+    return (CURVATURE if ex.preset == "paper" else QUICK_CURVATURE)[mode]
+
+
+def groups(ex, sr_lr):
+    out = {}
+    for mode in ("vca", "vqa"):
+        c = curvature_settings(ex, mode)
+        out[f"curvature_{mode}"] = [ex.task(f"curv_{mode}_L{c['L']}_s{seed}", ex.config(
+            mode, c["L"], seed, trajectory_every=c["every"], trajectory_dense=c["dense"])) for seed in (0, 1)]
+    out["sr_pilot"] = [ex.task(f"sr_pilot_lr{lr:g}_L6_s{SR_PILOT_SEED}", ex.config(
+        "vca", 6, SR_PILOT_SEED, optimizer="sr", lr=lr, minibatch=None)) for lr in SR_LRS]
+    if sr_lr is not None:
+        for name, mode, L, seeds in (("sr_vca6", "vca", 6, 5), ("sr_vca16", "vca", 16, 3), ("sr_vqa5", "vqa", 5, 5)):
+            out[name] = [ex.task(f"sr_{mode}_L{L}_s{seed}", ex.config(mode, L, seed, optimizer="sr", lr=sr_lr,
+                                                                       minibatch=None)) for seed in range(seeds)]
+    return out
+
+
+def pilot_choice(ex):
+    """The pilot's lr (None until its runs are finished)."""
+    best = None
+    for lr in SR_LRS:
+        rd = ex.rundir(f"sr_pilot_lr{lr:g}_L6_s{SR_PILOT_SEED}")
+        if not rd.finished:
+            return None
+        s = rd.summary()
+        key = (s["residual_energy_per_spin"], s["exact_rel_deviation_median"] or math.inf)
+        best = min(best, (key, lr)) if best else (key, lr)
+    return best[1]
+
+
+def smoothness(rows) -> dict:
+    """The measures of the module docstring on :meth:`RunDir.history` rows."""
+    ann = [r for r in rows if r.phase == "anneal"]
+    loss = np.array([r.loss_per_spin for r in ann])
+    out = {"rows": len(ann)}
+    exact = [r.exact_per_spin for r in ann]
+    if ann and all(e is not None and e != 0 for e in exact):
+        rel = (loss - np.array(exact)) / np.abs(exact)
+        out.update(above_exact=float(np.mean(rel > THRESHOLD)), max_excursion=float(rel.max()))
+    else:
+        out.update(above_exact=math.nan, max_excursion=math.nan)
+    h = SPIKE_WINDOW // 2
+    med = np.array([np.median(loss[max(0, i - h):i + h + 1]) for i in range(len(loss))])
+    dep = np.abs(loss - med) / np.maximum(np.abs(med), 1e-12)
+    out.update(spikes=float(np.mean(dep > THRESHOLD)) if len(dep) else math.nan,
+               max_spike=float(dep.max()) if len(dep) else math.nan)
+    return out
+
+
+def run_curvature(ex, task, mode):
+    from nm_tf.landscape.curvature import curvature_along_trajectory
+    from nm_tf.landscape.trajectory import load_trajectory
+
+    c = curvature_settings(ex, mode)
+    steps, T, gamma, _ = load_trajectory(task.workdir)
+    key = gamma if mode == "vqa" else T
+    cfg = ex.rundir(task.name).config()
+    # the dense window plus every sparse-th annealing step (as a window per point: curvature takes one window)
+    sparse_steps = {int(s) for s in steps if (int(s) - cfg.warmup) % (c["sparse"] * cfg.train_steps) == 0}
+    path = None
+    for lo_hi in [c["window"]] + [(float(k), float(k)) for s, k in zip(steps, key) if int(s) in sparse_steps]:
+        path = curvature_along_trajectory(task.workdir, top=5, bottom=5, samples=c["samples"], seed=0, exact=False,
+                                          window=lo_hi, progress=lambda i, n, row: print(
+                                              f"  {task.name} curvature step {row[0]}: {row[5]:+.4g} .. "
+                                              f"{row[10]:+.4g}", flush=True))
+    return path
+
+
+def main():
+    p = parser(__doc__)
+    p.add_argument("--groups", default=None, help="comma-separated groups (default: all whose runs can be made)")
+    args = p.parse_args()
+    ex = Experiment(args, "trainability")
+    sr_lr = pilot_choice(ex)
+    table = groups(ex, sr_lr)
+    table["smoothness"] = []
+    chosen = list(table) if not args.groups else args.groups.split(",")
+    unknown = set(chosen) - set(table) - {"sr_vca6", "sr_vca16", "sr_vqa5"}
+    if unknown:
+        raise SystemExit(f"unknown groups {sorted(unknown)}; choose from {', '.join(table)}, sr_vca6, sr_vca16, "
+                         f"sr_vqa5")
+    waiting = [g for g in chosen if g not in table]
+    if waiting:
+        print(f"{', '.join(waiting)} wait for the sr_pilot group's four runs (the lr is chosen from them)", flush=True)
+    tasks = [t for g in chosen if g in table for t in table[g]]
+    summaries = ex.run_all(tasks, partial_ok=True)
+    for mode in ("vca", "vqa"):
+        if f"curvature_{mode}" in chosen and not ex.finished_only:
+            for task in table[f"curvature_{mode}"]:
+                if task.name in summaries:
+                    print(f"{task.name}: curvature along the trajectory -> {run_curvature(ex, task, mode)}", flush=True)
+    if "sr_pilot" in chosen:
+        print(f"sr_pilot: chosen lr {pilot_choice(ex)}", flush=True)
+    if "smoothness" in chosen:
+        rows = []
+        for rd in sorted((ex.out / "runs").iterdir()) if (ex.out / "runs").is_dir() else []:
+            name = rd.name
+            run = ex.rundir(name)
+            if not run.finished or not run.history_path.exists():
+                continue
+            cfg = run.config()
+            m = smoothness(run.history())
+            rows.append([name, cfg.mode, cfg.L, cfg.seed, cfg.optimizer, m["rows"], m["above_exact"],
+                         m["max_excursion"], m["spikes"], m["max_spike"]])
+        ex.write_csv("_smoothness", ["run", "mode", "L", "seed", "optimizer", "annealing_rows", "above_exact",
+                                     "max_excursion", "spikes", "max_spike"], rows)
+        _smoothness_figure(ex, rows)
+        w = csv.writer(sys.stdout)
+        for r in rows:
+            w.writerow(r)
+    ex.finish(sr_lr=pilot_choice(ex))
+
+
+def _smoothness_figure(ex, rows):
+    """VCA against VQA at L = 3, 5, 6 (Table I, Adam): spikes and the largest spike, every run a point."""
+    sel = [r for r in rows if r[2] in (3, 5, 6) and r[4] == "adam" and r[5] >= 1000]
+    if not sel:
+        return
+    fig = figure((9, 3.6))
+    for k, (col, label) in enumerate([(8, "fraction of annealing rows off the local median by > 1 %"),
+                                      (9, "largest relative departure from the local median")]):
+        ax = fig.add_subplot(1, 2, k + 1)
+        for j, mode in enumerate(("vca", "vqa")):
+            for i, L in enumerate((3, 5, 6)):
+                y = [r[col] for r in sel if r[1] == mode and r[2] == L]
+                if y:
+                    x = i + 0.2 * (j - 0.5)
+                    ax.plot([x] * len(y), y, "o", color=f"C{j}", alpha=0.6, ms=4, label=mode.upper() if i == 0 else None)
+        ax.set_xticks(range(3))
+        ax.set_xticklabels(["L=3", "L=5", "L=6"])
+        ax.set_yscale("symlog", linthresh=1e-3)
+        ax.set_ylabel(label, fontsize=8)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    ex.save(fig, "_smoothness")
+
+
+if __name__ == "__main__":
+    main()
