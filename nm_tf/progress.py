@@ -29,14 +29,17 @@ def _fields(fields: dict) -> str:
 
 
 class Progress:
+    """``waiting``: what the job does before its first update (e.g. ``"compiling…"``), shown until then."""
+
     def __init__(self, total: int, start: int = 0, quiet: bool = False, interval: float | None = None,
-                 label: str = "", stream=None):
+                 label: str = "", stream=None, waiting: str = ""):
         self.total, self.done, self.label, self.quiet = total, start, label.strip(), quiet
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval = interval if interval is not None else (0.5 if self.tty else 30.0)
         self.fields = {}
         self._t0 = self._done0 = None
+        self._started = time.monotonic()
         self._last = 0.0
         self._bar = None
         if not quiet and self.tty:
@@ -45,10 +48,27 @@ class Progress:
             from rich.progress import Progress as RichProgress
 
             self._bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TextColumn("ETA {task.fields[eta]}"), TextColumn("{task.fields[info]}"),
+                                     TextColumn("{task.percentage:>3.0f}%"), TextColumn("{task.fields[clock]}"),
+                                     TextColumn("{task.fields[info]}"),
                                      console=Console(file=self.stream), transient=False)
-            self._task = self._bar.add_task(self.label, total=total, completed=start, eta="--:--", info="")
+            self._task = self._add_task(start, waiting)
             self._bar.start()
+        elif not quiet and waiting:
+            self.stream.write(f"{self.label}: {waiting}\n")
+            self.stream.flush()
+
+    def _add_task(self, completed: int, info: str = ""):
+        return self._bar.add_task(self.label, total=self.total, completed=completed, clock="", info=info)
+
+    def _clock(self) -> str:
+        """Elapsed time of this phase, its rate and the ETA (the rate from the first update: compilation and
+        resumed work do not count)."""
+        elapsed = time.monotonic() - self._started
+        if self._t0 is None or self.done == self._done0:
+            return f"{_fmt_time(elapsed)} elapsed"
+        rate = (self.done - self._done0) / max(time.monotonic() - self._t0, 1e-9)
+        per_second = f"{rate:.0f}" if rate >= 100 else f"{rate:.3g}"
+        return f"{_fmt_time(elapsed)} elapsed, {per_second}/s, ETA {_fmt_time(self.eta())}"
 
     def eta(self) -> float:
         if self._t0 is None:
@@ -61,7 +81,10 @@ class Progress:
         if label is not None and label.strip() != self.label or total is not None and total != self.total:
             self.label = label.strip() if label is not None else self.label
             self.total = total if total is not None else self.total
-            self._t0 = None                 # a new phase: its own rate
+            self._t0 = None                 # a new phase: its own rate, clock and (on a terminal) its own line
+            self._started = time.monotonic()
+            if self._bar is not None:
+                self._task = self._add_task(done)
         self.done, self.fields = done, fields
         now = time.monotonic()
         if self._t0 is None:                # the first update follows compilation: time from here
@@ -74,10 +97,10 @@ class Progress:
         self._shown = (self.label, done)
         if self._bar is not None:
             self._bar.update(self._task, completed=done, total=self.total, description=self.label,
-                             eta=_fmt_time(self.eta()), info=_fields(fields))
+                             clock=self._clock(), info=_fields(fields))
         else:
             pct = 100.0 * done / self.total if self.total else 100.0
-            self.stream.write(f"{self.label} {done}/{self.total} ({pct:.0f}%) ETA {_fmt_time(self.eta())} "
+            self.stream.write(f"{self.label} {done}/{self.total} ({pct:.0f}%) {self._clock()} "
                               f"{_fields(fields)}\n")
             self.stream.flush()
 

@@ -15,7 +15,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "runs_v0_2_e6974c1"
 def test_old_interrupted_run_resumes_to_the_old_result(tmp_path, capsys):
     shutil.copytree(FIXTURE, tmp_path / "runs")
     old = json.loads((FIXTURE / "finished" / "summary.json").read_text())
-    assert main(["anneal", "--workdir", str(tmp_path / "runs" / "interrupted"), "--resume", "--quiet"]) == 0
+    assert main(["anneal", "--workdir", str(tmp_path / "runs" / "interrupted"), "--resume", "--quiet", "--json"]) == 0
     new = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     # The same result up to float32 rounding: the pass has been restructured since (same maths,
     # different summation order), so the last digits of the losses may differ.

@@ -1,6 +1,7 @@
 """Loss landscapes: batched evaluation against exact enumeration, CRN smoothness, resume, snapshots."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -220,11 +221,14 @@ def test_cli_standalone_and_errors(tmp_path, capsys):
     cfg = _small_cfg(checkpoint_every=1)
     anneal(cfg, tmp_path / "r")
     capsys.readouterr()
-    assert main(["landscape", "--workdir", str(tmp_path / "r"), "--points", "3", "--exact", "--quiet"]) == 0
+    assert main(["landscape", "--workdir", str(tmp_path / "r"), "--points", "3", "--exact", "--quiet", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
+    assert all(os.path.exists(f) for f in out["figures"])
     assert out["tag"] == "ckpt22" and out["T"] == 0.0
     assert main(["landscape", "--workdir", str(tmp_path / "r"), "--points", "3", "--checkpoint", "20",
                  "--quiet", "--crn"]) == 0
+    text = capsys.readouterr().out            # human text by default: the loss range and the files written
+    assert "random plane" in text and "landscape_ckpt20_2d.png" in text
     data = np.load(tmp_path / "r" / "landscape" / "landscape_ckpt20.npz")
     assert bool(data["crn"]) and float(data["T"]) == pytest.approx(1 / 6)
     for argv, message in [

@@ -247,7 +247,7 @@ def test_anneal_with_symmetry_covers_every_ground_state(tmp_path, capsys):
     assert main(["anneal", "--workdir", str(wd), "--mode", "vca", "--L", "3", "--T0", "2", "--warmup", "20",
                  "--annealing-steps", "40", "--train-steps", "2", "--samples", "50", "--minibatch", "10",
                  "--hidden", "8", "--lr", "0.01", "--final-samples", "4000", "--jit", "false",
-                 "--symmetry", "kernel", "--quiet"]) == 0
+                 "--symmetry", "kernel", "--quiet", "--json"]) == 0
     import json
 
     s = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

@@ -58,7 +58,7 @@ def test_trajectory_is_scanned_on_its_pca_plane(kept, tmp_path, capsys):
     shutil.copytree(kept, tmp_path / "r")
     capsys.readouterr()
     assert main(["landscape", "--workdir", str(tmp_path / "r"), "--plane", "pca", "--points", "5", "--exact",
-                 "--quiet"]) == 0
+                 "--quiet", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["tag"] == "pca_ckpt22" and out["plane"] == "pca" and 0 < sum(out["explained_variance"]) <= 1 + 1e-9
     data = np.load(tmp_path / "r" / "landscape" / "landscape_pca_ckpt22.npz")

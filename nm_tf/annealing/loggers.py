@@ -98,10 +98,10 @@ class ProgressLogger(Logger):
         quiet = not (progress_enabled() if self.enabled is None else self.enabled)
         phase, _ = step_phase(cfg, max(start - 1, 0)) if start else ("warmup", 0)
         if phase == "warmup" and cfg.warmup and start < cfg.warmup:
-            self.progress = Progress(cfg.warmup, start=start, quiet=quiet, label="warm-up")
+            self.progress = Progress(cfg.warmup, start=start, quiet=quiet, label="warm-up", waiting="compiling…")
         else:
             self.progress = Progress(cfg.annealing_steps, start=(start - cfg.warmup) // cfg.train_steps,
-                                     quiet=quiet, label="annealing")
+                                     quiet=quiet, label="annealing", waiting="compiling…")
 
     def write(self, row: dict, step: int):
         cfg = self.cfg
@@ -110,6 +110,8 @@ class ProgressLogger(Logger):
         if cfg.mode == "vqa" and T:
             field["T"] = T
         field["F/N" if cfg.mode == "vca" else "E/N"] = row["loss_per_spin"]
+        if row.get("exact_per_spin") not in (None, ""):      # the exact curve beside the variational one
+            field["exact"] = float(row["exact_per_spin"])
         if row["phase"] == "warmup":
             self.progress.update(step, label="warm-up", total=cfg.warmup, **field)
         else:

@@ -45,6 +45,7 @@ def add_parser(sub):
     p.add_argument("--config", help="JSON or YAML file of AnnealConfig fields")
     p.add_argument("--resume", action="store_true", help="continue the run in --workdir from its last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary lines on stderr")
+    p.add_argument("--json", action="store_true", help="print the run's summary as one JSON object on stdout")
     p.add_argument("--fork-from", metavar="RUN", default=None,
                    help="start --workdir from a checkpoint of RUN, with RUN's configuration changed by the flags "
                         "given (e.g. --clip-norm); the network's shape cannot change")
@@ -116,7 +117,8 @@ def _run(args) -> int:
     warning = untrained_warning(summary, RunDir(args.workdir).history()[-1], cfg)
     if warning:
         logging.getLogger("nm_tf").warning(warning)
-    print(json.dumps(summary))
+    if args.json:
+        print(json.dumps(summary))
     return 0
 
 

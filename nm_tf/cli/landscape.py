@@ -42,6 +42,7 @@ def add_parser(sub):
     p.add_argument("--address", default=None, help="Ray cluster address (ray backend); default: start a local Ray")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="CPUs of a local Ray (ray backend)")
     p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("--json", action="store_true", help="print one JSON object (files, loss range) instead of text")
     p.set_defaults(func=_run, checks_before_tensorflow=True)
 
 
@@ -124,9 +125,25 @@ def _run(args) -> int:
 
     data = np.load(out)
     loss = data["loss"]
-    print(json.dumps({"file": str(out), "tag": tag, "step": step, "mode": cfg.mode, "T": T, "gamma": gamma,
-                      "plane": args.plane, "span": float(data["span"]),
-                      **({"explained_variance": [float(v) for v in data["explained_variance"]]} if trajectory else {}),
-                      "center_loss": float(data["center_loss"]), "min_loss": float(np.nanmin(loss)),
-                      "max_loss": float(np.nanmax(loss)), "nonfinite_points": int(data["nonfinite_points"])}))
+    from ..landscape.plots import figure_paths
+
+    pngs = [str(f) for f in figure_paths(out.with_suffix(""))]
+    result = {"file": str(out), "figures": pngs, "tag": tag, "step": step, "mode": cfg.mode, "T": T, "gamma": gamma,
+              "plane": args.plane, "span": float(data["span"]),
+              **({"explained_variance": [float(v) for v in data["explained_variance"]]} if trajectory else {}),
+              "center_loss": float(data["center_loss"]), "min_loss": float(np.nanmin(loss)),
+              "max_loss": float(np.nanmax(loss)), "nonfinite_points": int(data["nonfinite_points"])}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        what = "F/N" if cfg.mode == "vca" else "E/N"
+        at = f"T = {T:g}" if cfg.mode == "vca" else f"Gamma = {gamma:g}"
+        print(f"{what} at step {step} ({at}) on a {args.points} x {args.points} {args.plane} plane of span "
+              f"{result['span']:.3g}: {result['min_loss']:+.5g} .. {result['max_loss']:+.5g} (centre "
+              f"{result['center_loss']:+.5g})" + (f"; {result['nonfinite_points']} points overflowed"
+                                                   if result["nonfinite_points"] else ""))
+        if trajectory:
+            ev = result["explained_variance"]
+            print(f"PC1 and PC2 hold {100 * ev[0]:.1f} % and {100 * ev[1]:.1f} % of the path's variance")
+        print(f"wrote {out}, {pngs[0]}, {pngs[1]}")
     return 0
