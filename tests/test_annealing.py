@@ -443,18 +443,28 @@ def test_tensorboard_log_is_laid_out_for_physics(tmp_path):
     wd = tmp_path / "tb"
     anneal(AnnealConfig(L=2, warmup=4, annealing_steps=4, train_steps=1, hidden=4, samples=10, final_samples=20,
                         jit=False), wd)
-    acc = ea.EventAccumulator(str(wd / "tensorboard"), size_guidance={ea.TENSORS: 0})
+    # two TensorBoard runs named after the run directory: the run and its exact curve under the same tag
+    assert sorted(p.name for p in (wd / "tensorboard").iterdir()) == ["tb", "tb_exact"]
+    acc = ea.EventAccumulator(str(wd / "tensorboard" / "tb"), size_guidance={ea.TENSORS: 0})
     acc.Reload()
+    exact = ea.EventAccumulator(str(wd / "tensorboard" / "tb_exact"), size_guidance={ea.TENSORS: 0})
+    exact.Reload()
     tags = set(acc.Tags()["tensors"])
-    assert {"loss/variational", "loss/exact", "physics/energy_per_spin", "schedule/T", "training/grad_norm",
-            "custom_scalars__config__", "_hparams_/experiment", "_hparams_/session_start_info",
-            "_hparams_/session_end_info", "final/energy_per_spin", "final/ground_state_fraction"} <= tags
+    assert {"loss/per_spin", "physics/energy_per_spin", "physics/ground_state_fraction", "schedule/T",
+            "training/grad_norm", "custom_scalars__config__", "_hparams_/experiment", "_hparams_/session_start_info",
+            "_hparams_/session_end_info", "zz_final/energy_per_spin", "zz_final/ground_state_fraction"} <= tags
     assert "schedule/Gamma" not in tags                      # VCA anneals T only
+    assert set(exact.Tags()["tensors"]) == {"loss/per_spin"}
     from nm_tf.annealing.rundir import RunDir
 
     history = RunDir(wd).history()
-    assert len(acc.Tensors("loss/variational")) == len(history)
-    assert len(acc.Tensors("loss/exact")) == sum(r.exact_per_spin is not None for r in history) >= 4
+    assert len(acc.Tensors("loss/per_spin")) == len(history)
+    assert len(exact.Tensors("loss/per_spin")) == sum(r.exact_per_spin is not None for r in history) >= 4
+    # the ground-state fraction of the training samples, logged and kept in the history
+    fractions = [r.ground_state_fraction for r in history]
+    assert all(f is not None and 0 <= f <= 1 for f in fractions)
+    logged = [float(tf.make_ndarray(e.tensor_proto)) for e in acc.Tensors("physics/ground_state_fraction")]
+    np.testing.assert_allclose(logged, fractions, atol=1e-6)
     # a run shorter than histogram_every still has weight histograms: at its first and last annealing steps
     hist_tags = [t for t in tags if t.startswith("weights/")]
     assert hist_tags and len(acc.Tensors(hist_tags[0])) == 2

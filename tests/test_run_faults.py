@@ -155,18 +155,18 @@ def test_snapshot_killed_before_its_figures_is_finished_on_resume(tmp_path):
     pngs = figure_paths(snapshot_path(wd, "end").with_suffix(""))
     for p in pngs:
         p.unlink()
-    events = len(list((wd / "tensorboard").glob("events*")))
+    events = len(list((wd / "tensorboard" / "run").glob("events*")))
 
     from nm_tf.annealing.callbacks import Snapshot
     from nm_tf.landscape.plots import log_images
 
     event = Snapshot(tag="end", step=20, T=0.0, gamma=0.0, model=None, cfg=cfg, workdir=wd,
-                     log_images=lambda paths, step: log_images(wd / "tensorboard", paths, step))
+                     log_images=lambda paths, step: log_images(wd / "tensorboard" / "run", paths, step))
     cb = LandscapeCallback.from_config(cfg)
     assert cb.pending(wd, "end")
     cb.on_snapshot(event)
     assert all(p.exists() for p in pngs) and not cb.pending(wd, "end")
-    assert len(list((wd / "tensorboard").glob("events*"))) > events
+    assert len(list((wd / "tensorboard" / "run").glob("events*"))) > events
     np.load(snapshot_path(wd, "end"))   # the numbers were left as they were
 
 

@@ -286,7 +286,8 @@ class AnnealRun:
         return {"step": done, "phase": phase, "annealing_step": a, "T": f"{T:.10g}", "gamma": f"{gamma:.10g}",
                 "loss_per_spin": mean["loss"], "energy_per_spin": mean["energy"],
                 "energy_std_per_spin": mean["energy_std"], "entropy_per_spin": mean["entropy"],
-                "exact_per_spin": "" if exact is None else exact, "grad_norm": mean["grad_norm"]}
+                "exact_per_spin": "" if exact is None else exact, "grad_norm": mean["grad_norm"],
+                "ground_state_fraction": mean["ground_state_fraction"]}
 
     def _checkpoint(self, done: int):
         if self._saved_step == done:

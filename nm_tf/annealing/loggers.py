@@ -72,7 +72,7 @@ class CSVLogger(Logger):
         self._writer = csv.DictWriter(self._fh, HISTORY_COLUMNS)
 
     def write(self, row: dict, step: int):
-        self._writer.writerow({k: row[k] for k in HISTORY_COLUMNS})
+        self._writer.writerow({k: row.get(k, "") for k in HISTORY_COLUMNS})
 
     def flush(self, step: int):
         if self._fh:
@@ -112,6 +112,8 @@ class ProgressLogger(Logger):
         field["F/N" if cfg.mode == "vca" else "E/N"] = row["loss_per_spin"]
         if row.get("exact_per_spin") not in (None, ""):      # the exact curve beside the variational one
             field["exact"] = float(row["exact_per_spin"])
+        if row.get("ground_state_fraction") not in (None, ""):
+            field["GS"] = float(row["ground_state_fraction"])
         if row["phase"] == "warmup":
             self.progress.update(step, label="warm-up", total=cfg.warmup, **field)
         else:

@@ -19,7 +19,7 @@ import dataclasses
 
 import tensorflow as tf
 
-from ..hamiltonian import energy_tf
+from ..hamiltonian import GROUND_STATE_TOLERANCE, energy_tf, ground_state_energy
 from ..models.chunks import map_in_chunks
 from ..models.rnn import uniforms_from_seed
 from ..errors import UsageError
@@ -249,11 +249,20 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
         optimizer.apply([tf.where(finite, g, tf.zeros_like(g)) for g in grads], variables)
         return gnorm, finite
 
+    # A sample is a ground state when its energy is within J/4 of e0 (hamiltonian.is_ground_state's rule).
+    ground_below = tf.constant(ground_state_energy(model.L, J) + GROUND_STATE_TOLERANCE * J, dt)
+
+    def sums_of(loc, e, log_p):
+        """The step's running sums: local loss, energy, energy squared, log p, ground states."""
+        return tf.stack([tf.reduce_sum(loc), tf.reduce_sum(e), tf.reduce_sum(e * e),
+                         tf.reduce_sum(tf.stop_gradient(log_p)), tf.reduce_sum(tf.cast(e <= ground_below, dt))])
+
     def metrics(sums, gnorm, finite):
         mean_e = sums[1] / num_samples
         var_e = tf.maximum(sums[2] / num_samples - mean_e ** 2, 0.0)
         return {"loss": sums[0] / num_samples / n, "energy": mean_e / n,
                 "energy_std": tf.sqrt(var_e) / n, "entropy": -sums[3] / num_samples / n,
+                "ground_state_fraction": sums[4] / num_samples,
                 "grad_norm": gnorm, "finite": finite}
 
     def replica_step(seed, T, gamma):
@@ -270,8 +279,7 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
                 bits, log_p, score, flipped = taped_pass(local_b, uniforms=u)
             loc, e = local_losses(model, bits, log_p, T, gamma, quantum=quantum, J=J,
                                   flip_chunk=flip_chunk, penalty=penalty, flip_log_probs=flipped)
-            sums = tf.stack([tf.reduce_sum(loc), tf.reduce_sum(e), tf.reduce_sum(e * e),
-                             tf.reduce_sum(tf.stop_gradient(log_p))])
+            sums = sums_of(loc, e, log_p)
             if strategy is not None:
                 sums = ctx.all_reduce(tf.distribute.ReduceOp.SUM, sums)
             surrogate = tf.reduce_sum((loc - scale * sums[0] / num_samples) * score) / num_samples
@@ -287,7 +295,7 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
         if local_loss == "stale":
             return stale_minibatch_step(seed, T, gamma)
         bits = draw(num_samples, seed)
-        sums = tf.zeros([4], dt)
+        sums = tf.zeros([5], dt)
         gnorm, finite = tf.constant(0.0, dt), tf.constant(True)
         for k in range(num_samples // minibatch):
             part = bits[k * minibatch:(k + 1) * minibatch]
@@ -302,8 +310,7 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
                                           flip_chunk=flip_chunk, penalty=penalty, flip_log_probs=flipped)
                 surrogate = tf.reduce_mean((loc_k - scale * tf.reduce_mean(loc_k)) * score)
             g, f = apply(gradient(tape, surrogate, part, loc_k), tf.reduce_mean(loc_k))
-            sums += tf.stack([tf.reduce_sum(loc_k), tf.reduce_sum(e_k), tf.reduce_sum(e_k * e_k),
-                              tf.reduce_sum(tf.stop_gradient(lp))])
+            sums += sums_of(loc_k, e_k, lp)
             gnorm, finite = tf.maximum(gnorm, g), finite & f
         return metrics(sums, gnorm, finite)
 
@@ -319,7 +326,7 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
         log_p = tf.stop_gradient(log_p)
         loc, e = local_losses(model, bits, log_p, T, gamma, quantum=quantum, J=J, flip_chunk=flip_chunk,
                               penalty=penalty, flip_log_probs=flipped)
-        sums = tf.stack([tf.reduce_sum(loc), tf.reduce_sum(e), tf.reduce_sum(e * e), tf.reduce_sum(log_p)])
+        sums = sums_of(loc, e, log_p)
         gnorm, finite = tf.constant(0.0, dt), tf.constant(True)
         for k in range(num_samples // minibatch):
             part, loc_k = bits[k * minibatch:(k + 1) * minibatch], loc[k * minibatch:(k + 1) * minibatch]

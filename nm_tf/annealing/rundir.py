@@ -4,7 +4,7 @@ Layout (written by :mod:`.driver`)::
 
     config.json        the whole AnnealConfig
     history.csv        one row per annealing step (and every few warm-up steps)
-    tensorboard/       scalars, gradient norm, weight histograms, hparams
+    tensorboard/       <name>/ (scalars, gradient norm, weight histograms, hparams, images) and <name>_exact/
     checkpoints/       tf.train.CheckpointManager: model, optimizer, step; wall_seconds.json: the
                        training seconds up to each kept checkpoint, over all processes of the run
     samples_final.npz  the final sample (bit-packed) for later analysis
@@ -48,8 +48,11 @@ def atomic_write_text(path, text: str):
         tmp.unlink(missing_ok=True)
 
 
-HISTORY_COLUMNS = ["step", "phase", "annealing_step", "T", "gamma", "loss_per_spin", "energy_per_spin",
-                   "energy_std_per_spin", "entropy_per_spin", "exact_per_spin", "grad_norm"]
+# The columns every history has; ground_state_fraction (of the training samples) was added in 0.3: empty in the
+# rows of older runs (also after they are resumed).
+REQUIRED_HISTORY_COLUMNS = ["step", "phase", "annealing_step", "T", "gamma", "loss_per_spin", "energy_per_spin",
+                            "energy_std_per_spin", "entropy_per_spin", "exact_per_spin", "grad_norm"]
+HISTORY_COLUMNS = REQUIRED_HISTORY_COLUMNS + ["ground_state_fraction"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +70,7 @@ class HistoryRow:
     entropy_per_spin: float
     exact_per_spin: float | None
     grad_norm: float
+    ground_state_fraction: float | None = None
 
     @classmethod
     def from_csv(cls, row: dict) -> "HistoryRow":
@@ -77,7 +81,9 @@ class HistoryRow:
                    energy_std_per_spin=float(row["energy_std_per_spin"]),
                    entropy_per_spin=float(row["entropy_per_spin"]),
                    exact_per_spin=float(exact) if exact not in ("", None) else None,
-                   grad_norm=float(row["grad_norm"]))
+                   grad_norm=float(row["grad_norm"]),
+                   ground_state_fraction=float(row["ground_state_fraction"])
+                   if row.get("ground_state_fraction") not in ("", None) else None)
 
 
 def read_history_rows(path) -> list:
@@ -86,7 +92,7 @@ def read_history_rows(path) -> list:
     try:
         with open(path, encoding="utf-8", newline="") as fh:
             reader = csv.DictReader(fh)
-            if reader.fieldnames is None or not set(HISTORY_COLUMNS) <= set(reader.fieldnames):
+            if reader.fieldnames is None or not set(REQUIRED_HISTORY_COLUMNS) <= set(reader.fieldnames):
                 raise ValueError(f"columns {reader.fieldnames} are not {list(HISTORY_COLUMNS)}")
             rows = list(reader)
         for k, r in enumerate(rows, start=2):
@@ -147,7 +153,20 @@ class RunDir:
 
     @property
     def tensorboard(self) -> Path:
+        """The log root to point TensorBoard at; the run's events are in two runs below it (see
+        :attr:`tensorboard_run`)."""
         return self.path / "tensorboard"
+
+    @property
+    def tensorboard_run(self) -> Path:
+        """The run's own TensorBoard run, named after its directory (TensorBoard names a run by its folder)."""
+        return self.tensorboard / self.path.resolve().name
+
+    @property
+    def tensorboard_exact(self) -> Path:
+        """A second TensorBoard run holding the exact curve under the same tag as the variational one, so that
+        one chart shows both in two colours."""
+        return self.tensorboard / f"{self.path.resolve().name}_exact"
 
     @property
     def landscape(self) -> Path:

@@ -1,13 +1,15 @@
 """A run's TensorBoard log, laid out for physics.
 
-* Scalars in groups: ``loss/variational`` and ``loss/exact`` (F/N for VCA, E/N for VQA, and the exact
-  F(T)/N or e0(Gamma)/N), ``physics/...`` (energy, its spread, entropy per spin), ``schedule/T`` or
-  ``schedule/Gamma`` (only what the mode anneals), ``training/grad_norm``.
-* A custom-scalars layout (the "Custom Scalars" tab) overlays the variational loss and the exact curve in
-  one chart.
+* Two TensorBoard runs, named after the run directory: ``<name>`` and ``<name>_exact`` (in ``tensorboard/``).
+  ``loss/per_spin`` is the variational F/N (VCA) or E/N (VQA) in the first and the exact F(T)/N or e0(Gamma)/N
+  in the second: one chart, two colours. Other groups: ``physics/...`` (energy, its spread, entropy per spin, the
+  ground-state fraction of the training samples), ``schedule/T`` or ``schedule/Gamma`` (only what the mode
+  anneals), ``training/grad_norm``; every scalar carries a description.
+* A custom-scalars layout (the "Custom Scalars" tab) with the same charts.
 * HParams: the physics parameters of the run as hyper-parameters, and the final energy per spin,
-  ground-state fraction, residual energy and median deviation from the exact curve as metrics; the session
-  ends with its status (success, or failure when the run stopped).
+  ground-state fraction, residual energy and median deviation from the exact curve as metrics (also scalars in
+  the group ``zz_final``, which sorts after the curves); the session ends with its status (success, or failure
+  when the run stopped).
 
 * Weight histograms every ``histogram_every`` annealing steps; images (landscape snapshots) through
   :meth:`TensorBoardLogger.images`, so the run has one writer for its log directory.
@@ -38,9 +40,11 @@ def hparam_names(cfg) -> list:
     fields = [f.name for f in dataclasses.fields(cfg)
               if f.name not in HPARAMS_SKIPPED and not f.name.startswith("landscape_")]
     return [n for n in HPARAMS_FIRST if n in fields] + [n for n in fields if n not in HPARAMS_FIRST]
-METRICS = {"final/energy_per_spin": "energy_per_spin_mean", "final/ground_state_fraction": "ground_state_fraction",
-           "final/residual_energy_per_spin": "residual_energy_per_spin",
-           "final/exact_rel_deviation_median": "exact_rel_deviation_median"}
+# The final values: one point each, in a group that sorts after the curves.
+METRICS = {"zz_final/energy_per_spin": "energy_per_spin_mean",
+           "zz_final/ground_state_fraction": "ground_state_fraction",
+           "zz_final/residual_energy_per_spin": "residual_energy_per_spin",
+           "zz_final/exact_rel_deviation_median": "exact_rel_deviation_median"}
 
 
 _DESCRIPTIONS = {
@@ -52,6 +56,7 @@ _DESCRIPTIONS = {
     "energy_std_per_spin": "standard deviation of the energy per spin over the samples",
     "entropy_per_spin": "-<log p>/N of the samples (ln 2 = 0.693: uniform)",
     "grad_norm": "global norm of the gradient before any clipping (largest over the step's mini-batches)",
+    "ground_state_fraction": "fraction of the step's training samples that are ground states",
     "T": "temperature of the step (units of J)", "gamma": "transverse field of the step (units of J)",
 }
 
@@ -81,7 +86,8 @@ class TensorBoardLogger(Logger):
         except ImportError:
             return
         self.tf = tf
-        self.writer = tf.summary.create_file_writer(str(run.rundir.tensorboard))
+        self.writer = tf.summary.create_file_writer(str(run.rundir.tensorboard_run))
+        self.exact_writer = tf.summary.create_file_writer(str(run.rundir.tensorboard_exact))
         with self.writer.as_default():
             self._layout()
             self._hparams()
@@ -92,8 +98,10 @@ class TensorBoardLogger(Logger):
 
         what = "free energy F/N" if self.cfg.mode == "vca" else "energy E/N"
         layout = layout_pb2.Layout(category=[layout_pb2.Category(title="Physics", chart=[
-            layout_pb2.Chart(title=f"variational {what} and the exact curve",
-                             multiline=layout_pb2.MultilineChartContent(tag=[r"loss/variational", r"loss/exact"])),
+            layout_pb2.Chart(title=f"variational {what} and the exact curve (run <name>_exact)",
+                             multiline=layout_pb2.MultilineChartContent(tag=[r"loss/per_spin"])),
+            layout_pb2.Chart(title="ground-state fraction of the training samples",
+                             multiline=layout_pb2.MultilineChartContent(tag=[r"physics/ground_state_fraction"])),
             layout_pb2.Chart(title="energy per spin and its spread",
                              multiline=layout_pb2.MultilineChartContent(
                                  tag=[r"physics/energy_per_spin", r"physics/energy_std_per_spin"])),
@@ -126,17 +134,22 @@ class TensorBoardLogger(Logger):
         quantum = self.cfg.mode == "vqa"
         # VQA's "energy" column is the classical (diagonal) Newman-Moore energy of the samples, not <H>.
         energy = "physics/classical_energy_per_spin" if quantum else "physics/energy_per_spin"
-        names = {"loss_per_spin": "loss/variational", "exact_per_spin": "loss/exact",
+        names = {"loss_per_spin": "loss/per_spin",
                  "energy_per_spin": energy, "energy_std_per_spin": energy.replace("energy_per", "energy_std_per"),
-                 "entropy_per_spin": "physics/entropy_per_spin", "grad_norm": "training/grad_norm"}
+                 "entropy_per_spin": "physics/entropy_per_spin", "grad_norm": "training/grad_norm",
+                 "ground_state_fraction": "physics/ground_state_fraction"}
         if self.cfg.mode == "vca" or self.cfg.T_start:
             names["T"] = "schedule/T"
         if self.cfg.mode == "vqa" or self.cfg.gamma_start:
             names["gamma"] = "schedule/Gamma"
         with self.writer.as_default():
             for key, tag in names.items():
-                if row[key] != "":
+                if row.get(key) not in (None, ""):
                     self.tf.summary.scalar(tag, float(row[key]), step=step, description=_DESCRIPTIONS.get(key))
+        if row.get("exact_per_spin") not in (None, ""):
+            with self.exact_writer.as_default():
+                self.tf.summary.scalar("loss/per_spin", float(row["exact_per_spin"]), step=step,
+                                       description=_DESCRIPTIONS["exact_per_spin"])
 
     def histograms(self, model, step: int):
         if not self.writer:
@@ -156,6 +169,7 @@ class TensorBoardLogger(Logger):
     def flush(self, step: int):
         if self.writer:
             self.writer.flush()
+            self.exact_writer.flush()
 
     def close(self, summary: dict | None, step: int, success: bool = True):
         """The final metrics and the end of the HParams session."""
@@ -171,6 +185,7 @@ class TensorBoardLogger(Logger):
             if summary is not None or not success:   # a run paused by run(n_steps) has not ended
                 end = hp_summary.session_end_pb(api_pb2.STATUS_SUCCESS if success else api_pb2.STATUS_FAILURE)
                 self.tf.summary.experimental.write_raw_pb(end.SerializeToString(), step=step)
-        self.writer.flush()
-        self.writer.close()
+        for w in (self.writer, self.exact_writer):
+            w.flush()
+            w.close()
         self.writer = None

@@ -108,7 +108,7 @@ def finish_snapshot(data, workdir, tag: str, step: int, images=None):
     """The snapshot's figures and TensorBoard images (PNGs renamed into place last)."""
     from ..annealing.rundir import RunDir
 
-    images = images or (lambda paths, at: log_images(RunDir(workdir).tensorboard, paths, at))
+    images = images or (lambda paths, at: log_images(RunDir(workdir).tensorboard_run, paths, at))
     write_figures(data, snapshot_path(workdir, tag).with_suffix(""), then=lambda paths: images(paths, step))
 
 
