@@ -24,7 +24,10 @@ def test_old_interrupted_run_resumes_to_the_old_result(tmp_path, capsys):
         np.testing.assert_allclose(new[key], old[key], rtol=1e-5, err_msg=key)
     got = list(csv.DictReader(open(tmp_path / "runs" / "interrupted" / "history.csv")))
     want = list(csv.DictReader(open(FIXTURE / "finished" / "history.csv")))
-    assert len(got) == len(want) and list(got[0]) == list(want[0])
+    # the old columns, then ground_state_fraction (added since): empty in the rows kept from before the resume
+    assert len(got) == len(want) and list(got[0]) == list(want[0]) + ["ground_state_fraction"]
+    resumed_at = max(int(r["step"]) for r in csv.DictReader(open(FIXTURE / "interrupted" / "history.csv")))
+    assert all((r["ground_state_fraction"] == "") == (int(r["step"]) <= resumed_at) for r in got)
     for a, b in zip(got, want):
         for key in b:
             try:
