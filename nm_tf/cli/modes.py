@@ -83,10 +83,11 @@ def _run(args) -> int:
     if args.json:
         print(json.dumps({k: stats.get(k) for k in JSON_KEYS}))
         return 0
+    kl = stats["kl_to_uniform"]
+    kl_text = "none (no ground state sampled)" if kl is None else f"{kl:.4f} nats (0: uniform)"
     print(f"{source}\n{stats['n_samples']} samples, L={L}: ground-state fraction "
           f"{stats['ground_state_fraction']:.4f}, {stats['distinct_ground_states']} of {stats['degeneracy']} "
-          f"ground states found (coverage {stats['coverage']:.3f}), KL to uniform "
-          f"{stats['kl_to_uniform'] if stats['kl_to_uniform'] is None else round(stats['kl_to_uniform'], 4)}")
+          f"ground states found (coverage {stats['coverage']:.3f}), KL to uniform {kl_text}")
     hist = stats["hamming_histogram"]
     print("Hamming distance to trivial state: " + ", ".join(f"{d}:{c}" for d, c in enumerate(hist) if c))
     print("figures: " + ", ".join(stats["figures"]))

@@ -26,13 +26,28 @@ def rescale(loss: np.ndarray) -> np.ndarray:
 
 
 def _title(data) -> str:
+    """Tag, loss and the parameter the mode anneals (both only when both are set)."""
     mode = str(data.get("mode", ""))
     what = "F/N" if mode == "vca" else "E/N"
     tag = str(data.get("tag", ""))
     bad = int(data.get("nonfinite_points", 0))
     if bad:
         tag += f" [{bad} points overflowed]"
-    return f"{tag}  {what}  T={float(data['T']):.3g}  Γ={float(data['gamma']):.3g}"
+    T, gamma = float(data["T"]), float(data["gamma"])
+    params = [f"T={T:.3g}"] if mode == "vca" or T else []
+    params += [f"Γ={gamma:.3g}"] if mode == "vqa" or gamma else []
+    return f"{tag}  {what}  {'  '.join(params)}"
+
+
+def _range_note(data) -> str:
+    """The physical scale the [-1, 1] colour map hides."""
+    loss = np.asarray(data["loss"], dtype=float)
+    loss = loss[np.isfinite(loss)]
+    if not loss.size:
+        return "no finite point"
+    what = "F/N" if str(data.get("mode", "")) == "vca" else "E/N"
+    return (f"−1 ↔ {what} = {loss.min():.5g}, +1 ↔ {loss.max():.5g}; centre θ* (+) "
+            f"{float(data['center_loss']):.5g}")
 
 
 def _cmap():
@@ -64,7 +79,8 @@ def plot_2d(data, path):
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(_title(data), fontsize=9)
-    fig.tight_layout()
+    fig.text(0.01, 0.01, _range_note(data), fontsize=6.5, va="bottom")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.savefig(path)
 
 
@@ -77,10 +93,19 @@ def plot_3d(data, path):
     ax = fig.add_subplot(projection="3d")
     step = max(1, loss.shape[0] // 100)   # the surface mesh does not need more than ~100x100 facets
     ax.plot_surface(a[::step, ::step], b[::step, ::step], loss[::step, ::step], cmap="viridis",
-                    linewidth=0, antialiased=False, rstride=1, cstride=1)
-    ax.set_xlabel("α")
-    ax.set_ylabel("β")
-    ax.set_zlabel("loss per spin")
+                    linewidth=0, antialiased=False, rstride=1, cstride=1, alpha=0.9)
+    # theta*: the weights the plane is centred on (alpha = beta = 0), at its loss, drawn over the surface
+    # (computed_zorder off: matplotlib's depth sort would otherwise hide it under the surface)
+    ax.computed_zorder = False
+    centre = float(data["center_loss"])
+    top = float(np.nanmax(loss)) if np.isfinite(loss).any() else centre
+    ax.plot([0.0, 0.0], [0.0, 0.0], [centre, top], color="red", lw=1, zorder=9)
+    ax.scatter([0.0], [0.0], [centre], color="red", s=25, depthshade=False, label="θ*", zorder=10)
+    ax.legend(fontsize=7, loc="upper left")
+    pca = "explained_variance" in data
+    ax.set_xlabel("PC1" if pca else "α")
+    ax.set_ylabel("PC2" if pca else "β")
+    ax.set_zlabel("F/N" if str(data.get("mode", "")) == "vca" else "E/N")
     ax.set_title(_title(data), fontsize=9)
     fig.tight_layout()
     fig.savefig(path)

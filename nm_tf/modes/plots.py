@@ -18,17 +18,20 @@ __all__ = ["draw_ground_state_distribution", "draw_pca", "plot_ground_state_dist
 
 
 def draw_pca(fig, ax, bits: np.ndarray, L: int, title: str = ""):
-    """Scatter of the first two principal components; one marker per distinct configuration,
-    its area growing with the number of samples, coloured by distance to the trivial state."""
+    """Scatter of the first two principal components; one marker per distinct configuration, its area growing
+    with the square root of its number of samples, coloured by distance to the trivial state (a sequential
+    colour map: the distance runs one way, from 0 to N)."""
     uniq, first, counts = np.unique(bits, axis=0, return_index=True, return_counts=True)
     coords, ratio = pca(bits, L)
     sc = ax.scatter(coords[first, 0], coords[first, 1], c=hamming_to_trivial(uniq, L),
-                    s=12 + 200 * np.sqrt(counts / counts.max()), cmap="coolwarm", vmin=0, vmax=L * L,
+                    s=12 + 200 * np.sqrt(counts / counts.max()), cmap="viridis", vmin=0, vmax=L * L,
                     edgecolors="k", linewidths=0.3, alpha=0.8)
     fig.colorbar(sc, ax=ax, label="Hamming distance to trivial state")
     ax.set_xlabel(f"PC1 ({100 * ratio[0]:.0f}%)")
     ax.set_ylabel(f"PC2 ({100 * ratio[1]:.0f}%)")
     ax.set_title(title or f"L={L}: {len(bits)} samples, {len(uniq)} distinct", fontsize=9)
+    ax.text(0.01, 0.01, f"marker area ∝ √(samples); largest: {counts.max()}", transform=ax.transAxes, fontsize=7,
+            va="bottom")
 
 
 def draw_ground_state_distribution(ax, stats: dict, title: str = ""):
