@@ -84,6 +84,25 @@ def test_yaml_config_and_overrides(tmp_path):
         config_from_args(args)
 
 
+def test_every_field_is_a_flag_in_one_help_group():
+    import dataclasses
+
+    from nm_tf.annealing.config import FIELD_GROUPS
+    from nm_tf.cli import build_parser
+    from nm_tf.cli.anneal import config_from_args
+
+    grouped = [f for fields in FIELD_GROUPS.values() for f in fields]
+    assert sorted(grouped) == sorted(f.name for f in dataclasses.fields(AnnealConfig))     # each exactly once
+    args = build_parser().parse_args(["anneal", "--workdir", "w", "--schedule", "points", "--schedule-points",
+                                      "0:1,0.5:0.2,1:0", "--jit", "--landscape-crn", "--landscape-orthogonalize",
+                                      "false"])
+    cfg = config_from_args(args)
+    assert cfg.schedule_points == ((0, 1), (0.5, 0.2), (1, 0)) and cfg.jit is True and cfg.landscape_crn is True
+    assert cfg.landscape_orthogonalize is False
+    with pytest.raises(UsageError, match="t:fraction pairs"):
+        build_parser().parse_args(["anneal", "--workdir", "w", "--schedule-points", "0-1,1"])
+
+
 # ------------------------------------------------------------------ estimator
 def test_control_variate_reduces_gradient_variance():
     model = NewmanMooreRNN(3, hidden=8, seed=0, jit_compile=False)

@@ -7,11 +7,23 @@ import dataclasses
 import json
 import logging
 
-from ..annealing.config import FIELD_CHOICES, FIELD_HELP, AnnealConfig, load_config_file
+from ..annealing.config import FIELD_CHOICES, FIELD_GROUPS, FIELD_HELP, FIELD_METAVARS, AnnealConfig, load_config_file
 
-__all__ = ["add_parser", "config_from_args"]
+__all__ = ["add_parser", "config_from_args", "parse_schedule_points"]
 
-_SKIP = {"schedule_points", "landscape"}
+_SKIP = {"landscape"}           # --landscape has its own parser (tags or 'paper')
+
+
+def parse_schedule_points(text: str) -> tuple:
+    """argparse type: ``"0:1,0.5:0.3,1:0"`` -> ``((0, 1), (0.5, 0.3), (1, 0))`` (the config checks the shape)."""
+    try:
+        points = tuple(tuple(float(v) for v in item.split(":")) for item in text.split(",") if item.strip())
+    except ValueError:
+        points = ()
+    if not points or any(len(p) != 2 for p in points):
+        raise argparse.ArgumentTypeError(f"expected t:fraction pairs separated by commas, e.g. 0:1,0.5:0.3,1:0; "
+                                         f"got {text!r}")
+    return points
 
 
 def strict_bool(text: str) -> bool:
@@ -50,21 +62,30 @@ def add_parser(sub):
                    help="start --workdir from a checkpoint of RUN, with RUN's configuration changed by the flags "
                         "given (e.g. --clip-norm); the network's shape cannot change")
     p.add_argument("--fork-step", type=int, default=None, help="the kept checkpoint of --fork-from to start at")
-    p.add_argument("--landscape", default=None,
-                   help="comma-separated snapshots to scan during the run: "
-                        "before_warmup,after_warmup,mid_annealing,end (or 'paper' for all four)")
+    groups = {name: p.add_argument_group(name) for name in FIELD_GROUPS}
+    group_of = {field: name for name, fields in FIELD_GROUPS.items() for field in fields}
     for f in dataclasses.fields(AnnealConfig):
-        if f.name in _SKIP:
+        where = groups[group_of[f.name]]
+        if f.name == "landscape":
+            where.add_argument("--landscape", default=None,
+                               help="comma-separated snapshots to scan during the run: "
+                                    "before_warmup,after_warmup,mid_annealing,end (or 'paper' for all four)")
             continue
         kind = _type_of(f)
         # A None default is described by the help text itself (e.g. T0: 10 for vca, 0 for vqa).
-        text = FIELD_HELP[f.name] + ("" if f.default is None else f" [default: {f.default}]")
-        if kind == "bool":
-            p.add_argument(_flag(f.name), dest=f.name, default=None, type=strict_bool,
-                           metavar="true|false", help=text)
+        default = f.default if f.default not in ((), "") else None
+        text = FIELD_HELP[f.name] + ("" if default is None else f" [default: {default}]")
+        if f.name == "schedule_points":
+            where.add_argument(_flag(f.name), dest=f.name, type=parse_schedule_points, default=None,
+                               metavar=FIELD_METAVARS[f.name], help=text.replace(" (config file only)", ""))
+        elif kind == "bool":      # --jit alone means true; --jit false also works (as in a config file)
+            where.add_argument(_flag(f.name), dest=f.name, default=None, type=strict_bool, nargs="?", const=True,
+                               metavar="true|false", help=text)
         else:
-            p.add_argument(_flag(f.name), dest=f.name, type=kind, default=None, help=text,
-                           choices=FIELD_CHOICES.get(f.name))
+            choices = FIELD_CHOICES.get(f.name)
+            metavar = None if choices else FIELD_METAVARS.get(f.name, "N" if kind is int else "X")
+            where.add_argument(_flag(f.name), dest=f.name, type=kind, default=None, help=text,
+                               choices=choices, metavar=metavar)
     p.set_defaults(func=_run, checks_before_tensorflow=True)
 
 
