@@ -229,6 +229,15 @@ def test_cli_standalone_and_errors(tmp_path, capsys):
                  "--quiet", "--crn"]) == 0
     text = capsys.readouterr().out            # human text by default: the loss range and the files written
     assert "random plane" in text and "landscape_ckpt20_2d.png" in text
+    # --out: the scan's files elsewhere (a run one cannot write to), the run untouched
+    before = sorted(p.name for p in (tmp_path / "r" / "landscape").iterdir())
+    assert main(["landscape", "--workdir", str(tmp_path / "r"), "--points", "3", "--exact", "--quiet", "--tag", "o",
+                 "--out", str(tmp_path / "elsewhere"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["file"] == str(tmp_path / "elsewhere" / "landscape_o.npz")
+    assert {"landscape_o.npz", "landscape_o_2d.png", "landscape_o_3d.png", "weights_o.npz"} <= {
+        p.name for p in (tmp_path / "elsewhere").iterdir()}
+    assert sorted(p.name for p in (tmp_path / "r" / "landscape").iterdir()) == before
     data = np.load(tmp_path / "r" / "landscape" / "landscape_ckpt20.npz")
     assert bool(data["crn"]) and float(data["T"]) == pytest.approx(1 / 6)
     for argv, message in [

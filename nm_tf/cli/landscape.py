@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from pathlib import Path
 from ..annealing.config import NORMALIZATIONS
 from ..errors import UsageError
 
@@ -41,6 +42,9 @@ def add_parser(sub):
                    help="local: this process (default); ray: the grid's chunks as Ray tasks, one merged file")
     p.add_argument("--address", default=None, help="Ray cluster address (ray backend); default: start a local Ray")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="CPUs of a local Ray (ray backend)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="write the scan's files into DIR instead of RUN/landscape/ (e.g. a run you cannot write to; "
+                        "no TensorBoard images then)")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.add_argument("--json", action="store_true", help="print one JSON object (files, loss range) instead of text")
     p.set_defaults(func=_run, checks_before_tensorflow=True)
@@ -99,6 +103,8 @@ def _run(args) -> int:
     model, cfg, step = restore_model(args.workdir, args.checkpoint, jit_compile=False)
     tag = args.tag or (f"pca_ckpt{step}" if trajectory else f"ckpt{step}")
     out = snapshot_path(args.workdir, tag)
+    if args.out is not None:
+        out = Path(args.out) / out.name
     if out.exists():
         raise FileExistsError(f"{out} exists; pass another --tag or delete it")
     T, gamma = temperature_and_field(cfg, max(step - 1, 0))
@@ -121,7 +127,7 @@ def _run(args) -> int:
         if args.span is None:
             spec = dataclasses.replace(spec, span=float(1.2 * np.abs(coords).max()) or 1.0)
     compute_snapshot(model, cfg, spec, T=T, gamma=gamma, workdir=args.workdir, tag=tag, step=step,
-                     executor=executor, directions=directions, meta=meta)
+                     executor=executor, directions=directions, meta=meta, out_dir=args.out)
 
     data = np.load(out)
     loss = data["loss"]

@@ -25,8 +25,8 @@ def add_parser(sub):
     p.add_argument("--samples", type=int, default=100_000, help="number of samples (default 100000)")
     p.add_argument("--seed", type=int, default=None,
                    help="sampling seed (default: a run's stored final samples, else 0)")
-    p.add_argument("--out", default=None, help="folder for the figures and modes.json (default: the run, "
-                                               "else ./modes)")
+    p.add_argument("--out", default=None, help="folder for the figures and modes.json (default: the run; for a "
+                                               "SavedModel ./modes-NAME-vVERSION, for a server ./modes-MODEL-served)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--symmetry", choices=("none", "kernel", "kernel+translations"), default="none",
                    help="(--workdir) sample the symmetrised p_G(s) = mean_g p(g s): g uniform in ker A "
@@ -64,7 +64,10 @@ def _run(args) -> int:
         bits, L, source, log_prob = samples_from_savedmodel(args.savedmodel, args.samples, args.seed or 0,
                                                             with_log_prob=True)
         symmetry = export_metadata(args.savedmodel).get("symmetry", "none")
-        out = args.out or "modes"
+        from pathlib import Path
+
+        version = Path(args.savedmodel).resolve()
+        out = args.out or f"modes-{version.parent.name}-v{version.name}"
     else:
         from ..client import SamplerClient, ServerError
         from ..modes.sources import samples_from_server
@@ -73,7 +76,8 @@ def _run(args) -> int:
         try:
             bits, L, source, served_log_prob = samples_from_server(client, args.model, args.samples, args.seed or 0,
                                                                    with_log_prob=True)
-            stats = run_modes(bits, L, args.out or "modes", source, J, log_prob=served_log_prob, symmetry=None)
+            stats = run_modes(bits, L, args.out or f"modes-{args.model}-served", source, J, log_prob=served_log_prob,
+                              symmetry=None)
         except ServerError as exc:
             raise UsageError(f"server error: {exc}") from None
         finally:

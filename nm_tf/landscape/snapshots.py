@@ -56,7 +56,7 @@ def snapshot_path(workdir, tag: str) -> Path:
 
 def compute_snapshot(model, cfg, spec: LandscapeSpec, *, T: float, gamma: float, workdir, tag: str,
                      step: int, evaluator=None, executor=None, images=None, directions=None,
-                     meta=None) -> Path:
+                     meta=None, out_dir=None) -> Path:
     """Scan the plane around the model's current weights and write the snapshot files.
 
     Args:
@@ -74,6 +74,8 @@ def compute_snapshot(model, cfg, spec: LandscapeSpec, *, T: float, gamma: float,
         directions: ``(delta, eta)`` weight dicts to scan instead of the random plane of ``spec.seed``
             (e.g. :func:`~nm_tf.landscape.trajectory.pca_plane`); they are stored in the snapshot's file.
         meta: extra arrays and scalars for the snapshot's file (e.g. the projected trajectory).
+        out_dir: write the files there instead of ``<run>/landscape/`` (a run that cannot be written to); the
+            TensorBoard images are then left out unless ``images`` is given.
 
     Progress lines follow the ``nm_tf`` logger's level (INFO shows them).
 
@@ -84,7 +86,10 @@ def compute_snapshot(model, cfg, spec: LandscapeSpec, *, T: float, gamma: float,
     from .evaluate import PlaneLoss
 
     workdir = Path(workdir)
-    out = snapshot_path(workdir, tag)
+    out = snapshot_path(workdir, tag) if out_dir is None else Path(out_dir) / snapshot_path(workdir, tag).name
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        images = images or (lambda paths, at: None)
     center = {k: v.numpy().astype(np.float64) for k, v in model.rnn_cell.weight_dict().items()}
     atomic_savez(out.parent / f"weights_{tag}.npz", step=int(step), T=float(T), gamma=float(gamma), **center)
     if directions is None:
@@ -100,16 +105,17 @@ def compute_snapshot(model, cfg, spec: LandscapeSpec, *, T: float, gamma: float,
     data = scan_plane(evaluator, center, delta, eta, spec, T=T, gamma=gamma, out=out, progress=progress,
                       meta={"mode": cfg.mode, "tag": tag, "step": int(step), "L": cfg.L, **extra, **(meta or {})},
                       executor=executor)
-    finish_snapshot(data, workdir, tag, step, images)
+    finish_snapshot(data, workdir, tag, step, images, stem=out.with_suffix(""))
     return out
 
 
-def finish_snapshot(data, workdir, tag: str, step: int, images=None):
+def finish_snapshot(data, workdir, tag: str, step: int, images=None, stem=None):
     """The snapshot's figures and TensorBoard images (PNGs renamed into place last)."""
     from ..annealing.rundir import RunDir
 
     images = images or (lambda paths, at: log_images(RunDir(workdir).tensorboard_run, paths, at))
-    write_figures(data, snapshot_path(workdir, tag).with_suffix(""), then=lambda paths: images(paths, step))
+    stem = snapshot_path(workdir, tag).with_suffix("") if stem is None else stem
+    write_figures(data, stem, then=lambda paths: images(paths, step))
 
 
 def snapshot_complete(workdir, tag: str) -> bool:
