@@ -35,7 +35,7 @@ def check_checkpoint(workdir, checkpoint: int) -> str:
     return kept[checkpoint]
 
 
-def restore_model(workdir, checkpoint: int | None = None, jit_compile: bool = False):
+def restore_model(workdir, checkpoint: int | None = None, jit_compile: bool = False, **overrides):
     """The run's model with the weights of checkpoint ``checkpoint`` (default: the final weights).
 
     Args:
@@ -43,6 +43,8 @@ def restore_model(workdir, checkpoint: int | None = None, jit_compile: bool = Fa
         checkpoint: training step of a kept checkpoint; None = ``model.weights.h5`` of a
             finished run, else the latest checkpoint.
         jit_compile: XLA for the model's own ``sample``/``log_prob``.
+        overrides: to the model's constructor (e.g. ``manual_backprop=False`` for a model that is never
+            differentiated).
 
     Returns:
         ``(model, cfg, step)``; ``step`` = training steps done at those weights.
@@ -54,7 +56,7 @@ def restore_model(workdir, checkpoint: int | None = None, jit_compile: bool = Fa
     workdir = Path(workdir)
     run = RunDir(workdir)
     cfg = run.config()
-    model = build_model(cfg, jit_compile=jit_compile)
+    model = build_model(cfg, jit_compile=jit_compile, **overrides)
     kept = list_checkpoints(workdir)
     weights = run.weights_path
     if checkpoint is None and weights.exists():

@@ -38,7 +38,7 @@ def load_run_model(workdir):
     """Rebuild the model of a run directory with its final (or latest) weights: ``(model, cfg)``."""
     from ..annealing.restore import restore_model
 
-    model, cfg, _ = restore_model(workdir)
+    model, cfg, _ = restore_model(workdir, manual_backprop=False)
     return model, cfg
 
 
@@ -165,7 +165,10 @@ def export_run(workdir, model_dir, name: str, version=None, xla: bool = True, sy
     run = RunDir(workdir)
     if run.exists and not run.finished and not allow_unfinished:
         raise UsageError(f"run {workdir} has not finished; pass --allow-unfinished to export its latest checkpoint")
-    model, cfg, step = restore_model(workdir)
+    # The plain forward pass: a served model is never differentiated, and the training model's pass (wrapped for
+    # the hand-written backward pass, keeping every hidden state) compiled 30 % slower at L = 16 and sampled 15 %
+    # slower without XLA (benchmarks/README.md, "The served sampler's path").
+    model, cfg, step = restore_model(workdir, manual_backprop=False)
     symmetry = cfg.symmetry if symmetry is None else symmetry
     base = Path(model_dir) / name
     base.mkdir(parents=True, exist_ok=True)
