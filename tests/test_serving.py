@@ -473,10 +473,13 @@ def test_xla_chunks_beyond_the_largest_bucket(run_dir, tmp_path):
 
 def test_graph_export_option(run_dir, tmp_path):
     r = subprocess.run([sys.executable, "-m", "nm_tf", "export", "--workdir", str(run_dir), "--model-dir",
-                        str(tmp_path), "--name", "g", "--no-xla"], capture_output=True, text=True, timeout=300)
+                        str(tmp_path), "--name", "g", "--no-xla", "--json"], capture_output=True, text=True,
+                       timeout=300)
     assert r.returncode == 0, r.stderr
     meta = json.loads((tmp_path / "g" / "1" / "assets.extra" / "nm_tf.json").read_text())
     assert meta["xla_buckets"] is None
+    out = json.loads(r.stdout)
+    assert out["version"] == 1 and out["name"] == "g" and out["path"].endswith("g/1") and out["xla_buckets"] is None
 
 
 # ------------------------------------------------------------------ versions, TF-Serving's way

@@ -20,13 +20,23 @@ def add_parser(sub):
     p.add_argument("--allow-unfinished", action="store_true",
                    help="export a run that has not finished, from its latest checkpoint (nm_tf.json records the "
                         "step and finished: false)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (path, name, version, metadata)")
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
+    import json
+
+    from ..export import export_metadata
     from ..export.savedmodel import export_run
 
     path = export_run(args.workdir, args.model_dir, args.name, args.version, xla=args.xla, symmetry=args.symmetry,
                       allow_unfinished=args.allow_unfinished)
-    print(path)
+    meta = export_metadata(path)
+    if args.json:
+        print(json.dumps({"path": str(path), "name": args.name, "version": int(path.name), **meta}))
+        return 0
+    print(f"exported {args.workdir} as model {args.name!r} version {path.name}: {path}\n"
+          f"  sampler: {'XLA-compiled in fixed batch buckets' if args.xla else 'graph'}; symmetry "
+          f"{meta.get('symmetry', 'none')}; serve it with: nm-tf serve --model-dir {args.model_dir}")
     return 0

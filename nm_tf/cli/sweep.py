@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from ..errors import UsageError
@@ -21,6 +22,7 @@ def add_parser(sub):
     p.add_argument("--address", default=None, help="Ray cluster address (ray backend); default: start a local Ray")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="parallel runs (local processes, or CPUs of a local Ray); default: the number of cores")
+    p.add_argument("--json", action="store_true", help="print one JSON object (runs, finished, failed, table)")
     p.add_argument("--max-runs", type=int, default=1000,
                    help="refuse a spec whose product of sweep lists has more runs than this (default 1000)")
     p.set_defaults(func=_run)
@@ -46,6 +48,10 @@ def _run(args) -> int:
     results = run_tasks(tasks, jobs=args.jobs, backend=args.backend, address=args.address)
     path = write_results(workdir, list(spec.sweep), tasks, results)
     failed = [r["name"] for r in results if r["status"] != "ok"]
-    print(f"{len(results) - len(failed)} of {len(results)} runs finished; table in {path}"
-          + (f"; failed: {', '.join(failed)}" if failed else ""))
+    if args.json:
+        print(json.dumps({"runs": len(results), "finished": len(results) - len(failed), "failed": failed,
+                          "table": str(path)}))
+    else:
+        print(f"{len(results) - len(failed)} of {len(results)} runs finished; table in {path}"
+              + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
