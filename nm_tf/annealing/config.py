@@ -161,6 +161,9 @@ class AnnealConfig:
         "XLA-compile the training step (true|false)")
     dtype: str = _field("float32",
         "float32 or float64 for the network")
+    flip_samples: int = _field(0,
+        "vqa: estimate the transverse-field term -Gamma sum_i psi(s^i)/psi(s) from this many sites per sample, "
+        "drawn uniformly without replacement and weighted N/K (unbiased; 0: the exact sum over all N sites)")
     flip_chunk: int = _field(4096,
         "memory budget of the vqa flip amplitudes: rows per pass (configurations x L)")
     max_bad_steps: int = _field(20,
@@ -263,6 +266,11 @@ class AnnealConfig:
         if isinstance(self.trajectory_every, bool) or self.trajectory_every < 0:
             raise UsageError(f"trajectory_every must be an integer >= 0, got {self.trajectory_every!r}")
         self.trajectory_window       # parses and checks trajectory_dense
+        v = self.flip_samples
+        if isinstance(v, bool) or v < 0 or v > self.L * self.L:
+            raise UsageError(f"flip_samples must be an integer in 0..N = {self.L * self.L}, got {v!r}")
+        if v and (self.mode != "vqa" or self.symmetry != "none"):
+            raise UsageError("flip_samples estimates VQA's transverse-field term: it needs --mode vqa and no symmetry")
         if self.T_final > self.T_start or self.gamma_final > self.gamma_start:
             raise UsageError(f"T_final ({self.T_final}) and gamma_final ({self.gamma_final}) must not exceed "
                              f"the initial T ({self.T_start}) and Gamma ({self.gamma_start})")
@@ -360,7 +368,7 @@ FIELD_GROUPS = {
     "schedule": ("warmup", "annealing_steps", "train_steps", "schedule", "schedule_points", "T_final", "gamma_final"),
     "network": ("hidden", "cell", "ordering", "init", "prob_floor", "dtype", "seed"),
     "training": ("samples", "minibatch", "optimizer", "lr", "sr_shift", "clip_norm", "local_loss",
-                 "vqa_baseline_scale", "preset", "max_bad_steps", "replicas", "jit", "flip_chunk"),
+                 "vqa_baseline_scale", "preset", "max_bad_steps", "replicas", "jit", "flip_samples", "flip_chunk"),
     "symmetry": ("symmetry", "symmetry_score_draws"),
     "landscape and trajectory": ("landscape", "landscape_points", "landscape_span", "landscape_samples",
                                  "landscape_seed", "landscape_crn", "landscape_repeats", "landscape_normalization",

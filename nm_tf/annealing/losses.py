@@ -24,7 +24,8 @@ from ..models.chunks import map_in_chunks
 from ..models.rnn import uniforms_from_seed
 from ..errors import UsageError
 
-__all__ = ["StepSpec", "local_losses", "make_train_step", "make_vca_step", "single_flip_log_probs"]
+__all__ = ["StepSpec", "local_losses", "make_train_step", "make_vca_step", "sampled_flip_log_probs",
+           "single_flip_log_probs"]
 
 DEFAULT_FLIP_CHUNK = 4096  # rows per teacher-forced pass for the N flipped configurations
 
@@ -48,8 +49,33 @@ def single_flip_log_probs(model, bits, chunk: int = DEFAULT_FLIP_CHUNK):
     return map_in_chunks(model.single_flip_log_probs, bits, int(chunk) // model.L, model.rnn_cell.compute_dtype)
 
 
+def sampled_flip_log_probs(model, bits, k: int, seed, chunk: int = DEFAULT_FLIP_CHUNK):
+    """``log p`` of ``k`` single-spin flips per configuration, at sites drawn uniformly without replacement.
+
+    Args:
+        bits: int32 ``[B, N]``; k: flips per configuration (``1 <= k <= N``); seed: int64 ``[2]`` (stateless).
+        chunk: memory budget as in :func:`single_flip_log_probs`.
+
+    Returns:
+        ``(sites int32 [B, k], log_p [B, k])``.
+
+    Each flipped configuration gets a whole teacher-forced pass (N site steps), where the exact sum's suffix
+    passes cost about N/2 per flip on average: the k flips cost ``k N`` against ``~N^2 / 2``.
+    """
+    n = model.n_sites
+    # A uniform k-subset of the sites: the k largest of N i.i.d. uniforms (tf.random has no choice without
+    # replacement for a batch of rows).
+    noise = tf.random.stateless_uniform(tf.stack([tf.shape(bits)[0], n]), seed=seed)
+    sites = tf.math.top_k(noise, k=k, sorted=False).indices                          # [B, k]
+    flipped = tf.bitwise.bitwise_xor(bits[:, None, :], tf.one_hot(sites, n, dtype=bits.dtype))  # [B, k, N]
+    lp = map_in_chunks(model.log_prob_graph, tf.reshape(flipped, [-1, n]), max(1, int(chunk) // model.L),
+                       model.rnn_cell.compute_dtype)
+    return sites, tf.reshape(lp, tf.shape(sites))
+
+
 def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,
-                 flip_chunk: int = DEFAULT_FLIP_CHUNK, penalty: float = 0.0, weights=None, flip_log_probs=None):
+                 flip_chunk: int = DEFAULT_FLIP_CHUNK, penalty: float = 0.0, weights=None, flip_log_probs=None,
+                 flip_samples: int = 0, flip_seed=None):
     """Local loss of each sample (no gradient) and its classical energy: the one estimator that
     training and every landscape use.
 
@@ -62,6 +88,9 @@ def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,
         weights: None (the model's own) or stacked weights for the flip amplitudes.
         flip_log_probs: ``[*S, N]`` log p of the single-flip neighbours when the caller has them
             (the exact landscape looks them up in its table of all states); else computed here.
+        flip_samples: 0 (the exact sum over all N flips) or ``K``: the transverse-field term from ``K`` sites per
+            sample drawn uniformly without replacement (``flip_seed``, int64 ``[2]``), weighted ``N / K``: an
+            unbiased estimate of the sum (:func:`sampled_flip_log_probs`). Own weights only (``S = [B]``).
 
     Returns:
         ``(loss_loc [*S], energy [*S])``.
@@ -72,7 +101,13 @@ def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,
     loc = e + tf.cast(T, dt) * log_p
     if penalty:
         loc = loc + tf.constant(penalty, dt) * tf.cast(tf.reduce_sum(bits, axis=-1), dt)
-    if quantum:
+    if quantum and flip_samples and flip_log_probs is None:
+        if weights is not None:
+            raise UsageError("flip_samples applies to the model's own weights (training), not stacked ones")
+        _, flipped = sampled_flip_log_probs(model, bits, flip_samples, flip_seed, flip_chunk)
+        ratio = tf.exp(0.5 * (tf.stop_gradient(flipped) - log_p[..., None]))
+        loc = loc - tf.cast(gamma, dt) * (model.n_sites / flip_samples) * tf.reduce_sum(ratio, axis=-1)
+    elif quantum:
         if flip_log_probs is not None:
             flipped = tf.stop_gradient(flip_log_probs)
         elif weights is None:
@@ -100,6 +135,7 @@ class StepSpec:
     local_loss: str = "fresh"
     baseline_scale: float = 1.0
     sr_shift: float | None = None
+    flip_samples: int = 0
 
     @classmethod
     def from_config(cls, cfg) -> "StepSpec":
@@ -108,7 +144,8 @@ class StepSpec:
         return cls(num_samples=cfg.samples, quantum=vqa, J=cfg.J, minibatch=cfg.minibatch, flip_chunk=cfg.flip_chunk,
                    penalty=cfg.penalty, group_score_draws=cfg.symmetry_score_draws, clip_norm=cfg.clip_norm,
                    local_loss=cfg.local_loss, baseline_scale=cfg.vqa_baseline_scale if vqa else 1.0,
-                   sr_shift=cfg.sr_shift if cfg.optimizer == "sr" else None)
+                   sr_shift=cfg.sr_shift if cfg.optimizer == "sr" else None,
+                   flip_samples=cfg.flip_samples if vqa else 0)
 
 
 def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strategy=None, group=None, **fields):
@@ -146,6 +183,8 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
         baseline_scale: the control variate is ``baseline_scale * mean(L_loc)`` (1: the full mean; the
             authors' VQA cost ``2 mean(log p E) - mean(E) mean(log p / 2)`` is ``2 mean((E - mean(E) / 4)
             log p)``, i.e. 1/4, times 2, which Adam does not see but for its epsilon).
+        flip_samples: 0 or ``K``: VQA's transverse-field term from ``K`` sampled flips per sample
+            (:func:`local_losses`), the sites drawn from the step's seed.
         sr_shift: None (the plain gradient) or the diagonal shift ``eps > 0`` of stochastic reconfiguration:
             each update's gradient becomes ``(S + eps I)^{-1} g`` over that update's samples
             (:mod:`.sr`); not with a symmetry group, a distribution strategy or ``baseline_scale != 1``.
@@ -165,6 +204,14 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
     flip_chunk, penalty, group_score_draws, clip_norm = spec.flip_chunk, spec.penalty, spec.group_score_draws, \
         spec.clip_norm
     local_loss, baseline_scale, sr_shift = spec.local_loss, spec.baseline_scale, spec.sr_shift
+    flip_samples = spec.flip_samples
+    if flip_samples and (group is not None or not 1 <= flip_samples <= model.n_sites):
+        raise UsageError(f"flip_samples must be in 1..N = {model.n_sites} and cannot be combined with a symmetry "
+                         f"group, got {flip_samples}")
+
+    def flip_seed(seed, k):
+        """The flipped sites' seed of update ``k``: its own stream, apart from the samples' uniforms."""
+        return tf.random.experimental.stateless_fold_in(seed, (1 << 30) + k)
     variables = model.trainable_variables
     optimizer.build(variables)
     n = float(model.n_sites)
@@ -199,7 +246,7 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
         raise UsageError("a symmetry group cannot be combined with a distribution strategy")
     # VQA without a group: the flip amplitudes reuse the hidden states of the pass that gave log p
     # (one teacher-forced pass fewer per update) when the rows fit one flip pass.
-    reuse = quantum and group is None and (minibatch or local_b) * model.L <= flip_chunk
+    reuse = quantum and group is None and not flip_samples and (minibatch or local_b) * model.L <= flip_chunk
     if group is None:
         draw = lambda b, seed: model.sample_graph(b, seed)[0]  # noqa: E731
     else:
@@ -278,7 +325,9 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
             else:
                 bits, log_p, score, flipped = taped_pass(local_b, uniforms=u)
             loc, e = local_losses(model, bits, log_p, T, gamma, quantum=quantum, J=J,
-                                  flip_chunk=flip_chunk, penalty=penalty, flip_log_probs=flipped)
+                                  flip_chunk=flip_chunk, penalty=penalty, flip_log_probs=flipped,
+                                  flip_samples=flip_samples,
+                                  flip_seed=flip_seed(seed, ctx.replica_id_in_sync_group if strategy else 0))
             sums = sums_of(loc, e, log_p)
             if strategy is not None:
                 sums = ctx.all_reduce(tf.distribute.ReduceOp.SUM, sums)
@@ -307,7 +356,8 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
                 else:
                     _, lp, score, flipped = taped_pass(minibatch, bits=part)
                 loc_k, e_k = local_losses(model, part, lp, T, gamma, quantum=quantum, J=J,
-                                          flip_chunk=flip_chunk, penalty=penalty, flip_log_probs=flipped)
+                                          flip_chunk=flip_chunk, penalty=penalty, flip_log_probs=flipped,
+                                          flip_samples=flip_samples, flip_seed=flip_seed(seed, k))
                 surrogate = tf.reduce_mean((loc_k - scale * tf.reduce_mean(loc_k)) * score)
             g, f = apply(gradient(tape, surrogate, part, loc_k), tf.reduce_mean(loc_k))
             sums += sums_of(loc_k, e_k, lp)
@@ -321,11 +371,12 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
         # The sampling pass (untaped); with ``reuse``, VQA's flips come from its hidden states, else
         # local_losses computes them in chunked passes.
         u = uniforms_from_seed([model.L, model.L, num_samples], seed, dt)
-        bits, log_p, _, flipped = taped_pass(num_samples, uniforms=u,
-                                             reuse=quantum and num_samples * model.L <= flip_chunk)
+        reuse_here = quantum and not flip_samples and num_samples * model.L <= flip_chunk
+        bits, log_p, _, flipped = taped_pass(num_samples, uniforms=u, reuse=reuse_here)
         log_p = tf.stop_gradient(log_p)
         loc, e = local_losses(model, bits, log_p, T, gamma, quantum=quantum, J=J, flip_chunk=flip_chunk,
-                              penalty=penalty, flip_log_probs=flipped)
+                              penalty=penalty, flip_log_probs=flipped, flip_samples=flip_samples,
+                              flip_seed=flip_seed(seed, 0))
         sums = sums_of(loc, e, log_p)
         gnorm, finite = tf.constant(0.0, dt), tf.constant(True)
         for k in range(num_samples // minibatch):
