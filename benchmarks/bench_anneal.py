@@ -24,8 +24,10 @@ def main():
     ap.add_argument("--replicas", type=int, default=1, help="MirroredStrategy replicas (logical CPUs when no GPU)")
     ap.add_argument("--symmetry", default="none", help="train the symmetrised p_G: none, kernel, kernel+translations")
     ap.add_argument("--group-score-draws", type=int, default=0, help="images per sample for the score of p_G (0: exact)")
-    ap.add_argument("--cell", default="vanilla", help="vanilla (hand-written backward pass), gru or triangle (autodiff)")
+    ap.add_argument("--cell", default="vanilla", help="vanilla, triangle (both: hand-written backward pass) or gru")
     ap.add_argument("--ordering", default="zigzag", help="zigzag, raster or raster-wrap")
+    ap.add_argument("--autodiff", action="store_true",
+                    help="TensorFlow's autodiff instead of the hand-written backward pass (vanilla and triangle)")
     args = ap.parse_args()
 
     from nm_tf.runtime import configure_threads
@@ -44,7 +46,7 @@ def main():
     device = ", ".join(d.name for d in tf.config.list_logical_devices())
     print(f"N_s={args.samples}, N_b={args.minibatch}, d_h=40, XLA, device {device}, {os.cpu_count()} cores, "
           f"intra-op threads {args.threads}, replicas {args.replicas}, symmetry {args.symmetry}, cell {args.cell}, "
-          f"ordering {args.ordering}")
+          f"ordering {args.ordering}, {'autodiff' if args.autodiff else 'hand-written backward pass'}")
     print("\n| mode | L | flips per sample | ms / step | compile (s) | Table I protocol (51 000 steps) |")
     print("|---|---|---|---|---|---|")
     for case in args.cases.split(","):
@@ -52,7 +54,8 @@ def main():
         L, k = int(L), int(k[0]) if k else 0
         scope = strategy.scope() if strategy else contextlib.nullcontext()
         with scope:
-            model = NewmanMooreRNN(L, seed=0, jit_compile=strategy is None, cell=args.cell, ordering=args.ordering)
+            model = NewmanMooreRNN(L, seed=0, jit_compile=strategy is None, cell=args.cell, ordering=args.ordering,
+                                   manual_backprop=not args.autodiff)
             group = SymmetryGroup(L, args.symmetry) if args.symmetry != "none" else None
             step = make_train_step(model, keras.optimizers.Adam(1e-4), args.samples, quantum=mode == "vqa",
                                    minibatch=args.minibatch, strategy=strategy, jit_compile=strategy is None,

@@ -1,4 +1,4 @@
-"""Hand-written backward pass of ``log p`` for the vanilla ELU 2D RNN.
+"""Hand-written backward pass of ``log p`` for the vanilla ELU 2D RNN and the triangle cell.
 
 Why: the autodiff gradient of the row loop cost ~3x the forward pass under XLA
 (accumulators and several tiny kernels per site). The bits are constants
@@ -10,7 +10,8 @@ Why: the autodiff gradient of the row loop cost ~3x the forward pass under XLA
   ``dh = dz u + dpre_next W_hh^T + dpre_below W_vh^T`` and
   ``dpre = dh * ELU'(pre)`` with ``ELU'(pre) = 1 if h > 0 else h + 1``; the
   row-below term is one matmul per row; with ``raster-wrap`` the last site of a row also
-  feeds the first site of the next row through ``W_hh``;
+  feeds the first site of the next row through ``W_hh``; the triangle cell's site also feeds the site
+  below and to the left through ``W_rh`` (it is that site's up-right parent), one more matmul per row;
 * the weight gradients as bulk contractions over all sites at the end.
 
 Shapes: ``hs [L, L, B, d]`` and ``bits [L, L, B]`` in visiting order (row, step).
@@ -36,15 +37,22 @@ def _shift_right(x, wrap: bool):
     return tf.reshape(flat, shape)
 
 
+def _upright_shift(row: int, reverse: bool) -> int:
+    """The ``tf.roll`` shift that aligns row ``row``'s up-right parents with its steps (as
+    :meth:`~nm_tf.models.rnn.NewmanMooreRNN._upright`)."""
+    return 2 * (row % 2) - 1 if reverse else -1
+
+
 def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse: bool, wrap: bool = False,
-                   floor: float = 0.0):
+                   floor: float = 0.0, triangle: bool = False):
     """Gradients of ``sum_b upstream_b log p_b`` with respect to the vanilla cell's weights.
 
     Args:
         hs: hidden states ``[L, L, B, d]`` in visiting order.
         bits: float bits ``[L, L, B]`` in visiting order.
         upstream: ``[B]`` gradient flowing into ``log p``.
-        kernel: ``[2 (d + 2), d]`` (rows ``[h_horiz, s_horiz, h_up, s_up]``).
+        kernel: ``[2 (d + 2), d]`` (rows ``[h_horiz, s_horiz, h_up, s_up]``), or ``[3 (d + 2), d]`` with
+            ``triangle`` (then ``[h_upright, s_upright]`` follow).
         out_kernel: ``[d, 2]``; out_bias: ``[2]``.
         reverse: zigzag ordering (each row visited opposite to the one before).
         wrap: raster-wrap ordering (a row's first site sees the previous row's last site).
@@ -64,13 +72,20 @@ def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse:
 
     w_hh_t = tf.transpose(kernel[:d])
     w_vh_t = tf.transpose(kernel[d + 2:2 * d + 2])
+    w_rh_t = tf.transpose(kernel[2 * d + 4:3 * d + 4]) if triangle else None
     elu_grad = tf.where(hs > 0, tf.ones_like(hs), hs + 1.0)
     dz_u = dz[..., None] * u                                                 # [L, L, B, d]
 
     def body(k, below_next, out):
         y = L - 1 - k
         # Row y+1's site at step j sits below row y's site at step L-1-j (zigzag) or j (raster).
-        below = tf.einsum("jbd,de->jbe", below_next[::-1] if reverse else below_next, w_vh_t)
+        aligned = tf.einsum("jbd,de->jbe", below_next, w_vh_t)
+        if triangle:
+            # row y+1's step j saw aligned[j - s] as its up-right parent (s: that row's roll), so the gradient
+            # of aligned[i] collects step i + s's: a roll by -s.
+            s = (2 * ((y + 1) % 2) - 1) if reverse else -1
+            aligned += tf.roll(tf.einsum("jbd,de->jbe", below_next, w_rh_t), shift=-s, axis=0)
+        below = aligned[::-1] if reverse else aligned
         direct = tf.gather(dz_u, y) + below
         grad_elu = tf.gather(elu_grad, y)
         dpre, rows = None, [None] * L
@@ -96,9 +111,12 @@ def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse:
     above_h = hs[:-1, ::-1] if reverse else hs[:-1]
     above_oh = onehot[:-1, ::-1] if reverse else onehot[:-1]
     pad_row = [[1, 0]] + [[0, 0]] * 3
-    x = tf.concat([_shift_right(hs, wrap), _shift_right(onehot, wrap), tf.pad(above_h, pad_row),
-                   tf.pad(above_oh, pad_row)],
-                  axis=-1)                                                   # [L, L, B, 2 (d + 2)]
+    parts = [_shift_right(hs, wrap), _shift_right(onehot, wrap), tf.pad(above_h, pad_row), tf.pad(above_oh, pad_row)]
+    if triangle:          # each row's up-right parents, aligned as the forward pass aligned them
+        ur_h = tf.stack([tf.roll(above_h[r - 1], shift=_upright_shift(r, reverse), axis=0) for r in range(1, L)])
+        ur_oh = tf.stack([tf.roll(above_oh[r - 1], shift=_upright_shift(r, reverse), axis=0) for r in range(1, L)])
+        parts += [tf.pad(ur_h, pad_row), tf.pad(ur_oh, pad_row)]
+    x = tf.concat(parts, axis=-1)                                            # [L, L, B, (2 or 3) (d + 2)]
     d_kernel = tf.einsum("yjbk,yjbd->kd", x, dpre)
     d_bias = tf.reduce_sum(dpre, axis=[0, 1, 2])
     return d_kernel, d_bias, d_out_kernel, d_out_bias

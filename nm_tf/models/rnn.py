@@ -88,14 +88,14 @@ class NewmanMooreRNN(keras.Model):
         L: linear size.
         hidden: hidden size ``d_h`` (Table I: 40).
         cell: ``"vanilla"`` (ELU, the paper's), ``"gru"`` or ``"triangle"`` (also sees the site up and to the
-            right, the triangle's second parent; gradients by autodiff).
+            right, the triangle's second parent).
         ordering: ``"zigzag"`` (the paper's), ``"raster"`` or ``"raster-wrap"`` (the authors' code: raster,
             with the previous row's last site as the horizontal input of a row's first site).
         seed: seed of the weight initialisation.
         jit_compile: compile ``sample``/``log_prob`` with XLA.
         dtype: ``"float32"`` (default) or ``"float64"``.
-        manual_backprop: differentiate ``log p`` of the vanilla cell with the hand-written
-            backward pass of :mod:`nm_tf.models.backprop` (False: TensorFlow autodiff).
+        manual_backprop: differentiate ``log p`` of the vanilla and triangle cells with the hand-written
+            backward pass of :mod:`nm_tf.models.backprop` (False: TensorFlow autodiff; the gated cell always uses it).
         init: weight initialisation, ``"glorot"`` (ours) or ``"authors"`` (:data:`~nm_tf.models.cell.INITS`).
         prob_floor: ``0`` (default) or a small ``eps > 0``: every conditional becomes
             ``(p + eps) / (1 + 2 eps)`` (the authors' ``softmax + 1e-8``, renormalised).
@@ -177,9 +177,9 @@ class NewmanMooreRNN(keras.Model):
 
         Gradients of ``log_prob`` with respect to the model's own weights come from the
         hand-written backward pass (:mod:`.backprop`) when ``manual_backprop`` is set and the
-        cell is vanilla, and from TensorFlow's autodiff otherwise (explicit ``weights``, GRU).
+        cell is vanilla or triangle, and from TensorFlow's autodiff otherwise (explicit ``weights``, GRU).
         """
-        if weights is None and self.manual_backprop and self.rnn_cell.cell == "vanilla":
+        if weights is None and self.manual_backprop and self.rnn_cell.cell in ("vanilla", "triangle"):
             out = self._scan_manual_backprop(batch, uniforms, given)
             return out if keep else out[:2]
         out = self._scan_loop(batch, uniforms, given, weights, batched=weights is not None, keep=keep)
@@ -202,7 +202,7 @@ class NewmanMooreRNN(keras.Model):
 
             def grad(d_bits, d_log_p, d_hs, d_step_bits):   # hs and step_bits are returned without gradient
                 return log_prob_grads(hs, step_bits, d_log_p, kernel, out_kernel, out_bias, reverse=reverse,
-                                      wrap=self._wrap_rows, floor=self.prob_floor)
+                                      wrap=self._wrap_rows, floor=self.prob_floor, triangle=self._triangle)
 
             return (bits, log_p, tf.stop_gradient(hs), tf.stop_gradient(step_bits)), grad
 
