@@ -59,9 +59,11 @@ def test_curvature_cli(tmp_path):
     from nm_tf.annealing.config import AnnealConfig
     from nm_tf.annealing.driver import anneal
 
+    from nm_tf.workflow import run_anneal
+
     wd = tmp_path / "r"
-    anneal(AnnealConfig(L=2, warmup=4, annealing_steps=4, train_steps=1, hidden=4, samples=10, final_samples=20,
-                        jit=False), wd)
+    run_anneal(AnnealConfig(L=2, warmup=4, annealing_steps=4, train_steps=1, hidden=4, samples=10, final_samples=20,
+                            jit=False, landscape=("end",), landscape_points=2), wd)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     run = lambda *a: subprocess.run([sys.executable, "-m", "nm_tf", "curvature", "--workdir", str(wd), *a],  # noqa: E731
                                     capture_output=True, text=True, timeout=300, env=env)
@@ -73,3 +75,11 @@ def test_curvature_cli(tmp_path):
     assert out["samples"] == "exact" and out["n_params"] == 2 * 6 * 4 + 4 + 8 + 2
     r = run("--top", "100000")
     assert r.returncode == 2 and "--top must be" in r.stderr and "Traceback" not in r.stderr
+    # at a landscape snapshot's weights: the end snapshot holds the final weights
+    r = run("--snapshot", "end", "--exact", "--top", "2", "--bottom", "2", "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    at_end = json.loads(r.stdout)
+    np.testing.assert_allclose(at_end["top"] + at_end["bottom"], out["top"] + out["bottom"], rtol=1e-6)
+    assert at_end["step"] == out["step"] and at_end["T"] == out["T"]
+    r = run("--snapshot", "mid")
+    assert r.returncode == 2 and "no snapshot 'mid'" in r.stderr

@@ -27,6 +27,9 @@ def add_parser(sub):
                         "checkpoint: rows appended to RUN/trajectory/curvature_trajectory.csv (resumable)")
     p.add_argument("--window", default=None, metavar="LOW:HIGH",
                    help="with --trajectory: only the points whose T (vca) or Gamma (vqa) is in [LOW, HIGH]")
+    p.add_argument("--snapshot", default=None, metavar="TAG",
+                   help="at the weights of a landscape snapshot of the run (RUN/landscape/weights_TAG.npz, e.g. "
+                        "end or mid_annealing) and its T and Gamma, instead of a checkpoint")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run, checks_before_tensorflow=True)
 
@@ -46,6 +49,18 @@ def _run(args) -> int:
         raise UsageError("--window selects trajectory points: it needs --trajectory")
     if args.checkpoint is not None:
         check_checkpoint(args.workdir, args.checkpoint)
+    snapshot = None
+    if args.snapshot is not None:
+        if args.checkpoint is not None:
+            raise UsageError("--snapshot and --checkpoint both choose the weights: give one")
+        path = RunDir(args.workdir).landscape_file(args.snapshot).with_name(f"weights_{args.snapshot}.npz")
+        if not path.exists():
+            raise UsageError(f"{args.workdir} has no snapshot {args.snapshot!r} ({path.name} is missing); its "
+                             f"snapshots are the run's landscape tags (--landscape)")
+        import numpy as np
+
+        with np.load(path) as f:
+            snapshot = {k: f[k] for k in f.files}
     from . import start_tensorflow
 
     start_tensorflow(args)
@@ -55,6 +70,10 @@ def _run(args) -> int:
 
     model, cfg, step = restore_model(args.workdir, args.checkpoint)
     T, gamma = temperature_and_field(cfg, max(step - 1, 0))
+    if snapshot is not None:        # the snapshot's own weights, step, T and Gamma
+        for name, var in model.rnn_cell.weight_dict().items():
+            var.assign(snapshot[name])
+        step, T, gamma = int(snapshot["step"]), float(snapshot["T"]), float(snapshot["gamma"])
     problem = CurvatureProblem(model, quantum=cfg.mode == "vqa", T=T, gamma=gamma, J=cfg.J, exact=args.exact,
                                samples=args.samples, seed=args.seed)
     result = hessian_extremes(problem, top=args.top, bottom=args.bottom, seed=args.seed)
