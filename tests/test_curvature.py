@@ -57,7 +57,6 @@ def test_sampled_hessian_is_unbiased():
 
 def test_curvature_cli(tmp_path):
     from nm_tf.annealing.config import AnnealConfig
-    from nm_tf.annealing.driver import anneal
 
     from nm_tf.workflow import run_anneal
 
