@@ -1,0 +1,43 @@
+"""K networks in one compiled step: member k follows the single run of seed k."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nm_tf.annealing.ensemble import EnsembleStep, stack_weights
+from nm_tf.annealing.losses import StepSpec, make_train_step
+from nm_tf.models import NewmanMooreRNN
+
+L, SEEDS, STEPS = 3, (0, 1, 2), 50
+
+
+def _schedule(s):
+    return (1.5 * (1 - s / STEPS), 0.0)
+
+
+@pytest.mark.parametrize("quantum,minibatch", [(False, None), (False, 10),
+                                               pytest.param(True, 10, marks=pytest.mark.slow)])
+def test_each_member_follows_the_single_run_of_its_seed(quantum, minibatch):
+    spec = StepSpec(num_samples=20, quantum=quantum, minibatch=minibatch)
+    build = lambda seed: NewmanMooreRNN(L, hidden=8, seed=seed, jit_compile=False)  # noqa: E731
+    singles = []
+    for seed in SEEDS:
+        m = build(seed)
+        step = make_train_step(m, tf.keras.optimizers.Adam(3e-3), spec, jit_compile=False)
+        losses = []
+        for s in range(STEPS):
+            T, g = _schedule(s) if not quantum else (0.0, 1.5 * (1 - s / STEPS))
+            losses.append(float(step(tf.constant([seed, s], tf.int64), tf.constant(T), tf.constant(g))["loss"]))
+        singles.append((losses, m))
+    ens = EnsembleStep(build(0), SEEDS, spec, stack_weights([build(s) for s in SEEDS]), 3e-3, jit_compile=False)
+    got = []
+    for s in range(STEPS):
+        T, g = _schedule(s) if not quantum else (0.0, 1.5 * (1 - s / STEPS))
+        out = ens(s, T, g)
+        assert out["finite"].all() and out["loss"].shape == (len(SEEDS),)
+        got.append(out["loss"])
+    got = np.array(got).T                                            # [K, steps]
+    for k, (losses, m) in enumerate(singles):
+        np.testing.assert_allclose(got[k], losses, rtol=1e-5, atol=1e-6)
+        for name, v in ens.member_weights(k).items():                  # and the weights they end with
+            np.testing.assert_allclose(v.numpy(), m.rnn_cell.weight_dict()[name].numpy(), rtol=1e-4, atol=1e-5)
