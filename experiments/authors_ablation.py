@@ -26,7 +26,7 @@ authors looked at their last 100 training samples). Writes authors_ablation.csv,
 import math
 
 import numpy as np
-from common import Experiment, figure, parser
+from common import Experiment, choose_groups, figure, parser, seed_of
 from nm_tf.annealing.config import PRESETS
 
 SEEDS = 5
@@ -90,18 +90,13 @@ def measure(task, L):
 
 
 def main():
-    p = parser(__doc__)
-    p.add_argument("--groups", default=None, help="comma-separated groups to run (default: all)")
-    args = p.parse_args()
+    args = parser(__doc__, groups=True).parse_args()
     ex = Experiment(args, "authors_ablation")
     table = groups(ex)
-    chosen = list(table) if not args.groups else args.groups.split(",")
-    unknown = set(chosen) - set(table)
-    if unknown:
-        raise SystemExit(f"unknown groups {sorted(unknown)}; choose from {', '.join(table)}")
+    chosen = choose_groups(table, args.groups)
     entries = [(g, m, L, t) for g in chosen for (m, L, t) in table[g]]
     # seed-major order across the chosen groups
-    entries.sort(key=lambda e: (e[2] != 6 or e[1] != "vca", int(e[3].name.rsplit("_s", 1)[1]), chosen.index(e[0])))
+    entries.sort(key=lambda e: (e[2] != 6 or e[1] != "vca", seed_of(e[3]), chosen.index(e[0])))
     summaries = ex.run_all([e[3] for e in entries], partial_ok=True)
     rows = []
     for group, mode, L, task in entries:
@@ -109,7 +104,7 @@ def main():
             continue
         s = summaries[task.name]
         m = measure(task, L)
-        rows.append([group, mode, L, int(task.name.rsplit("_s", 1)[1]), int(bool(s["ground_state_in_final_sample"])),
+        rows.append([group, mode, L, seed_of(task), int(bool(s["ground_state_in_final_sample"])),
                      m["ground_state_fraction"], m["distinct"], m["degeneracy"], m["effective"], m["trivial_share"],
                      m["top_share_100"], m["top_share_1e5"], s["wall_seconds"]])
         print(f"{task.name:>28}: fraction {m['ground_state_fraction']:.4f}, {m['distinct']}/{m['degeneracy']} ground "

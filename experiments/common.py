@@ -50,8 +50,26 @@ logging.getLogger("nm_tf").addHandler(_handler)
 logging.getLogger("nm_tf").setLevel(logging.INFO)
 
 
-def parser(doc: str) -> argparse.ArgumentParser:
+def choose_groups(table: dict, text: str | None, later=()) -> list:
+    """The groups of a ``--groups a,b`` flag (all of ``table`` without it), in the order given; ``later`` names groups
+    that exist but cannot run yet (they are accepted and left out). Exits with one line on an unknown name."""
+    chosen = list(table) if not text else text.split(",")
+    unknown = set(chosen) - set(table) - set(later)
+    if unknown:
+        raise SystemExit(f"unknown groups {sorted(unknown)}; choose from {', '.join(list(table) + list(later))}")
+    return chosen
+
+
+def seed_of(task) -> int:
+    """The seed of a task named ``..._s<seed>``."""
+    return int(task.name.rsplit("_s", 1)[1])
+
+
+def parser(doc: str, groups: bool = False) -> argparse.ArgumentParser:
+    """The flags every script takes; ``groups``: also ``--groups a,b`` (the script's groups of runs)."""
     p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    if groups:
+        p.add_argument("--groups", default=None, help="comma-separated groups of runs (default: all)")
     p.add_argument("--preset", choices=("quick", "paper"), default="quick",
                    help="quick: minutes on 2 cores; paper: Table I (default quick)")
     p.add_argument("--out", default=None, help="output folder (default results/<preset>); runs in OUT/runs/")

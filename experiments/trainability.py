@@ -33,7 +33,7 @@ import math
 import sys
 
 import numpy as np
-from common import Experiment, figure, parser
+from common import Experiment, choose_groups, figure, parser
 
 SR_LRS = (0.01, 0.03, 0.1, 0.3)
 SR_PILOT_SEED = 100
@@ -116,18 +116,12 @@ def run_curvature(ex, task, mode):
 
 
 def main():
-    p = parser(__doc__)
-    p.add_argument("--groups", default=None, help="comma-separated groups (default: all whose runs can be made)")
-    args = p.parse_args()
+    args = parser(__doc__, groups=True).parse_args()
     ex = Experiment(args, "trainability")
     sr_lr = pilot_choice(ex)
     table = groups(ex, sr_lr)
     table["smoothness"] = []
-    chosen = list(table) if not args.groups else args.groups.split(",")
-    unknown = set(chosen) - set(table) - {"sr_vca6", "sr_vca16", "sr_vqa5"}
-    if unknown:
-        raise SystemExit(f"unknown groups {sorted(unknown)}; choose from {', '.join(table)}, sr_vca6, sr_vca16, "
-                         f"sr_vqa5")
+    chosen = choose_groups(table, args.groups, later=("sr_vca6", "sr_vca16", "sr_vqa5"))
     waiting = [g for g in chosen if g not in table]
     if waiting:
         print(f"{', '.join(waiting)} wait for the sr_pilot group's four runs (the lr is chosen from them)", flush=True)

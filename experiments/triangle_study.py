@@ -25,7 +25,7 @@ Writes triangle.csv, triangle_summary.csv and triangle.{png,pdf}.
 import math
 
 import numpy as np
-from common import Experiment, figure, parser
+from common import Experiment, choose_groups, figure, parser, seed_of
 
 SAMPLES = 100_000
 SIZES = {"paper": ({6: 5, 7: 5, 12: 3}, {6: 3}),    # (VCA {L: seeds}, VQA {L: seeds})
@@ -77,17 +77,12 @@ HEADER = ["group", "mode", "L", "seed", "success", "ground_state_fraction", "dis
 
 
 def main():
-    p = parser(__doc__)
-    p.add_argument("--groups", default=None, help="comma-separated groups to run (default: all)")
-    args = p.parse_args()
+    args = parser(__doc__, groups=True).parse_args()
     ex = Experiment(args, "triangle")
     table = groups(ex)
-    chosen = list(table) if not args.groups else args.groups.split(",")
-    unknown = set(chosen) - set(table)
-    if unknown:
-        raise SystemExit(f"unknown groups {sorted(unknown)}; choose from {', '.join(table)}")
+    chosen = choose_groups(table, args.groups)
     entries = [(g, m, L, t) for g in chosen for (m, L, t) in table[g]]
-    entries.sort(key=lambda e: (e[1] == "vqa", e[2], int(e[3].name.rsplit("_s", 1)[1]), chosen.index(e[0])))
+    entries.sort(key=lambda e: (e[1] == "vqa", e[2], seed_of(e[3]), chosen.index(e[0])))
     summaries = ex.run_all([e[3] for e in entries], partial_ok=True)
     rows = []
     for group, mode, L, task in entries:
@@ -97,7 +92,7 @@ def main():
         cfg = ex.rundir(task.name).config()
         steps = cfg.warmup + cfg.annealing_steps * cfg.train_steps
         m = measure(task, L)
-        rows.append([group, mode, L, int(task.name.rsplit("_s", 1)[1]), int(bool(s["ground_state_in_final_sample"])),
+        rows.append([group, mode, L, seed_of(task), int(bool(s["ground_state_in_final_sample"])),
                      m["ground_state_fraction"], m["distinct"], m["degeneracy"], m["effective"], m["kl"],
                      m["p_value"], m["trivial_share"], m["min_p"], m["rule_broken"], m["first_row_only"],
                      s["wall_seconds"], 1000 * s["wall_seconds"] / steps])
