@@ -41,3 +41,24 @@ def test_each_member_follows_the_single_run_of_its_seed(quantum, minibatch):
         np.testing.assert_allclose(got[k], losses, rtol=1e-5, atol=1e-6)
         for name, v in ens.member_weights(k).items():                  # and the weights they end with
             np.testing.assert_allclose(v.numpy(), m.rnn_cell.weight_dict()[name].numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell,ordering", [("vanilla", "zigzag"), ("vanilla", "raster-wrap"), ("triangle", "zigzag")])
+def test_hand_written_backward_pass_over_stacked_weights_equals_autodiff(cell, ordering):
+    members = [NewmanMooreRNN(4, hidden=5, seed=s, cell=cell, ordering=ordering, dtype="float64", jit_compile=False)
+               for s in (0, 1, 2)]
+    m = members[0]
+    stacked = {k: tf.Variable(v) for k, v in stack_weights(members).items()}
+    upstream = tf.constant(np.random.default_rng(0).normal(size=(3, 7)))
+    from nm_tf.models.rnn import uniforms_from_seed
+
+    u = tf.stack([uniforms_from_seed([4, 4, 7], [s, 3], tf.float64) for s in range(3)], axis=2)
+    grads = []
+    for hand in (True, False):
+        with tf.GradientTape() as tape:
+            bits, lp = m.scan(7, uniforms=u, weights=dict(stacked), stacked_backprop=hand)
+            total = tf.reduce_sum(upstream * lp)
+        grads.append(tape.gradient(total, list(stacked.values())))
+    for a, b in zip(*grads):
+        assert np.abs(b.numpy()).max() > 0
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)

@@ -91,17 +91,17 @@ class EnsembleStep:
         ground_below = tf.constant(ground_state_energy(m.L, spec.J) + GROUND_STATE_TOLERANCE * spec.J, dt)
         bits = None
         if spec.minibatch:            # drawn once at the step's starting weights (Table I's order)
-            bits = m.scan(n, uniforms=self._uniforms(s, n), weights=dict(w))[0]      # [K, n, N]
+            bits = m.scan(n, uniforms=self._uniforms(s, n), weights=dict(w))[0]      # [K, n, N] (no gradient)
         sums = tf.zeros([5, self.K], dt)
         gnorm = tf.zeros([self.K], dt)
         finite = tf.ones([self.K], tf.bool)
         for k in range(n // nb):
             with tf.GradientTape() as tape:
                 if bits is None:
-                    part, lp = m.scan(n, uniforms=self._uniforms(s, n), weights=dict(w))
+                    part, lp = m.scan(n, uniforms=self._uniforms(s, n), weights=dict(w), stacked_backprop=True)
                 else:
                     part = bits[:, k * nb:(k + 1) * nb]
-                    lp = m.scan(nb, given=m.sites_to_steps(part), weights=dict(w))[1]     # [K, nb]
+                    lp = m.scan(nb, given=m.sites_to_steps(part), weights=dict(w), stacked_backprop=True)[1]
                 loc, e = local_losses(m, part, lp, T, gamma, quantum=spec.quantum, J=spec.J,
                                       flip_chunk=spec.flip_chunk, penalty=spec.penalty, weights=dict(w))
                 per_member = tf.reduce_mean((loc - tf.reduce_mean(loc, axis=1, keepdims=True)) * lp, axis=1)

@@ -58,33 +58,54 @@ def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse:
         wrap: raster-wrap ordering (a row's first site sees the previous row's last site).
         floor: the model's probability floor (:func:`~.cell.prob_of_one`).
 
+    Stacked weights (an ensemble, :mod:`nm_tf.annealing.ensemble`): a leading point axis ``P`` on the weights
+    (``kernel [P, rows, d]``, ``out_kernel [P, d, 2]``, ``out_bias [P, 1, 2]``), on the states
+    (``hs [L, L, P, B, d]``, ``bits [L, L, P, B]``) and on ``upstream [P, B]``; the gradients then carry it too
+    (biases ``[P, 1, d]``, ``[P, 1, 2]``): the same recurrences, one more batch axis.
+
     Returns:
         ``(d_kernel, d_bias, d_out_kernel, d_out_bias)``.
     """
     L, d = hs.shape[0], hs.shape[-1]
-    u, c = bit_logit_weights(out_kernel, out_bias)
-    z = tf.tensordot(hs, u, 1) + c
-    dz = upstream * d_bit_log_prob_dz(z, bits, floor)                        # [L, L, B]
-    d_u = tf.einsum("yjb,yjbd->d", dz, hs)
-    dz_sum = tf.reduce_sum(dz)
-    d_out_kernel = tf.stack([-d_u, d_u], axis=1)
-    d_out_bias = tf.stack([-dz_sum, dz_sum])
+    stacked = len(kernel.shape) == 3
+    if stacked:
+        u, c = out_kernel[..., 1] - out_kernel[..., 0], out_bias[..., 1] - out_bias[..., 0]      # [P, d], [P, 1]
+        z = tf.einsum("yjpbd,pd->yjpb", hs, u) + c
+    else:
+        u, c = bit_logit_weights(out_kernel, out_bias)
+        z = tf.tensordot(hs, u, 1) + c
+    dz = upstream * d_bit_log_prob_dz(z, bits, floor)                        # [L, L, (P,) B]
+    if stacked:
+        d_u = tf.einsum("yjpb,yjpbd->pd", dz, hs)
+        dz_sum = tf.reduce_sum(dz, axis=[0, 1, 3])
+        d_out_kernel = tf.stack([-d_u, d_u], axis=-1)
+        d_out_bias = tf.stack([-dz_sum, dz_sum], axis=-1)[:, None, :]
+    else:
+        d_u = tf.einsum("yjb,yjbd->d", dz, hs)
+        dz_sum = tf.reduce_sum(dz)
+        d_out_kernel = tf.stack([-d_u, d_u], axis=1)
+        d_out_bias = tf.stack([-dz_sum, dz_sum])
 
-    w_hh_t = tf.transpose(kernel[:d])
-    w_vh_t = tf.transpose(kernel[d + 2:2 * d + 2])
-    w_rh_t = tf.transpose(kernel[2 * d + 4:3 * d + 4]) if triangle else None
+    transpose = tf.linalg.matrix_transpose
+    w_hh_t = transpose(kernel[..., :d, :])
+    w_vh_t = transpose(kernel[..., d + 2:2 * d + 2, :])
+    w_rh_t = transpose(kernel[..., 2 * d + 4:3 * d + 4, :]) if triangle else None
     elu_grad = tf.where(hs > 0, tf.ones_like(hs), hs + 1.0)
-    dz_u = dz[..., None] * u                                                 # [L, L, B, d]
+    dz_u = dz[..., None] * (u[:, None, :] if stacked else u)                # [L, L, (P,) B, d]
+
+    def right(x, w):
+        """``x [steps, (P,) B, d] @ w [(P,) d, e]``."""
+        return tf.einsum("jpbd,pde->jpbe", x, w) if stacked else tf.einsum("jbd,de->jbe", x, w)
 
     def body(k, below_next, out):
         y = L - 1 - k
         # Row y+1's site at step j sits below row y's site at step L-1-j (zigzag) or j (raster).
-        aligned = tf.einsum("jbd,de->jbe", below_next, w_vh_t)
+        aligned = right(below_next, w_vh_t)
         if triangle:
             # row y+1's step j saw aligned[j - s] as its up-right parent (s: that row's roll), so the gradient
             # of aligned[i] collects step i + s's: a roll by -s.
             s = (2 * ((y + 1) % 2) - 1) if reverse else -1
-            aligned += tf.roll(tf.einsum("jbd,de->jbe", below_next, w_rh_t), shift=-s, axis=0)
+            aligned += tf.roll(right(below_next, w_rh_t), shift=-s, axis=0)
         below = aligned[::-1] if reverse else aligned
         direct = tf.gather(dz_u, y) + below
         grad_elu = tf.gather(elu_grad, y)
@@ -110,13 +131,17 @@ def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse:
     onehot = tf.stack([1.0 - bits, bits], axis=-1)
     above_h = hs[:-1, ::-1] if reverse else hs[:-1]
     above_oh = onehot[:-1, ::-1] if reverse else onehot[:-1]
-    pad_row = [[1, 0]] + [[0, 0]] * 3
+    pad_row = [[1, 0]] + [[0, 0]] * (len(hs.shape) - 1)
     parts = [_shift_right(hs, wrap), _shift_right(onehot, wrap), tf.pad(above_h, pad_row), tf.pad(above_oh, pad_row)]
     if triangle:          # each row's up-right parents, aligned as the forward pass aligned them
         ur_h = tf.stack([tf.roll(above_h[r - 1], shift=_upright_shift(r, reverse), axis=0) for r in range(1, L)])
         ur_oh = tf.stack([tf.roll(above_oh[r - 1], shift=_upright_shift(r, reverse), axis=0) for r in range(1, L)])
         parts += [tf.pad(ur_h, pad_row), tf.pad(ur_oh, pad_row)]
     x = tf.concat(parts, axis=-1)                                            # [L, L, B, (2 or 3) (d + 2)]
-    d_kernel = tf.einsum("yjbk,yjbd->kd", x, dpre)
-    d_bias = tf.reduce_sum(dpre, axis=[0, 1, 2])
+    if stacked:
+        d_kernel = tf.einsum("yjpbk,yjpbd->pkd", x, dpre)
+        d_bias = tf.reduce_sum(dpre, axis=[0, 1, 3])[:, None, :]
+    else:
+        d_kernel = tf.einsum("yjbk,yjbd->kd", x, dpre)
+        d_bias = tf.reduce_sum(dpre, axis=[0, 1, 2])
     return d_kernel, d_bias, d_out_kernel, d_out_bias

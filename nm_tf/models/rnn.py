@@ -157,7 +157,8 @@ class NewmanMooreRNN(keras.Model):
                 "init": self.rnn_cell.init, "prob_floor": self.prob_floor}
 
     # ------------------------------------------------------------------ core pass
-    def scan(self, batch, uniforms=None, given=None, weights=None, keep: bool = False):
+    def scan(self, batch, uniforms=None, given=None, weights=None, keep: bool = False,
+             stacked_backprop: bool = False):
         """Run the RNN over all sites: sampling (``uniforms``) or teacher forcing (``given``).
 
         Args:
@@ -178,27 +179,31 @@ class NewmanMooreRNN(keras.Model):
         Gradients of ``log_prob`` with respect to the model's own weights come from the
         hand-written backward pass (:mod:`.backprop`) when ``manual_backprop`` is set and the
         cell is vanilla or triangle, and from TensorFlow's autodiff otherwise (explicit ``weights``, GRU).
+        ``stacked_backprop``: explicit stacked ``weights`` get the hand-written pass too (an ensemble's training;
+        first-order only: the curvature's double backprop keeps autodiff).
         """
-        if weights is None and self.manual_backprop and self.rnn_cell.cell in ("vanilla", "triangle"):
-            out = self._scan_manual_backprop(batch, uniforms, given)
+        hand_written = self.manual_backprop and self.rnn_cell.cell in ("vanilla", "triangle")
+        if hand_written and (weights is None or stacked_backprop):
+            out = self._scan_manual_backprop(batch, uniforms, given, weights)
             return out if keep else out[:2]
         out = self._scan_loop(batch, uniforms, given, weights, batched=weights is not None, keep=keep)
         if keep:
             return out[0], out[1], tf.stop_gradient(out[2]), tf.stop_gradient(out[3])
         return out
 
-    def _scan_manual_backprop(self, batch, uniforms, given):
-        """:meth:`scan` with the hand-written gradient of ``log p`` (:mod:`.backprop`); returns
-        ``(bits, log_p, hs, step_bits)``."""
+    def _scan_manual_backprop(self, batch, uniforms, given, weights=None):
+        """:meth:`scan` with the hand-written gradient of ``log p`` (:mod:`.backprop`) with respect to the model's
+        own weights, or to stacked ``weights``; returns ``(bits, log_p, hs, step_bits)``."""
         from .backprop import log_prob_grads
 
-        cell = self.rnn_cell
+        source = self.rnn_cell.weight_dict() if weights is None else weights
         reverse = self._reverse_above
 
         @tf.custom_gradient
         def run(kernel, bias, out_kernel, out_bias):
             w = {"kernel": kernel, "bias": bias, "out_kernel": out_kernel, "out_bias": out_bias}
-            bits, log_p, hs, step_bits = self._scan_loop(batch, uniforms, given, w, batched=False, keep=True)
+            bits, log_p, hs, step_bits = self._scan_loop(batch, uniforms, given, w, batched=weights is not None,
+                                                         keep=True)
 
             def grad(d_bits, d_log_p, d_hs, d_step_bits):   # hs and step_bits are returned without gradient
                 return log_prob_grads(hs, step_bits, d_log_p, kernel, out_kernel, out_bias, reverse=reverse,
@@ -206,8 +211,7 @@ class NewmanMooreRNN(keras.Model):
 
             return (bits, log_p, tf.stop_gradient(hs), tf.stop_gradient(step_bits)), grad
 
-        return run(*(tf.convert_to_tensor(cell.weight_dict()[k])
-                     for k in ("kernel", "bias", "out_kernel", "out_bias")))
+        return run(*(tf.convert_to_tensor(source[k]) for k in ("kernel", "bias", "out_kernel", "out_bias")))
 
     def _row_start(self, prev_h, prev_oh, zeros_h, zeros_oh):
         """The horizontal input of a row's first site: zeros, or with ``raster-wrap`` the last site of the
