@@ -46,8 +46,11 @@ def run_fit(ex, cell, ordering, L, seed, max_steps):
         return None
     cfg = FitConfig(L=L, cell=cell, ordering=ordering, seed=seed, max_steps=max_steps)
     print(f"{path.name}: fitting", flush=True)
-    model, history, result = fit_uniform_ground_states(
-        cfg, progress=lambda i, kl: print(f"  {path.name} step {i}: KL {kl:.4f}", flush=True) if i % 2000 == 0 else None)
+    def progress(i, kl):
+        if i % 2000 == 0:
+            print(f"  {path.name} step {i}: KL {kl:.4f}", flush=True)
+
+    model, history, result = fit_uniform_ground_states(cfg, progress=progress)
     path.mkdir(parents=True, exist_ok=True)
     model.save_weights(str(path / "model.weights.h5"))
     with (path / "history.csv").open("w", newline="") as fh:

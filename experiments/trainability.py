@@ -168,7 +168,8 @@ def _smoothness_figure(ex, rows):
                 y = [r[col] for r in sel if r[1] == mode and r[2] == L]
                 if y:
                     x = i + 0.2 * (j - 0.5)
-                    ax.plot([x] * len(y), y, "o", color=f"C{j}", alpha=0.6, ms=4, label=mode.upper() if i == 0 else None)
+                    ax.plot([x] * len(y), y, "o", color=f"C{j}", alpha=0.6, ms=4,
+                            label=mode.upper() if i == 0 else None)
         ax.set_xticks(range(3))
         ax.set_xticklabels(["L=3", "L=5", "L=6"])
         ax.set_yscale("symlog", linthresh=1e-3)

@@ -98,7 +98,8 @@ def main():
                      s["wall_seconds"], 1000 * s["wall_seconds"] / steps])
         print(f"{task.name:>24}: fraction {m['ground_state_fraction']:.4f}, {m['distinct']}/{m['degeneracy']} ground "
               f"states (effective {m['effective']:.2f}, KL {m['kl']:.3f}, chi2 p {m['p_value']:.2g}), misses: rule "
-              f"{m['rule_broken']:.4f}, first row only {m['first_row_only']:.4f}, trivial share {m['trivial_share']:.3f}", flush=True)
+              f"{m['rule_broken']:.4f}, first row only {m['first_row_only']:.4f}, trivial share "
+              f"{m['trivial_share']:.3f}", flush=True)
     ex.write_csv("", HEADER, rows)
     summary = []
     stats = HEADER[4:]

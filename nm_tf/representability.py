@@ -55,7 +55,8 @@ class FitConfig:
                 raise UsageError(f"Received an invalid value for argument `{name}`: expected a positive integer, "
                                  f"got {v!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise UsageError(f"Received an invalid value for argument `lr`: expected a positive number, got {self.lr!r}")
+            raise UsageError(f"Received an invalid value for argument `lr`: expected a positive number, "
+                             f"got {self.lr!r}")
         return self
 
 

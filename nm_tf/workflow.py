@@ -1,8 +1,9 @@
 """The one entry point for a configured anneal: the run, with every per-run instrument its config asks for.
 
 ``nm_tf.annealing`` knows nothing of the tools (a test checks it), so an instrument that a config field turns
-on (the in-run loss landscapes of ``cfg.landscape``, the kept trajectory of ``cfg.trajectory_every``) is attached here, once, for the CLI, sweeps and the
-quick start alike. A new instrument (curvature snapshots, ...) plugs into :func:`instruments`.
+on (the in-run loss landscapes of ``cfg.landscape``, the kept trajectory of ``cfg.trajectory_every`` /
+``trajectory_dense``) is attached here, once, for the CLI, sweeps and the quick start alike. A new instrument plugs
+into :func:`instruments`.
 """
 
 from __future__ import annotations

@@ -204,7 +204,8 @@ def test_snapshots_during_annealing_and_resume_after_crash(tmp_path, capsys):
     # The images are in TensorBoard.
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    acc = EventAccumulator(str(tmp_path / "a" / "tensorboard" / "a"), size_guidance={"tensors": 0})
+    acc = EventAccumulator(str(tmp_path / "a" / "tensorboard" / "a"),     # the run's own TensorBoard run
+                           size_guidance={"tensors": 0})
     acc.Reload()
     assert "landscape/mid_annealing_2d" in acc.Tags()["tensors"]
 

@@ -298,9 +298,10 @@ class RunDir:
         """The files another machine needs to carry this run on, as paths inside the run directory.
 
         A finished run: its configuration, summary, final weights and history, which are enough to sample,
-        analyse, export it and redraw its curves (and the kept trajectory, if any; the stored final sample and the TensorBoard log stay behind;
-        a sample is then drawn fresh from the weights). An unfinished run: its configuration, history, kept
-        checkpoints with their bookkeeping and any finished landscape snapshots, which are enough to
+        analyse, export it and redraw its curves, and its kept trajectory if any (the stored final sample and the
+        TensorBoard log stay behind; a sample is then drawn fresh from the weights). An unfinished run: its
+        configuration, history, kept checkpoints with their bookkeeping, any finished landscape snapshots and its
+        trajectory, which are enough to
         resume it exactly (the samples of step ``s`` depend only on ``[seed, s]``).
         """
         self.require()

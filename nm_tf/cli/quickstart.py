@@ -62,8 +62,9 @@ def run_quickstart(workdir, num_samples: int = 1000, seed: int = 1, out=print) -
     indexed = sorted((int(np.flatnonzero((gs == bits).all(axis=1))[0]), bits, c) for bits, c in zip(codes, counts))
     for index, bits, c in indexed:
         out(f"  ground state #{index} (Hamming {int(L * L - bits.sum())} from trivial), {c} samples:\n{_grid(bits, L)}")
-    out(f"TensorBoard: tensorboard --logdir {run_dir / 'tensorboard'} --host 127.0.0.1 (runs '{run_dir.resolve().name}' "
-        f"and '{run_dir.resolve().name}_exact', the exact curve)")
+    name = run_dir.resolve().name
+    out(f"TensorBoard: tensorboard --logdir {run_dir / 'tensorboard'} --host 127.0.0.1 (runs '{name}' and "
+        f"'{name}_exact', the exact curve)")
     return {"summary": summary, "stats": stats, "ground_states_found": int(len(codes)), "export": str(path)}
 
 

@@ -1,8 +1,9 @@
 """Optimisation paths: the weights kept along an anneal, and the plane of their principal components.
 
 A run with ``trajectory_every = K`` keeps its weights at step 0, at the end of the warm-up and every K annealing
-steps (and, with ``trajectory_dense``, more often inside a window of T or Gamma) in ``<run>/trajectory/step<step>.npz`` (one file per point, written atomically, the same again when a
-resumed run redoes a stretch). :func:`pca_plane` takes the principal components of the path relative to a
+steps (and, with ``trajectory_dense``, more often inside a window of T or Gamma) in
+``<run>/trajectory/step<step>.npz`` (one file per point, written atomically, the same again when a resumed run
+redoes a stretch). :func:`pca_plane` takes the principal components of the path relative to a
 centre (the final weights, as in Li et al.'s trajectory plots): ``delta`` and ``eta`` are PC1 and PC2 (unit
 vectors over all weights), the path's coordinates are its projections on them and the explained variance says
 how much of the path the plane holds.
