@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from ..errors import UsageError
 from ..models.rnn import uniforms_from_seed
-from .losses import StepSpec, local_losses
+from .losses import StepSpec, ground_state_threshold, local_losses, step_sums
 
 __all__ = ["EnsembleStep", "stack_weights"]
 
@@ -86,9 +86,7 @@ class EnsembleStep:
         n = spec.num_samples
         nb = spec.minibatch or n
         dt = m.rnn_cell.compute_dtype
-        from ..hamiltonian import GROUND_STATE_TOLERANCE, ground_state_energy
-
-        ground_below = tf.constant(ground_state_energy(m.L, spec.J) + GROUND_STATE_TOLERANCE * spec.J, dt)
+        ground_below = ground_state_threshold(m.L, spec.J, dt)
         bits = None
         if spec.minibatch:            # drawn once at the step's starting weights (Table I's order)
             bits = m.scan(n, uniforms=self._uniforms(s, n), weights=dict(w))[0]      # [K, n, N] (no gradient)
@@ -112,9 +110,7 @@ class EnsembleStep:
             grads = [tf.where(tf.reshape(ok, [self.K] + [1] * (len(g.shape) - 1)), g, tf.zeros_like(g))
                      for g in grads]
             self.optimizer.apply(grads, self.variables)
-            sums += tf.stack([tf.reduce_sum(loc, 1), tf.reduce_sum(e, 1), tf.reduce_sum(e * e, 1),
-                              tf.reduce_sum(tf.stop_gradient(lp), 1),
-                              tf.reduce_sum(tf.cast(e <= ground_below, dt), 1)])
+            sums += step_sums(loc, e, lp, ground_below, axis=1)
             gnorm, finite = tf.maximum(gnorm, norm), finite & ok
         N = float(m.n_sites)
         mean_e = sums[1] / n

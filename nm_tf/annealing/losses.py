@@ -148,6 +148,20 @@ class StepSpec:
                    flip_samples=cfg.flip_samples if vqa else 0)
 
 
+def step_sums(loc, e, log_p, ground_below, axis=None):
+    """A training step's running sums over samples: local loss, energy, energy squared, log p and the number of
+    ground states (energy at most ``ground_below``: :func:`ground_state_threshold`). ``axis``: the sample axis
+    (None: all; an ensemble passes 1 and gets one column per member)."""
+    dt = e.dtype
+    return tf.stack([tf.reduce_sum(loc, axis), tf.reduce_sum(e, axis), tf.reduce_sum(e * e, axis),
+                     tf.reduce_sum(tf.stop_gradient(log_p), axis), tf.reduce_sum(tf.cast(e <= ground_below, dt), axis)])
+
+
+def ground_state_threshold(L: int, J: float, dtype):
+    """A sample is a ground state when its energy is within J/4 of e0 (hamiltonian.is_ground_state's rule)."""
+    return tf.constant(ground_state_energy(L, J) + GROUND_STATE_TOLERANCE * J, dtype)
+
+
 def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strategy=None, group=None, **fields):
     """Build a compiled step ``step(seed int64[2], T, gamma) -> metrics``.
 
@@ -296,13 +310,10 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
         optimizer.apply([tf.where(finite, g, tf.zeros_like(g)) for g in grads], variables)
         return gnorm, finite
 
-    # A sample is a ground state when its energy is within J/4 of e0 (hamiltonian.is_ground_state's rule).
-    ground_below = tf.constant(ground_state_energy(model.L, J) + GROUND_STATE_TOLERANCE * J, dt)
+    ground_below = ground_state_threshold(model.L, J, dt)
 
     def sums_of(loc, e, log_p):
-        """The step's running sums: local loss, energy, energy squared, log p, ground states."""
-        return tf.stack([tf.reduce_sum(loc), tf.reduce_sum(e), tf.reduce_sum(e * e),
-                         tf.reduce_sum(tf.stop_gradient(log_p)), tf.reduce_sum(tf.cast(e <= ground_below, dt))])
+        return step_sums(loc, e, log_p, ground_below)
 
     def metrics(sums, gnorm, finite):
         mean_e = sums[1] / num_samples
