@@ -1,6 +1,7 @@
 """Many seeds in one compiled step: ms per training step of an ensemble of K networks against one network.
 
-    python benchmarks/bench_ensemble.py --L 16 --ensembles 1,2,4,8 [--mode vca|vqa] [--minibatch 10] [--json]
+    python benchmarks/bench_ensemble.py --L 16 --ensembles 1,2,4,8 [--mode vca|vqa] [--minibatch 10]
+        [--flip-samples K] [--json]
 
 Prints (or, with --json, one JSON list of) ``{"ensemble": K, "ms_per_step": t, "ms_per_member_step": t / K, ...}``
 and the single network's own step (hand-written backward pass) for reference, measured in the same process.
@@ -20,6 +21,7 @@ def main():
     ap.add_argument("--mode", choices=("vca", "vqa"), default="vca")
     ap.add_argument("--minibatch", type=int, default=None)
     ap.add_argument("--samples", type=int, default=100)
+    ap.add_argument("--flip-samples", type=int, default=0, help="VQA: sampled flips per sample (0: all N)")
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", action="store_true")
@@ -36,7 +38,8 @@ def main():
     from nm_tf.timing import machine, median_ms, timed
 
     quantum = args.mode == "vqa"
-    spec = StepSpec(num_samples=args.samples, quantum=quantum, minibatch=args.minibatch)
+    spec = StepSpec(num_samples=args.samples, quantum=quantum, minibatch=args.minibatch,
+                    flip_samples=args.flip_samples if quantum else 0)
     T, g = (1.0, 0.0) if not quantum else (0.0, 1.0)
     rows = []
     single = NewmanMooreRNN(args.L, seed=0)

@@ -33,10 +33,16 @@ step install 600 python -m pip install -q -e ".[serving,test]"
 step devices 120 python -c "import tensorflow as tf; print(tf.__version__, tf.config.list_physical_devices())"
 # the tests that compile the sampler, the training steps, the flips and the exported signatures
 step tests 900 python -m pytest -q -x -p no:cacheprovider -n 0 tests/test_rnn.py tests/test_triangle_cell.py \
-  tests/test_flip_samples.py tests/test_sr.py tests/test_annealing.py -m "not slow"
+  tests/test_flip_samples.py tests/test_sr.py tests/test_annealing.py tests/test_ensemble.py \
+  tests/test_ensemble_run.py -m "not slow"
 step sampler 600 python benchmarks/bench_sampler.py --sizes 16,40 --samples 1000 --variants xla,xla-plain --repeats 20
 step anneal_vca 600 python benchmarks/bench_anneal.py --cases vca:16,vca:40 --minibatch 10 --repeats 20
 step anneal_vqa 600 python benchmarks/bench_anneal.py --cases vqa:8,vqa:16:32,vqa:16 --minibatch 10 --repeats 5
+# many seeds in one compiled step: on a GPU the figure that matters is K = 256 against K = 1
+step ensemble_vca 600 python benchmarks/bench_ensemble.py --L 16 --ensembles 1,16,64,256 --minibatch 10 \
+  --repeats 5 --json
+step ensemble_vqa 600 python benchmarks/bench_ensemble.py --L 16 --mode vqa --flip-samples 16 --ensembles 1,8,64 \
+  --minibatch 10 --repeats 3 --json
 step serving 600 python benchmarks/bench_serving.py --sizes 16 --num-samples 100,1000,10000 --repeats 10
 
 python - "$OUT" <<'EOF'

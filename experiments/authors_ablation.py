@@ -15,7 +15,9 @@ otherwise, 5 seeds each):
   (local losses), ``numerics`` (their initialisation, float64 and the floor); the default itself is the
   committed ``vca_L6_s*``; and ``raster`` (raster rows without the wrap input), which tells the row direction
   from the wrap input;
-- from the authors' protocol at VCA L = 6, one factor reverted to ours: ``authors_no_<factor>``.
+- from the authors' protocol at VCA L = 6, one factor reverted to ours: ``authors_no_<factor>``;
+- the authors' protocol in zigzag (``authors_no_wrap``, which still collapses) with one more factor reverted:
+  ``authors_zigzag_no_<factor>`` (lr3, stale, numerics), to name what collapses it without the wrap input.
 
 Measured per run, from 10^5 fresh samples of p_theta (seed 0): success (a final sample at the ground-state
 energy), ground-state fraction, distinct and effective ground states, the trivial state's share of the
@@ -57,6 +59,14 @@ def groups(ex):
             back = dict(_authors(quick), **{f: OURS[f] for f in fields})
             out.setdefault(f"authors_no_{name}", []).append(
                 ("vca", 6, ex.task(f"authors_no_{name}_L6_s{seed}", ex.config("vca", 6, seed, **back))))
+        # The authors' protocol still collapses in zigzag (authors_no_wrap): which of its other factors does it?
+        # Each reverted on top of the zigzag ordering.
+        for name, fields in FACTORS.items():
+            if name == "wrap":
+                continue
+            back = dict(_authors(quick), ordering=OURS["ordering"], **{f: OURS[f] for f in fields})
+            out.setdefault(f"authors_zigzag_no_{name}", []).append(
+                ("vca", 6, ex.task(f"authors_zigzag_no_{name}_L6_s{seed}", ex.config("vca", 6, seed, **back))))
     for mode, L in (("vca", 3), ("vqa", 3), ("vqa", 5)):
         out.setdefault(f"authors_{mode}", [])
         for seed in range(SEEDS):
@@ -173,6 +183,8 @@ def _label(group: str) -> str:
         return "authors (all)"
     if group == "raster":
         return "ours + raster rows"
+    if group.startswith("authors_zigzag_no_"):
+        return f"authors, zigzag − {FACTOR_LABELS[group[len('authors_zigzag_no_'):]]}"
     if group.startswith("authors_no_"):
         return f"authors − {FACTOR_LABELS[group[len('authors_no_'):]]}"
     return f"ours + {FACTOR_LABELS[group]}"

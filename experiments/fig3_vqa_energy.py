@@ -1,22 +1,30 @@
 """Fig. 3: VQA variational energy per spin against the exact quantum ground energy e0(Gamma), over seeds.
 
     python experiments/fig3_vqa_energy.py --preset quick
-    python experiments/fig3_vqa_energy.py --preset paper   # Table I, 3 seeds per size
+    python experiments/fig3_vqa_energy.py --preset paper   # Table I, 5 seeds per size
 
-L = 3 and 5 (exact Lanczos in the zero-momentum sector): median over seeds and min-max band;
-insets past the self-dual point Gamma = J/2, where the fractal transition sits (see README).
-Writes fig3.{png,pdf}, fig3.csv (L, Gamma, median/min/max variational E/N, exact e0/N where
-computed), fig3_exact.csv (the dense exact grid of the insets) and fig3_runs.csv (per seed: final energy,
-ground-state fraction, deviation from e0 at the runs' exact points, and its maximum below Gamma = J/2 on the
-dense grid).
+L = 3 and 5 (exact Lanczos in the zero-momentum sector on a dense grid: every 0.025 below Gamma = 1, where the
+fractal transition sits near the self-dual point Gamma = J/2, and every 0.25 up to Gamma0 = 10): every seed's
+variational E/N (top: the whole anneal; bottom: Gamma <= 1). Writes fig3.{png,pdf}, fig3.csv (L, Gamma,
+median/min/max variational E/N, the runs' own exact e0/N where they computed it), fig3_exact.csv (the dense exact
+grid) and fig3_runs.csv (per seed: final energy, ground-state fraction, the median and largest deviation from e0
+over the dense grid (the run interpolated to the grid's Gamma) and where the largest one is, and the largest
+below Gamma = J/2).
 """
 
 import numpy as np
 from common import Experiment, figure, parser, seed_curves
 
 SIZES = (3, 5)
-SEEDS = {"quick": 2, "paper": 3}
-INSET_GAMMA = 1.0   # the inset shows Gamma <= 1: the self-dual point J/2 and below
+SEEDS = {"quick": 2, "paper": 5}
+ZOOM_GAMMA = 1.0    # the lower panels show Gamma <= 1: the self-dual point J/2 and below
+
+
+def exact_grid(gamma0: float, quick: bool) -> np.ndarray:
+    """Where e0(Gamma) is computed: dense near the transition, coarser up to Gamma0 (seconds per point at L = 5)."""
+    fine = np.linspace(0.0, ZOOM_GAMMA, 11 if quick else 41)
+    coarse = np.arange(ZOOM_GAMMA, gamma0 + 1e-9, 1.0 if quick else 0.25)
+    return np.unique(np.concatenate([fine, coarse, [gamma0]]))
 
 
 def main():
@@ -31,47 +39,42 @@ def main():
         rows0, E = seed_curves(ex, "vqa", L, seeds)
         G = np.array([r.gamma for r in rows0])
         exact = np.array([np.nan if r.exact_per_spin is None else r.exact_per_spin for r in rows0])
-        # A denser exact curve for the inset (seconds per point at L = 5).
-        extra = np.linspace(0.0, INSET_GAMMA, 21 if L <= 4 else 11)
-        grid = np.concatenate([G[~np.isnan(exact)], extra])
-        curve = np.concatenate([exact[~np.isnan(exact)], [quantum_ground_energy(L, g) for g in extra]])
-        grid, idx = np.unique(grid, return_index=True)
-        curves[L] = (G, E, exact, grid, curve[idx])
+        grid = exact_grid(float(G.max()), args.preset == "quick")
+        curve = np.array([quantum_ground_energy(L, g) for g in grid])
+        curves[L] = (G, E, grid, curve)
         rows += [(L, g, m, lo, hi, "" if np.isnan(x) else x)
                  for g, m, lo, hi, x in zip(G, np.median(E, 0), E.min(0), E.max(0), exact)]
-        ok = ~np.isnan(exact)
-        grid_g, grid_e = curves[L][3], curves[L][4]
-        below = grid_g < 0.5                   # past the self-dual point, on the dense exact grid of the inset
-        exact_rows += [(L, g, e0) for g, e0 in zip(grid_g, grid_e)]
+        exact_rows += [(L, g, e0) for g, e0 in zip(grid, curve)]
+        inside = (grid >= G.min()) & (grid <= G.max())
+        below = inside & (grid < 0.5)
         for s, e in zip(seeds, E):
-            dev = np.abs(e[ok] - exact[ok]) / np.abs(exact[ok])
-            at = np.interp(grid_g[below], G[::-1], e[::-1])          # the run at the grid's Gamma (G decreases)
-            dev_past = np.abs(at - grid_e[below]) / np.abs(grid_e[below]) if below.any() else np.array([np.nan])
+            at = np.interp(grid[inside], G[::-1], e[::-1])          # the run at the grid's Gamma (G decreases)
+            dev = np.abs(at - curve[inside]) / np.abs(curve[inside])
+            at_below = np.interp(grid[below], G[::-1], e[::-1])
+            dev_below = np.abs(at_below - curve[below]) / np.abs(curve[below]) if below.any() else [np.nan]
             sm = summaries[f"vqa_L{L}_s{s}"]
             per_run.append((L, s, sm["energy_per_spin_mean"], sm["ground_state_fraction"], np.median(dev), dev.max(),
-                            G[ok][np.argmax(dev)], np.nanmax(dev_past)))
+                            grid[inside][np.argmax(dev)], np.nanmax(dev_below)))
     ex.write_csv("", ["L", "gamma", "E_median", "E_min", "E_max", "e0_exact"], rows)
     ex.write_csv("_exact", ["L", "gamma", "e0_exact"], exact_rows)
-    ex.write_csv("_runs", ["L", "seed", "final_energy_per_spin", "ground_state_fraction", "median_rel_dev_e0",
-                           "max_rel_dev_e0", "gamma_at_max_dev", "max_rel_dev_below_self_dual"], per_run)
+    ex.write_csv("_runs", ["L", "seed", "final_energy_per_spin", "ground_state_fraction", "median_rel_dev_e0_grid",
+                           "max_rel_dev_e0_grid", "gamma_at_max_dev", "max_rel_dev_below_self_dual"], per_run)
 
-    fig = figure((10, 4.2))
+    fig = figure((11, 8))
     for k, L in enumerate(SIZES):
-        G, E, exact, grid, curve = curves[L]
-        ax = fig.add_subplot(1, 2, k + 1)
-        ins = ax.inset_axes([0.5, 0.5, 0.46, 0.44])
-        for target, keep, gkeep in ((ax, slice(None), slice(None)), (ins, G <= INSET_GAMMA, grid <= INSET_GAMMA)):
-            target.fill_between(G[keep], E.min(0)[keep], E.max(0)[keep], color="k", alpha=0.2, lw=0)
-            target.plot(G[keep], np.median(E, 0)[keep], "k", lw=0.9, label=f"VQA (median, min–max of {len(E)})")
-            target.plot(grid[gkeep], curve[gkeep], "r--", lw=1.1, label="exact e0 (Lanczos)")
-            target.axvline(0.5, color="0.5", lw=0.6, ls=":")
-            target.invert_xaxis()
-        ax.set_xlabel("transverse field Γ (J = 1)")
-        ax.set_ylabel("energy per spin E / N")
-        ax.set_title(f"L = {L}", fontsize=9)
-        ax.legend(fontsize=7, loc="lower left")
-        ins.set_xlabel("Γ  (dotted: self-dual point J/2)", fontsize=6)
-        ins.tick_params(labelsize=6)
+        G, E, grid, curve = curves[L]
+        for row, keep, gkeep in ((0, slice(None), slice(None)), (1, G <= ZOOM_GAMMA, grid <= ZOOM_GAMMA)):
+            ax = fig.add_subplot(2, 2, k + 1 + 2 * row)
+            for j, e in enumerate(E):
+                ax.plot(G[keep], e[keep], color="C0", lw=0.7, alpha=0.75,
+                        label=f"VQA, {len(E)} seeds" if j == 0 else None)
+            ax.plot(grid[gkeep], curve[gkeep], "k--", lw=1.0, label="exact e0 (Lanczos)")
+            ax.axvline(0.5, color="0.5", lw=0.6, ls=":")
+            ax.invert_xaxis()
+            ax.set_xlabel("transverse field Γ (J = 1)" + ("; dotted: self-dual point J/2" if row else ""))
+            ax.set_ylabel("energy per spin E / N")
+            ax.set_title(f"L = {L}" + (f", Γ ≤ {ZOOM_GAMMA:g}" if row else ": the whole anneal"), fontsize=9)
+            ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     ex.save(fig)
     for r in per_run:

@@ -1,5 +1,6 @@
-"""Fig. 6: mode analysis at the end of 3 x 3 VCA anneals, one column per seed: PCA coloured by
-Hamming distance to the trivial state (top) and the probability of each of the 4 ground states (bottom).
+"""Fig. 6: mode analysis at the end of 3 x 3 VCA anneals, one column per seed: PCA of the ground-state samples
+(as the paper's), coloured by Hamming distance to the trivial state (top), and the probability of each of the 4
+ground states with its binomial standard error and the chi-square p-value against uniform (bottom).
 
     python experiments/fig6_modes_L3.py --preset quick
     python experiments/fig6_modes_L3.py --preset paper   # the five Table I runs of Fig. 2(b)
@@ -24,6 +25,7 @@ def main():
     ex = Experiment(args, "fig6")
     from nm_tf.modes.analysis import analyse
     from nm_tf.modes.plots import draw_ground_state_distribution, draw_pca
+    from nm_tf.hamiltonian import energy, ground_state_energy, is_ground_state
     from nm_tf.modes.sources import samples_from_run
 
     seeds = list(range(SEEDS[args.preset]))
@@ -37,12 +39,15 @@ def main():
         counts = np.array(stats["ground_state_counts"])
         prob = counts / max(counts.sum(), 1)
         rows += [(s, i, h, c, p) for i, (h, c, p) in enumerate(zip(stats["ground_state_hamming"], counts, prob))]
-        draw_pca(fig, fig.add_subplot(2, len(seeds), k + 1), bits, L,
-                 f"seed {s}: {len(bits)} samples, {len(np.unique(bits, axis=0))} distinct")
-        kl = stats["kl_to_uniform"]
+        ground = is_ground_state(energy(bits, L), ground_state_energy(L))
+        draw_pca(fig, fig.add_subplot(2, len(seeds), k + 1), bits[ground], L,
+                 f"seed {s}: the {int(ground.sum())} ground-state samples\n({len(bits) - int(ground.sum())} of "
+                 f"{len(bits)} samples are not ground states)")
+        kl, p = stats["kl_to_uniform"], stats["uniformity_p_value"]
         draw_ground_state_distribution(fig.add_subplot(2, len(seeds), len(seeds) + k + 1), stats,
                                        f"seed {s}: {stats['distinct_ground_states']}/{stats['degeneracy']} found, "
-                                       f"KL {kl if kl is None else round(kl, 3)}")
+                                       + (f"KL {kl:.4f}\nχ² p = {p:.1e} against uniform" if kl is not None
+                                        else "no ground state"))
         print(f"seed {s}: ground-state fraction {stats['ground_state_fraction']:.4f}, "
               f"coverage {stats['coverage']:.2f}, probabilities {np.round(prob, 3).tolist()}")
     ex.write_csv("", ["seed", "ground_state", "hamming_to_trivial", "count", "probability"], rows)

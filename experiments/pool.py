@@ -11,10 +11,13 @@ again) and its runs in flight. This script keeps what another machine needs in t
 ``history.csv.gz``) to ``runs/<name>/``
 (with ``code_commit.txt``, the commit the run started from) and packs every unfinished run's
 configuration, history and checkpoints into ``inflight/<name>.tar.gz``; an archive whose run has since
-finished is removed. A committed run that has no weights (kept before this script) is replaced by the
-pool's rerun of the same configuration, and the two summaries' physics are printed side by side; where they
+finished is removed. A committed run that has no weights or no history (kept before either was) is replaced by
+the pool's rerun of the same configuration, and the two summaries' physics are printed side by side; where they
 differ, the committed summary stays beside the new one as ``summary.<commit>.json``.
 ``restore`` puts back every committed run the pool lacks, finished ones first, then the archives.
+``retire`` moves the pool's copies of committed runs that lack weights or history to ``OUT/retired/`` (kept, not
+deleted), so that the figure scripts rerun them at the current code (issue 28); ``--only a,b`` limits it to those
+runs.
 Which files travel is decided by ``RunDir.portable_files``.
 """
 
@@ -59,18 +62,15 @@ def save(pool: Path, dest: Path):
         if run.finished:
             target = runs / path.name
             committed = RunDir(target)
-            if committed.weights_path.exists():
-                if not (target / HISTORY_GZ).exists() and run.history_path.exists():
-                    _gzip(run.history_path, target / HISTORY_GZ)      # committed before histories were kept
-                    print(f"{path.name}: history added to {target}")
-                continue
+            if committed.weights_path.exists() and ((target / HISTORY_GZ).exists() or not run.history_path.exists()):
+                continue      # committed complete, or the pool's copy is the committed one restored
             if committed.summary_path.exists():
                 changed = RunDir(target).differences(run.config())
                 if changed:
                     raise SystemExit(f"{target} holds another configuration than {path} ({', '.join(changed)}); "
                                      "not replaced")
                 old, new = json.loads(committed.summary_path.read_text()), run.summary()
-                print(f"{path.name}: rerun of a committed run without weights, now replaced:")
+                print(f"{path.name}: rerun of a committed run without weights or history, now replaced:")
                 for key in COMPARED:
                     print(f"    {key}: committed {old.get(key)}  rerun {new.get(key)}")
                 if any(old.get(k) != new.get(k) for k in COMPARED):
@@ -115,6 +115,7 @@ def restore(pool: Path, src: Path):
         dest = pool / "runs" / target.name
         if dest.exists() or not RunDir(target).weights_path.exists():
             continue              # present already, or committed before weights were kept: rerun it
+        # (a run with weights but no history is restored: retire it to rerun it)
         dest.mkdir(parents=True)
         for f in target.iterdir():     # figure scripts may keep more beside a run (landscape scans): keep them
             if f.name == HISTORY_GZ:
@@ -137,9 +138,39 @@ def restore(pool: Path, src: Path):
         print(f"{dest.name}: run in flight restored; it resumes from its last checkpoint")
 
 
+def incomplete(src: Path) -> list:
+    """The committed runs that lack weights or history."""
+    runs = sorted((src / "runs").iterdir()) if (src / "runs").is_dir() else []
+    return [t.name for t in runs if RunDir(t).summary_path.exists()
+            and not (RunDir(t).weights_path.exists() and (t / HISTORY_GZ).exists())]
+
+
+def retire(pool: Path, src: Path, only=None):
+    names = incomplete(src)
+    if only:
+        unknown = sorted(set(only) - set(names))
+        if unknown:
+            raise SystemExit(f"not committed runs without weights or history: {', '.join(unknown)}")
+        names = [n for n in names if n in only]
+    moved = 0
+    for name in names:
+        path = pool / "runs" / name
+        if not path.exists():
+            continue
+        dest = pool / "retired" / name
+        if dest.exists():
+            raise SystemExit(f"{dest} exists already; move it away first")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(dest)
+        moved += 1
+        print(f"{name}: retired to {dest}; its figure script reruns it")
+    print(f"{moved} runs retired ({len(names)} committed runs lack weights or history)")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("action", choices=("save", "restore"))
+    p.add_argument("action", choices=("save", "restore", "retire"))
+    p.add_argument("--only", default=None, help="retire: comma-separated run names (default: every incomplete run)")
     p.add_argument("--out", required=True, help="the run pool (its runs are in OUT/runs)")
     p.add_argument("--committed", default=str(COMMITTED), help=f"the folder in the checkout (default {COMMITTED})")
     args = p.parse_args()
@@ -148,6 +179,8 @@ def main():
         if not (pool / "runs").is_dir():
             raise SystemExit(f"no run pool in {pool} (missing {pool / 'runs'})")
         save(pool, committed)
+    elif args.action == "retire":
+        retire(pool, committed, args.only.split(",") if args.only else None)
     else:
         restore(pool, committed)
 

@@ -8,7 +8,7 @@ into :func:`instruments`.
 
 from __future__ import annotations
 
-__all__ = ["instruments", "run_anneal"]
+__all__ = ["instruments", "run_anneal", "run_ensemble"]
 
 
 def instruments(cfg) -> list:
@@ -41,3 +41,13 @@ def run_anneal(cfg, workdir, *, resume: bool = False, reuse: bool = False, logge
     if reuse:
         return anneal_or_reuse(cfg, workdir, loggers=loggers, callbacks=callbacks)
     return anneal(cfg, workdir, resume=resume, loggers=loggers, callbacks=callbacks)
+
+
+def run_ensemble(cfgs, workdirs, *, resume: bool = False, reuse: bool = False, loggers=None) -> list:
+    """Train the anneals ``cfgs`` (differing only in seed) as one ensemble, each in its own run directory of
+    ``workdirs``, with the instruments each configuration asks for; returns their summaries (see
+    :func:`~nm_tf.annealing.ensemble_run.anneal_ensemble`)."""
+    from .annealing.ensemble_run import anneal_ensemble
+
+    return anneal_ensemble(cfgs, workdirs, resume=resume, reuse=reuse, loggers=loggers,
+                           callbacks=[instruments(c) for c in cfgs])

@@ -62,3 +62,23 @@ def test_hand_written_backward_pass_over_stacked_weights_equals_autodiff(cell, o
     for a, b in zip(*grads):
         assert np.abs(b.numpy()).max() > 0
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("fields", [
+    dict(quantum=True, flip_samples=4),
+    dict(quantum=True, minibatch=10, local_loss="stale", baseline_scale=0.25, flip_samples=3),
+    dict(quantum=False, minibatch=10, local_loss="stale", clip_norm=0.02, penalty=0.1),
+], ids=["vqa-sampled-flips", "vqa-authors-stale", "vca-stale-clip-penalty"])
+def test_members_follow_single_runs_with_the_step_options(fields):
+    spec = StepSpec(num_samples=20, **fields)
+    build = lambda seed: NewmanMooreRNN(L, hidden=6, seed=seed, jit_compile=False)  # noqa: E731
+    steps, seeds = 12, (3, 4)
+    sched = lambda s: (0.5, 1.0 - s / steps) if fields["quantum"] else (1.0 - s / steps, 0.0)  # noqa: E731
+    singles = []
+    for seed in seeds:
+        step = make_train_step(build(seed), tf.keras.optimizers.Adam(1e-2), spec, jit_compile=False)
+        singles.append([float(step(tf.constant([seed, s], tf.int64), *map(tf.constant, sched(s)))["loss"])
+                        for s in range(steps)])
+    ens = EnsembleStep(build(0), seeds, spec, stack_weights([build(s) for s in seeds]), 1e-2, jit_compile=False)
+    got = np.array([ens(s, *sched(s))["loss"] for s in range(steps)]).T
+    np.testing.assert_allclose(got, singles, rtol=1e-5, atol=1e-6)

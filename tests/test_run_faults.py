@@ -315,3 +315,35 @@ def test_export_of_an_unfinished_run_needs_a_flag_and_says_so(copy_finished, tmp
     meta = json.loads((tmp_path / "m" / "x" / "1" / "assets.extra" / "nm_tf.json").read_text())
     assert meta["finished"] is False and meta["step"] == 80 and meta["run"] == "ref"
     assert str(tmp_path) not in json.dumps(meta)
+
+
+def test_pool_retire_reruns_a_committed_run_without_history_and_save_replaces_it(tmp_path, copy_finished):
+    """A committed run kept before histories were: ``retire`` moves the pool's copy aside, the rerun (same
+    configuration) replaces the committed one on ``save``, and the earlier summary stays beside it when it differs."""
+    script = os.path.join(os.path.dirname(__file__), os.pardir, "experiments", "pool.py")
+    pool, committed = tmp_path / "pool", tmp_path / "committed"
+    (pool / "runs").mkdir(parents=True)
+    shutil.move(copy_finished("old"), pool / "runs" / "old")
+
+    def pool_cmd(*args):
+        r = subprocess.run([sys.executable, script, *args, "--out", str(pool), "--committed", str(committed)],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    pool_cmd("save")
+    (committed / "runs" / "old" / "history.csv.gz").unlink()                  # as kept before histories were
+    summary = json.loads((committed / "runs" / "old" / "summary.json").read_text())
+    summary["energy_per_spin_mean"] = 1.0                                   # an earlier trajectory's number
+    (committed / "runs" / "old" / "summary.json").write_text(json.dumps(summary))
+    assert "1 runs retired" in pool_cmd("retire")
+    assert (pool / "retired" / "old").is_dir() and not (pool / "runs" / "old").exists()
+    cfg = RunDir(pool / "retired" / "old").config()
+    from nm_tf.annealing.driver import anneal
+
+    anneal(cfg, pool / "runs" / "old")                                       # the figure script's rerun
+    out = pool_cmd("save")
+    assert "now replaced" in out and (committed / "runs" / "old" / "history.csv.gz").exists()
+    assert json.loads((committed / "runs" / "old" / "summary.json").read_text())["energy_per_spin_mean"] != 1.0
+    kept = list((committed / "runs" / "old").glob("summary.*.json"))               # the earlier one, beside it
+    assert len(kept) == 1 and json.loads(kept[0].read_text())["energy_per_spin_mean"] == 1.0

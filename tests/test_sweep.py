@@ -199,3 +199,29 @@ def test_local_ray_start_is_retried_only_after_a_time_out():
         _start_local(FakeRay([ValueError("bad")]), 2, {})
     with pytest.raises(Exception, match="timed out"):
         _start_local(FakeRay([Exception("timed out")] * 3), 2, {})
+
+
+# ------------------------------------------------------------------ ensembles
+def test_runs_that_differ_only_in_seed_are_grouped_into_ensembles():
+    from nm_tf.sweep.runner import group_into_ensembles
+
+    spec = SweepSpec(base=TINY, sweep={"L": [2, 3], "seed": [0, 1, 2]})
+    tasks = [RunTask(name, f"/x/{name}", cfg.to_dict()) for name, cfg in spec.runs()]
+    sr = [RunTask(f"sr{s}", f"/x/sr{s}", AnnealConfig(**TINY, seed=s, optimizer="sr").to_dict()) for s in (0, 1)]
+    units = group_into_ensembles(tasks + sr, 2)
+    names = sorted(tuple(t.name for t in u) for u in units)
+    assert names == [("L2_seed0", "L2_seed1"), ("L2_seed2",), ("L3_seed0", "L3_seed1"), ("L3_seed2",),
+                     ("sr0",), ("sr1",)]
+    assert group_into_ensembles(tasks, 1) == [(t,) for t in tasks]
+
+
+def test_sweep_with_ensembles_gives_the_members_their_own_rows(tmp_path):
+    spec = _spec_file(tmp_path, {"seed": [0, 1, 2]}, base={**TINY, "L": 2})
+    r = _run_cli("sweep", "--spec", str(spec), "--workdir", str(tmp_path / "w"), "--jobs", "1", "--ensemble-max", "2",
+                 "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {row["run"]: row for row in _table(tmp_path / "w" / "results.csv")}
+    assert set(rows) == {"seed0", "seed1", "seed2"} and all(row["status"] == "ok" for row in rows.values())
+    assert rows["seed0"]["ensemble_size"] == rows["seed1"]["ensemble_size"] == "2"
+    assert not rows["seed2"]["ensemble_size"]                      # a unit of one runs as a single run
+    assert RunDir(tmp_path / "w" / "runs" / "seed1").config().seed == 1

@@ -70,6 +70,9 @@ class AnnealRun:
         self._t_before = 0.0      # ... and of the processes that ran the anneal up to the restored checkpoint
         self._wall_complete = True
         self._t_segment = None
+        self.callbacks = []
+        self.weights_source = None     # an ensemble member: copies its weights into ``model`` (``sync_weights``)
+        self.summary_extra = {}        # keys an ensemble adds to each member's summary
 
     # ---------------------------------------------------------------- set-up
     def build(self):
@@ -118,6 +121,12 @@ class AnnealRun:
         self._lock_file.truncate()
         self._lock_file.write(f"process {os.getpid()}\n")
         self._lock_file.flush()
+
+    def release(self):
+        """Give up the run directory's lock (also done when the process ends)."""
+        lock = getattr(self, "_lock_file", None)
+        if lock is not None and not lock.closed:
+            lock.close()
 
     def prepare(self, resume: bool) -> int:
         """Create or reopen the run directory; returns the first step to run."""
@@ -180,6 +189,20 @@ class AnnealRun:
         Returns:
             The summary (also in ``summary.json``) when the anneal is complete, else None.
         """
+        stop = self.attach(n_steps, loggers, callbacks)
+        t0 = self._t_segment = time.monotonic()
+        try:
+            done = self._train(self.start, stop)
+        except NonFiniteError:
+            self._close_loggers(None, self._saved_step or self.start, success=False)
+            raise
+        except BaseException:
+            self._close_loggers(None, self._saved_step or self.start, success=True)
+            raise
+        return self.finish(done, time.monotonic() - t0)
+
+    def attach(self, n_steps, loggers, callbacks) -> int:
+        """Check ``run``'s arguments, open the loggers at the restored step; returns the step to pause at."""
         from .loggers import CSVLogger
 
         if self.start is None:
@@ -196,18 +219,13 @@ class AnnealRun:
         self.loggers, self.callbacks = loggers, list(callbacks)
         _each(loggers, "open", self, self.start)
         total = self.cfg.total_steps
-        stop = total if n_steps is None else min(total, self.start + n_steps)
-        t0 = self._t_segment = time.monotonic()
-        try:
-            done = self._train(self.start, stop)
-        except NonFiniteError:
-            self._close_loggers(None, self._saved_step or self.start, success=False)
-            raise
-        except BaseException:
-            self._close_loggers(None, self._saved_step or self.start, success=True)
-            raise
-        self._t_trained += time.monotonic() - t0
-        if done < total:
+        return total if n_steps is None else min(total, self.start + n_steps)
+
+    def finish(self, done: int, seconds: float) -> dict | None:
+        """After ``seconds`` of training that reached step ``done``: the summary when the anneal is complete,
+        else None (the loggers are closed and the run waits at ``done``)."""
+        self._t_trained += seconds
+        if done < self.cfg.total_steps:
             self._close_loggers(None, done)
             self.start = done
             return None
@@ -218,6 +236,8 @@ class AnnealRun:
 
     def _snapshot(self, tag: str, T: float, gamma: float, step: int):
         """The callbacks' ``on_snapshot``, right after a checkpoint of ``step``."""
+        if any(hasattr(cb, "on_snapshot") for cb in self.callbacks):
+            self.sync_weights()
         event = Snapshot(tag=tag, step=step, T=T, gamma=gamma, model=self.model, cfg=self.cfg,
                          workdir=self.workdir, log_images=self.log_images)
         _each(self.callbacks, "on_snapshot", event)
@@ -231,54 +251,82 @@ class AnnealRun:
         import tensorflow as tf
 
         cfg = self.cfg
-        total = cfg.total_steps
-        acc, bad = [], 0
-        mid = cfg.warmup + (cfg.annealing_steps // 2) * cfg.train_steps
-        inside = {"after_warmup": cfg.warmup, "mid_annealing": mid if cfg.annealing_steps >= 2 else -1}
-        snapshots = any(hasattr(cb, "on_snapshot") for cb in self.callbacks)
-        if start == 0:
-            self._snapshot("before_warmup", *temperature_and_field(cfg, 0), 0)
-        for tag, at in inside.items():
-            if start == at and start > 0:  # resumed from this snapshot's checkpoint: let it finish
-                self._snapshot(tag, *temperature_and_field(cfg, at - 1), at)
-        for s in range(start, total):
+        self.begin_steps(start)
+        for s in range(start, cfg.total_steps):
             T, gamma = temperature_and_field(cfg, s)
             out = self.train_step(tf.constant([cfg.seed, s], tf.int64), tf.constant(T, tf.float32),
                                   tf.constant(gamma, tf.float32))
-            out = {k: float(v.numpy()) for k, v in out.items()}
-            if not out["finite"]:
-                self.skipped += 1
-                bad += 1
-                if bad >= cfg.max_bad_steps:
-                    raise NonFiniteError(
-                        f"loss or gradient was NaN/inf for {bad} consecutive steps (step {s}, T={T:g}, "
-                        f"Gamma={gamma:g}); last good checkpoint kept in {self.workdir / 'checkpoints'}")
-                continue
-            bad = 0
-            acc.append(out)
-            done = s + 1
-            phase, a = step_phase(cfg, s)
-            row_end = ((phase == "warmup" and (done % WARMUP_ROW_EVERY == 0 or done == cfg.warmup))
-                       or (phase == "anneal" and (done - cfg.warmup) % cfg.train_steps == 0))
-            if not row_end:
-                continue
-            row = self._row(done, phase, a, T, gamma, acc)
-            acc = []
-            _each(self.loggers, "write", row, done)
-            if done == cfg.warmup or (phase == "anneal" and (a % cfg.checkpoint_every == 0 or done == total)):
-                self._checkpoint(done)
-            for tag, at in inside.items():
-                if done == at:
-                    if snapshots:
-                        self._checkpoint(done)
-                    self._snapshot(tag, T, gamma, done)
-            stop_here = _each(self.callbacks, "on_row", self, row, done)
-            if False in stop_here or (done >= stop and done < total):
-                self._checkpoint(done)
-                return done
+            paused = self.record_step(s, T, gamma, {k: float(v.numpy()) for k, v in out.items()}, stop)
+            if paused is not None:
+                return paused
+        return self.end_steps()
+
+    # The book-keeping of the training loop, shared with an ensemble (which trains K runs in one step and
+    # hands each member its own metrics): ``begin_steps``, ``record_step`` after every step, ``end_steps``.
+    def begin_steps(self, start: int):
+        """The snapshots due before training step ``start``."""
+        cfg = self.cfg
+        self._acc, self._bad = [], 0
+        mid = cfg.warmup + (cfg.annealing_steps // 2) * cfg.train_steps
+        self._inside = {"after_warmup": cfg.warmup, "mid_annealing": mid if cfg.annealing_steps >= 2 else -1}
+        self._snapshots = any(hasattr(cb, "on_snapshot") for cb in self.callbacks)
+        if start == 0:
+            self._snapshot("before_warmup", *temperature_and_field(cfg, 0), 0)
+        for tag, at in self._inside.items():
+            if start == at and start > 0:  # resumed from this snapshot's checkpoint: let it finish
+                self._snapshot(tag, *temperature_and_field(cfg, at - 1), at)
+
+    def record_step(self, s: int, T: float, gamma: float, out: dict, stop: int) -> int | None:
+        """Account for training step ``s`` (its metrics ``out``): skipped-step count, history rows,
+        checkpoints, snapshots, callbacks. Returns the steps done when the run pauses here (``stop`` reached
+        or a callback said stop), else None. Raises :class:`NonFiniteError` after too many bad steps."""
+        cfg = self.cfg
+        if not out["finite"]:
+            self.skipped += 1
+            self._bad += 1
+            if self._bad >= cfg.max_bad_steps:
+                raise NonFiniteError(
+                    f"loss or gradient was NaN/inf for {self._bad} consecutive steps (step {s}, T={T:g}, "
+                    f"Gamma={gamma:g}); last good checkpoint kept in {self.workdir / 'checkpoints'}")
+            return None
+        self._bad = 0
+        self._acc.append(out)
+        done = s + 1
+        phase, a = step_phase(cfg, s)
+        row_end = ((phase == "warmup" and (done % WARMUP_ROW_EVERY == 0 or done == cfg.warmup))
+                   or (phase == "anneal" and (done - cfg.warmup) % cfg.train_steps == 0))
+        if not row_end:
+            return None
+        row = self._row(done, phase, a, T, gamma, self._acc)
+        self._acc = []
+        _each(self.loggers, "write", row, done)
+        if done == cfg.warmup or (phase == "anneal" and (a % cfg.checkpoint_every == 0 or done == cfg.total_steps)):
+            self._checkpoint(done)
+        for tag, at in self._inside.items():
+            if done == at:
+                if self._snapshots:
+                    self._checkpoint(done)
+                self._snapshot(tag, T, gamma, done)
+        if any(hasattr(cb, "on_row") for cb in self.callbacks):
+            self.sync_weights()
+        stop_here = _each(self.callbacks, "on_row", self, row, done)
+        if False in stop_here or (done >= stop and done < cfg.total_steps):
+            self._checkpoint(done)
+            return done
+        return None
+
+    def end_steps(self) -> int:
+        """The last checkpoint and the ``end`` snapshot; returns the steps done (all of them)."""
+        total = self.cfg.total_steps
         self._checkpoint(total)
-        self._snapshot("end", *temperature_and_field(cfg, max(total - 1, 0)), total)
+        self._snapshot("end", *temperature_and_field(self.cfg, max(total - 1, 0)), total)
         return total
+
+    def sync_weights(self):
+        """Bring ``model`` (and the optimizer) up to date with the weights being trained: nothing to do for a
+        single run; an ensemble member copies its slice of the stacked weights here (set by the ensemble)."""
+        if self.weights_source is not None:
+            self.weights_source()
 
     def _row(self, done, phase, a, T, gamma, acc) -> dict:
         mean = {k: float(np.mean([o[k] for o in acc])) for k in acc[0]}
@@ -295,6 +343,7 @@ class AnnealRun:
         self._saved_step = done
         import tensorflow as tf
 
+        self.sync_weights()
         self.step_var.assign(done)
         _each(self.loggers, "flush", done)
         try:
@@ -313,12 +362,14 @@ class AnnealRun:
     def summarise(self, wall: float) -> dict:
         """Draw the final sample, write it, the weights and ``summary.json`` (last: it marks the run finished)."""
         rd = self.rundir
+        self.sync_weights()
         bits, e = self.final_sample()
         tmp = rd.samples_path.with_name("samples_final.tmp.npz")
         np.savez_compressed(tmp, bits=np.packbits(bits, axis=1), n_sites=self.cfg.L * self.cfg.L)
         tmp.replace(rd.samples_path)
         summary = summary_of(self.cfg, bits, e, exact_deviation(rd.history()), skipped=self.skipped, wall=wall,
                              wall_complete=self._wall_complete)
+        summary.update(self.summary_extra)
         tmp = rd.weights_path.with_name("model.tmp.weights.h5")
         self.model.save_weights(tmp)
         tmp.replace(rd.weights_path)
@@ -330,8 +381,11 @@ def anneal(cfg: AnnealConfig, workdir, resume: bool = False, loggers=None, callb
     """Run (or resume) an anneal to its end and return its summary (also in ``summary.json``).
     ``loggers`` and ``callbacks`` as in :meth:`AnnealRun.run`."""
     run = AnnealRun(cfg, workdir)
-    run.prepare(resume)
-    return run.run(loggers=loggers, callbacks=callbacks)
+    try:
+        run.prepare(resume)
+        return run.run(loggers=loggers, callbacks=callbacks)
+    finally:
+        run.release()
 
 
 def anneal_or_reuse(cfg: AnnealConfig, workdir, loggers=None, callbacks=()) -> dict:

@@ -3,10 +3,14 @@
 Member ``k`` is the network of seed ``seeds[k]``: its own initialisation (that of a single run of that seed), its
 own samples (the stateless uniforms ``[seeds[k], s]`` of training step ``s``, exactly those of the single run),
 its own loss, gradient and Adam state (Adam is element-wise, so one Adam over the stacked variables is K
-independent ones). The pass is the model's explicit-weights scan (the landscape scans' stacked weights), so the
-gradient comes from TensorFlow's autodiff instead of the hand-written backward pass: the same maths, different
-float rounding, so a member follows the single run of its seed to rounding over the first steps and may drift
-from it later along a chaotic trajectory (tests/test_ensemble.py measures it).
+independent ones). The pass is the model's explicit-weights scan (the landscape scans' stacked weights) with the
+hand-written backward pass over stacked weights: the same maths as a single run in a different float rounding,
+so a member follows the single run of its seed to rounding over the first steps and may drift from it later along
+a chaotic trajectory (tests/test_ensemble.py measures it).
+
+The members' own run directories (their checkpoints, weights and summaries) are kept by
+:mod:`.ensemble_run`, which copies a member's slice of the stacked weights and Adam moments into its network
+(:meth:`EnsembleStep.store_member`) and back (:meth:`EnsembleStep.load_members`).
 
 On a CPU core stacking buys 1.1-1.4x (issue 32's measurement); on a GPU it is what fills the device.
 """
@@ -33,53 +37,151 @@ def stack_weights(models) -> dict:
     return out
 
 
+def _stack(variables):
+    """Stack Keras variables (whose ``dtype`` is a string, which ``tf.stack`` cannot read)."""
+    return tf.stack([tf.convert_to_tensor(v) for v in variables])
+
+
+def _adam_moments(optimizer, variable):
+    """Adam's first and second moments of ``variable``. Keras 3 has no public per-variable accessor for an
+    optimizer's slots; Adam keeps them in these two lists, in the order of the variables it was built on."""
+    i = optimizer._get_variable_index(variable)
+    return optimizer._momentums[i], optimizer._velocities[i]
+
+
 class EnsembleStep:
     """A compiled training step for K networks of one architecture.
 
     Args:
         model: a network of the ensemble's architecture (its own weights are not used: the pass takes the
             stacked ones).
-        seeds: the members' seeds (their initial weights are those of ``build`` of each seed).
-        spec: a :class:`~nm_tf.annealing.losses.StepSpec` (VCA or VQA, with or without mini-batches, penalty;
-            not SR, stale losses, clipping or sampled flips yet).
+        seeds: the members' seeds (their samples are those of the single runs of these seeds).
+        spec: a :class:`~nm_tf.annealing.losses.StepSpec`: VCA or VQA, with or without mini-batches, penalty,
+            gradient clipping (per member), stale local losses, a baseline scale and sampled flips; not SR
+            (its linear solve is per network) and not a symmetry group.
         initial: ``{name: stacked array}`` initial weights (:func:`stack_weights` of the members' networks).
         lr: Adam's learning rate.
 
-    ``step(s, T, gamma)`` trains every member one training step (its samples from ``[seed_k, s]``) and returns
-    per-member metrics ``[K]``: ``loss`` and ``energy`` per spin, ``entropy``, ``ground_state_fraction``,
-    ``grad_norm``, ``finite`` (a member whose loss or gradient is not finite gets a zero gradient, as a single run
-    does).
+    ``step(s, T, gamma)`` trains every active member one training step (its samples from ``[seed_k, s]``) and
+    returns per-member metrics ``[K]``: ``loss`` and ``energy`` per spin, ``energy_std``, ``entropy``,
+    ``ground_state_fraction``, ``grad_norm``, ``finite`` (a member whose loss or gradient is not finite gets a
+    zero gradient, as a single run does). ``active[k] = False`` freezes member ``k`` (no gradient; its metrics
+    are still computed).
     """
 
     def __init__(self, model, seeds, spec: StepSpec, initial: dict, lr: float, jit_compile: bool = True):
-        if spec.sr_shift is not None or spec.local_loss != "fresh" or spec.clip_norm or spec.flip_samples \
-                or spec.baseline_scale != 1.0:
-            raise UsageError("an ensemble step does not yet support SR, stale losses, gradient clipping, sampled "
-                             "flips or a baseline scale other than 1")
+        if spec.sr_shift is not None:
+            raise UsageError("an ensemble cannot train with stochastic reconfiguration (its linear solve is per "
+                             "network); run the seeds one by one with --optimizer sr")
+        if spec.local_loss == "stale" and not spec.minibatch:
+            raise UsageError("local_loss stale needs minibatch")
+        if spec.flip_samples and not 1 <= spec.flip_samples <= model.n_sites:
+            raise UsageError(f"flip_samples must be in 1..N = {model.n_sites}, got {spec.flip_samples}")
         self.model, self.spec = model, spec
         self.seeds = tf.constant([int(s) for s in seeds], tf.int64)
         self.K = len(seeds)
         dt = model.rnn_cell.compute_dtype
         self.weights = {k: tf.Variable(tf.cast(v, dt), name=f"ensemble_{k}") for k, v in initial.items()}
         self.variables = list(self.weights.values())
+        self.active = tf.Variable(tf.ones([self.K], tf.bool), trainable=False, name="ensemble_active")
         self.optimizer = tf.keras.optimizers.Adam(lr)
         self.optimizer.build(self.variables)
         self._step = tf.function(self._step_impl, jit_compile=jit_compile)
 
     def __call__(self, s: int, T: float, gamma: float) -> dict:
-        dt = self.model.rnn_cell.compute_dtype
-        out = self._step(tf.constant(int(s), tf.int64), tf.constant(T, dt), tf.constant(gamma, dt))
+        # float32 like a single run's driver (the losses cast them to the compute dtype), so that a float64
+        # ensemble sees the same rounded T and Gamma as the single runs of its seeds
+        out = self._step(tf.constant(int(s), tf.int64), tf.constant(T, tf.float32), tf.constant(gamma, tf.float32))
         return {k: v.numpy() for k, v in out.items()}
 
+    # ------------------------------------------------------------------ members' own networks
     def member_weights(self, k: int) -> dict:
         """Member ``k``'s weights, shaped as a single network's (``RNN2DCell.weight_dict``)."""
         return {name: (v[k] if name.endswith("kernel") else v[k, 0]) for name, v in self.weights.items()}
 
+    def _pairs(self, model):
+        """``(stacked variable, member variable)`` per weight; the member network must train exactly these."""
+        own = model.rnn_cell.weight_dict()
+        if {id(v) for v in model.trainable_variables} != {id(v) for v in own.values()}:
+            raise RuntimeError("the network trains variables outside its cell's weight_dict; an ensemble "
+                               "cannot stack them")
+        return [(self.weights[name], own[name]) for name in self.weights]
+
+    def load_members(self, models, optimizers):
+        """Stack the members' weights and Adam states (a resumed ensemble: each member restored its own
+        checkpoint). The optimizers must be Keras Adam built on the members' variables, at one iteration."""
+        iterations = {int(o.iterations.numpy()) for o in optimizers}
+        if len(iterations) != 1:
+            raise RuntimeError(f"the members' optimizers are at different iterations {sorted(iterations)}")
+        per_member = [self._pairs(m) for m in models]
+        for i, (stacked, _) in enumerate(per_member[0]):
+            shape = stacked.shape
+            stacked.assign(tf.reshape(_stack([p[i][1] for p in per_member]), shape))
+            m_e, v_e = _adam_moments(self.optimizer, stacked)
+            moments = [_adam_moments(o, p[i][1]) for o, p in zip(optimizers, per_member)]
+            m_e.assign(tf.reshape(_stack([m for m, _ in moments]), shape))
+            v_e.assign(tf.reshape(_stack([v for _, v in moments]), shape))
+        self.optimizer.iterations.assign(iterations.pop())
+
+    def store_member(self, k: int, model, optimizer):
+        """Copy member ``k``'s weights and Adam state into its own network and optimizer (for its checkpoint,
+        its summary and the tools)."""
+        for stacked, own in self._pairs(model):
+            own.assign(tf.reshape(stacked[k], own.shape))
+            m_e, v_e = _adam_moments(self.optimizer, stacked)
+            m, v = _adam_moments(optimizer, own)
+            m.assign(tf.reshape(m_e[k], m.shape))
+            v.assign(tf.reshape(v_e[k], v.shape))
+        optimizer.iterations.assign(self.optimizer.iterations)
+
+    # ------------------------------------------------------------------ the step
     def _uniforms(self, s, n):
         L = self.model.L
         dt = self.model.rnn_cell.compute_dtype
         return tf.stack([uniforms_from_seed([L, L, n], tf.stack([self.seeds[k], s]), dt) for k in range(self.K)],
                         axis=2)                                                   # [L, L, K, n]
+
+    def _sampled_flips(self, bits, s, update):
+        """log p ``[K, B, k]`` of each member's sampled single flips: the sites a single run of that seed draws
+        for update ``update`` of step ``s`` (``losses.sampled_flip_log_probs``), evaluated at the stacked
+        weights in one teacher-forced pass."""
+        m, kf, n = self.model, self.spec.flip_samples, self.model.n_sites
+        B = bits.shape[1]
+        flipped = []
+        for k in range(self.K):
+            seed = tf.random.experimental.stateless_fold_in(tf.stack([self.seeds[k], s]), (1 << 30) + update)
+            noise = tf.random.stateless_uniform(tf.stack([B, n]), seed=seed)
+            sites = tf.math.top_k(noise, k=kf, sorted=False).indices                       # [B, kf]
+            flipped.append(tf.bitwise.bitwise_xor(bits[k][:, None, :], tf.one_hot(sites, n, dtype=bits.dtype)))
+        flipped = tf.reshape(tf.stack(flipped), [self.K, B * kf, n])
+        lp = m.scan(B * kf, given=m.sites_to_steps(flipped), weights=dict(self.weights))[1]
+        return tf.reshape(lp, [self.K, B, kf])
+
+    def _losses(self, part, lp, T, gamma, s, update):
+        spec = self.spec
+        flips = self._sampled_flips(part, s, update) if spec.quantum and spec.flip_samples else None
+        return local_losses(self.model, part, lp, T, gamma, quantum=spec.quantum, J=spec.J,
+                            flip_chunk=spec.flip_chunk, penalty=spec.penalty, weights=dict(self.weights),
+                            flip_log_probs=flips, flip_samples=spec.flip_samples)
+
+    def _update(self, tape, surrogate, loc):
+        """Per-member gradient norm, the NaN/inf test, clipping and the Adam update; ``(norm, ok)`` ``[K]``."""
+        K = self.K
+        grads = tape.gradient(surrogate, self.variables)
+        norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.reshape(g, [K, -1]) ** 2, axis=1) for g in grads]))
+        ok = tf.math.is_finite(norm) & tf.math.is_finite(tf.reduce_sum(loc, axis=1))
+        shaped = lambda x, g: tf.reshape(x, [K] + [1] * (len(g.shape) - 1))  # noqa: E731
+        if self.spec.clip_norm:         # each member's own global norm, as tf.clip_by_global_norm does for one
+            clip = tf.constant(self.spec.clip_norm, norm.dtype)
+            grads = [g * shaped(clip / tf.maximum(norm, clip), g) for g in grads]
+        grads = [tf.where(shaped(ok & self.active, g), g, tf.zeros_like(g)) for g in grads]
+        self.optimizer.apply(grads, self.variables)
+        return norm, ok
+
+    def _surrogate(self, loc, score):
+        scale = tf.constant(float(self.spec.baseline_scale), loc.dtype)
+        baseline = scale * tf.reduce_mean(loc, axis=1, keepdims=True)
+        return tf.reduce_sum(tf.reduce_mean((loc - baseline) * score, axis=1))
 
     def _step_impl(self, s, T, gamma):
         m, spec, w = self.model, self.spec, self.weights
@@ -87,12 +189,27 @@ class EnsembleStep:
         nb = spec.minibatch or n
         dt = m.rnn_cell.compute_dtype
         ground_below = ground_state_threshold(m.L, spec.J, dt)
-        bits = None
-        if spec.minibatch:            # drawn once at the step's starting weights (Table I's order)
-            bits = m.scan(n, uniforms=self._uniforms(s, n), weights=dict(w))[0]      # [K, n, N] (no gradient)
         sums = tf.zeros([5, self.K], dt)
         gnorm = tf.zeros([self.K], dt)
         finite = tf.ones([self.K], tf.bool)
+        if spec.local_loss == "stale":
+            # The authors' order (losses.make_train_step): the local losses of all samples once, at the step's
+            # starting weights, reused by every mini-batch update; only the score is re-evaluated.
+            bits, lp_all = m.scan(n, uniforms=self._uniforms(s, n), weights=dict(w))
+            lp_all = tf.stop_gradient(lp_all)
+            loc_all, e_all = self._losses(bits, lp_all, T, gamma, s, 0)
+            sums = step_sums(loc_all, e_all, lp_all, ground_below, axis=1)
+            for k in range(n // nb):
+                part, loc = bits[:, k * nb:(k + 1) * nb], loc_all[:, k * nb:(k + 1) * nb]
+                with tf.GradientTape() as tape:
+                    score = m.scan(nb, given=m.sites_to_steps(part), weights=dict(w), stacked_backprop=True)[1]
+                    surrogate = self._surrogate(loc, score)
+                norm, ok = self._update(tape, surrogate, loc)
+                gnorm, finite = tf.maximum(gnorm, norm), finite & ok
+            return self._metrics(sums, gnorm, finite)
+        bits = None
+        if spec.minibatch:            # drawn once at the step's starting weights (Table I's order)
+            bits = m.scan(n, uniforms=self._uniforms(s, n), weights=dict(w))[0]      # [K, n, N] (no gradient)
         for k in range(n // nb):
             with tf.GradientTape() as tape:
                 if bits is None:
@@ -100,19 +217,15 @@ class EnsembleStep:
                 else:
                     part = bits[:, k * nb:(k + 1) * nb]
                     lp = m.scan(nb, given=m.sites_to_steps(part), weights=dict(w), stacked_backprop=True)[1]
-                loc, e = local_losses(m, part, lp, T, gamma, quantum=spec.quantum, J=spec.J,
-                                      flip_chunk=spec.flip_chunk, penalty=spec.penalty, weights=dict(w))
-                per_member = tf.reduce_mean((loc - tf.reduce_mean(loc, axis=1, keepdims=True)) * lp, axis=1)
-                total = tf.reduce_sum(per_member)
-            grads = tape.gradient(total, self.variables)
-            norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.reshape(g, [self.K, -1]) ** 2, axis=1) for g in grads]))
-            ok = tf.math.is_finite(norm) & tf.math.is_finite(tf.reduce_mean(loc, axis=1))
-            grads = [tf.where(tf.reshape(ok, [self.K] + [1] * (len(g.shape) - 1)), g, tf.zeros_like(g))
-                     for g in grads]
-            self.optimizer.apply(grads, self.variables)
+                loc, e = self._losses(part, lp, T, gamma, s, k)
+                surrogate = self._surrogate(loc, lp)
+            norm, ok = self._update(tape, surrogate, loc)
             sums += step_sums(loc, e, lp, ground_below, axis=1)
             gnorm, finite = tf.maximum(gnorm, norm), finite & ok
-        N = float(m.n_sites)
+        return self._metrics(sums, gnorm, finite)
+
+    def _metrics(self, sums, gnorm, finite):
+        n, N = self.spec.num_samples, float(self.model.n_sites)
         mean_e = sums[1] / n
         return {"loss": sums[0] / n / N, "energy": mean_e / N,
                 "energy_std": tf.sqrt(tf.maximum(sums[2] / n - mean_e ** 2, 0.0)) / N,

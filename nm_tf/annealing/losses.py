@@ -87,10 +87,12 @@ def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,
             ``lambda * sum_i b_i`` (the overlap with the all-down state, in spins).
         weights: None (the model's own) or stacked weights for the flip amplitudes.
         flip_log_probs: ``[*S, N]`` log p of the single-flip neighbours when the caller has them
-            (the exact landscape looks them up in its table of all states); else computed here.
+            (the exact landscape looks them up in its table of all states), or with ``flip_samples`` the
+            ``[*S, K]`` log p of the sampled flips (an ensemble's, over stacked weights); else computed here.
         flip_samples: 0 (the exact sum over all N flips) or ``K``: the transverse-field term from ``K`` sites per
             sample drawn uniformly without replacement (``flip_seed``, int64 ``[2]``), weighted ``N / K``: an
-            unbiased estimate of the sum (:func:`sampled_flip_log_probs`). Own weights only (``S = [B]``).
+            unbiased estimate of the sum (:func:`sampled_flip_log_probs`). Computed here for the model's own
+            weights only (``S = [B]``).
 
     Returns:
         ``(loss_loc [*S], energy [*S])``.
@@ -101,21 +103,23 @@ def local_losses(model, bits, log_p, T, gamma, *, quantum: bool, J: float = 1.0,
     loc = e + tf.cast(T, dt) * log_p
     if penalty:
         loc = loc + tf.constant(penalty, dt) * tf.cast(tf.reduce_sum(bits, axis=-1), dt)
-    if quantum and flip_samples and flip_log_probs is None:
-        if weights is not None:
-            raise UsageError("flip_samples applies to the model's own weights (training), not stacked ones")
-        _, flipped = sampled_flip_log_probs(model, bits, flip_samples, flip_seed, flip_chunk)
-        ratio = tf.exp(0.5 * (tf.stop_gradient(flipped) - log_p[..., None]))
-        loc = loc - tf.cast(gamma, dt) * (model.n_sites / flip_samples) * tf.reduce_sum(ratio, axis=-1)
-    elif quantum:
+    if quantum:
         if flip_log_probs is not None:
             flipped = tf.stop_gradient(flip_log_probs)
+        elif flip_samples:
+            if weights is not None:
+                raise UsageError("flip_samples computes the flips with the model's own weights; pass stacked "
+                                 "weights' sampled flips as flip_log_probs")
+            _, flipped = sampled_flip_log_probs(model, bits, flip_samples, flip_seed, flip_chunk)
+            flipped = tf.stop_gradient(flipped)
         elif weights is None:
             flipped = single_flip_log_probs(model, bits, flip_chunk)
         else:
             flipped = model.single_flip_log_probs(bits, weights=weights)
-        ratio = tf.exp(0.5 * (flipped - log_p[..., None]))
-        loc = loc - tf.cast(gamma, dt) * tf.reduce_sum(ratio, axis=-1)
+        off_diagonal = tf.reduce_sum(tf.exp(0.5 * (flipped - log_p[..., None])), axis=-1)
+        if flip_samples:
+            off_diagonal = (model.n_sites / flip_samples) * off_diagonal
+        loc = loc - tf.cast(gamma, dt) * off_diagonal
     return tf.stop_gradient(loc), e
 
 

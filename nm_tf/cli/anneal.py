@@ -62,6 +62,9 @@ def add_parser(sub):
                    help="start --workdir from a checkpoint of RUN, with RUN's configuration changed by the flags "
                         "given (e.g. --clip-norm); the network's shape cannot change")
     p.add_argument("--fork-step", type=int, default=None, help="the kept checkpoint of --fork-from to start at")
+    p.add_argument("--ensemble", type=int, default=None, metavar="K",
+                   help="train K seeds (--seed .. --seed+K-1) in one compiled step, each in its own run directory "
+                        "WORKDIR/seed<s>; --resume continues them")
     groups = {name: p.add_argument_group(name) for name in FIELD_GROUPS}
     group_of = {field: name for name, fields in FIELD_GROUPS.items() for field in fields}
     for f in dataclasses.fields(AnnealConfig):
@@ -106,33 +109,47 @@ def config_from_args(args, base: dict | None = None) -> AnnealConfig:
 
 def _run(args) -> int:
     from ..runtime import configure_threads
+    from ..annealing.ensemble_run import ensemble_members, read_ensemble_file
     from ..annealing.rundir import RunDir
     from ..workflow import instruments, run_anneal
     from ..errors import UsageError
 
     if (args.fork_from is None) != (args.fork_step is None):
         raise UsageError("--fork-from and --fork-step go together")
+    members = None
     if args.fork_from is not None:
         if args.resume:
             raise UsageError("--fork-from starts a new run directory; drop --resume")
+        if args.ensemble is not None:
+            raise UsageError("--fork-from forks one run; drop --ensemble")
         from ..annealing.restore import fork_run
 
         data = RunDir(args.fork_from).require().config().to_dict()
         cfg = config_from_args(args, base=data)
         fork_run(args.fork_from, args.workdir, args.fork_step, cfg)
     elif args.resume:
-        cfg = RunDir(args.workdir).config()
         given = [f.name for f in dataclasses.fields(AnnealConfig) if getattr(args, f.name, None) is not None]
-        if given or args.config:
-            raise UsageError(f"--resume takes the configuration from {args.workdir}/config.json; "
-                             f"drop {', '.join(_flag(g) for g in given) or '--config'}")
+        if given or args.config or args.ensemble is not None:
+            where = f"{args.workdir}/config.json"
+            raise UsageError(f"--resume takes the configuration from {where}; drop "
+                             f"{', '.join(_flag(g) for g in given) or ('--config' if args.config else '--ensemble')}")
+        members = read_ensemble_file(args.workdir)
+        cfg = members[0][0] if members else RunDir(args.workdir).config()
     else:
         cfg = config_from_args(args)
+        if args.ensemble is not None:
+            members = ensemble_members(cfg, args.workdir, args.ensemble)
     instruments(cfg)          # checks the landscape_* fields before TensorFlow starts work
+    if members:
+        from ..annealing.ensemble_run import check_ensemble
+
+        check_ensemble(members[0])
     from . import start_tensorflow
 
     start_tensorflow(args)
     configure_threads()
+    if members:
+        return _run_ensemble(args, *members)
     summary = run_anneal(cfg, args.workdir, resume=args.resume or args.fork_from is not None)
     logging.getLogger("nm_tf").info(describe_summary(summary))
     warning = untrained_warning(summary, RunDir(args.workdir).history()[-1], cfg)
@@ -140,6 +157,28 @@ def _run(args) -> int:
         logging.getLogger("nm_tf").warning(warning)
     if args.json:
         print(json.dumps(summary))
+    return 0
+
+
+def _run_ensemble(args, cfgs, workdirs) -> int:
+    from ..annealing.ensemble_run import write_ensemble_file
+    from ..annealing.rundir import RunDir
+    from ..workflow import run_ensemble
+
+    if not args.resume:
+        for wd in workdirs:
+            if RunDir(wd).exists:
+                raise FileExistsError(f"{wd} already holds a run; use --resume to continue the ensemble")
+        write_ensemble_file(args.workdir, cfgs, workdirs)
+    summaries = run_ensemble(cfgs, workdirs, resume=args.resume)
+    out = logging.getLogger("nm_tf")
+    for cfg, wd, summary in zip(cfgs, workdirs, summaries):
+        out.info(f"seed {cfg.seed} ({wd}):\n{describe_summary(summary)}")
+        warning = untrained_warning(summary, RunDir(wd).history()[-1], cfg)
+        if warning:
+            out.warning(f"seed {cfg.seed}: {warning}")
+    if args.json:
+        print(json.dumps(summaries))
     return 0
 
 

@@ -22,6 +22,9 @@ def add_parser(sub):
     p.add_argument("--address", default=None, help="Ray cluster address (ray backend); default: start a local Ray")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="parallel runs (local processes, or CPUs of a local Ray); default: the number of cores")
+    p.add_argument("--ensemble-max", type=int, default=1, metavar="K",
+                   help="train up to K runs that differ only in seed as one ensemble in one process (default 1: "
+                        "one run per process); on a GPU this is what fills the device")
     p.add_argument("--json", action="store_true", help="print one JSON object (runs, finished, failed, table)")
     p.add_argument("--max-runs", type=int, default=1000,
                    help="refuse a spec whose product of sweep lists has more runs than this (default 1000)")
@@ -39,13 +42,16 @@ def _run(args) -> int:
         ray_module()   # a clear message before any work when Ray is missing
     elif args.address:
         raise UsageError("--address needs --backend ray")
+    if args.ensemble_max < 1:
+        raise UsageError(f"--ensemble-max must be >= 1, got {args.ensemble_max}")
     if args.max_runs < 1:
         raise UsageError(f"--max-runs must be >= 1, got {args.max_runs}")
     spec = load_sweep_spec(args.spec, max_runs=args.max_runs)
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     tasks = [RunTask(name, str(workdir / "runs" / name), cfg.to_dict()) for name, cfg in spec.runs()]
-    results = run_tasks(tasks, jobs=args.jobs, backend=args.backend, address=args.address)
+    results = run_tasks(tasks, jobs=args.jobs, backend=args.backend, address=args.address,
+                        ensemble_max=args.ensemble_max)
     path = write_results(workdir, list(spec.sweep), tasks, results)
     failed = [r["name"] for r in results if r["status"] != "ok"]
     if args.json:

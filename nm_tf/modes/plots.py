@@ -35,19 +35,24 @@ def draw_pca(fig, ax, bits: np.ndarray, L: int, title: str = ""):
 
 
 def draw_ground_state_distribution(ax, stats: dict, title: str = ""):
-    """Empirical probability of each exact ground state (trivial first) against uniform."""
+    """Empirical probability of each exact ground state (trivial first) against uniform, with the binomial
+    standard error of each share as an error bar."""
     counts = np.asarray(stats["ground_state_counts"], dtype=float)
     total = counts.sum()
     prob = counts / total if total else counts
-    ax.bar(np.arange(len(counts)), prob, color=["tab:blue"] + ["tab:red"] * (len(counts) - 1))
+    err = np.sqrt(prob * (1 - prob) / total) if total else np.zeros_like(prob)
+    ax.bar(np.arange(len(counts)), prob, yerr=err, capsize=2 if len(counts) <= 16 else 0,
+           color=["tab:blue"] + ["tab:red"] * (len(counts) - 1), error_kw={"lw": 0.8})
     ax.axhline(1.0 / len(counts), color="k", ls="--", lw=1, label="uniform")
+    top = float(np.max(prob + err)) if len(prob) else 1.0
+    ax.set_ylim(0, max(top, 1.0 / len(counts)) * 1.3)     # head room: the legend sits above the bars
     if len(counts) <= 16:
         ax.set_xticks(np.arange(len(counts)))
     ax.set_xlabel("ground state # (0 = trivial)")
     ax.set_ylabel("probability among ground-state samples")
     ax.set_title(title or f"L={stats['L']}: {stats['distinct_ground_states']}/{stats['degeneracy']} ground "
                           f"states found", fontsize=9)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper right")
 
 
 def plot_pca(bits: np.ndarray, L: int, path, title: str = ""):
