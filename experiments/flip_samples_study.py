@@ -8,9 +8,10 @@ per sample) by N/K times the sum over K sites drawn uniformly without replacemen
 questions, at L = 4 and 5 where Lanczos gives e0(Gamma) exactly:
 
 1. The estimator at fixed weights: along the exact (K = N) Table I anneal, kept every 500 annealing steps
-   (``--trajectory-every``), draw 2 000 samples and evaluate the local energy exactly and with K = N/4 and N/8
-   (20 draws of the sites each): the bias (mean difference, with its standard error; zero in expectation) and the
-   extra variance (variance of the K-site local energy over that of the exact one).
+   (``--trajectory-every``), draw 2 000 samples and evaluate the local energy exactly and with K = N/4 and N/8:
+   the extra variance (variance of the K-site local energy over that of the exact one, exact given the samples:
+   ``estimator_rows``) and the bias (20 draws of the sites per sample; zero in expectation, so this checks the
+   implementation at Table I weights, in units of its standard error).
 2. Training with it: Table I VQA with K = N, N/4, N/8 (seed 0): the variational energy's deviation from e0(Gamma)
    along the anneal, the final energy and ground-state fraction, ms per step.
 
@@ -44,10 +45,16 @@ def groups(ex):
 
 
 def estimator_rows(task, L):
-    """Bias and extra variance of the K-site local energy at the weights kept along the exact run."""
+    """Bias and extra variance of the K-site local energy at the weights kept along the exact run.
+
+    Given a sample, the K-site term Gamma (N/K) sum_{i in S} r_i (r_i = psi(sigma^i)/psi(sigma), S a uniform
+    K-subset) has mean Gamma sum_i r_i and variance Gamma^2 N^2 s^2 (N - K) / (K (N - 1)), s^2 the variance of the
+    r_i over the N sites (sampling without replacement). The extra variance is therefore computed exactly from the
+    N amplitudes of each sample; the bias is measured from DRAWS draws of the sites per sample, with a standard
+    error from those exact variances (the sample spread of a heavy-tailed mean would understate it)."""
     import tensorflow as tf
 
-    from nm_tf.annealing.losses import local_losses
+    from nm_tf.annealing.losses import local_losses, single_flip_log_probs
     from nm_tf.annealing.restore import restore_model
     from nm_tf.exact import quantum_ground_energy
     from nm_tf.landscape.trajectory import load_trajectory
@@ -57,24 +64,26 @@ def estimator_rows(task, L):
     n = L * L
     rows = []
     for step, t, g, w in zip(steps, T, gamma, weights):
-        if g == 0.0 and step > cfg.warmup:       # the last point: the transverse term is gone
+        if g == 0.0:                             # the transverse term is gone (the warm-up is at Gamma0 > 0)
             continue
         own = model.rnn_cell.weight_dict()
         for name, value in w.items():
             own[name].assign(value.astype(np.float32))
         bits, log_p = model.sample(ESTIMATOR_SAMPLES, seed=[0, int(step)])
         exact, _ = local_losses(model, bits, log_p, t, g, quantum=True, J=cfg.J)
-        exact = exact.numpy()
-        e0 = quantum_ground_energy(L, g, cfg.J) if g > 0 else None
+        exact = exact.numpy().astype(np.float64)
+        r = np.exp(0.5 * (single_flip_log_probs(model, bits).numpy().astype(np.float64)
+                          - log_p.numpy().astype(np.float64)[:, None]))                      # [samples, N]
+        spread = r.var(axis=1)                                                              # over the N sites
+        e0 = quantum_ground_energy(L, g, cfg.J)
         for k in flip_counts(L)[1:]:
+            cond_var = (g * n) ** 2 * spread * (n - k) / (k * (n - 1))                      # per sample, exact
             draws = np.stack([local_losses(model, bits, log_p, t, g, quantum=True, J=cfg.J, flip_samples=k,
                                            flip_seed=tf.constant([d, int(step)], tf.int64))[0].numpy()
-                              for d in range(DRAWS)])                                    # [draws, samples]
-            diff = draws - exact[None, :]
-            bias = diff.mean() / n
-            # the draws of one sample share it, so the standard error is over samples of their mean difference
-            sem = diff.mean(axis=0).std(ddof=1) / math.sqrt(len(exact)) / n
-            ratio = draws.var(axis=1, ddof=1).mean() / max(exact.var(ddof=1), 1e-300)
+                              for d in range(DRAWS)]).astype(np.float64)                    # [draws, samples]
+            bias = (draws - exact[None, :]).mean() / n
+            sem = math.sqrt(cond_var.sum() / DRAWS) / len(exact) / n
+            ratio = (exact.var() + cond_var.mean()) / max(exact.var(), 1e-300)
             rows.append([L, int(step), g, k, exact.mean() / n, e0, bias, sem, ratio])
     return rows
 

@@ -60,22 +60,37 @@ def main():
     ex.write_csv("_summary", ["L", "degeneracy", "runs", "ground_state_fraction", "effective_fraction",
                               "kl_to_uniform", "wall_seconds", "ground_state_fraction_sem", "effective_fraction_sem",
                               "kl_to_uniform_sem", "wall_seconds_sem", "equilibrium_ground_state_fraction"], summary)
-    fig = figure((9, 3.4))
-    for k, (col, err, label) in enumerate([(3, 7, "ground-state fraction (T = 0.3 chain)"),
-                                           (4, 8, "effective ground states / degeneracy")]):
-        ax = fig.add_subplot(1, 2, k + 1)
-        ax.errorbar([r[0] for r in summary], [r[col] for r in summary], yerr=[r[err] for r in summary],
-                    fmt="o-", capsize=3, label="PT, mean of seeds")
+    fig = figure((13, 3.8))
+    sizes = [r[0] for r in summary]
+    x = np.arange(len(sizes))                 # the sizes as categories: separate experiments, not a trend
+    panels = [(3, 7, "ground-state fraction of the T = 0.3 chain", lambda r: r[4]),
+              (4, 8, "effective ground states / degeneracy", lambda r: r[5] / r[3]),
+              (5, 9, "KL(ground-state counts | uniform) [nats]", lambda r: r[7])]
+    for k, (col, err, label, per_seed) in enumerate(panels):
+        ax = fig.add_subplot(1, 3, k + 1)
+        for i, L in enumerate(sizes):          # every run as a small dot beside the mean ± s.e.
+            ys = [per_seed(r) for r in rows if r[0] == L and per_seed(r) is not None]
+            ax.plot([i + 0.15] * len(ys), ys, ".", color="C0", alpha=0.5, ms=5,
+                    label="one PT run (10 chains)" if i == 0 else None)
+        ax.errorbar(x, [r[col] for r in summary], yerr=np.nan_to_num([r[err] for r in summary]), fmt="o",
+                    capsize=3, color="C0", ls="none", label="PT, mean ± s.e. of runs")
         if col == 3:
-            ax.plot([r[0] for r in summary], [r[11] for r in summary], "k_", ms=14, mew=2,
-                    label="exact at equilibrium")
-        else:
+            ax.plot(x, [r[11] for r in summary], "k_", ms=16, mew=2, ls="none",
+                    label="exact at equilibrium, T = 0.3")
+            ax.set_ylim(-0.02, 1.05)
+        elif col == 4:
             ax.axhline(1.0, color="k", lw=0.8, ls="--", label="uniform over all")
+            ax.set_ylim(-0.02, 1.05)
+        else:
+            ax.plot(x, [np.log(r[1]) for r in summary], "k_", ms=16, mew=1.5, ls="none",
+                    label="ln D: a single ground state")
+            ax.set_ylim(bottom=0)
         ax.legend(fontsize=7)
-        ax.set_xlabel("L")
-        ax.set_ylabel(label)
-        ax.set_xticks(list(pre["sizes"]))
-        ax.set_ylim(-0.02, 1.05)
+        ax.set_xticks(x)
+        ax.set_xticklabels([f"L = {r[0]}\nD = {r[1]}" for r in summary], fontsize=8)
+        ax.set_ylabel(label, fontsize=9)
+    fig.suptitle("Parallel tempering on one Table I anneal's budget: its T = 0.3 replica over the second half of "
+                 "each chain (thermal by design)", fontsize=9)
     fig.tight_layout()
     ex.save(fig)
     print("\n| L | degeneracy | runs | ground-state fraction | exact at equilibrium | effective / degeneracy | "
