@@ -39,7 +39,9 @@ QUICK = dict(warmup=200, annealing_steps=400, train_steps=2, samples=100, miniba
 LANDSCAPE_POINTS = {"paper": 200, "quick": 31}
 # The runs whose four snapshots are scanned during the anneal (Figs. 4 and 5): seed 0 of these.
 # Span 0.15 at L = 16: with unnormalised N(0, 1) directions the float32 RNN overflows beyond ~0.2.
-LANDSCAPE_RUNS = {("vca", 5): 1.0, ("vqa", 5): 1.0, ("vca", 16): 0.15}
+# (mode, L): (span, seeds) of the standard runs that scan their landscapes in the run (Figs. 4, 5); VQA L = 5 seed 1
+# too, since seed 0 ends in excited states and Fig. 4 shows a successful run beside it
+LANDSCAPE_RUNS = {("vca", 5): (1.0, (0,)), ("vqa", 5): (1.0, (0, 1)), ("vca", 16): (0.15, (0,))}
 SNAPSHOTS = ("before_warmup", "after_warmup", "mid_annealing", "end")
 DPI = 200
 
@@ -104,8 +106,8 @@ class Experiment:
         fields = dict(mode=mode, L=L, seed=seed, **self.protocol())
         if mode == "vqa":
             fields["exact_points"] = 11
-        span = LANDSCAPE_RUNS.get((mode, L))
-        if span is not None and seed == 0 and not extra:
+        span, seeds = LANDSCAPE_RUNS.get((mode, L), (None, ()))
+        if seed in seeds and not extra:
             fields.update(landscape=SNAPSHOTS, landscape_points=LANDSCAPE_POINTS[self.preset],
                           landscape_span=span, landscape_seed=0)
         fields.update(extra)

@@ -3,11 +3,11 @@
     python experiments/fig2_vca_free_energy.py --preset quick   # minutes on 2 cores
     python experiments/fig2_vca_free_energy.py --preset paper   # Table I, 5 seeds per size
 
-Panel (a): non-degenerate sizes L = 5, 16; panel (b): degenerate L = 3, 6. Top: every seed's variational F/N
-against the exact F(T)/N (GF(2) dual-code enumeration, any L; dashed), insets below T = 1.5; bottom: every seed's
-relative deviation |F/F_exact - 1| on a log scale, where the single-run spikes at low T show. Writes fig2.{png,pdf}, fig2.csv
-(per annealing step: median, min, max, exact) and fig2_runs.csv (per seed: final energy,
-ground-state fraction, median and max relative deviation from the exact F).
+Panel (a): non-degenerate sizes L = 5, 16; panel (b): degenerate L = 3, 6. Top: every seed's variational F/N against
+the exact F(T)/N (GF(2) dual-code enumeration, any L; dashed), insets below T = 1.5; bottom: every seed's relative
+deviation |F/F_exact - 1| on a log scale, where the single-run spikes at low T show. Writes fig2.{png,pdf}, fig2.csv
+(per annealing step: median, min, max, exact) and fig2_runs.csv (per seed: final energy, ground-state fraction,
+median and max relative deviation from the exact F).
 """
 
 import numpy as np

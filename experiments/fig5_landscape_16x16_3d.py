@@ -9,7 +9,8 @@ in-run scans use span 0.15. The authors' code computes in float64: this script a
 unnormalised plane at span 1 in float64 from the snapshot weights, counts its non-finite points,
 and draws it instead when it is finite everywhere. Bottom row: filter-normalised directions
 (Li et al. 2018) at span 1, where a unit step changes every unit's weights by their own norm.
-Writes fig5.{png,pdf}, fig5.csv and the extra scans in OUT/fig5_scans/.
+Writes fig5.{png,pdf}, fig5.csv and the extra scans in OUT/fig5_scans/ (commit them beside the figure:
+the plateau areas quoted in the README are measured on them).
 """
 
 import numpy as np
@@ -46,11 +47,14 @@ def surface(fig, pos, d, title):
     ax = fig.add_subplot(2, 4, pos, projection="3d")
     a, b = np.meshgrid(d["alpha"], d["beta"], indexing="ij")
     ax.plot_surface(a, b, np.ma.masked_invalid(d["loss"]), cmap="viridis", linewidth=0, antialiased=False)
-    ax.set_title(title, fontsize=7.5)
-    ax.set_xlabel("α", fontsize=7, labelpad=-6)
-    ax.set_ylabel("β", fontsize=7, labelpad=-6)
-    ax.set_zlabel("F / N", fontsize=7, labelpad=-4)
-    ax.tick_params(labelsize=5, pad=-2)
+    bad = int(d["nonfinite_points"])
+    if bad:        # NaN/inf points are left out of the surface; say how many
+        title += f"\n{bad} of {d['loss'].size} points non-finite (not drawn)"
+    ax.set_title(title, fontsize=8)
+    ax.set_xlabel("α", fontsize=8, labelpad=-4)
+    ax.set_ylabel("β", fontsize=8, labelpad=-4)
+    ax.set_zlabel("F / N", fontsize=8, labelpad=-2)
+    ax.tick_params(labelsize=6.5, pad=-1)
 
 
 def main():

@@ -70,26 +70,48 @@ def main():
               "symmetrised_ground_state_fraction", "uniformity_p_value", "effective_ground_states", "kl_to_uniform",
               "coverage", "effective_if_uniform_mean", "effective_if_uniform_sd", "kl_if_uniform_mean"]
     ex.write_csv("", header, rows)
-    fig = figure((9, 3.4))
-    ax = fig.add_subplot(1, 2, 1)
-    for k, L in enumerate(pre["sizes"]):
+    fig = figure((13, 3.9))
+    ax = fig.add_subplot(1, 3, 1)
+    for k, L in enumerate(pre["sizes"]):          # the key result: each network holds one ground state, p_G all
         sel = [r for r in rows if r[0] == L]
-        ax.semilogy([r[1] + 0.08 * (k - 1) for r in sel], [max(r[3] - r[4], 1e-5) for r in sel], "o", label=f"L = {L}")
+        x = [r[1] + 0.12 * (k - 1) for r in sel]
+        line, = ax.semilogy(x, [max(r[6], 0.8) for r in sel], "o", label=f"L = {L}: p_θ, 10⁵ samples")
+        held = [(xi, r[13] * r[2]) for xi, r in zip(x, sel) if r[8]]
+        ax.semilogy([h[0] for h in held], [h[1] for h in held], "s", mfc="none", color=line.get_color(),
+                    label=f"L = {L}: p_G, 10⁶ samples")
+        ax.axhline(sel[0][2], color=line.get_color(), ls=":", lw=1)
+        ax.text(pre["seeds"] - 0.55, sel[0][2], f"D = {sel[0][2]}", color=line.get_color(), fontsize=7, va="bottom")
+        for xi, r in zip(x, sel):
+            if not r[8]:
+                ax.annotate("no ground state:\nno p_G", (xi, max(r[6], 0.8)), xytext=(4, 6),
+                            textcoords="offset points", fontsize=6.5, color=line.get_color())
+    ax.set_ylim(0.5, 5e4)
     ax.set_xlabel("seed")
-    ax.set_ylabel("residual E/N of p_theta (floor 1e-5)")
+    ax.set_ylabel("distinct ground states seen")
     ax.set_xticks(range(pre["seeds"]))
-    ax.legend(fontsize=7)
-    ax = fig.add_subplot(1, 2, 2)
+    ax.legend(fontsize=6.5, loc="center left")
+    ax = fig.add_subplot(1, 3, 2)
     for k, L in enumerate(pre["sizes"]):
         sel = [r for r in rows if r[0] == L and r[8]]
-        x = [r[1] + 0.08 * (k - 1) for r in sel]
-        line, = ax.plot(x, [r[11] / r[2] for r in sel], "o", label=f"L = {L}: p_G")
-        ax.errorbar(x, [r[14] / r[2] for r in sel], yerr=[r[15] / r[2] for r in sel], fmt="_", ms=14,
-                    color=line.get_color(), label=f"L = {L}: exactly uniform, same n")
+        x = np.array([r[1] + 0.16 * (k - 1) for r in sel])
+        line, = ax.plot(x - 0.035, [r[11] / r[2] for r in sel], "o", label=f"L = {L}: p_G")
+        ax.errorbar(x + 0.035, [r[14] / r[2] for r in sel], yerr=[r[15] / r[2] for r in sel], fmt="_", ms=10,
+                    mew=2, color="k", alpha=0.7, label="exactly uniform, same n (mean ± s.d.)" if k == 0 else None)
     ax.set_xlabel("seed")
-    ax.set_ylabel("effective ground states / degeneracy")
+    ax.set_ylabel("effective ground states of p_G / D")
     ax.set_xticks(range(pre["seeds"]))
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=6.5, loc="lower left")
+    ax = fig.add_subplot(1, 3, 3)
+    for k, L in enumerate(pre["sizes"]):
+        sel = [r for r in rows if r[0] == L]
+        ax.semilogy([r[1] + 0.12 * (k - 1) for r in sel], [max(r[3] - r[4], 1e-5) for r in sel], "o",
+                    label=f"L = {L}")
+    ax.set_xlabel("seed")
+    ax.set_ylabel("residual E/N of p_θ (floor 1e-5)")
+    ax.set_xticks(range(pre["seeds"]))
+    ax.legend(fontsize=7)
+    fig.suptitle("Plain Table I VCA at D = 256, 4096, 16 384 ground states: the network holds one; its symmetrised "
+                 "p_G holds all, as uniformly as an exact sampler with as many samples", fontsize=9)
     fig.tight_layout()
     ex.save(fig)
     ex.finish()

@@ -32,12 +32,14 @@ import tarfile
 from pathlib import Path
 
 from common import _pool_commit
+from nm_tf.annealing.config import FIELD_GROUPS
 from nm_tf.annealing.rundir import RunDir
 
 HERE = Path(__file__).resolve().parent
 COMMITTED = HERE / "figures" / "paper"
 COMMIT_FILE = "code_commit.txt"
 HISTORY_GZ = "history.csv.gz"
+INSTRUMENT_FIELDS = set(FIELD_GROUPS["landscape and trajectory"])
 COMPARED = ("energy_per_spin_mean", "ground_state_fraction", "distinct_ground_states", "ground_state_in_final_sample")
 
 
@@ -65,7 +67,8 @@ def save(pool: Path, dest: Path):
             if committed.weights_path.exists() and ((target / HISTORY_GZ).exists() or not run.history_path.exists()):
                 continue      # committed complete, or the pool's copy is the committed one restored
             if committed.summary_path.exists():
-                changed = RunDir(target).differences(run.config())
+                # fields that only add instruments (in-run landscapes, kept trajectories) do not change the training
+                changed = [f for f in RunDir(target).differences(run.config()) if f not in INSTRUMENT_FIELDS]
                 if changed:
                     raise SystemExit(f"{target} holds another configuration than {path} ({', '.join(changed)}); "
                                      "not replaced")

@@ -19,6 +19,8 @@ import sys
 import time
 import urllib.request
 
+import numpy as np
+
 from common import Experiment, figure, parser
 
 PRESETS = {"quick": dict(sizes=(3, 6), seeds=1), "paper": dict(sizes=(6, 7), seeds=3)}
@@ -105,17 +107,27 @@ def main():
         server.terminate()
         server.wait(timeout=60)
     ex.write_csv("", COLUMNS, rows)
-    fig = figure((10, 3.6))
-    for k, (col, label) in enumerate([(8, "effective ground states / degeneracy"), (9, "KL to uniform (nats)")]):
+    fig = figure((11, 3.9))
+    for k, (col, label) in enumerate([(8, "effective ground states / degeneracy"),
+                                      (9, "KL(ground-state counts | uniform) [nats]")]):
         ax = fig.add_subplot(1, 2, k + 1)
         for kind, marker in (("p_theta", "o"), ("p_G", "s")):
             sel = [r for r in rows if r[4] == kind and r[5] == "grpc"]
             y = [r[col] / r[3] if k == 0 else r[col] for r in sel]
-            ax.plot(range(len(sel)), y, marker, label=f"served {kind}")
+            ax.plot(range(len(sel)), y, marker, ls="none",
+                    label="served p_θ (the network)" if kind == "p_theta" else "served p_G (symmetrised)")
+        if k == 1:                # a single ground state has KL ln D
+            runs = [r for r in rows if r[4] == "p_theta" and r[5] == "grpc"]
+            for L in sorted({r[1] for r in runs}):
+                at = [i for i, r in enumerate(runs) if r[1] == L]
+                deg = runs[at[0]][3]
+                ax.plot([at[0] - 0.4, at[-1] + 0.4], [np.log(deg)] * 2, "k:", lw=1)
+                ax.text(at[0] - 0.35, np.log(deg), f"ln {deg}: one state", fontsize=7, va="bottom")
         ax.set_xticks(range(len(tasks)))
-        ax.set_xticklabels([t.name.replace("vca_", "") for t in tasks], fontsize=7)
-        ax.set_ylabel(label)
-        ax.legend(fontsize=7)
+        ax.set_xticklabels([t.name.replace("vca_L", "L = ").replace("_s", "\nseed ") for t in tasks], fontsize=8)
+        ax.set_xlabel("Table I VCA run (10⁵ samples per query, gRPC; REST gives the same numbers)", fontsize=8)
+        ax.set_ylabel(label, fontsize=9)
+        ax.legend(fontsize=7, loc="center right" if k == 0 else "upper left")
     fig.tight_layout()
     ex.save(fig)
     print("\n| run | export | protocol | ground-state fraction | ground states seen | effective | KL to uniform | "
