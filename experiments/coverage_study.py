@@ -35,9 +35,8 @@ SAMPLES = 20_000
 SQRT_POINTS = tuple((round(t, 4), round(math.sqrt(1 - t), 6)) for t in np.linspace(0, 1, 21))
 PENALTY = 0.05
 TARGET_GROUND_WEIGHT = 0.9
-LABELS = {"baseline": "plain anneal\n(Table I)", "penalty": "trivial-state\npenalty λ = 0.05",
-          "t_final": "stop at T_final\n(90 % GS weight)", "symmetry": "p_θ of a net\ntrained on p_G",
-          "sqrt_schedule": "slower entropy\ndecay (√ schedule)"}
+LABELS = {"baseline": "plain\nanneal", "penalty": "trivial\npenalty", "t_final": "stop at\nT_final",
+          "symmetry": "trained\non p_G", "sqrt_schedule": "√ T\nschedule"}
 
 
 def t_final_for(L: int) -> float:
@@ -131,11 +130,12 @@ def main():
             ax.annotate("exact Boltzmann\nat T_final", (STRATEGIES.index("t_final"), TARGET_GROUND_WEIGHT),
                         xytext=(6, -4), textcoords="offset points", fontsize=7, va="top")
         ax.set_xticks(range(len(STRATEGIES)))
-        ax.set_xticklabels([LABELS[s] for s in STRATEGIES], fontsize=7.5)
+        ax.set_xticklabels([LABELS[s] for s in STRATEGIES], fontsize=8.5)
         ax.set_ylabel(label, fontsize=9)
     fig.legend(loc="lower center", ncol=4, fontsize=8, frameon=False)
-    fig.suptitle("Does the network itself cover the ground states? p_θ of each run (20 000 fresh samples, nothing "
-                 "symmetrised; the p_G column is the p_θ of a network trained on p_G)", fontsize=9)
+    fig.suptitle("Does the network itself cover the ground states? p_θ of each run, 20 000 fresh samples, nothing "
+                 "symmetrised (\"trained on p_G\": the network's own p_θ after training p_G; penalty λ = 0.05; "
+                 "T_final: 90 % exact ground-state weight)", fontsize=8.5)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     ex.save(fig)
     print("\n| strategy | L | degeneracy | seeds | effective ground states (mean, best) | KL to uniform | "

@@ -8,8 +8,8 @@ again) and its runs in flight. This script keeps what another machine needs in t
     python experiments/pool.py restore --out ~/nm-paper         # experiments/figures/paper -> pool
 
 ``save`` copies every finished run's configuration, summary, final weights and history (gzipped,
-``history.csv.gz``) to ``runs/<name>/``
-(with ``code_commit.txt``, the commit the run started from) and packs every unfinished run's
+``history.csv.gz``) to ``runs/<name>/`` (the run's commit is its summary's ``code_commit``; ``code_commit.txt``
+holds the commit the run started from only where the summary does not name it: older or dirty code) and packs every unfinished run's
 configuration, history and checkpoints into ``inflight/<name>.tar.gz``; an archive whose run has since
 finished is removed. A committed run that has no weights or no history (kept before either was) is replaced by
 the pool's rerun of the same configuration, and the two summaries' physics are printed side by side; where they
@@ -55,8 +55,29 @@ def _commit_of(pool: Path, run: RunDir) -> str | None:
     return noted or (run.summary().get("code_commit") if run.finished else None)
 
 
+def _recorded(summary: dict, commit: str) -> bool:
+    """True when the summary's own ``code_commit`` already names ``commit`` (a clean checkout): then a run's one
+    commit record is its summary, and ``code_commit.txt`` would be a second copy."""
+    own = str(summary.get("code_commit") or "")
+    return bool(own) and not own.endswith("+dirty") and own.startswith(commit.strip())
+
+
+def drop_redundant_commit_files(dest: Path) -> int:
+    """Remove ``code_commit.txt`` where the run's summary names the same commit; returns how many."""
+    dropped = 0
+    for path in sorted((dest / "runs").glob(f"*/{COMMIT_FILE}")):
+        summary = path.parent / "summary.json"
+        if summary.exists() and _recorded(json.loads(summary.read_text()), path.read_text()):
+            path.unlink()
+            dropped += 1
+    return dropped
+
+
 def save(pool: Path, dest: Path):
     runs, inflight = dest / "runs", dest / "inflight"
+    dropped = drop_redundant_commit_files(dest)
+    if dropped:
+        print(f"{dropped} code_commit.txt files removed: their summaries name the same commit")
     for path in sorted((pool / "runs").iterdir()):
         run = RunDir(path)
         if not run.exists:
@@ -90,7 +111,7 @@ def save(pool: Path, dest: Path):
                     (target / rel).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(f, target / rel)
             commit = _commit_of(pool, run)
-            if commit:
+            if commit and not _recorded(run.summary(), commit):
                 (target / COMMIT_FILE).write_text(commit + "\n")
             (inflight / f"{path.name}.tar.gz").unlink(missing_ok=True)
             print(f"{path.name}: finished, saved to {target}")
