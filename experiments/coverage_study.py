@@ -134,9 +134,9 @@ def main():
         ax.set_ylabel(label, fontsize=9)
     fig.legend(loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle("Does the network itself cover the ground states? p_θ of each run, 20 000 fresh samples, nothing "
-                 "symmetrised (\"trained on p_G\": the network's own p_θ after training p_G; penalty λ = 0.05; "
-                 "T_final: 90 % exact ground-state weight)", fontsize=8.5)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+                 "symmetrised\n(\"trained on p_G\": the network's own p_θ after training p_G; penalty λ = 0.05; "
+                 "T_final: 90 % exact ground-state weight)", fontsize=9)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
     ex.save(fig)
     print("\n| strategy | L | degeneracy | seeds | effective ground states (mean, best) | KL to uniform | "
           "ground-state fraction | wall (min) |")
