@@ -183,10 +183,18 @@ class Experiment:
 
 def _pool_commit(out: Path, run: Path):
     """When a summary has no commit (runs of older code, or code copied without git metadata): the commit
-    noted in the run directory (``.commit``), else the one noted beside the run pool (``COMMIT``)."""
-    for path in (run / ".commit", out / "COMMIT"):
+    noted in the run directory (``.commit`` in a pool, ``code_commit.txt`` in the checkout, or the
+    ``PROVENANCE.md`` written for the first runs), else the one noted beside the run pool (``COMMIT``)."""
+    import re
+
+    for path in (run / ".commit", run / "code_commit.txt", out / "COMMIT"):
         if path.exists():
             return path.read_text().strip()
+    notes = run / "PROVENANCE.md"
+    if notes.exists():
+        found = re.search(r"commit ([0-9a-f]{7,40})", notes.read_text())
+        if found:
+            return found.group(1)
     return None
 
 
