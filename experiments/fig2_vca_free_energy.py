@@ -57,8 +57,7 @@ def main():
                 for j, f in enumerate(F):
                     target.plot(T[low], f[low], color=color, lw=0.7, alpha=0.75,
                                 label=f"VCA L={L} ({len(F)} seeds)" if j == 0 else None)
-                target.plot(T[low], exact[low], "--", color="k" if L == panel_sizes[0] else "0.45", lw=1.0,
-                            label=f"exact L={L}")
+                target.plot(T[low], exact[low], "--", color=color, lw=1.3, label=f"exact L={L} (dashed)")
             for j, f in enumerate(F):
                 dev = np.abs(f / exact - 1.0)
                 dev_ax.semilogy(T, np.where(dev > 0, dev, np.nan), color=color, lw=0.6, alpha=0.75,
@@ -70,7 +69,7 @@ def main():
         ax.set_title(f"({panel}) {'non-degenerate' if panel == 'a' else 'degenerate'} sizes: F/N per seed against "
                      f"the exact F(T)/N", fontsize=9)
         ax.legend(fontsize=7, loc="upper left")
-        ins.set_xlabel("T", fontsize=7)
+        ins.set_xlabel("T", fontsize=7, labelpad=1)
         ins.set_ylabel("F / N", fontsize=7)
         ins.tick_params(labelsize=7)
         dev_ax.set_xlabel("temperature T")
