@@ -66,8 +66,10 @@ def test_hand_written_backward_pass_over_stacked_weights_equals_autodiff(cell, o
 
 @pytest.mark.parametrize("fields", [
     dict(quantum=True, flip_samples=4),
-    dict(quantum=True, minibatch=10, local_loss="stale", baseline_scale=0.25, flip_samples=3),
-    dict(quantum=False, minibatch=10, local_loss="stale", clip_norm=0.02, penalty=0.1),
+    pytest.param(dict(quantum=True, minibatch=10, local_loss="stale", baseline_scale=0.25, flip_samples=3),
+                 marks=pytest.mark.slow),
+    pytest.param(dict(quantum=False, minibatch=10, local_loss="stale", clip_norm=0.02, penalty=0.1),
+                 marks=pytest.mark.slow),
 ], ids=["vqa-sampled-flips", "vqa-authors-stale", "vca-stale-clip-penalty"])
 def test_members_follow_single_runs_with_the_step_options(fields):
     spec = StepSpec(num_samples=20, **fields)

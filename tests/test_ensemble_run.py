@@ -20,8 +20,9 @@ def _losses(wd):
 
 
 @pytest.mark.parametrize("extra", [{}, {"minibatch": 10, "clip_norm": 0.05},
-                                   {"minibatch": 10, "local_loss": "stale", "ordering": "raster-wrap",
-                                    "init": "authors", "dtype": "float64", "prob_floor": 1e-8}],
+                                   pytest.param({"minibatch": 10, "local_loss": "stale", "ordering": "raster-wrap",
+                                                 "init": "authors", "dtype": "float64", "prob_floor": 1e-8},
+                                                marks=pytest.mark.slow)],
                          ids=["table-I", "minibatch-clip", "authors-numerics"])
 def test_members_are_ordinary_runs_that_follow_the_single_runs(tmp_path, extra):
     cfg = AnnealConfig(**BASE, **extra)

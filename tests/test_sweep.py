@@ -215,6 +215,7 @@ def test_runs_that_differ_only_in_seed_are_grouped_into_ensembles():
     assert group_into_ensembles(tasks, 1) == [(t,) for t in tasks]
 
 
+@pytest.mark.slow
 def test_sweep_with_ensembles_gives_the_members_their_own_rows(tmp_path):
     spec = _spec_file(tmp_path, {"seed": [0, 1, 2]}, base={**TINY, "L": 2})
     r = _run_cli("sweep", "--spec", str(spec), "--workdir", str(tmp_path / "w"), "--jobs", "1", "--ensemble-max", "2",
