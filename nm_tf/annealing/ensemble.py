@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from ..errors import UsageError
 from ..models.rnn import uniforms_from_seed
-from .losses import StepSpec, ground_state_threshold, local_losses, step_sums
+from .losses import StepSpec, flip_seed, ground_state_threshold, local_losses, sampled_flips, step_sums
 
 __all__ = ["EnsembleStep", "stack_weights"]
 
@@ -147,12 +147,8 @@ class EnsembleStep:
         weights in one teacher-forced pass."""
         m, kf, n = self.model, self.spec.flip_samples, self.model.n_sites
         B = bits.shape[1]
-        flipped = []
-        for k in range(self.K):
-            seed = tf.random.experimental.stateless_fold_in(tf.stack([self.seeds[k], s]), (1 << 30) + update)
-            noise = tf.random.stateless_uniform(tf.stack([B, n]), seed=seed)
-            sites = tf.math.top_k(noise, k=kf, sorted=False).indices                       # [B, kf]
-            flipped.append(tf.bitwise.bitwise_xor(bits[k][:, None, :], tf.one_hot(sites, n, dtype=bits.dtype)))
+        flipped = [sampled_flips(bits[k], kf, flip_seed(tf.stack([self.seeds[k], s]), update))[1]
+                   for k in range(self.K)]                                                 # K x [B, kf, N]
         flipped = tf.reshape(tf.stack(flipped), [self.K, B * kf, n])
         lp = m.scan(B * kf, given=m.sites_to_steps(flipped), weights=dict(self.weights))[1]
         return tf.reshape(lp, [self.K, B, kf])

@@ -49,6 +49,22 @@ def single_flip_log_probs(model, bits, chunk: int = DEFAULT_FLIP_CHUNK):
     return map_in_chunks(model.single_flip_log_probs, bits, int(chunk) // model.L, model.rnn_cell.compute_dtype)
 
 
+def flip_seed(seed, update):
+    """The sampled flips' seed of update ``update`` of the step with seed ``seed``: its own stream, apart from the
+    samples' uniforms (a single run and an ensemble member draw the same sites)."""
+    return tf.random.experimental.stateless_fold_in(seed, (1 << 30) + update)
+
+
+def sampled_flips(bits, k: int, seed):
+    """``(sites int32 [B, k], flipped [B, k, N])``: ``k`` sites per configuration drawn uniformly without
+    replacement (the ``k`` largest of N i.i.d. uniforms: tf.random has no choice without replacement for a batch
+    of rows) and the configurations with each flipped."""
+    n = bits.shape[-1]
+    noise = tf.random.stateless_uniform(tf.stack([tf.shape(bits)[0], n]), seed=seed)
+    sites = tf.math.top_k(noise, k=k, sorted=False).indices
+    return sites, tf.bitwise.bitwise_xor(bits[:, None, :], tf.one_hot(sites, n, dtype=bits.dtype))
+
+
 def sampled_flip_log_probs(model, bits, k: int, seed, chunk: int = DEFAULT_FLIP_CHUNK):
     """``log p`` of ``k`` single-spin flips per configuration, at sites drawn uniformly without replacement.
 
@@ -63,11 +79,7 @@ def sampled_flip_log_probs(model, bits, k: int, seed, chunk: int = DEFAULT_FLIP_
     passes cost about N/2 per flip on average: the k flips cost ``k N`` against ``~N^2 / 2``.
     """
     n = model.n_sites
-    # A uniform k-subset of the sites: the k largest of N i.i.d. uniforms (tf.random has no choice without
-    # replacement for a batch of rows).
-    noise = tf.random.stateless_uniform(tf.stack([tf.shape(bits)[0], n]), seed=seed)
-    sites = tf.math.top_k(noise, k=k, sorted=False).indices                          # [B, k]
-    flipped = tf.bitwise.bitwise_xor(bits[:, None, :], tf.one_hot(sites, n, dtype=bits.dtype))  # [B, k, N]
+    sites, flipped = sampled_flips(bits, k, seed)                                      # [B, k], [B, k, N]
     lp = map_in_chunks(model.log_prob_graph, tf.reshape(flipped, [-1, n]), max(1, int(chunk) // model.L),
                        model.rnn_cell.compute_dtype)
     return sites, tf.reshape(lp, tf.shape(sites))
@@ -227,9 +239,6 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
         raise UsageError(f"flip_samples must be in 1..N = {model.n_sites} and cannot be combined with a symmetry "
                          f"group, got {flip_samples}")
 
-    def flip_seed(seed, k):
-        """The flipped sites' seed of update ``k``: its own stream, apart from the samples' uniforms."""
-        return tf.random.experimental.stateless_fold_in(seed, (1 << 30) + k)
     variables = model.trainable_variables
     optimizer.build(variables)
     n = float(model.n_sites)
