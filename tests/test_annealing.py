@@ -287,6 +287,7 @@ def test_resume_without_recorded_seconds_says_the_wall_time_is_partial(tmp_path)
     assert resumed.run()["wall_seconds_complete"] is False
 
 
+@pytest.mark.slow   # default-suite budget: a minute or more on 2 cores
 def test_resume_after_kill_matches_uninterrupted(tmp_path):
     args = ["--L", "3", "--warmup", "40", "--annealing-steps", "150", "--train-steps", "2", "--hidden", "8",
             "--lr", "0.01", "--T0", "1.5", "--checkpoint-every", "10", "--final-samples", "2000", "--seed", "3"]
@@ -315,6 +316,7 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path):
                                [float(x["loss_per_spin"]) for x in rb], atol=1e-5)
 
 
+@pytest.mark.slow   # default-suite budget: a minute or more on 2 cores
 def test_fork_continues_a_run_from_its_checkpoint_under_changed_flags(tmp_path):
     """A fork with nothing changed repeats its source exactly; with --clip-norm it shares the history up to
     the checkpoint and then departs; the network's shape cannot change; bad fork flags get one line."""

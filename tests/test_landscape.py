@@ -189,6 +189,7 @@ class _StopAt:
             raise KeyboardInterrupt
 
 
+@pytest.mark.slow   # default-suite budget: a minute or more on 2 cores
 def test_snapshots_during_annealing_and_resume_after_crash(tmp_path, capsys):
     from nm_tf.landscape.snapshots import LandscapeCallback, spec_from_config
 

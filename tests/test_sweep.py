@@ -109,6 +109,7 @@ needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="
 
 
 @needs_ray
+@pytest.mark.slow   # default-suite budget: a minute or more on 2 cores
 def test_ray_sweep_equals_local(tmp_path):
     tasks = [RunTask(f"L{L}", str(tmp_path / b / f"L{L}"), AnnealConfig(**{**TINY, "L": L}).to_dict())
              for b in ("local", "ray") for L in (2, 3)]

@@ -75,6 +75,7 @@ def test_trajectory_is_scanned_on_its_pca_plane(kept, tmp_path, capsys):
     assert "--trajectory-every" in capsys.readouterr().err
 
 
+@pytest.mark.slow   # default-suite budget: a minute or more on 2 cores
 def test_curvature_along_the_trajectory_is_resumable_and_matches_one_point(kept, tmp_path, capsys):
     import csv
     import shutil
