@@ -1,6 +1,7 @@
 """Why the paper saw mode collapse: the authors' public code as options, and an ablation one factor at a time.
 
-    python experiments/authors_ablation.py --preset paper --out ~/nm-paper --jobs 2 [--groups a,b] [--finished-only]
+    python experiments/authors_ablation.py --preset paper --out ~/nm-paper --jobs 2 [--groups a,b] [--seeds 3,4]
+                                           [--finished-only]
     python experiments/authors_ablation.py --preset quick                       # minutes: the same groups, short
 
 The authors' code (github.com/smorawetz/Tensorflow-VQA) differs from the paper's text and from our defaults in
@@ -79,6 +80,18 @@ def groups(ex):
     return out
 
 
+def _seeds(text):
+    if text is None:
+        return None
+    try:
+        seeds = {int(x) for x in text.split(",")}
+    except ValueError:
+        raise SystemExit(f"--seeds takes comma-separated integers, got {text!r}") from None
+    if not seeds <= set(range(SEEDS)):
+        raise SystemExit(f"--seeds: every group has seeds 0-{SEEDS - 1}, got {text!r}")
+    return seeds
+
+
 def _authors(quick: bool) -> dict:
     """The preset's fields; the quick protocol keeps its own learning rate and has no mini-batches, so its
     stale variant needs them set."""
@@ -104,11 +117,16 @@ def measure(task, L):
 
 
 def main():
-    args = parser(__doc__, groups=True).parse_args()
+    p = parser(__doc__, groups=True)
+    p.add_argument("--seeds", default=None,
+                   help="comma-separated seeds of the chosen groups (default: all); two processes can share a "
+                        "group's seeds this way")
+    args = p.parse_args()
     ex = Experiment(args, "authors_ablation")
     table = groups(ex)
     chosen = choose_groups(table, args.groups)
-    entries = [(g, m, L, t) for g in chosen for (m, L, t) in table[g]]
+    seeds = _seeds(args.seeds)
+    entries = [(g, m, L, t) for g in chosen for (m, L, t) in table[g] if seeds is None or seed_of(t) in seeds]
     # seed-major order across the chosen groups
     entries.sort(key=lambda e: (e[2] != 6 or e[1] != "vca", seed_of(e[3]), chosen.index(e[0])))
     summaries = ex.run_all([e[3] for e in entries], partial_ok=True)
