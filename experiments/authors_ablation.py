@@ -219,8 +219,6 @@ def _label(group: str) -> str:
         return "authors (all five)"
     if group == "raster":
         return "ours + raster rows"
-    if group == "authors_no_wrap":
-        return "authors, ordering → zigzag"
     if group.startswith("authors_zigzag_no_"):
         return f"authors, zigzag, {REVERTED[group[len('authors_zigzag_no_'):]]}"
     if group.startswith("authors_no_"):
