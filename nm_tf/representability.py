@@ -25,7 +25,8 @@ import numpy as np
 from .errors import UsageError
 from .exact import degeneracy, ground_states
 
-__all__ = ["FitConfig", "exact_ground_state_metrics", "fit_uniform_ground_states", "MAX_FIT_DEGENERACY"]
+__all__ = ["FitConfig", "PlateauRule", "exact_ground_state_metrics", "fit_uniform_ground_states",
+           "MAX_FIT_DEGENERACY"]
 
 MAX_FIT_DEGENERACY = 1 << 14      # full-batch fit: every ground state in every step
 
@@ -40,24 +41,56 @@ class FitConfig:
     seed: int = 0
     dtype: str = "float32"
     lr: float = 1e-3
-    max_steps: int = 20_000
-    tol: float = 1e-3          # stop when KL (nats) falls below this ...
-    patience: int = 2_000      # ... or has not improved by 1 % over this many steps
+    max_steps: int = 60_000
+    tol: float = 1e-3          # stop when KL (nats) falls below this, ...
+    patience: int = 2_000      # ... halve lr after a block of this many steps that does not improve by 1 %, ...
+    lr_reductions: int = 5     # ... and stop at the first such block after this many halvings
     log_every: int = 100
 
     def check(self):
         if degeneracy(self.L) > MAX_FIT_DEGENERACY:
             raise UsageError(f"L = {self.L} has {degeneracy(self.L)} ground states; the full-batch fit takes at "
                              f"most {MAX_FIT_DEGENERACY}")
-        for name in ("max_steps", "patience", "log_every"):
+        for name in ("max_steps", "patience", "log_every", "lr_reductions"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "lr_reductions" else 1):
                 raise UsageError(f"Received an invalid value for argument `{name}`: expected a positive integer, "
                                  f"got {v!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise UsageError(f"Received an invalid value for argument `lr`: expected a positive number, "
                              f"got {self.lr!r}")
         return self
+
+
+class PlateauRule:
+    """When the fit has converged: blocks of ``patience`` steps, each judged against every step before it.
+
+    A block whose lowest KL is not 1 % below the lowest KL before it halves the learning rate (``"reduce"``);
+    the first such block after ``max_reductions`` halvings ends the fit (``"stop"``). Judging whole blocks, not
+    the time since the best step, keeps a fit going that is still descending after a spike of the loss (full-batch
+    Adam at lr 1e-3 spikes now and then); the halvings damp those spikes and let the fit settle. (Keras's
+    ``ReduceLROnPlateau`` is a ``fit()`` callback; this loop is a compiled custom step, so the rule is here.)
+    """
+
+    def __init__(self, patience: int, max_reductions: int, factor: float = 0.5):
+        self.patience, self.max_reductions, self.factor = patience, max_reductions, factor
+        self.reductions, self.best_before, self.block_best, self.steps = 0, math.inf, math.inf, 0
+
+    def update(self, kl: float) -> str:
+        """Record one step's KL; returns ``"continue"``, ``"reduce"`` (halve lr now) or ``"stop"``."""
+        self.steps += 1
+        self.block_best = min(self.block_best, kl)
+        if self.steps % self.patience:
+            return "continue"
+        improved = self.block_best < 0.99 * self.best_before
+        self.best_before = min(self.best_before, self.block_best)
+        self.block_best = math.inf
+        if improved:
+            return "continue"
+        if self.reductions >= self.max_reductions:
+            return "stop"
+        self.reductions += 1
+        return "reduce"
 
 
 def exact_ground_state_metrics(model) -> dict:
@@ -89,9 +122,10 @@ def fit_uniform_ground_states(cfg: FitConfig, progress=None):
         progress: optional callable ``(step, kl)`` called every ``cfg.log_every`` steps.
 
     Returns:
-        ``(model, history, result)``: the fitted model, a list of ``(step, kl, seconds)`` and
+        ``(model, history, result)``: the fitted model, a list of ``(step, kl, seconds, lr)`` and
         :func:`exact_ground_state_metrics` of the final weights plus ``steps``, ``wall_seconds``,
-        ``stopped`` (``"tol"``, ``"plateau"`` or ``"max_steps"``) and ``initial_kl``.
+        ``stopped`` (``"tol"``, ``"plateau"`` (see :class:`PlateauRule`) or ``"max_steps"``), ``initial_kl``,
+        ``lr_reductions`` (halvings made) and ``final_lr``.
     """
     import tensorflow as tf
 
@@ -113,21 +147,25 @@ def fit_uniform_ground_states(cfg: FitConfig, progress=None):
 
     t0 = time.monotonic()
     initial = exact_ground_state_metrics(model)["kl_to_uniform"]
-    history, best, best_step, stopped = [], math.inf, 0, "max_steps"
+    rule, lr, stopped = PlateauRule(cfg.patience, cfg.lr_reductions), cfg.lr, "max_steps"
+    history = []
     for i in range(1, cfg.max_steps + 1):
         kl = float(step())           # KL before this update
-        if kl < best * 0.99:
-            best, best_step = kl, i
         if i % cfg.log_every == 0 or i == cfg.max_steps:
-            history.append((i, kl, round(time.monotonic() - t0, 2)))
+            history.append((i, kl, round(time.monotonic() - t0, 2), lr))
             if progress is not None:
                 progress(i, kl)
         if kl < cfg.tol:
             stopped = "tol"
             break
-        if i - best_step >= cfg.patience:
+        action = rule.update(kl)
+        if action == "stop":
             stopped = "plateau"
             break
+        if action == "reduce":
+            lr *= rule.factor
+            opt.learning_rate.assign(lr)     # a variable: the compiled step reads the new value
     result = exact_ground_state_metrics(model)
-    result.update(steps=i, wall_seconds=round(time.monotonic() - t0, 1), stopped=stopped, initial_kl=initial)
+    result.update(steps=i, wall_seconds=round(time.monotonic() - t0, 1), stopped=stopped, initial_kl=initial,
+                  lr_reductions=rule.reductions, final_lr=lr)
     return model, history, result

@@ -62,3 +62,28 @@ def test_fit_drives_the_kl_down():
 def test_fit_config_rejects_bad_values(field, value, match):
     with pytest.raises(UsageError, match=match):
         FitConfig(**{"L": 3, field: value}).check()
+
+
+def test_plateau_rule_halves_lr_after_a_spike_instead_of_stopping():
+    """A fit that spikes and then descends slowly above its earlier best is still learning: the rule halves the
+    learning rate and goes on (the rule it replaces, 'no 1 % gain on the best for `patience` steps', stopped it)."""
+    from nm_tf.representability import PlateauRule
+
+    rule = PlateauRule(patience=4, max_reductions=1)
+    kls = [5.0, 2.0, 1.0, 0.09,          # block 1: improves on nothing-before
+           0.9, 0.2, 0.15, 0.12,         # block 2: a spike, then descent above 0.09 -> halve lr
+           0.10, 0.08, 0.06, 0.05,       # block 3: below 0.99 * 0.09 -> go on
+           0.0499, 0.0498, 0.0497, 0.0496]   # block 4: < 1 % gain after one halving -> stop
+    actions = [rule.update(k) for k in kls]
+    assert actions[3] == "continue" and actions[7] == "reduce" and actions[11] == "continue"
+    assert actions[15] == "stop" and rule.reductions == 1
+    assert all(a == "continue" for k, a in enumerate(actions) if (k + 1) % 4)
+
+
+def test_fit_halves_its_learning_rate_on_plateaus_and_then_stops():
+    # lr so small that nothing improves: every block after the first is a plateau
+    model, history, r = fit_uniform_ground_states(FitConfig(L=3, hidden=4, lr=1e-12, patience=5, lr_reductions=2,
+                                                            max_steps=1000, log_every=5))
+    assert r["stopped"] == "plateau" and r["steps"] == 20 and r["lr_reductions"] == 2
+    assert r["final_lr"] == pytest.approx(0.25e-12)
+    assert [h[3] for h in history] == pytest.approx([1e-12, 1e-12, 0.5e-12, 0.25e-12])
