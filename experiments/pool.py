@@ -15,6 +15,8 @@ finished is removed. A committed run that has no weights or no history (kept bef
 the pool's rerun of the same configuration, and the two summaries' physics are printed side by side; where they
 differ, the committed summary stays beside the new one as ``summary.<commit>.json``.
 ``restore`` puts back every committed run the pool lacks, finished ones first, then the archives.
+Finished maximum-likelihood fits (``representability/<fit>/`` with its ``fit.json``) travel the same way:
+``fit.json``, the weights and the gzipped history (an unfinished fit restarts: they take minutes).
 ``retire`` moves the pool's copies of committed runs that lack weights or history to ``OUT/retired/`` (kept, not
 deleted), so that the figure scripts rerun them at the current code (issue 28); ``--only a,b`` limits it to those
 runs.
@@ -39,6 +41,8 @@ HERE = Path(__file__).resolve().parent
 COMMITTED = HERE / "figures" / "paper"
 COMMIT_FILE = "code_commit.txt"
 HISTORY_GZ = "history.csv.gz"
+FITS = "representability"         # experiments/representability.py's folder of fits, in the pool and committed
+FIT_FILES = ("fit.json", "model.weights.h5")
 INSTRUMENT_FIELDS = set(FIELD_GROUPS["landscape and trajectory"])
 COMPARED = ("energy_per_spin_mean", "ground_state_fraction", "distinct_ground_states", "ground_state_in_final_sample")
 
@@ -133,6 +137,31 @@ def save(pool: Path, dest: Path):
             print(f"{path.name}: in flight ({steps} history rows), packed into {archive}")
 
 
+def save_fits(pool: Path, dest: Path):
+    for path in sorted((pool / FITS).iterdir()) if (pool / FITS).is_dir() else []:
+        target = dest / FITS / path.name
+        if not (path / "fit.json").exists() or (target / "fit.json").exists():
+            continue               # unfinished, or committed already (a finished fit is never rewritten)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in FIT_FILES:
+            shutil.copy2(path / name, target / name)
+        _gzip(path / "history.csv", target / HISTORY_GZ)
+        print(f"{FITS}/{path.name}: finished fit saved to {target}")
+
+
+def restore_fits(pool: Path, src: Path):
+    for target in sorted((src / FITS).iterdir()) if (src / FITS).is_dir() else []:
+        dest = pool / FITS / target.name
+        if dest.exists():
+            continue
+        dest.mkdir(parents=True)
+        for name in FIT_FILES:
+            shutil.copy2(target / name, dest / name)
+        with gzip.open(target / HISTORY_GZ, "rb") as fh, open(dest / "history.csv", "wb") as out:
+            shutil.copyfileobj(fh, out)
+        print(f"{FITS}/{target.name}: finished fit restored")
+
+
 def restore(pool: Path, src: Path):
     (pool / "runs").mkdir(parents=True, exist_ok=True)
     for target in sorted((src / "runs").iterdir()) if (src / "runs").is_dir() else []:
@@ -203,10 +232,12 @@ def main():
         if not (pool / "runs").is_dir():
             raise SystemExit(f"no run pool in {pool} (missing {pool / 'runs'})")
         save(pool, committed)
+        save_fits(pool, committed)
     elif args.action == "retire":
         retire(pool, committed, args.only.split(",") if args.only else None)
     else:
         restore(pool, committed)
+        restore_fits(pool, committed)
 
 
 if __name__ == "__main__":

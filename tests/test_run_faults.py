@@ -239,6 +239,11 @@ def test_pool_script_carries_finished_and_unfinished_runs_to_a_new_pool(tmp_path
     (old_pool / "runs").mkdir(parents=True)
     shutil.move(done, old_pool / "runs" / "done")
     shutil.move(busy, old_pool / "runs" / "busy")
+    fits = old_pool / "representability"           # a finished maximum-likelihood fit and one in progress
+    for name, files in (("done_fit", ("fit.json", "model.weights.h5", "history.csv")), ("busy_fit", ("history.csv",))):
+        (fits / name).mkdir(parents=True)
+        for f in files:
+            (fits / name / f).write_text(f"{name} {f}\n")
     for action, pool in (("save", old_pool), ("restore", new_pool)):
         r = subprocess.run([sys.executable, script, action, "--out", str(pool), "--committed", str(committed)],
                            capture_output=True, text=True, timeout=120)
@@ -247,6 +252,10 @@ def test_pool_script_carries_finished_and_unfinished_runs_to_a_new_pool(tmp_path
     assert (committed / "runs" / "done" / "history.csv.gz").exists()        # histories are committed gzipped
     assert RunDir(new_pool / "runs" / "done").finished and not RunDir(new_pool / "runs" / "busy").finished
     assert RunDir(new_pool / "runs" / "done").history() == RunDir(old_pool / "runs" / "done").history()
+    assert (committed / "representability" / "done_fit" / "history.csv.gz").exists()
+    assert sorted(p.name for p in (new_pool / "representability").iterdir()) == ["done_fit"]
+    for f in ("fit.json", "model.weights.h5", "history.csv"):
+        assert (new_pool / "representability" / "done_fit" / f).read_text() == f"done_fit {f}\n"
     r = _cli("anneal", "--workdir", str(new_pool / "runs" / "busy"), "--resume", "--quiet")
     assert r.returncode == 0, r.stderr
     assert json.loads((new_pool / "runs" / "busy" / "summary.json").read_text())["energy_per_spin_mean"] == \
