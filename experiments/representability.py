@@ -2,6 +2,7 @@
 
     python experiments/representability.py --preset paper --out ~/nm-paper    # L = 6, 7, 9, 12; both cells, orderings
     python experiments/representability.py --preset quick                     # L = 3, 6; short fits
+    python experiments/representability.py --preset paper --out ~/nm-paper --sizes 12   # one size (a 2nd process)
 
 Fits a fresh network (d_h = 40) by maximum likelihood to the exact ground-state set, full batch, with
 :func:`nm_tf.representability.fit_uniform_ground_states`, for the vanilla and the triangle cell and the zigzag
@@ -68,11 +69,21 @@ def run_fit(ex, cell, ordering, L, seed, max_steps):
 
 
 def main():
-    args = parser(__doc__).parse_args()
+    p = parser(__doc__)
+    p.add_argument("--sizes", default=None,
+                   help="comma-separated L to fit (default: the preset's); two processes can split a grid")
+    args = p.parse_args()
     ex = Experiment(args, "representability")
     grid = GRID[args.preset]
     rows = []
-    for L, seeds in grid["sizes"].items():
+    sizes = grid["sizes"]
+    if args.sizes:
+        wanted = [int(v) for v in args.sizes.split(",")]
+        unknown = sorted(set(wanted) - set(sizes))
+        if unknown:
+            p.error(f"--sizes: {unknown} not in the {args.preset} grid {sorted(sizes)}")
+        sizes = {L: n for L, n in sizes.items() if L in wanted}
+    for L, seeds in sizes.items():
         for seed in range(seeds):
             for cell in CELLS:
                 for ordering in ORDERINGS:
@@ -98,7 +109,7 @@ def main():
     print("|---|---|---|---|---|---|---|---|---|")
     for cell in CELLS:
         for ordering in ORDERINGS:
-            for L in grid["sizes"]:
+            for L in sizes:
                 sel = [r for r in rows if r[:3] == [cell, ordering, L]]
                 if sel:
                     kl = [r[5] for r in sel]
