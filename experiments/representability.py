@@ -2,7 +2,7 @@
 
     python experiments/representability.py --preset paper --out ~/nm-paper    # L = 6, 7, 9, 12; both cells, orderings
     python experiments/representability.py --preset quick                     # L = 3, 6; short fits
-    python experiments/representability.py --preset paper --out ~/nm-paper --sizes 12   # one size (a 2nd process)
+    python experiments/representability.py --preset paper --out ~/nm-paper --sizes 12 --seeds 1   # part of the grid
 
 Fits a fresh network (d_h = 40) by maximum likelihood to the exact ground-state set, full batch, with
 :func:`nm_tf.representability.fit_uniform_ground_states`, for the vanilla and the triangle cell and the zigzag
@@ -72,6 +72,7 @@ def main():
     p = parser(__doc__)
     p.add_argument("--sizes", default=None,
                    help="comma-separated L to fit (default: the preset's); two processes can split a grid")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds to fit (default: the preset's)")
     args = p.parse_args()
     ex = Experiment(args, "representability")
     grid = GRID[args.preset]
@@ -83,8 +84,9 @@ def main():
         if unknown:
             p.error(f"--sizes: {unknown} not in the {args.preset} grid {sorted(sizes)}")
         sizes = {L: n for L, n in sizes.items() if L in wanted}
+    only_seeds = {int(v) for v in args.seeds.split(",")} if args.seeds else None
     for L, seeds in sizes.items():
-        for seed in range(seeds):
+        for seed in (s for s in range(seeds) if only_seeds is None or s in only_seeds):
             for cell in CELLS:
                 for ordering in ORDERINGS:
                     r = run_fit(ex, cell, ordering, L, seed, grid["max_steps"])
