@@ -17,16 +17,17 @@ the ground-state mass ``sum_g p(g)`` and the effective number of ground states `
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 
 from .errors import UsageError
 from .exact import degeneracy, ground_states
 
-__all__ = ["FitConfig", "PlateauRule", "exact_ground_state_metrics", "fit_uniform_ground_states",
-           "MAX_FIT_DEGENERACY"]
+__all__ = ["FitConfig", "exact_ground_state_metrics", "fit_uniform_ground_states", "MAX_FIT_DEGENERACY"]
 
 MAX_FIT_DEGENERACY = 1 << 14      # full-batch fit: every ground state in every step
 
@@ -40,57 +41,24 @@ class FitConfig:
     ordering: str = "zigzag"
     seed: int = 0
     dtype: str = "float32"
-    lr: float = 1e-3
+    lr: float = 1e-3           # Adam's initial learning rate, cosine-decayed to 0 over max_steps
     max_steps: int = 60_000
-    tol: float = 1e-3          # stop when KL (nats) falls below this, ...
-    patience: int = 2_000      # ... halve lr after a block of this many steps that does not improve by 1 %, ...
-    lr_reductions: int = 5     # ... and stop at the first such block after this many halvings
+    tol: float = 1e-3          # stop early when KL (nats) falls below this
     log_every: int = 100
 
     def check(self):
         if degeneracy(self.L) > MAX_FIT_DEGENERACY:
             raise UsageError(f"L = {self.L} has {degeneracy(self.L)} ground states; the full-batch fit takes at "
                              f"most {MAX_FIT_DEGENERACY}")
-        for name in ("max_steps", "patience", "log_every", "lr_reductions"):
+        for name in ("max_steps", "log_every"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "lr_reductions" else 1):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise UsageError(f"Received an invalid value for argument `{name}`: expected a positive integer, "
                                  f"got {v!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise UsageError(f"Received an invalid value for argument `lr`: expected a positive number, "
                              f"got {self.lr!r}")
         return self
-
-
-class PlateauRule:
-    """When the fit has converged: blocks of ``patience`` steps, each judged against every step before it.
-
-    A block whose lowest KL is not 1 % below the lowest KL before it halves the learning rate (``"reduce"``);
-    the first such block after ``max_reductions`` halvings ends the fit (``"stop"``). Judging whole blocks, not
-    the time since the best step, keeps a fit going that is still descending after a spike of the loss (full-batch
-    Adam at lr 1e-3 spikes now and then); the halvings damp those spikes and let the fit settle. (Keras's
-    ``ReduceLROnPlateau`` is a ``fit()`` callback; this loop is a compiled custom step, so the rule is here.)
-    """
-
-    def __init__(self, patience: int, max_reductions: int, factor: float = 0.5):
-        self.patience, self.max_reductions, self.factor = patience, max_reductions, factor
-        self.reductions, self.best_before, self.block_best, self.steps = 0, math.inf, math.inf, 0
-
-    def update(self, kl: float) -> str:
-        """Record one step's KL; returns ``"continue"``, ``"reduce"`` (halve lr now) or ``"stop"``."""
-        self.steps += 1
-        self.block_best = min(self.block_best, kl)
-        if self.steps % self.patience:
-            return "continue"
-        improved = self.block_best < 0.99 * self.best_before
-        self.best_before = min(self.best_before, self.block_best)
-        self.block_best = math.inf
-        if improved:
-            return "continue"
-        if self.reductions >= self.max_reductions:
-            return "stop"
-        self.reductions += 1
-        return "reduce"
 
 
 def exact_ground_state_metrics(model) -> dict:
@@ -114,18 +82,20 @@ def exact_ground_state_metrics(model) -> dict:
             "min_ratio": float(q.min() * D)}
 
 
-def fit_uniform_ground_states(cfg: FitConfig, progress=None):
+def fit_uniform_ground_states(cfg: FitConfig, progress=None, checkpoint_dir=None, checkpoint_every: int = 2_000):
     """Fit a fresh network (``cfg``'s fields) to the uniform ground-state distribution by full-batch Adam.
 
     Args:
         cfg: a :class:`FitConfig`.
         progress: optional callable ``(step, kl)`` called every ``cfg.log_every`` steps.
+        checkpoint_dir: optional folder: every ``checkpoint_every`` steps the weights, Adam's state (its step
+            count drives the schedule) and the history so far are kept there, and a fit that finds a checkpoint
+            there continues from it (the same configuration is the caller's to ensure).
 
     Returns:
         ``(model, history, result)``: the fitted model, a list of ``(step, kl, seconds, lr)`` and
         :func:`exact_ground_state_metrics` of the final weights plus ``steps``, ``wall_seconds``,
-        ``stopped`` (``"tol"``, ``"plateau"`` (see :class:`PlateauRule`) or ``"max_steps"``), ``initial_kl``,
-        ``lr_reductions`` (halvings made) and ``final_lr``.
+        ``stopped`` (``"tol"`` or ``"max_steps"``), ``initial_kl`` and ``final_lr``.
     """
     import tensorflow as tf
 
@@ -135,7 +105,10 @@ def fit_uniform_ground_states(cfg: FitConfig, progress=None):
     model = build_model(dataclasses.asdict(cfg))
     gs = tf.constant(ground_states(cfg.L).astype(np.int32))
     log_d = math.log(len(gs))
-    opt = tf.keras.optimizers.Adam(cfg.lr)
+    # The learning rate decays to 0 over the whole fit: full-batch Adam at a constant 1e-3 spikes now and then
+    # and then descends slowly, so neither a fixed rate nor a plateau rule (which mistakes that slow descent for
+    # convergence) gives a fit that has settled; a decayed rate does, and the fit's length is fixed in advance.
+    opt = tf.keras.optimizers.Adam(tf.keras.optimizers.schedules.CosineDecay(cfg.lr, cfg.max_steps))
     weights = model.trainable_variables
 
     @tf.function(jit_compile=True, reduce_retracing=False)
@@ -145,27 +118,42 @@ def fit_uniform_ground_states(cfg: FitConfig, progress=None):
         opt.apply_gradients(zip(tape.gradient(kl, weights), weights))
         return kl
 
-    t0 = time.monotonic()
-    initial = exact_ground_state_metrics(model)["kl_to_uniform"]
-    rule, lr, stopped = PlateauRule(cfg.patience, cfg.lr_reductions), cfg.lr, "max_steps"
-    history = []
-    for i in range(1, cfg.max_steps + 1):
-        kl = float(step())           # KL before this update
+    opt.build(weights)                     # its moments exist before a checkpoint is read into them
+    t0, before = time.monotonic(), 0.0
+    history, first = [], 1
+    manager = state_path = None
+    if checkpoint_dir is not None:
+        ckpt = tf.train.Checkpoint(model=model, optimizer=opt)
+        manager = tf.train.CheckpointManager(ckpt, str(checkpoint_dir), max_to_keep=2)
+        state_path = Path(checkpoint_dir) / "fit_state.json"
+    if manager is not None and manager.latest_checkpoint and state_path.exists():
+        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        state = json.loads(state_path.read_text())
+        if state["step"] != int(opt.iterations.numpy()):
+            raise RuntimeError(f"{state_path} is at step {state['step']}, its checkpoint at "
+                               f"{int(opt.iterations.numpy())}")
+        initial, before = state["initial_kl"], state["seconds"]
+        history, first = [tuple(h) for h in state["history"]], state["step"] + 1
+    else:
+        initial = exact_ground_state_metrics(model)["kl_to_uniform"]
+    stopped, i = "max_steps", first - 1
+    for i in range(first, cfg.max_steps + 1):
+        lr = float(opt.learning_rate)      # the rate of this step's update
+        kl = float(step())                 # KL before this update
         if i % cfg.log_every == 0 or i == cfg.max_steps:
-            history.append((i, kl, round(time.monotonic() - t0, 2), lr))
+            history.append((i, kl, round(before + time.monotonic() - t0, 2), lr))
             if progress is not None:
                 progress(i, kl)
         if kl < cfg.tol:
             stopped = "tol"
             break
-        action = rule.update(kl)
-        if action == "stop":
-            stopped = "plateau"
-            break
-        if action == "reduce":
-            lr *= rule.factor
-            opt.learning_rate.assign(lr)     # a variable: the compiled step reads the new value
+        if manager is not None and i % checkpoint_every == 0 and i < cfg.max_steps:
+            manager.save(checkpoint_number=i)
+            tmp = state_path.with_name(state_path.name + ".tmp")
+            tmp.write_text(json.dumps({"step": i, "initial_kl": initial, "history": history,
+                                       "seconds": before + time.monotonic() - t0}))
+            tmp.replace(state_path)
     result = exact_ground_state_metrics(model)
-    result.update(steps=i, wall_seconds=round(time.monotonic() - t0, 1), stopped=stopped, initial_kl=initial,
-                  lr_reductions=rule.reductions, final_lr=lr)
+    result.update(steps=i, wall_seconds=round(before + time.monotonic() - t0, 1), stopped=stopped, initial_kl=initial,
+                  final_lr=float(opt.learning_rate))
     return model, history, result
