@@ -16,7 +16,8 @@ the pool's rerun of the same configuration, and the two summaries' physics are p
 differ, the committed summary stays beside the new one as ``summary.<commit>.json``.
 ``restore`` puts back every committed run the pool lacks, finished ones first, then the archives.
 Finished maximum-likelihood fits (``representability/<fit>/`` with its ``fit.json``) travel the same way:
-``fit.json``, the weights and the gzipped history (an unfinished fit restarts: they take minutes).
+``fit.json``, the weights and the gzipped history; a fit in progress as ``inflight/representability__<fit>.tar.gz``
+(its checkpoints, from which it continues).
 ``retire`` moves the pool's copies of committed runs that lack weights or history to ``OUT/retired/`` (kept, not
 deleted), so that the figure scripts rerun them at the current code (issue 28); ``--only a,b`` limits it to those
 runs.
@@ -139,9 +140,19 @@ def save(pool: Path, dest: Path):
 
 def save_fits(pool: Path, dest: Path):
     for path in sorted((pool / FITS).iterdir()) if (pool / FITS).is_dir() else []:
-        target = dest / FITS / path.name
-        if not (path / "fit.json").exists() or (target / "fit.json").exists():
-            continue               # unfinished, or committed already (a finished fit is never rewritten)
+        target, archive = dest / FITS / path.name, dest / "inflight" / f"{FITS}__{path.name}.tar.gz"
+        if not (path / "fit.json").exists():
+            if (path / "checkpoints").is_dir():          # in progress: its checkpoints travel as an archive
+                archive.parent.mkdir(parents=True, exist_ok=True)
+                tmp = archive.with_name(archive.name + ".tmp")
+                with tarfile.open(tmp, "w:gz") as tar:
+                    tar.add(path / "checkpoints", arcname="checkpoints")
+                tmp.replace(archive)
+                print(f"{FITS}/{path.name}: in progress, packed into {archive}")
+            continue
+        archive.unlink(missing_ok=True)
+        if (target / "fit.json").exists():
+            continue               # committed already (a finished fit is never rewritten)
         target.mkdir(parents=True, exist_ok=True)
         for name in FIT_FILES:
             shutil.copy2(path / name, target / name)
@@ -160,6 +171,13 @@ def restore_fits(pool: Path, src: Path):
         with gzip.open(target / HISTORY_GZ, "rb") as fh, open(dest / "history.csv", "wb") as out:
             shutil.copyfileobj(fh, out)
         print(f"{FITS}/{target.name}: finished fit restored")
+    for archive in sorted((src / "inflight").glob(f"{FITS}__*.tar.gz")) if (src / "inflight").is_dir() else []:
+        dest = pool / FITS / archive.name[len(FITS) + 2:-len(".tar.gz")]
+        if dest.exists():
+            continue
+        with tarfile.open(archive) as tar:
+            tar.extractall(dest, filter="data")
+        print(f"{FITS}/{dest.name}: fit in progress restored; it continues from its last checkpoint")
 
 
 def restore(pool: Path, src: Path):
@@ -179,6 +197,8 @@ def restore(pool: Path, src: Path):
             (shutil.copytree if f.is_dir() else shutil.copy2)(f, dest / name)
         print(f"{target.name}: finished run restored")
     for archive in sorted((src / "inflight").glob("*.tar.gz")) if (src / "inflight").is_dir() else []:
+        if archive.name.startswith(f"{FITS}__"):
+            continue                # a fit in progress: restore_fits
         dest = pool / "runs" / archive.name[:-len(".tar.gz")]
         if dest.exists():
             continue

@@ -240,8 +240,9 @@ def test_pool_script_carries_finished_and_unfinished_runs_to_a_new_pool(tmp_path
     shutil.move(done, old_pool / "runs" / "done")
     shutil.move(busy, old_pool / "runs" / "busy")
     fits = old_pool / "representability"           # a finished maximum-likelihood fit and one in progress
-    for name, files in (("done_fit", ("fit.json", "model.weights.h5", "history.csv")), ("busy_fit", ("history.csv",))):
-        (fits / name).mkdir(parents=True)
+    for name, files in (("done_fit", ("fit.json", "model.weights.h5", "history.csv")),
+                        ("busy_fit", ("checkpoints/checkpoint", "checkpoints/fit_state.json"))):
+        (fits / name / "checkpoints").mkdir(parents=True)
         for f in files:
             (fits / name / f).write_text(f"{name} {f}\n")
     for action, pool in (("save", old_pool), ("restore", new_pool)):
@@ -253,7 +254,10 @@ def test_pool_script_carries_finished_and_unfinished_runs_to_a_new_pool(tmp_path
     assert RunDir(new_pool / "runs" / "done").finished and not RunDir(new_pool / "runs" / "busy").finished
     assert RunDir(new_pool / "runs" / "done").history() == RunDir(old_pool / "runs" / "done").history()
     assert (committed / "representability" / "done_fit" / "history.csv.gz").exists()
-    assert sorted(p.name for p in (new_pool / "representability").iterdir()) == ["done_fit"]
+    assert sorted(p.name for p in (new_pool / "representability").iterdir()) == ["busy_fit", "done_fit"]
+    assert not (new_pool / "representability" / "busy_fit" / "fit.json").exists()
+    assert (new_pool / "representability" / "busy_fit" / "checkpoints" / "fit_state.json").read_text() == \
+        "busy_fit checkpoints/fit_state.json\n"
     for f in ("fit.json", "model.weights.h5", "history.csv"):
         assert (new_pool / "representability" / "done_fit" / f).read_text() == f"done_fit {f}\n"
     r = _cli("anneal", "--workdir", str(new_pool / "runs" / "busy"), "--resume", "--quiet")
