@@ -129,6 +129,10 @@ def main():
     ex.finish()
 
 
+NAMES = {"triangle_vca": "triangle cell, VCA", "vanilla_vca": "vanilla cell, VCA (committed runs)",
+         "triangle_vqa": "triangle cell, VQA"}
+
+
 def _figure(ex, rows, chosen):
     """Per size: the triangle cell against the vanilla cell, every seed a point, the mean a bar."""
     sizes = sorted({(r[1], r[2]) for r in rows})
@@ -150,7 +154,7 @@ def _figure(ex, rows, chosen):
                 x = i + 0.25 * (j - (len(chosen) - 1) / 2)
                 ax.plot([x] * len(y), y, "o", color=f"C{j}", alpha=0.5, ms=4)
                 ax.plot([x - 0.1, x + 0.1], [np.mean(y)] * 2, "-", color=f"C{j}", lw=2.5,
-                        label=None if g in labelled else g)
+                        label=None if g in labelled else NAMES.get(g, g))
                 labelled.add(g)
         ax.set_xticks(range(len(sizes)))
         ax.set_xticklabels([f"{m.upper()} L={L}" for m, L in sizes], fontsize=8)
@@ -158,9 +162,11 @@ def _figure(ex, rows, chosen):
         if k == 1:
             for i, (mode, L) in enumerate(sizes):   # log D: one state only
                 deg = next(r[7] for r in rows if (r[1], r[2]) == (mode, L))
-                ax.plot([i - 0.4, i + 0.4], [math.log(deg)] * 2, ":", color="grey", lw=1)
+                ax.plot([i - 0.4, i + 0.4], [math.log(deg)] * 2, ":", color="grey", lw=1,
+                        label="ln D: a single ground state" if i == 0 else None)
         ax.legend(fontsize=7)
-    fig.suptitle("Triangle cell against the vanilla cell (Table I; p_theta itself, 10^5 samples per seed)",
+    fig.suptitle("Triangle cell against the vanilla cell (Table I; p_θ itself, 10⁵ samples per seed; dots: seeds, "
+                 "bars: means)",
                  fontsize=10)
     fig.tight_layout()
     ex.save(fig)
