@@ -108,7 +108,7 @@ def main():
                       "ground_state_mass", "effective_ground_states", "min_ratio", "steps", "stopped",
                       "wall_seconds"], rows)
     if rows:
-        _figure(ex, rows)
+        _figure(ex, rows, grid["max_steps"])
     print("\n| cell | ordering | L | D | fits | KL to uniform (mean, max) | row 0 / rows ≥ 1 (mean) | ground-state "
           "mass (min) | effective GS (min) |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -124,42 +124,47 @@ def main():
     ex.finish(fits=[r[:4] for r in rows])
 
 
-def _figure(ex, rows):
-    """KL against L (every fit a point, the mean a line), one colour per cell and style per ordering; and the
-    KL split into the first row and the rows after."""
-    fig = figure((11, 3.8))
-    ax, bx = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+def _figure(ex, rows, max_steps):
+    """Per fit (a point; colour: cell, marker: ordering): the final KL against L, its split into the first row
+    (the choice among ground states) and the rows after (the triangle rule), and the steps the fit took."""
+    from nm_tf.representability import FitConfig
+
+    fig = figure((14, 3.8))
+    ax, bx, cx = (fig.add_subplot(1, 3, k) for k in (1, 2, 3))
     sizes = sorted({r[2] for r in rows})
     for j, cell in enumerate(CELLS):
         for k, ordering in enumerate(ORDERINGS):
             sel = [r for r in rows if r[0] == cell and r[1] == ordering]
             if not sel:
                 continue
-            style = dict(color=f"C{j}", ls="-" if k == 0 else "--", marker="o" if k == 0 else "s")
-            ax.plot([r[2] for r in sel], [max(r[5], 1e-5) for r in sel], style["marker"], color=style["color"],
-                    alpha=0.4, ms=4)
-            ls = [L for L in sizes if any(r[2] == L for r in sel)]
-            means = [np.mean([max(r[5], 1e-5) for r in sel if r[2] == L]) for L in ls]
-            ax.plot(ls, means, color=style["color"], ls=style["ls"], label=f"{cell}, {ordering}")
-            for part, (col, hatch) in enumerate([(6, ""), (7, "//")]):
-                x = np.arange(len(ls)) + 0.2 * (2 * j + k - 1.5)
-                bx.bar(x, [np.mean([r[col] for r in sel if r[2] == L]) for L in ls], width=0.2, color=f"C{j}",
-                       alpha=0.5 if k else 0.9, hatch=hatch,
-                       bottom=None if part == 0 else [np.mean([r[6] for r in sel if r[2] == L]) for L in ls],
-                       label=f"{cell}, {ordering}, {'row 0' if part == 0 else 'rows ≥ 1'}")
-            bx.set_xticks(np.arange(len(ls)))
-            bx.set_xticklabels([f"L={L}" for L in ls])
-    ax.set_yscale("log")
-    ax.set_xlabel("L")
-    ax.set_ylabel("KL(uniform over ground states || p_theta) [nats]")
+            marker, dx = ("o", -0.15) if k == 0 else ("s", 0.15)
+            x = [sizes.index(r[2]) + dx + 0.06 * (j - 0.5) for r in sel]
+            kw = dict(color=f"C{j}", ls="none", alpha=0.7, ms=5)
+            ax.plot(x, [max(r[5], 1e-5) for r in sel], marker, label=f"{cell}, {ordering}", **kw)
+            bx.plot(x, [max(r[6], 1e-6) for r in sel], marker, label=f"{cell}, {ordering}: row 0", **kw)
+            bx.plot(x, [max(r[7], 1e-6) for r in sel], marker, mfc="none",
+                    label=f"{cell}, {ordering}: rows ≥ 1", **{**kw, "alpha": 0.9})
+            cx.plot(x, [r[11] for r in sel], marker, label=f"{cell}, {ordering}", **kw)
+    ax.axhline(FitConfig.tol, color="grey", ls=":", lw=1, label=f"early stop: KL < {FitConfig.tol:g}")
+    cx.axhline(max_steps, color="grey", ls=":", lw=1, label="the last step (KL not below the stop)")
+    for axis, label, log in ((ax, "KL(uniform over ground states || p_θ) [nats]", True),
+                             (bx, "KL of row 0 (filled) and of rows ≥ 1 (open) [nats]", True),
+                             (cx, "steps of the fit", False)):
+        axis.set_xticks(range(len(sizes)))
+        axis.set_xticklabels([f"L = {L}" for L in sizes])
+        if log:
+            axis.set_yscale("log")
+        axis.set_ylabel(label, fontsize=8)
+    ax.set_ylim(FitConfig.tol / 2, max(0.1, 2 * max(r[5] for r in rows)))
+    bx.set_ylim(5e-7, None)
+    bx.text(0.01, 0.02, "values below 1e-6 drawn at 1e-6", transform=bx.transAxes, fontsize=7, color="grey")
     ax.legend(fontsize=7)
-    bx.set_ylabel("KL split by rows (mean over fits)")
     bx.legend(fontsize=6, ncol=2)
-    fig.suptitle("Maximum-likelihood fit to the uniform ground-state distribution (d_h = 40, full batch, exact KL)",
-                 fontsize=10)
+    cx.legend(fontsize=7)
+    fig.suptitle("Maximum-likelihood fits to the uniform ground-state distribution (d_h = 40, full batch, exact KL; "
+                 "Adam, lr 1e-3 cosine-decayed over " + f"{max_steps:,}".replace(",", " ") + " steps)", fontsize=10)
     fig.tight_layout()
     ex.save(fig)
-
 
 if __name__ == "__main__":
     main()
