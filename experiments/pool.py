@@ -27,6 +27,7 @@ Which files travel is decided by ``RunDir.portable_files``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import io
 import json
@@ -52,6 +53,14 @@ def _gzip(src: Path, dest: Path):
     # mtime 0: the same history gives the same bytes, so an unchanged run shows no diff in git
     with open(src, "rb") as fh, gzip.GzipFile(dest, "wb", mtime=0) as out:
         shutil.copyfileobj(fh, out)
+
+
+@contextlib.contextmanager
+def _tar_gz(dest: Path):
+    """A tar.gz writer whose gzip header carries no time: an archive of unchanged files has the same bytes, so a
+    run that waits in flight shows no diff in git from one save to the next."""
+    with gzip.GzipFile(dest, "wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
+        yield tar
 
 
 def _commit_of(pool: Path, run: RunDir) -> str | None:
@@ -124,7 +133,7 @@ def save(pool: Path, dest: Path):
             inflight.mkdir(parents=True, exist_ok=True)
             archive = inflight / f"{path.name}.tar.gz"
             tmp = archive.with_name(archive.name + ".tmp")
-            with tarfile.open(tmp, "w:gz") as tar:
+            with _tar_gz(tmp) as tar:
                 for f in run.portable_files():
                     tar.add(f, arcname=str(f.relative_to(path)))
                 commit = _commit_of(pool, run)
@@ -145,7 +154,7 @@ def save_fits(pool: Path, dest: Path):
             if (path / "checkpoints").is_dir():          # in progress: its checkpoints travel as an archive
                 archive.parent.mkdir(parents=True, exist_ok=True)
                 tmp = archive.with_name(archive.name + ".tmp")
-                with tarfile.open(tmp, "w:gz") as tar:
+                with _tar_gz(tmp) as tar:
                     tar.add(path / "checkpoints", arcname="checkpoints")
                 tmp.replace(archive)
                 print(f"{FITS}/{path.name}: in progress, packed into {archive}")

@@ -250,6 +250,12 @@ def test_pool_script_carries_finished_and_unfinished_runs_to_a_new_pool(tmp_path
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
     assert (committed / "inflight" / "busy.tar.gz").exists()
+    archives = {p: p.read_bytes() for p in (committed / "inflight").iterdir()}
+    assert len(archives) == 2
+    r = subprocess.run([sys.executable, script, "save", "--out", str(old_pool), "--committed", str(committed)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert {p: p.read_bytes() for p in (committed / "inflight").iterdir()} == archives   # nothing changed: same bytes
     assert (committed / "runs" / "done" / "history.csv.gz").exists()        # histories are committed gzipped
     assert RunDir(new_pool / "runs" / "done").finished and not RunDir(new_pool / "runs" / "busy").finished
     assert RunDir(new_pool / "runs" / "done").history() == RunDir(old_pool / "runs" / "done").history()
