@@ -110,8 +110,8 @@ def main():
     if rows:
         _figure(ex, rows, grid["max_steps"])
     print("\n| cell | ordering | L | D | fits | KL to uniform (mean, max) | row 0 / rows ≥ 1 (mean) | ground-state "
-          "mass (min) | effective GS (min) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "mass (min) | effective GS (min) | min p / mean p (min) | steps (min–max) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for cell in CELLS:
         for ordering in ORDERINGS:
             for L in sizes:
@@ -120,7 +120,8 @@ def main():
                     kl = [r[5] for r in sel]
                     print(f"| {cell} | {ordering} | {L} | {sel[0][4]} | {len(sel)} | {np.mean(kl):.4f}, {max(kl):.4f} "
                           f"| {np.mean([r[6] for r in sel]):.4f} / {np.mean([r[7] for r in sel]):.4f} | "
-                          f"{min(r[8] for r in sel):.3f} | {min(r[9] for r in sel):.2f} |")
+                          f"{min(r[8] for r in sel):.3f} | {min(r[9] for r in sel):.2f} | "
+                          f"{min(r[10] for r in sel):.3f} | {min(r[11] for r in sel)}–{max(r[11] for r in sel)} |")
     ex.finish(fits=[r[:4] for r in rows])
 
 
@@ -141,12 +142,13 @@ def _figure(ex, rows, max_steps):
             x = [sizes.index(r[2]) + dx + 0.06 * (j - 0.5) for r in sel]
             kw = dict(color=f"C{j}", ls="none", alpha=0.7, ms=5)
             ax.plot(x, [max(r[5], 1e-5) for r in sel], marker, label=f"{cell}, {ordering}", **kw)
-            bx.plot(x, [max(r[6], 1e-6) for r in sel], marker, label=f"{cell}, {ordering}: row 0", **kw)
-            bx.plot(x, [max(r[7], 1e-6) for r in sel], marker, mfc="none",
-                    label=f"{cell}, {ordering}: rows ≥ 1", **{**kw, "alpha": 0.9})
-            cx.plot(x, [r[11] for r in sel], marker, label=f"{cell}, {ordering}", **kw)
+            bx.plot(x, [max(r[6], 1e-6) for r in sel], marker, **kw)
+            bx.plot(x, [max(r[7], 1e-6) for r in sel], marker, mfc="none", **{**kw, "alpha": 0.9})
+            cx.plot(x, [r[11] for r in sel], marker, **kw)
     ax.axhline(FitConfig.tol, color="grey", ls=":", lw=1, label=f"early stop: KL < {FitConfig.tol:g}")
-    cx.axhline(max_steps, color="grey", ls=":", lw=1, label="the last step (KL not below the stop)")
+    cx.axhline(max_steps, color="grey", ls=":", lw=1)
+    cx.text(0.01, max_steps * 1.02, "the last step: a fit here did not reach the stop", fontsize=7, color="grey",
+            transform=cx.get_yaxis_transform())
     for axis, label, log in ((ax, "KL(uniform over ground states || p_θ) [nats]", True),
                              (bx, "KL of row 0 (filled) and of rows ≥ 1 (open) [nats]", True),
                              (cx, "steps of the fit", False)):
@@ -155,16 +157,17 @@ def _figure(ex, rows, max_steps):
         if log:
             axis.set_yscale("log")
         axis.set_ylabel(label, fontsize=8)
-    ax.set_ylim(FitConfig.tol / 2, max(0.1, 2 * max(r[5] for r in rows)))
+    ax.set_ylim(FitConfig.tol / 2, max(0.01, 2 * max(r[5] for r in rows)))
     bx.set_ylim(5e-7, None)
     bx.text(0.01, 0.02, "values below 1e-6 drawn at 1e-6", transform=bx.transAxes, fontsize=7, color="grey")
-    ax.legend(fontsize=7)
-    bx.legend(fontsize=6, ncol=2)
-    cx.legend(fontsize=7)
+    cx.set_ylim(0, 1.12 * max_steps)
+    # one legend for the three panels, under them: inside, it covered the points
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=5, fontsize=8, frameon=False)
     fig.suptitle("Maximum-likelihood fits to the uniform ground-state distribution (d_h = 40, full batch, exact KL; "
                  "Adam, lr 1e-3 cosine-decayed over " + f"{max_steps:,}".replace(",", " ") + " steps)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     ex.save(fig)
+
 
 if __name__ == "__main__":
     main()
