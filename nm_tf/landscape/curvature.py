@@ -65,6 +65,7 @@ class CurvatureProblem:
         self.samples = len(states)
         self.lp0 = None if exact else tf.constant(self._log_p(tf.constant(self.theta0)).numpy())
         self._hvp = tf.function(self._hvp_impl, reduce_retracing=True)
+        self._gradient = tf.function(self._gradient_impl, reduce_retracing=True)   # traced once, not eager per call
 
     # ------------------------------------------------------------------ the loss
     def _weights(self, theta):
@@ -117,14 +118,19 @@ class CurvatureProblem:
 
         return self._hvp(tf.constant(self.theta0), tf.constant(np.asarray(v, np.float64))).numpy()
 
-    def gradient(self, theta=None) -> np.ndarray:
+    def _gradient_impl(self, theta):
         import tensorflow as tf
 
-        theta = tf.constant(self.theta0 if theta is None else theta)
         with tf.GradientTape() as tape:
             tape.watch(theta)
             value = self.loss(theta)
-        return tape.gradient(value, theta).numpy()
+        return tape.gradient(value, theta)
+
+    def gradient(self, theta=None) -> np.ndarray:
+        """The loss's gradient at ``theta`` (default ``theta0``)."""
+        import tensorflow as tf
+
+        return self._gradient(tf.constant(self.theta0 if theta is None else theta, tf.float64)).numpy()
 
 
 def hessian_extremes(problem: CurvatureProblem, top: int = 5, bottom: int = 5, tol: float = 1e-8,
