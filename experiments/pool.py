@@ -100,7 +100,15 @@ def save(pool: Path, dest: Path):
             target = runs / path.name
             committed = RunDir(target)
             if committed.weights_path.exists() and ((target / HISTORY_GZ).exists() or not run.history_path.exists()):
-                continue      # committed complete, or the pool's copy is the committed one restored
+                # committed complete, or the pool's copy is the committed one restored: only the tables computed
+                # from its trajectory since (curvature, one row per finished point) can be new
+                for table in run.trajectory_tables():
+                    dest_table = target / table.relative_to(path)
+                    if not dest_table.exists() or dest_table.read_bytes() != table.read_bytes():
+                        dest_table.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copy2(table, dest_table)
+                        print(f"{path.name}: {table.relative_to(path)} saved")
+                continue
             if committed.summary_path.exists():
                 # fields that only add instruments (in-run landscapes, kept trajectories) do not change the training
                 changed = [f for f in RunDir(target).differences(run.config()) if f not in INSTRUMENT_FIELDS]

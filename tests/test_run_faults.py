@@ -256,6 +256,15 @@ def test_pool_script_carries_finished_and_unfinished_runs_to_a_new_pool(tmp_path
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert {p: p.read_bytes() for p in (committed / "inflight").iterdir()} == archives   # nothing changed: same bytes
+    # a table computed from a committed run's trajectory after it finished (the curvature, row by row) is saved
+    table = old_pool / "runs" / "done" / "trajectory" / "curvature_trajectory.csv"
+    table.parent.mkdir(exist_ok=True)
+    for rows in ("step,top_1\n0,1.5\n", "step,top_1\n0,1.5\n10,2.5\n"):
+        table.write_text(rows)
+        r = subprocess.run([sys.executable, script, "save", "--out", str(old_pool), "--committed", str(committed)],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert (committed / "runs" / "done" / "trajectory" / "curvature_trajectory.csv").read_text() == rows
     assert (committed / "runs" / "done" / "history.csv.gz").exists()        # histories are committed gzipped
     assert RunDir(new_pool / "runs" / "done").finished and not RunDir(new_pool / "runs" / "busy").finished
     assert RunDir(new_pool / "runs" / "done").history() == RunDir(old_pool / "runs" / "done").history()

@@ -298,8 +298,9 @@ class RunDir:
         """The files another machine needs to carry this run on, as paths inside the run directory.
 
         A finished run: its configuration, summary, final weights and history, which are enough to sample,
-        analyse, export it and redraw its curves, and its kept trajectory if any (the stored final sample and the
-        TensorBoard log stay behind; a sample is then drawn fresh from the weights). An unfinished run: its
+        analyse, export it and redraw its curves, and its kept trajectory if any with the tables computed from it
+        (the stored final sample and the TensorBoard log stay behind; a sample is then drawn fresh from the
+        weights). An unfinished run: its
         configuration, history, kept checkpoints with their bookkeeping, any finished landscape snapshots and its
         trajectory, which are enough to
         resume it exactly (the samples of step ``s`` depend only on ``[seed, s]``).
@@ -311,13 +312,18 @@ class RunDir:
             if missing:
                 raise UsageError(f"finished run {self.path} lacks {', '.join(missing)}")
             kept = sorted(self.trajectory.glob("step*.npz")) if self.trajectory.is_dir() else []
-            return wanted + [p for p in kept if not p.name.endswith(".tmp.npz")]
+            return wanted + [p for p in kept if not p.name.endswith(".tmp.npz")] + self.trajectory_tables()
         files = [self.config_path, self.history_path]
         for folder in (self.checkpoints, self.landscape, self.trajectory):
             if folder.is_dir():
                 files += sorted(p for p in folder.rglob("*") if p.is_file() and "_temp" not in p.parent.name
                                 and not p.name.endswith(".tmp"))
         return [p for p in files if p.exists()]
+
+    def trajectory_tables(self) -> list:
+        """The tables computed from the kept trajectory after the run (e.g. the curvature at each kept point,
+        ``trajectory/*.csv``): hours of work that travel with the run and may grow after it finished."""
+        return sorted(self.trajectory.glob("*.csv")) if self.trajectory.is_dir() else []
 
     def differences(self, cfg: AnnealConfig) -> list:
         """The config fields in which ``cfg`` differs from the run's own configuration."""
