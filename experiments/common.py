@@ -209,8 +209,13 @@ def map_in_processes(fn, jobs, workers: int) -> list:
         return [f.result() for f in [pool.submit(fn, *args) for args in jobs]]
 
 
-def cached(path, fn, *args) -> dict:
-    """``fn(*args)`` (a JSON-able dict), kept in ``path`` and reused when the file exists: a killed study
+def running_median(x, half: int, stride: int = 1) -> np.ndarray:
+    """The median of ``x[i - half : i + half + 1]`` (clipped at the ends) at every ``stride``-th ``i``."""
+    return np.array([np.median(x[max(0, i - half):i + half + 1]) for i in range(0, len(x), stride)])
+
+
+def cached(path, fn, *args):
+    """``fn(*args)`` (a JSON-able value), kept in ``path`` and reused when the file exists: a killed study
     loses at most the baseline runs in flight. The file also records the arguments and the code."""
     path = Path(path)
     if path.exists():

@@ -25,7 +25,7 @@ reused) and flip_samples.{png,pdf}.
 import math
 
 import numpy as np
-from common import Experiment, choose_groups, figure, parser
+from common import Experiment, cached, choose_groups, figure, parser, running_median
 
 TRAJECTORY_EVERY = {"paper": 500, "quick": 40}
 ESTIMATOR_SAMPLES, DRAWS = 2000, 20
@@ -97,22 +97,9 @@ ESTIMATOR_HEADER = ["L", "step", "gamma", "flip_samples", "local_energy_per_spin
 
 
 def cached_estimator_rows(ex, task, L):
-    """:func:`estimator_rows`, kept in OUT/flip_samples_estimator/<run>.csv: they take ~30 min per exact run and
+    """:func:`estimator_rows`, kept in OUT/flip_samples_estimator/<run>.json: they take ~30 min per exact run and
     depend only on that finished run (its kept weights) and fixed seeds, so a figure remake reuses them."""
-    import csv
-
-    path = ex.out / "flip_samples_estimator" / f"{task.name}.csv"
-    if path.exists():
-        with path.open() as fh:
-            rows = list(csv.reader(fh))[1:]
-        return [[int(r[0]), int(r[1]), float(r[2]), int(r[3])] + [float(v) for v in r[4:]] for r in rows]
-    rows = estimator_rows(task, L)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="") as fh:
-        csv.writer(fh).writerows([ESTIMATOR_HEADER] + rows)
-    tmp.replace(path)
-    return rows
+    return cached(ex.out / "flip_samples_estimator" / f"{task.name}.json", lambda: estimator_rows(task, L))
 
 
 def main():
@@ -171,8 +158,7 @@ def _figure(ex, runs, est):
                 # every step has e0 (L = 4): the per-step deviation is noise-dominated (one mini-batch's loss),
                 # its running median shows the trend
                 w = DEVIATION_WINDOW // 2
-                med = np.array([np.median(dev[max(0, i - w):i + w + 1]) for i in range(0, len(dev), w)])
-                ax.semilogy(g[::w], med, "-", color=f"C{j}", lw=1.2, label=label + ", running median")
+                ax.semilogy(g[::w], running_median(dev, w, stride=w), "-", color=f"C{j}", lw=1.2, label=label + ", running median")
             else:       # e0 at the exact_points only (L = 5): each point one step's deviation
                 ax.semilogy(g, dev, "s--", color=f"C{j}", lw=0.6, ms=2.5, label=label + ", single steps")
     ax.set_xlabel("Γ")

@@ -87,6 +87,18 @@ def drop_redundant_commit_files(dest: Path) -> int:
     return dropped
 
 
+def _save_trajectory_tables(run: RunDir, target: Path):
+    """Copy the tables computed from a finished run's trajectory (the curvature, one row per finished point) that
+    are new or have grown since the run was committed."""
+    for table in run.trajectory_tables():
+        rel = table.relative_to(run.path)
+        dest = target / rel
+        if not dest.exists() or dest.read_bytes() != table.read_bytes():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(table, dest)
+            print(f"{run.path.name}: {rel} saved")
+
+
 def save(pool: Path, dest: Path):
     runs, inflight = dest / "runs", dest / "inflight"
     dropped = drop_redundant_commit_files(dest)
@@ -100,14 +112,7 @@ def save(pool: Path, dest: Path):
             target = runs / path.name
             committed = RunDir(target)
             if committed.weights_path.exists() and ((target / HISTORY_GZ).exists() or not run.history_path.exists()):
-                # committed complete, or the pool's copy is the committed one restored: only the tables computed
-                # from its trajectory since (curvature, one row per finished point) can be new
-                for table in run.trajectory_tables():
-                    dest_table = target / table.relative_to(path)
-                    if not dest_table.exists() or dest_table.read_bytes() != table.read_bytes():
-                        dest_table.parent.mkdir(parents=True, exist_ok=True)
-                        shutil.copy2(table, dest_table)
-                        print(f"{path.name}: {table.relative_to(path)} saved")
+                _save_trajectory_tables(run, target)   # committed complete (or restored from it): only these grow
                 continue
             if committed.summary_path.exists():
                 # fields that only add instruments (in-run landscapes, kept trajectories) do not change the training

@@ -35,7 +35,7 @@ import re
 import sys
 
 import numpy as np
-from common import Experiment, choose_groups, figure, parser
+from common import Experiment, choose_groups, figure, parser, running_median
 
 SR_LRS = (0.01, 0.03, 0.1, 0.3)
 SR_PILOT_SEED = 100
@@ -91,7 +91,7 @@ def smoothness(rows) -> dict:
     else:
         out.update(above_exact=math.nan, max_excursion=math.nan)
     h = SPIKE_WINDOW // 2
-    med = np.array([np.median(loss[max(0, i - h):i + h + 1]) for i in range(len(loss))])
+    med = running_median(loss, h)
     dep = np.abs(loss - med) / np.maximum(np.abs(med), 1e-12)
     out.update(spikes=float(np.mean(dep > THRESHOLD)) if len(dep) else math.nan,
                max_spike=float(dep.max()) if len(dep) else math.nan)
