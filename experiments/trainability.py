@@ -18,6 +18,9 @@ Groups (Table I otherwise; every anneal is an ordinary run in the pool, committe
   from the exact F(T)).
 - ``sr_vca6``, ``sr_vca16``, ``sr_vqa5``: SR at that lr, seeds 0-4 (L = 16: 0-2), beside the committed Adam runs
   ``vca_L6``, ``vca_L16``, ``vqa_L5`` of the same seeds.
+- ``snapback_landscapes``: no new run: on seed 0 of ``curvature_vca`` (once finished), landscapes on the random
+  and on the window's PCA plane before, at and after the largest overshoot of F above the exact curve inside
+  T in [0.1, 0.35] (``snapback_landscapes.py`` says how the three points are chosen).
 - ``smoothness``: no new run: the smoothness measure on every run of the pool with a history (in the CSV); the
   VCA-against-VQA figure and table use the plain Table I runs alone (``vca_L<L>_s<seed>``, ``vqa_L<L>_s<seed>`` at
   L = 3, 5, 6), not ablations, other cells or SR.
@@ -35,13 +38,13 @@ import re
 import sys
 
 import numpy as np
-from common import Experiment, choose_groups, figure, parser, running_median
+from common import Experiment, choose_groups, figure, parser, running_median, seed_of
 
 SR_LRS = (0.01, 0.03, 0.1, 0.3)
 SR_PILOT_SEED = 100
 CURVATURE = {"vca": dict(L=16, every=500, dense="0.1:0.35:10", window=(0.0, 0.35), sparse=2000, samples=1000),
              "vqa": dict(L=5, every=500, dense="0:0.6:25", window=(0.0, 0.6), sparse=2000, samples=500)}
-QUICK_CURVATURE = {"vca": dict(L=4, every=100, dense="0.1:0.5:20", window=(0.0, 0.5), sparse=200, samples=200),
+QUICK_CURVATURE = {"vca": dict(L=4, every=100, dense="0.1:0.5:4", window=(0.0, 0.5), sparse=200, samples=200),
                    "vqa": dict(L=3, every=100, dense="0:0.6:20", window=(0.0, 0.6), sparse=200, samples=200)}
 SPIKE_WINDOW = 21
 THRESHOLD = 0.01
@@ -123,6 +126,7 @@ def main():
     sr_lr = pilot_choice(ex)
     table = groups(ex, sr_lr)
     table["smoothness"] = []
+    table["snapback_landscapes"] = []
     chosen = choose_groups(table, args.groups, later=("sr_vca6", "sr_vca16", "sr_vqa5"))
     waiting = [g for g in chosen if g not in table]
     if waiting:
@@ -134,6 +138,13 @@ def main():
             for task in table[f"curvature_{mode}"]:
                 if task.name in summaries:
                     print(f"{task.name}: curvature along the trajectory -> {run_curvature(ex, task, mode)}", flush=True)
+    if "snapback_landscapes" in chosen:
+        import snapback_landscapes
+
+        curvature_runs = [t for t in groups(ex, None)["curvature_vca"] if seed_of(t) in snapback_landscapes.SEEDS]
+        finished = {t.name: True for t in curvature_runs if ex.rundir(t.name).finished}
+        low, high, _ = curvature_settings(ex, "vca")["dense"].split(":")
+        snapback_landscapes.study(ex, curvature_runs, finished, window=(float(low), float(high)))
     if "sr_pilot" in chosen:
         print(f"sr_pilot: chosen lr {pilot_choice(ex)}", flush=True)
     if "smoothness" in chosen:

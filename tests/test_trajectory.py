@@ -75,6 +75,50 @@ def test_trajectory_is_scanned_on_its_pca_plane(kept, tmp_path, capsys):
     assert "--trajectory-every" in capsys.readouterr().err
 
 
+def test_scan_centred_on_a_kept_point_and_a_window_of_the_path(kept, tmp_path, capsys):
+    """Issue 27 §5: landscapes inside a window of the anneal, centred on the weights kept there."""
+    import shutil
+
+    import tensorflow as tf
+
+    from nm_tf.annealing.rundir import RunDir
+    from nm_tf.landscape.curvature import CurvatureProblem
+    from nm_tf.models import build_model
+
+    shutil.copytree(kept, tmp_path / "r")
+    run = str(tmp_path / "r")
+    steps, T, gamma, weights = load_trajectory(run)
+    inside = [i for i in range(len(steps)) if T[i] <= 0.35]
+    i = inside[1]
+    capsys.readouterr()
+    assert main(["landscape", "--workdir", run, "--trajectory-step", str(steps[i]), "--points", "3", "--exact",
+                 "--quiet", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["tag"] == f"traj{steps[i]}" and out["step"] == steps[i] and out["T"] == pytest.approx(T[i])
+    # the centre is the exact F/N of the kept weights at the kept T, not the final weights' or the schedule's
+    model = build_model(RunDir(run).config(), jit_compile=False)
+    for name, var in model.rnn_cell.weight_dict().items():
+        var.assign(weights[i][name])
+    problem = CurvatureProblem(model, quantum=False, T=T[i], gamma=0.0, exact=True)
+    assert out["center_loss"] == pytest.approx(float(problem.loss(tf.constant(problem.theta0))), rel=1e-5)
+    # the PCA plane of the window's points only, through the kept point (on the path: coordinates 0, 0)
+    assert main(["landscape", "--workdir", run, "--trajectory-step", str(steps[i]), "--plane", "pca", "--window",
+                 "0:0.35", "--points", "3", "--exact", "--quiet", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    data = np.load(tmp_path / "r" / "landscape" / f"landscape_pca_traj{steps[i]}.npz")
+    assert out["tag"] == f"pca_traj{steps[i]}" and data["trajectory_steps"].tolist() == [int(steps[k]) for k in inside]
+    k = inside.index(i)
+    assert abs(data["trajectory_alpha"][k]) < 1e-6 and abs(data["trajectory_beta"][k]) < 1e-6
+    # one line for each misuse
+    for argv, says in ((["--trajectory-step", "7"], "nearest kept steps are"),
+                       (["--trajectory-step", str(steps[i]), "--checkpoint", "20"], "give one"),
+                       (["--window", "0:0.35"], "needs --plane pca"),
+                       (["--plane", "pca", "--window", "0.9:0.95"], "needs at least 3"),
+                       (["--plane", "pca", "--window", "0.3"], "LOW:HIGH")):
+        assert main(["landscape", "--workdir", run, "--points", "3", "--exact", *argv]) == 2
+        assert says in capsys.readouterr().err
+
+
 @pytest.mark.slow   # default-suite budget: a minute or more on 2 cores
 def test_curvature_along_the_trajectory_is_resumable_and_matches_one_point(kept, tmp_path, capsys):
     import csv

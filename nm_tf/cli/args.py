@@ -7,7 +7,7 @@ import math
 
 from ..errors import UsageError
 
-__all__ = ["MAX_EXACT_L", "OneLineParser", "parse_L", "parse_float_list"]
+__all__ = ["MAX_EXACT_L", "OneLineParser", "parse_L", "parse_float_list", "parse_window"]
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -32,6 +32,17 @@ def parse_float_list(text: str, name: str, *, positive: bool = False, nonneg: bo
             raise UsageError(f"{name} must be >= 0, got {item!r}")
         out.append((item, value))
     return out
+
+
+def parse_window(text: str, flag: str = "--window"):
+    """Parse ``"LOW:HIGH"`` (a range of T or Gamma) into ``(low, high)`` with ``0 <= low <= high``."""
+    try:
+        low, high = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise UsageError(f"{flag} must be LOW:HIGH, got {text!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high) and 0 <= low <= high):
+        raise UsageError(f"{flag} needs 0 <= LOW <= HIGH, got {text!r}")
+    return low, high
 
 
 MAX_EXACT_L = 128   # GF(2) elimination of the N x N parity map: N^2/8 bytes (32 MB) and ~30 s at L = 128

@@ -96,15 +96,9 @@ def _run(args) -> int:
 def _along_trajectory(args) -> int:
     if args.checkpoint is not None:
         raise UsageError("--trajectory takes every kept point; drop --checkpoint")
-    window = None
-    if args.window is not None:
-        try:
-            low, high = (float(x) for x in args.window.split(":"))
-        except ValueError:
-            raise UsageError(f"--window must be LOW:HIGH, got {args.window!r}") from None
-        if not 0 <= low <= high:
-            raise UsageError(f"--window needs 0 <= LOW <= HIGH, got {args.window!r}")
-        window = (low, high)
+    from .args import parse_window
+
+    window = None if args.window is None else parse_window(args.window)
     from ..landscape.trajectory import load_trajectory
 
     load_trajectory(args.workdir)          # no trajectory: one line before TensorFlow starts

@@ -18,6 +18,12 @@ def add_parser(sub):
     p.add_argument("--workdir", required=True, help="run directory (from nm-tf anneal)")
     p.add_argument("--checkpoint", type=int, default=None,
                    help="training step of a kept checkpoint (default: the final weights, else the latest)")
+    p.add_argument("--trajectory-step", type=int, default=None, metavar="STEP",
+                   help="centre the scan on the weights kept along the anneal at training step STEP "
+                        "(--trajectory-every / --trajectory-dense), at that point's T and Gamma")
+    p.add_argument("--window", default=None, metavar="LOW:HIGH",
+                   help="--plane pca: the principal components of the kept points whose T (vca) or Gamma (vqa) is "
+                        "in [LOW, HIGH] only (e.g. a window of the anneal), instead of the whole path")
     p.add_argument("--tag", default=None, help="snapshot name for the output files (default: ckpt<step>)")
     p.add_argument("--points", type=int, default=200, help="grid points per axis (default 200, Table I)")
     p.add_argument("--plane", choices=("random", "pca"), default="random",
@@ -71,11 +77,27 @@ def _run(args) -> int:
     if args.plane == "pca" and (args.normalization != "none" or args.orthogonalize):
         raise UsageError("--plane pca uses the trajectory's principal components as they are (orthonormal): "
                          "--normalization and --orthogonalize apply to the random plane only")
+    if args.window is not None and args.plane != "pca":
+        raise UsageError("--window chooses the path of a PCA plane: it needs --plane pca")
+    point = None
+    if args.trajectory_step is not None:
+        if args.checkpoint is not None:
+            raise UsageError("--trajectory-step and --checkpoint both choose the centre: give one")
+        from ..landscape.trajectory import trajectory_point
+
+        point = trajectory_point(args.workdir, args.trajectory_step)     # before TensorFlow starts
     trajectory = None
     if args.plane == "pca":
-        from ..landscape.trajectory import load_trajectory
+        from ..landscape.trajectory import in_window, load_trajectory
+        from .args import parse_window
 
         trajectory = load_trajectory(args.workdir)       # before TensorFlow starts: fails early
+        if args.window is not None:
+            window = parse_window(args.window)
+            trajectory = in_window(trajectory, window, quantum=cfg.mode == "vqa")
+            if len(trajectory[0]) < 3:
+                raise UsageError(f"{len(trajectory[0])} kept points have {'Gamma' if cfg.mode == 'vqa' else 'T'} "
+                                 f"in [{window[0]:g}, {window[1]:g}]; a PCA plane needs at least 3")
     spec = LandscapeSpec(points=args.points, span=1.0 if args.span is None else args.span, samples=samples,
                          seed=args.seed, crn=args.crn, repeats=args.repeats, normalization=args.normalization,
                          orthogonalize=args.orthogonalize, exact=args.exact, chunk=args.chunk)
@@ -101,13 +123,21 @@ def _run(args) -> int:
     from ..landscape.snapshots import compute_snapshot
 
     model, cfg, step = restore_model(args.workdir, args.checkpoint, jit_compile=False)
-    tag = args.tag or (f"pca_ckpt{step}" if trajectory else f"ckpt{step}")
+    if point is not None:               # the kept point's own weights, step, T and Gamma
+        names = model.rnn_cell.weight_dict()
+        if set(point[2]) != set(names) or any(tuple(point[2][k].shape) != tuple(v.shape) for k, v in names.items()):
+            raise UsageError(f"the weights kept at step {args.trajectory_step} do not match the run's model (another network?)")
+        for name, var in names.items():
+            var.assign(point[2][name])
+        step = args.trajectory_step
+    where = f"traj{step}" if point is not None else f"ckpt{step}"
+    tag = args.tag or (f"pca_{where}" if trajectory else where)
     out = snapshot_path(args.workdir, tag)
     if args.out is not None:
         out = Path(args.out) / out.name
     if out.exists():
         raise FileExistsError(f"{out} exists; pass another --tag or delete it")
-    T, gamma = temperature_and_field(cfg, max(step - 1, 0))
+    T, gamma = point[:2] if point is not None else temperature_and_field(cfg, max(step - 1, 0))
     T = T if args.temperature is None else args.temperature
     gamma = gamma if args.gamma is None else args.gamma
     import numpy as np

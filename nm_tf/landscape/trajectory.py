@@ -19,7 +19,7 @@ from ..annealing.callbacks import Callback
 from ..errors import UsageError
 from .directions import atomic_savez
 
-__all__ = ["TrajectoryCallback", "load_trajectory", "pca_plane", "trajectory_dir"]
+__all__ = ["TrajectoryCallback", "in_window", "load_trajectory", "pca_plane", "trajectory_dir", "trajectory_point"]
 
 
 def trajectory_dir(workdir) -> Path:
@@ -76,6 +76,31 @@ def load_trajectory(workdir):
             gamma.append(float(d["gamma"]))
             weights.append({k[2:]: d[k] for k in d.files if k.startswith("w/")})
     return np.array(steps), np.array(T), np.array(gamma), weights
+
+
+def in_window(trajectory, window, quantum: bool):
+    """The points of ``trajectory`` (:func:`load_trajectory`'s tuple) whose annealed parameter (T, or Gamma when
+    ``quantum``) is in ``window = (low, high)``, as the same kind of tuple."""
+    steps, T, gamma, weights = trajectory
+    key = gamma if quantum else T
+    keep = [i for i in range(len(steps)) if window[0] <= key[i] <= window[1]]
+    return steps[keep], T[keep], gamma[keep], [weights[i] for i in keep]
+
+
+def trajectory_point(workdir, step: int):
+    """``(T, gamma, weights)`` of the point kept at training step ``step``; a one-line error names the kept
+    steps nearest to it when there is none."""
+    path = trajectory_dir(workdir) / f"step{int(step):09d}.npz"
+    if not path.exists():
+        kept = sorted(int(f.stem[4:]) for f in trajectory_dir(workdir).glob("step*.npz")
+                      if not f.name.endswith(".tmp.npz")) if trajectory_dir(workdir).is_dir() else []
+        if not kept:
+            raise UsageError(f"{workdir} keeps no trajectory points (anneal with --trajectory-every K)")
+        near = sorted(kept, key=lambda k: abs(k - step))[:3]
+        raise UsageError(f"{workdir} kept no weights at step {step}; the nearest kept steps are "
+                         f"{', '.join(map(str, sorted(near)))}")
+    with np.load(path) as d:
+        return float(d["T"]), float(d["gamma"]), {k[2:]: d[k] for k in d.files if k.startswith("w/")}
 
 
 def pca_plane(center: dict, path: list):
