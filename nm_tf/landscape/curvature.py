@@ -33,7 +33,7 @@ class CurvatureProblem:
     """The loss of one model's weights as a function of a flat float64 vector, and its Hessian-vector product."""
 
     def __init__(self, model, *, quantum: bool, T: float, gamma: float, J: float = 1.0, exact: bool = False,
-                 samples: int = 1000, seed: int = 0):
+                 samples: int = 1000, seed: int = 0, jit_compile: bool | None = None):
         import tensorflow as tf
 
         from ..hamiltonian import energy_tf
@@ -64,7 +64,14 @@ class CurvatureProblem:
         self.energy = energy_tf(self.bits, model.L, J, dtype=tf.float64)
         self.samples = len(states)
         self.lp0 = None if exact else tf.constant(self._log_p(tf.constant(self.theta0)).numpy())
-        self._hvp = tf.function(self._hvp_impl, reduce_retracing=True)
+        if jit_compile is None:
+            # XLA makes the sampled VCA product 1.7-1.9x faster at L = 6-16 (benchmarks/bench_curvature.py), worth
+            # its compile (~2x the plain trace) over a Lanczos run's ~100 products. Not for the transverse-field
+            # term: XLA cannot compile the double backprop through its flip passes (a TensorList of unknown size);
+            # not for exact sums, which serve small checks where the compile would dominate.
+            jit_compile = not exact and not (self.quantum and self.gamma)
+        self.jit_compile = bool(jit_compile)
+        self._hvp = tf.function(self._hvp_impl, reduce_retracing=True, jit_compile=self.jit_compile)
         self._gradient = tf.function(self._gradient_impl, reduce_retracing=True)   # traced once, not eager per call
 
     # ------------------------------------------------------------------ the loss
