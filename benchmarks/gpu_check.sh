@@ -43,6 +43,8 @@ step ensemble_vca 600 python benchmarks/bench_ensemble.py --L 16 --ensembles 1,1
   --repeats 5 --json
 step ensemble_vqa 600 python benchmarks/bench_ensemble.py --L 16 --mode vqa --flip-samples 16 --ensembles 1,8,64 \
   --minibatch 10 --repeats 3 --json
+# the trainability study's Hessian-vector products (double backprop, XLA against plain)
+step curvature 300 python benchmarks/bench_curvature.py --L 16 --samples 1000 --products 5 --json
 step serving 600 python benchmarks/bench_serving.py --sizes 16 --num-samples 100,1000,10000 --repeats 10
 
 python - "$OUT" <<'EOF'
