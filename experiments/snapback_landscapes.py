@@ -16,7 +16,8 @@ curvature runs' dense window, 0.1:0.5):
 
 Each scan is a subprocess of ``nm-tf landscape`` (one TensorFlow thread) writing
 ``OUT/snapback_landscapes/<run>/landscape_<tag>.npz`` with its figures; a finished scan is reused, so a killed
-study redoes at most the scan in flight. Writes ``trainability_snapback.csv`` and the figure
+study redoes at most the scan in flight. Beside each point, the Hessian's largest and smallest
+eigenvalues where the curvature group computed them there. Writes ``trainability_snapback.csv`` and the figure
 ``trainability_snapback.{png,pdf}`` (one row per plane, one column per point, the path drawn on the PCA maps).
 """
 
@@ -77,7 +78,22 @@ def scan(ex, task, step: int, plane: str, window) -> Path:
 
 
 HEADER = ["run", "point", "step", "T", "smoothed_deviation", "plane", "span", "center_loss", "min_loss", "max_loss",
-          "nonfinite_points", "explained_pc1", "explained_pc2"]
+          "nonfinite_points", "explained_pc1", "explained_pc2", "hessian_top", "hessian_bottom"]
+
+
+def curvature_at(workdir) -> dict:
+    """``{step: (largest, smallest Hessian eigenvalue)}`` from the run's curvature along its trajectory (the
+    ``curvature_vca`` group computes it), empty where there is none yet."""
+    import csv
+
+    from nm_tf.landscape.curvature import TRAJECTORY_CSV
+    from nm_tf.landscape.trajectory import trajectory_dir
+
+    path = trajectory_dir(workdir) / TRAJECTORY_CSV
+    if not path.exists():
+        return {}
+    with path.open() as fh:
+        return {int(r["step"]): (float(r["top_1"]), float(r["bottom_1"])) for r in csv.DictReader(fh)}
 
 
 def study(ex, tasks, finished: dict, window):
@@ -92,6 +108,7 @@ def study(ex, tasks, finished: dict, window):
             continue
         run = ex.rundir(task.name)
         chosen = choose_points(run.history(), load_trajectory(task.workdir)[0], window)
+        curvature = curvature_at(task.workdir)
         for which in WHICH:
             step = chosen[which]
             for plane in PLANES:
@@ -105,7 +122,8 @@ def study(ex, tasks, finished: dict, window):
                 ev = data.get("explained_variance", np.full(2, np.nan))
                 rows.append([task.name, which, step, chosen["T"][step], chosen["deviation"][step], plane,
                              float(data["span"]), float(data["center_loss"]), float(loss.min()), float(loss.max()),
-                             int(data["nonfinite_points"]), float(ev[0]), float(ev[1])])
+                             int(data["nonfinite_points"]), float(ev[0]), float(ev[1]),
+                             *curvature.get(step, (np.nan, np.nan))])
     ex.write_csv("_snapback", HEADER, rows)
     if maps:
         _figure(ex, rows, maps)
@@ -143,6 +161,8 @@ def _figure(ex, rows, maps):
                 row = next(r for r in rows if r[0] == name and r[1] == which and r[5] == plane)
                 loss = np.asarray(data["loss"], dtype=float)
                 title = f"{which}: T = {row[3]:.3f}, F dev. {100 * row[4]:+.1f} %" if j == 0 else ""
+                if j == 0 and np.isfinite(row[13]):
+                    title += f"\nHessian: largest {row[13]:+.3g}, smallest {row[14]:+.3g}"
                 ax.set_title(title + ("\n" if title else "") + f"F/N {np.nanmin(loss):.4f} … {np.nanmax(loss):.4f}"
                              + (f" ({row[10]} overflowed)" if row[10] else ""), fontsize=8)
                 ax.tick_params(labelsize=7)
