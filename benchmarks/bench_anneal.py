@@ -2,6 +2,7 @@
 
     python benchmarks/bench_anneal.py [--cases vca:5,vca:16,vqa:3,vqa:5] [--repeats 20] [--minibatch 10]
     python benchmarks/bench_anneal.py --cases vqa:8,vqa:8:8,vqa:16:16 --minibatch 10   # mode:L[:K sampled flips]
+    python benchmarks/bench_anneal.py --cases vca:6,vca:16 --sr-shift 0.01 [--autodiff]  # SR's step (issue 27)
 
 Table I: 1000 warm-up + 10 000 x 5 annealing training steps = 51 000 steps of N_s = 100 samples.
 """
@@ -28,6 +29,9 @@ def main():
     ap.add_argument("--ordering", default="zigzag", help="zigzag, raster or raster-wrap")
     ap.add_argument("--autodiff", action="store_true",
                     help="TensorFlow's autodiff instead of the hand-written backward pass (vanilla and triangle)")
+    ap.add_argument("--sr-shift", type=float, default=None,
+                    help="stochastic reconfiguration with this diagonal shift (plain SGD along its direction); with "
+                         "--autodiff its per-sample scores come from the tiled autodiff pass, else the hand-written one")
     args = ap.parse_args()
 
     from nm_tf.runtime import configure_threads
@@ -46,7 +50,8 @@ def main():
     device = ", ".join(d.name for d in tf.config.list_logical_devices())
     print(f"N_s={args.samples}, N_b={args.minibatch}, d_h=40, XLA, device {device}, {os.cpu_count()} cores, "
           f"intra-op threads {args.threads}, replicas {args.replicas}, symmetry {args.symmetry}, cell {args.cell}, "
-          f"ordering {args.ordering}, {'autodiff' if args.autodiff else 'hand-written backward pass'}")
+          f"ordering {args.ordering}, {'autodiff' if args.autodiff else 'hand-written backward pass'}"
+          + (f", SR (shift {args.sr_shift:g})" if args.sr_shift is not None else ", Adam"))
     print("\n| mode | L | flips per sample | ms / step | compile (s) | Table I protocol (51 000 steps) |")
     print("|---|---|---|---|---|---|")
     for case in args.cases.split(","):
@@ -57,7 +62,8 @@ def main():
             model = NewmanMooreRNN(L, seed=0, jit_compile=strategy is None, cell=args.cell, ordering=args.ordering,
                                    manual_backprop=not args.autodiff)
             group = SymmetryGroup(L, args.symmetry) if args.symmetry != "none" else None
-            step = make_train_step(model, keras.optimizers.Adam(1e-4), args.samples, quantum=mode == "vqa",
+            optimizer = keras.optimizers.Adam(1e-4) if args.sr_shift is None else keras.optimizers.SGD(0.1)
+            step = make_train_step(model, optimizer, args.samples, quantum=mode == "vqa", sr_shift=args.sr_shift,
                                    minibatch=args.minibatch, strategy=strategy, jit_compile=strategy is None,
                                    group=group, group_score_draws=args.group_score_draws, flip_samples=k)
         T, g = (tf.constant(1.0), tf.constant(0.0)) if mode == "vca" else (tf.constant(0.0), tf.constant(1.0))

@@ -24,9 +24,13 @@ def dense_scores(model, bits):
     return np.array(rows)
 
 
-@pytest.mark.parametrize("cell", ["vanilla", "triangle"])
-def test_per_sample_scores_equal_one_tape_per_sample(cell):
-    m = NewmanMooreRNN(L, hidden=4, cell=cell, seed=2, dtype="float64", jit_compile=False)
+@pytest.mark.parametrize("cell, ordering, manual", [("vanilla", "zigzag", True), ("triangle", "zigzag", True),
+                                                    ("vanilla", "raster-wrap", True), ("triangle", "raster", True),
+                                                    ("vanilla", "zigzag", False), ("gru", "zigzag", True)])
+def test_per_sample_scores_equal_one_tape_per_sample(cell, ordering, manual):
+    """The hand-written per-sample pass (vanilla, triangle) and the tiled autodiff one (GRU, or without it)."""
+    m = NewmanMooreRNN(L, hidden=4, cell=cell, ordering=ordering, seed=2, dtype="float64", jit_compile=False,
+                       manual_backprop=manual)
     bits = np.random.default_rng(0).integers(0, 2, size=(7, L * L)).astype(np.int32)
     got = per_sample_scores(m, tf.constant(bits), m.trainable_variables).numpy()
     np.testing.assert_allclose(got, dense_scores(m, bits), atol=1e-12)

@@ -44,7 +44,7 @@ def _upright_shift(row: int, reverse: bool) -> int:
 
 
 def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse: bool, wrap: bool = False,
-                   floor: float = 0.0, triangle: bool = False):
+                   floor: float = 0.0, triangle: bool = False, per_sample: bool = False):
     """Gradients of ``sum_b upstream_b log p_b`` with respect to the vanilla cell's weights.
 
     Args:
@@ -63,11 +63,18 @@ def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse:
     (``hs [L, L, P, B, d]``, ``bits [L, L, P, B]``) and on ``upstream [P, B]``; the gradients then carry it too
     (biases ``[P, 1, d]``, ``[P, 1, 2]``): the same recurrences, one more batch axis.
 
+    ``per_sample`` (unstacked weights only): every sample's own gradient, with a leading ``B`` axis
+    (``d_kernel [B, rows, d]``, ``d_bias [B, d]``, ``d_out_kernel [B, d, 2]``, ``d_out_bias [B, 2]``): the
+    reverse sweep is per sample already, so only the final contractions keep the sample axis (the scores of
+    stochastic reconfiguration, :mod:`nm_tf.annealing.sr`).
+
     Returns:
         ``(d_kernel, d_bias, d_out_kernel, d_out_bias)``.
     """
     L, d = hs.shape[0], hs.shape[-1]
     stacked = len(kernel.shape) == 3
+    if per_sample and stacked:
+        raise ValueError("per_sample gradients take unstacked weights")
     if stacked:
         u, c = out_kernel[..., 1] - out_kernel[..., 0], out_bias[..., 1] - out_bias[..., 0]      # [P, d], [P, 1]
         z = tf.einsum("yjpbd,pd->yjpb", hs, u) + c
@@ -75,7 +82,12 @@ def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse:
         u, c = bit_logit_weights(out_kernel, out_bias)
         z = tf.tensordot(hs, u, 1) + c
     dz = upstream * d_bit_log_prob_dz(z, bits, floor)                        # [L, L, (P,) B]
-    if stacked:
+    if per_sample:
+        d_u = tf.einsum("yjb,yjbd->bd", dz, hs)
+        dz_sum = tf.reduce_sum(dz, axis=[0, 1])
+        d_out_kernel = tf.stack([-d_u, d_u], axis=-1)
+        d_out_bias = tf.stack([-dz_sum, dz_sum], axis=-1)
+    elif stacked:
         d_u = tf.einsum("yjpb,yjpbd->pd", dz, hs)
         dz_sum = tf.reduce_sum(dz, axis=[0, 1, 3])
         d_out_kernel = tf.stack([-d_u, d_u], axis=-1)
@@ -138,7 +150,10 @@ def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse:
         ur_oh = tf.stack([tf.roll(above_oh[r - 1], shift=_upright_shift(r, reverse), axis=0) for r in range(1, L)])
         parts += [tf.pad(ur_h, pad_row), tf.pad(ur_oh, pad_row)]
     x = tf.concat(parts, axis=-1)                                            # [L, L, B, (2 or 3) (d + 2)]
-    if stacked:
+    if per_sample:
+        d_kernel = tf.einsum("yjbk,yjbd->bkd", x, dpre)
+        d_bias = tf.reduce_sum(dpre, axis=[0, 1])
+    elif stacked:
         d_kernel = tf.einsum("yjpbk,yjpbd->pkd", x, dpre)
         d_bias = tf.reduce_sum(dpre, axis=[0, 1, 3])[:, None, :]
     else:
