@@ -1,9 +1,6 @@
 """nm-tf curvature: Hessian-vector products and the extreme eigenvalues of the training loss."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -66,30 +63,33 @@ def test_sampled_hessian_is_unbiased():
     assert np.all(np.abs(mean - want) < 4 * sem + 1e-9), np.max(np.abs(mean - want) / (sem + 1e-12))
 
 
-def test_curvature_cli(tmp_path):
+def test_curvature_cli(tmp_path, capsys):
     from nm_tf.annealing.config import AnnealConfig
-
+    from nm_tf.cli import main
     from nm_tf.workflow import run_anneal
 
     wd = tmp_path / "r"
     run_anneal(AnnealConfig(L=2, warmup=4, annealing_steps=4, train_steps=1, hidden=4, samples=10, final_samples=20,
                             jit=False, landscape=("end",), landscape_points=2), wd)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    run = lambda *a: subprocess.run([sys.executable, "-m", "nm_tf", "curvature", "--workdir", str(wd), *a],  # noqa: E731
-                                    capture_output=True, text=True, timeout=300, env=env)
-    r = run("--exact", "--top", "2", "--bottom", "2", "--json")
-    assert r.returncode == 0, r.stderr[-2000:]
-    out = json.loads(r.stdout)
+
+    def run(*a):        # in this process: a subprocess per call only added TensorFlow's import
+        capsys.readouterr()
+        code = main(["curvature", "--workdir", str(wd), *a])
+        return code, *capsys.readouterr()
+
+    code, stdout, _ = run("--exact", "--top", "2", "--bottom", "2", "--json")
+    assert code == 0
+    out = json.loads(stdout)
     assert {"top", "bottom", "T", "gamma", "n_params", "samples", "negative_fraction", "condition_ratio"} <= set(out)
     assert out["top"] == sorted(out["top"], reverse=True) and out["bottom"] == sorted(out["bottom"])
     assert out["samples"] == "exact" and out["n_params"] == 2 * 6 * 4 + 4 + 8 + 2
-    r = run("--top", "100000")
-    assert r.returncode == 2 and "--top must be" in r.stderr and "Traceback" not in r.stderr
+    code, _, err = run("--top", "100000")
+    assert code == 2 and "--top must be" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     # at a landscape snapshot's weights: the end snapshot holds the final weights
-    r = run("--snapshot", "end", "--exact", "--top", "2", "--bottom", "2", "--json")
-    assert r.returncode == 0, r.stderr[-2000:]
-    at_end = json.loads(r.stdout)
+    code, stdout, _ = run("--snapshot", "end", "--exact", "--top", "2", "--bottom", "2", "--json")
+    assert code == 0
+    at_end = json.loads(stdout)
     np.testing.assert_allclose(at_end["top"] + at_end["bottom"], out["top"] + out["bottom"], rtol=1e-6)
     assert at_end["step"] == out["step"] and at_end["T"] == out["T"]
-    r = run("--snapshot", "mid")
-    assert r.returncode == 2 and "no snapshot 'mid'" in r.stderr
+    code, _, err = run("--snapshot", "mid")
+    assert code == 2 and "no snapshot 'mid'" in err

@@ -278,6 +278,10 @@ def test_versions_changing_under_load_fail_no_request(tmp_path):
 
     base = tmp_path / "models"
     _export_versions(base, [1])
+    # Exported once, before the load (an export under four hammering threads took seconds): the cycles below only
+    # move files, as a deployment does.
+    _export_versions(tmp_path / "staged", [2])
+    _export_versions(tmp_path / "new", [1])
     failures, done, stop = [], [0], threading.Event()
     with SamplerServer(base, grpc_port=0, rest_port=0, poll_seconds=0.05, quiet=True) as srv:
 
@@ -289,22 +293,32 @@ def test_versions_changing_under_load_fail_no_request(tmp_path):
                 except Exception as exc:  # noqa: BLE001
                     failures.append(repr(exc)[:200])
 
+        def served_more(k=3):
+            """Requests keep finishing in the state just reached (not only before or after the changes)."""
+            start = done[0]
+            assert _wait(lambda: done[0] >= start + k)
+
         threads = [threading.Thread(target=hammer) for _ in range(4)]
         for t in threads:
             t.start()
+        served_more()
         for _ in range(2):
-            _export_versions(base, [2])                                    # a newer version replaces 1
+            # a newer version replaces 1: copied under a name the server ignores, then renamed (whole at once)
+            shutil.copytree(tmp_path / "staged" / "nm" / "2", base / "nm" / "incoming")
+            (base / "nm" / "incoming").rename(base / "nm" / "2")
             assert _wait(lambda: ("nm", 2) in srv.store.loaded and ("nm", 1) not in srv.store.loaded)
+            served_more()
             shutil.rmtree(base / "nm" / "2")                               # deleted: back to 1
             assert _wait(lambda: ("nm", 1) in srv.store.loaded and ("nm", 2) not in srv.store.loaded)
-            _export_versions(tmp_path / "new", [1])                      # rewritten in place: new files
-            shutil.copytree(tmp_path / "new" / "nm" / "1", base / "nm" / "1", dirs_exist_ok=True)
-            shutil.rmtree(tmp_path / "new")
-            time.sleep(0.5)
+            served_more()
+            # rewritten in place: new files (fresh modification times) over the served ones
+            shutil.copytree(tmp_path / "new" / "nm" / "1", base / "nm" / "1", dirs_exist_ok=True,
+                            copy_function=shutil.copy)
+            served_more()
         stop.set()
         for t in threads:
             t.join(30)
-    assert not failures and done[0] > 20, (failures[:3], done[0])
+    assert not failures and done[0] >= 21, (failures[:3], done[0])
 
 
 def test_unreadable_model_folder_keeps_serving_and_says_so_without_paths(tmp_path, monkeypatch):

@@ -58,22 +58,23 @@ def test_bad_spec(base, sweep, message):
 
 
 # ------------------------------------------------------------------ local backend
-def test_local_sweep_table_reuse_and_failures(tmp_path):
+def test_local_sweep_table_reuse_and_failures(tmp_path, capsys):
+    from nm_tf.cli import main
+
+    # In this process (the runs still go to spawned workers): a subprocess per call only added TensorFlow's import.
     spec = _spec_file(tmp_path, {"L": [2, 3], "seed": [0]})
     # A run directory already holding another configuration: that run fails, the others go on.
     blocked = RunDir(tmp_path / "sweep" / "runs" / "L3_seed0")
     blocked.write_config(AnnealConfig(**{**TINY, "L": 3, "seed": 7}))
-    r = _run_cli("sweep", "--spec", str(spec), "--workdir", str(tmp_path / "sweep"), "--jobs", "2")
-    assert r.returncode == 1, r.stderr
+    assert main(["sweep", "--spec", str(spec), "--workdir", str(tmp_path / "sweep"), "--jobs", "2"]) == 1
     rows = {row["run"]: row for row in _table(tmp_path / "sweep" / "results.csv")}
     assert rows["L2_seed0"]["status"] == "ok" and rows["L2_seed0"]["L"] == "2" and rows["L2_seed0"]["seed"] == "0"
     assert -0.5 <= float(rows["L2_seed0"]["energy_per_spin_mean"]) <= 0.5
     assert rows["L3_seed0"]["status"] == "failed" and "different configuration" in rows["L3_seed0"]["error"]
-    assert "failed: L3_seed0" in r.stdout
+    assert "failed: L3_seed0" in capsys.readouterr().out
     # Free the blocked run: the finished one is reused (same numbers), the other runs now.
     shutil.rmtree(blocked.path)
-    r = _run_cli("sweep", "--spec", str(spec), "--workdir", str(tmp_path / "sweep"), "--jobs", "2")
-    assert r.returncode == 0, r.stderr
+    assert main(["sweep", "--spec", str(spec), "--workdir", str(tmp_path / "sweep"), "--jobs", "2"]) == 0
     again = {row["run"]: row for row in _table(tmp_path / "sweep" / "results.csv")}
     assert again["L2_seed0"]["energy_per_spin_mean"] == rows["L2_seed0"]["energy_per_spin_mean"]
     assert again["L3_seed0"]["status"] == "ok"
@@ -93,14 +94,17 @@ def test_ray_backend_without_ray_says_how_to_install(tmp_path, monkeypatch):
         ray_module()
 
 
-def test_sweep_cli_errors(tmp_path):
-    r = _run_cli("sweep", "--spec", str(_spec_file(tmp_path, {"L": [2]})), "--workdir", str(tmp_path / "w"),
-                 "--address", "x:1")
-    assert r.returncode == 2 and "--address needs --backend ray" in r.stderr
+def test_sweep_cli_errors(tmp_path, capsys):
+    from nm_tf.cli import main
+
+    assert main(["sweep", "--spec", str(_spec_file(tmp_path, {"L": [2]})), "--workdir", str(tmp_path / "w"),
+                 "--address", "x:1"]) == 2
+    assert "--address needs --backend ray" in capsys.readouterr().err
     bad = tmp_path / "bad.yaml"
     bad.write_text("base: {}\nsweep: {L: 3}\n")
-    r = _run_cli("sweep", "--spec", str(bad), "--workdir", str(tmp_path / "w"))
-    assert r.returncode == 2 and "non-empty list" in r.stderr and "Traceback" not in r.stderr
+    assert main(["sweep", "--spec", str(bad), "--workdir", str(tmp_path / "w")]) == 2
+    err = capsys.readouterr().err
+    assert "non-empty list" in err and "Traceback" not in err
 
 
 # ------------------------------------------------------------------ Ray backend
