@@ -19,7 +19,7 @@ import numpy as np
 from .errors import UsageError
 from .servable import HAMMING_STATS, NUM_SAMPLES, SAMPLE, SEED, SPINS
 
-__all__ = ["SamplerClient", "ServerError", "format_stats"]
+__all__ = ["SamplerClient", "ServerError", "check_address", "format_stats"]
 
 
 class ServerError(RuntimeError):
@@ -43,6 +43,17 @@ def _seed(seed):
     return arr
 
 
+def check_address(target: str | None, url: str | None):
+    """Exactly one of a gRPC ``host:port`` and a REST ``http://host[:port]`` URL, well formed (no import, no
+    connection: ``nm-tf sample`` checks it before TensorFlow loads)."""
+    if (target is None) == (url is None):
+        raise UsageError("give exactly one of target (gRPC host:port) or url (REST)")
+    if target is not None and not re.fullmatch(r"[^\s:]+:\d{1,5}", target):
+        raise UsageError(f"--target must be host:port, e.g. 127.0.0.1:8500, got {target!r}")
+    if url is not None and not _valid_url(url):
+        raise UsageError(f"--url must be http://host[:port], e.g. http://127.0.0.1:8501, got {url!r}")
+
+
 class SamplerClient:
     """Ask a served model for samples and Hamming statistics.
 
@@ -53,12 +64,7 @@ class SamplerClient:
     """
 
     def __init__(self, target: str | None = None, url: str | None = None, timeout: float = 60.0):
-        if (target is None) == (url is None):
-            raise UsageError("give exactly one of target (gRPC host:port) or url (REST)")
-        if target is not None and not re.fullmatch(r"[^\s:]+:\d{1,5}", target):
-            raise UsageError(f"--target must be host:port, e.g. 127.0.0.1:8500, got {target!r}")
-        if url is not None and not _valid_url(url):
-            raise UsageError(f"--url must be http://host[:port], e.g. http://127.0.0.1:8501, got {url!r}")
+        check_address(target, url)
         self.target, self.url, self.timeout = target, url.rstrip("/") if url else None, timeout
         if target:
             import grpc

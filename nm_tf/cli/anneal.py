@@ -108,11 +108,13 @@ def config_from_args(args, base: dict | None = None) -> AnnealConfig:
 
 
 def _run(args) -> int:
+    from ..annealing.rundir import RunDir
+    from ..errors import UsageError
+
+    RunDir(args.workdir)      # an empty path or a file: one line before the imports below load TensorFlow
     from ..runtime import configure_threads
     from ..annealing.ensemble_run import ensemble_members, read_ensemble_file
-    from ..annealing.rundir import RunDir
     from ..workflow import instruments, run_anneal
-    from ..errors import UsageError
 
     if (args.fork_from is None) != (args.fork_step is None):
         raise UsageError("--fork-from and --fork-step go together")

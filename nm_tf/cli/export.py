@@ -21,12 +21,17 @@ def add_parser(sub):
                    help="export a run that has not finished, from its latest checkpoint (nm_tf.json records the "
                         "step and finished: false)")
     p.add_argument("--json", action="store_true", help="print one JSON object (path, name, version, metadata)")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, checks_before_tensorflow=True)
 
 
 def _run(args) -> int:
     import json
 
+    from . import start_tensorflow
+    from ..export import check_export
+
+    check_export(args.workdir, args.name, args.version, args.allow_unfinished)
+    start_tensorflow(args)
     from ..export import export_metadata
     from ..export.savedmodel import export_run
 

@@ -69,6 +69,8 @@ def _run(args) -> int:
     from ..landscape.snapshots import snapshot_path
 
     cfg = RunDir(args.workdir).config()          # fails early on a missing run
+    if args.tag is not None:
+        RunDir(args.workdir).landscape_file(args.tag)     # a bad tag: one line before TensorFlow starts
     if args.threads is not None and not 1 <= args.threads <= 256:
         raise UsageError(f"--threads must be 1..256, got {args.threads}")
     _check_field("temperature", args.temperature)

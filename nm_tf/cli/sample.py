@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..client import SamplerClient, ServerError, format_stats
+from ..client import SamplerClient, ServerError, check_address, format_stats
 from ..errors import UsageError
 
 __all__ = ["add_parser"]
@@ -20,13 +20,18 @@ def add_parser(sub):
     p.add_argument("--num-samples", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, checks_before_tensorflow=True)
 
 
 def _run(args) -> int:
     if not 1 <= args.num_samples <= 10_000_000:
         raise UsageError(f"--num-samples must be 1..10000000, got {args.num_samples}")
 
+    check_address(args.target, args.url)
+    if args.target:             # gRPC's messages are TensorFlow protos; REST needs no TensorFlow at all
+        from . import start_tensorflow
+
+        start_tensorflow(args)
     client = SamplerClient(target=args.target, url=args.url)
     try:
         stats = client.hamming_stats(args.model, args.num_samples, args.seed, args.version)

@@ -9,7 +9,6 @@ import numpy as np
 
 from .signatures import XLA_BUCKETS, make_serving_functions
 from ..servable import DEFAULT_SIGNATURE, HAMMING_STATS, NUM_SAMPLES, SAMPLE, SEED
-from ..errors import UsageError
 
 __all__ = ["export_metadata", "export_model", "export_run", "load_run_model", "next_version", "write_warmup"]
 
@@ -152,19 +151,10 @@ def export_run(workdir, model_dir, name: str, version=None, xla: bool = True, sy
     """Export the final weights of a run to ``model_dir/name/version`` (next free version by default).
     ``symmetry`` None: the distribution the run trained (``p_G`` for a run annealed with ``--symmetry``).
     A run that has not finished is refused unless ``allow_unfinished`` (then its latest checkpoint)."""
-    from ..servable import MAX_VERSION, valid_model_name, valid_version
-
-    if not valid_model_name(name):
-        raise UsageError(f"model name must be a plain name of letters, digits, '_', '.' and '-' (not starting "
-                         f"with '.', '_' or '-', at most 128 characters), got {name!r}")
-    if version is not None and not valid_version(version):
-        raise UsageError(f"version must be an integer in 1..{MAX_VERSION} (TF-Serving's int64), got {version}")
+    from . import check_export
     from ..annealing.restore import restore_model
-    from ..annealing.rundir import RunDir
 
-    run = RunDir(workdir)
-    if run.exists and not run.finished and not allow_unfinished:
-        raise UsageError(f"run {workdir} has not finished; pass --allow-unfinished to export its latest checkpoint")
+    run = check_export(workdir, name, version, allow_unfinished)
     # The plain forward pass: a served model is never differentiated, and the training model's pass (wrapped for
     # the hand-written backward pass, keeping every hidden state) compiled 30 % slower at L = 16 and sampled 15 %
     # slower without XLA (benchmarks/README.md, "The served sampler's path").
