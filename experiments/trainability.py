@@ -70,15 +70,19 @@ def groups(ex, sr_lr):
 
 
 def pilot_choice(ex):
-    """The pilot's lr (None until its runs are finished)."""
+    """The pilot's lr (None until each of its runs has finished or diverged; a diverged pilot ranks last)."""
     best = None
     for lr in SR_LRS:
         rd = ex.rundir(f"sr_pilot_lr{lr:g}_L6_s{SR_PILOT_SEED}")
+        if rd.exists and not rd.finished and rd.diverged():
+            continue
         if not rd.finished:
             return None
         s = rd.summary()
         key = (s["residual_energy_per_spin"], s["exact_rel_deviation_median"] or math.inf)
         best = min(best, (key, lr)) if best else (key, lr)
+    if best is None:
+        raise SystemExit(f"every SR pilot diverged (lr {', '.join(f'{lr:g}' for lr in SR_LRS)}): choose other rates")
     return best[1]
 
 

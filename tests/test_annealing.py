@@ -174,6 +174,9 @@ def test_run_stops_after_consecutive_bad_steps(tmp_path):
     with pytest.raises(NonFiniteError, match="3 consecutive"):
         run.run()
     assert run.manager.latest_checkpoint is None or "ckpt" in run.manager.latest_checkpoint
+    # the run directory says it diverged (a study tells it from a run still to run)
+    record = run.rundir.diverged()
+    assert "3 consecutive" in record["message"] and 0 <= record["last_good_step"] <= 12
 
 
 class _Rows:

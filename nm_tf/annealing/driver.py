@@ -193,8 +193,12 @@ class AnnealRun:
         t0 = self._t_segment = time.monotonic()
         try:
             done = self._train(self.start, stop)
-        except NonFiniteError:
+        except NonFiniteError as exc:
             self._close_loggers(None, self._saved_step or self.start, success=False)
+            from .rundir import atomic_write_text
+
+            atomic_write_text(self.rundir.diverged_path, json.dumps({"message": str(exc), "last_good_step": int(
+                self._saved_step or self.start)}))
             raise
         except BaseException:
             self._close_loggers(None, self._saved_step or self.start, success=True)

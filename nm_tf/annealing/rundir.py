@@ -144,6 +144,20 @@ class RunDir:
         return self.path / "samples_final.npz"
 
     @property
+    def diverged_path(self) -> Path:
+        """Written when the run stopped on non-finite steps (:class:`~.driver.NonFiniteError`): the step and the
+        message, so that a study can tell a diverged run from one still to run (a resume would only diverge
+        again from the same checkpoint, deterministically)."""
+        return self.path / "diverged.json"
+
+    def diverged(self) -> dict | None:
+        """The divergence record, or None."""
+        try:
+            return json.loads(self.diverged_path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    @property
     def weights_path(self) -> Path:
         return self.path / "model.weights.h5"
 
@@ -301,8 +315,8 @@ class RunDir:
         analyse, export it and redraw its curves, and its kept trajectory if any with the tables computed from it
         (the stored final sample and the TensorBoard log stay behind; a sample is then drawn fresh from the
         weights). An unfinished run: its
-        configuration, history, kept checkpoints with their bookkeeping, any finished landscape snapshots and its
-        trajectory, which are enough to
+        configuration, history, kept checkpoints with their bookkeeping, any finished landscape snapshots, its
+        trajectory and its divergence record if it stopped on non-finite steps, which are enough to
         resume it exactly (the samples of step ``s`` depend only on ``[seed, s]``).
         """
         self.require()
@@ -313,7 +327,7 @@ class RunDir:
                 raise UsageError(f"finished run {self.path} lacks {', '.join(missing)}")
             kept = sorted(self.trajectory.glob("step*.npz")) if self.trajectory.is_dir() else []
             return wanted + [p for p in kept if not p.name.endswith(".tmp.npz")] + self.trajectory_tables()
-        files = [self.config_path, self.history_path]
+        files = [self.config_path, self.history_path, self.diverged_path]
         for folder in (self.checkpoints, self.landscape, self.trajectory):
             if folder.is_dir():
                 files += sorted(p for p in folder.rglob("*") if p.is_file() and "_temp" not in p.parent.name
