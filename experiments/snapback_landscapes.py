@@ -96,17 +96,17 @@ def curvature_at(workdir) -> dict:
         return {int(r["step"]): (float(r["top_1"]), float(r["bottom_1"])) for r in csv.DictReader(fh)}
 
 
-def study(ex, tasks, finished: dict, window):
+def study(ex, tasks, window):
     """Scan, tabulate and draw the chosen points of the finished ``tasks`` (seed 0 of ``curvature_vca``) inside
     ``window = (low, high)`` of T."""
     from nm_tf.landscape.trajectory import load_trajectory
 
     rows, maps = [], {}
     for task in tasks:
-        if task.name not in finished:
+        run = ex.rundir(task.name)
+        if not run.finished:
             print(f"{task.name}: not finished; its snap-back landscapes wait for it", flush=True)
             continue
-        run = ex.rundir(task.name)
         chosen = choose_points(run.history(), load_trajectory(task.workdir)[0], window)
         curvature = curvature_at(task.workdir)
         for which in WHICH:

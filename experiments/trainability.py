@@ -146,9 +146,8 @@ def main():
         import snapback_landscapes
 
         curvature_runs = [t for t in groups(ex, None)["curvature_vca"] if seed_of(t) in snapback_landscapes.SEEDS]
-        finished = {t.name: True for t in curvature_runs if ex.rundir(t.name).finished}
         low, high, _ = curvature_settings(ex, "vca")["dense"].split(":")
-        snapback_landscapes.study(ex, curvature_runs, finished, window=(float(low), float(high)))
+        snapback_landscapes.study(ex, curvature_runs, window=(float(low), float(high)))
     if "sr_pilot" in chosen:
         print(f"sr_pilot: chosen lr {pilot_choice(ex)}", flush=True)
     if "smoothness" in chosen:

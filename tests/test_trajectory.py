@@ -155,3 +155,16 @@ def test_curvature_along_the_trajectory_is_resumable_and_matches_one_point(kept,
     assert [int(r["step"]) for r in csv.DictReader(path.open())] == inside
     assert main(["curvature", "--workdir", run, "--window", "0:1"]) == 2
     assert "needs --trajectory" in capsys.readouterr().err
+
+
+def test_weights_of_another_network_are_refused_in_one_line():
+    from nm_tf.errors import UsageError
+    from nm_tf.models import NewmanMooreRNN
+
+    model, other = (NewmanMooreRNN(3, hidden=h, seed=0, jit_compile=False) for h in (4, 5))
+    kept = {k: v.numpy() for k, v in other.rnn_cell.weight_dict().items()}
+    with pytest.raises(UsageError, match="do not match the model"):
+        model.rnn_cell.assign_weight_dict(kept)
+    same = {k: v.numpy() + 1.0 for k, v in model.rnn_cell.weight_dict().items()}
+    model.rnn_cell.assign_weight_dict(same)
+    assert all(np.array_equal(v.numpy(), same[k]) for k, v in model.rnn_cell.weight_dict().items())

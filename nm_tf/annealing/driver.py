@@ -195,8 +195,6 @@ class AnnealRun:
             done = self._train(self.start, stop)
         except NonFiniteError as exc:
             self._close_loggers(None, self._saved_step or self.start, success=False)
-            from .rundir import atomic_write_text
-
             atomic_write_text(self.rundir.diverged_path, json.dumps({"message": str(exc), "last_good_step": int(
                 self._saved_step or self.start)}))
             raise

@@ -71,8 +71,7 @@ def _run(args) -> int:
     model, cfg, step = restore_model(args.workdir, args.checkpoint)
     T, gamma = temperature_and_field(cfg, max(step - 1, 0))
     if snapshot is not None:        # the snapshot's own weights, step, T and Gamma
-        for name, var in model.rnn_cell.weight_dict().items():
-            var.assign(snapshot[name])
+        model.rnn_cell.assign_weight_dict({k: snapshot[k] for k in model.rnn_cell.weight_dict() if k in snapshot})
         step, T, gamma = int(snapshot["step"]), float(snapshot["T"]), float(snapshot["gamma"])
     problem = CurvatureProblem(model, quantum=cfg.mode == "vqa", T=T, gamma=gamma, J=cfg.J, exact=args.exact,
                                samples=args.samples, seed=args.seed)

@@ -126,11 +126,7 @@ def _run(args) -> int:
 
     model, cfg, step = restore_model(args.workdir, args.checkpoint, jit_compile=False)
     if point is not None:               # the kept point's own weights, step, T and Gamma
-        names = model.rnn_cell.weight_dict()
-        if set(point[2]) != set(names) or any(tuple(point[2][k].shape) != tuple(v.shape) for k, v in names.items()):
-            raise UsageError(f"the weights kept at step {args.trajectory_step} do not match the run's model (another network?)")
-        for name, var in names.items():
-            var.assign(point[2][name])
+        model.rnn_cell.assign_weight_dict(point[2])
         step = args.trajectory_step
     where = f"traj{step}" if point is not None else f"ckpt{step}"
     tag = args.tag or (f"pca_{where}" if trajectory else where)

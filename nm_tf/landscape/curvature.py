@@ -185,14 +185,14 @@ def curvature_along_trajectory(workdir, *, top: int, bottom: int, samples: int, 
 
     from ..annealing.rundir import RunDir
     from ..models.factory import build_model
-    from .trajectory import load_trajectory, trajectory_dir
+    from .trajectory import in_window, load_trajectory, trajectory_dir
 
     run = RunDir(workdir)
     cfg = run.config()
-    steps, Ts, gammas, weights = load_trajectory(workdir)
-    key = gammas if cfg.mode == "vqa" else Ts
-    chosen = [i for i in range(len(steps)) if window is None or window[0] <= key[i] <= window[1]]
-    if not chosen:
+    steps, Ts, gammas, weights = trajectory = load_trajectory(workdir)
+    if window is not None:
+        steps, Ts, gammas, weights = in_window(trajectory, window, quantum=cfg.mode == "vqa")
+    if not len(steps):
         raise UsageError(f"no kept trajectory point of {workdir} has {'Gamma' if cfg.mode == 'vqa' else 'T'} in "
                          f"[{window[0]}, {window[1]}]")
     exact_loss = {}
@@ -216,10 +216,9 @@ def curvature_along_trajectory(workdir, *, top: int, bottom: int, samples: int, 
         with out.open("w", newline="") as fh:
             csv.writer(fh).writerow(header)
     model = build_model(cfg, jit_compile=False)
-    todo = [i for i in chosen if int(steps[i]) not in done]
+    todo = [i for i in range(len(steps)) if int(steps[i]) not in done]
     for n, i in enumerate(todo):
-        for name, var in model.rnn_cell.weight_dict().items():
-            var.assign(weights[i][name])
+        model.rnn_cell.assign_weight_dict(weights[i])
         problem = CurvatureProblem(model, quantum=cfg.mode == "vqa", T=float(Ts[i]), gamma=float(gammas[i]), J=cfg.J,
                                    exact=exact, samples=samples, seed=seed)
         res = hessian_extremes(problem, top=top, bottom=bottom, seed=seed)

@@ -61,10 +61,15 @@ class TrajectoryCallback(Callback):
             _save(run.model, run.workdir, step, float(row["T"]), float(row["gamma"]))
 
 
+def _kept_files(workdir) -> list:
+    """The kept points' files in step order (not the temporary files of a write in progress)."""
+    folder = trajectory_dir(workdir)
+    return sorted(f for f in folder.glob("step*.npz") if not f.name.endswith(".tmp.npz")) if folder.is_dir() else []
+
+
 def load_trajectory(workdir):
     """``(steps [n], T [n], gamma [n], weights: list of {name: array})`` in step order."""
-    files = sorted(trajectory_dir(workdir).glob("step*.npz"))
-    files = [f for f in files if not f.name.endswith(".tmp.npz")]
+    files = _kept_files(workdir)
     if len(files) < 3:
         raise UsageError(f"{workdir} keeps {len(files)} trajectory points; a PCA plane needs at least 3: anneal "
                          f"with --trajectory-every K (annealing steps between kept weights)")
@@ -92,8 +97,7 @@ def trajectory_point(workdir, step: int):
     steps nearest to it when there is none."""
     path = trajectory_dir(workdir) / f"step{int(step):09d}.npz"
     if not path.exists():
-        kept = sorted(int(f.stem[4:]) for f in trajectory_dir(workdir).glob("step*.npz")
-                      if not f.name.endswith(".tmp.npz")) if trajectory_dir(workdir).is_dir() else []
+        kept = [int(f.stem[4:]) for f in _kept_files(workdir)]
         if not kept:
             raise UsageError(f"{workdir} keeps no trajectory points (anneal with --trajectory-every K)")
         near = sorted(kept, key=lambda k: abs(k - step))[:3]

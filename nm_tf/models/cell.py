@@ -134,6 +134,15 @@ class RNN2DCell(keras.layers.Layer):
             names += ["gate_kernel", "gate_bias"]
         return {n: getattr(self, n) for n in names}
 
+    def assign_weight_dict(self, weights: dict):
+        """Set the weights from a :meth:`weight_dict`-shaped mapping of arrays (e.g. weights kept along a run);
+        one line naming the mismatch when it belongs to another network."""
+        own = self.weight_dict()
+        if set(weights) != set(own) or any(tuple(weights[k].shape) != tuple(v.shape) for k, v in own.items()):
+            raise UsageError("the weights do not match the model's (another network?)")
+        for name, var in own.items():
+            var.assign(weights[name])
+
     def apply(self, x, w):
         """One update with explicit weights ``w`` (a :meth:`weight_dict`-shaped mapping).
 
