@@ -20,7 +20,10 @@ Finished maximum-likelihood fits (``representability/<fit>/`` with its ``fit.jso
 (its checkpoints, from which it continues).
 ``retire`` moves the pool's copies of committed runs that lack weights or history to ``OUT/retired/`` (kept, not
 deleted), so that the figure scripts rerun them at the current code (issue 28); ``--only a,b`` limits it to those
-runs.
+runs. A pool copy that is itself complete or unfinished is a rerun (finished, or in flight) and stays.
+``rerun --only a,b [--preset paper --jobs N]`` retires the named Table I runs (``<vca|vqa>_L<L>_s<seed>``) and runs
+them again with the standard configuration, in the order given — so that the reruns a figure waits for can go first,
+without the rest of its script's runs.
 Which files travel is decided by ``RunDir.portable_files``.
 """
 
@@ -31,6 +34,7 @@ import contextlib
 import gzip
 import io
 import json
+import re
 import shutil
 import tarfile
 from pathlib import Path
@@ -252,6 +256,11 @@ def retire(pool: Path, src: Path, only=None):
         path = pool / "runs" / name
         if not path.exists():
             continue
+        copy = RunDir(path)
+        if not copy.finished or (copy.weights_path.exists() and copy.history_path.exists()):
+            state = "in flight" if not copy.finished else "finished with weights and history (save commits it)"
+            print(f"{name}: the pool's copy is a rerun, {state}; left in place")
+            continue
         dest = pool / "retired" / name
         if dest.exists():
             raise SystemExit(f"{dest} exists already; move it away first")
@@ -262,10 +271,31 @@ def retire(pool: Path, src: Path, only=None):
     print(f"{moved} runs retired ({len(names)} committed runs lack weights or history)")
 
 
+STANDARD_RUN = re.compile(r"(vca|vqa)_L(\d+)_s(\d+)")
+
+
+def rerun(pool: Path, src: Path, names: list, preset: str, jobs: int):
+    """Retire the named committed Table I runs and run them again, in the order given."""
+    from common import Experiment
+
+    if not names:
+        raise SystemExit("rerun needs --only with the runs to rerun")
+    odd = [n for n in names if not STANDARD_RUN.fullmatch(n)]
+    if odd:
+        raise SystemExit(f"rerun takes Table I runs named <vca|vqa>_L<L>_s<seed>; not one: {', '.join(odd)}")
+    retire(pool, src, names)
+    ex = Experiment(argparse.Namespace(preset=preset, jobs=jobs, finished_only=False, out=str(pool)), "rerun")
+    tasks = [ex.standard(m.group(1), int(m.group(2)), int(m.group(3))) for m in map(STANDARD_RUN.fullmatch, names)]
+    ex.run_all(tasks)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("action", choices=("save", "restore", "retire"))
-    p.add_argument("--only", default=None, help="retire: comma-separated run names (default: every incomplete run)")
+    p.add_argument("action", choices=("save", "restore", "retire", "rerun"))
+    p.add_argument("--only", default=None, help="retire, rerun: comma-separated run names (retire's default: every "
+                                                "incomplete run)")
+    p.add_argument("--preset", choices=("quick", "paper"), default="paper", help="rerun: the protocol (default paper)")
+    p.add_argument("--jobs", type=int, default=1, help="rerun: runs in parallel (default 1)")
     p.add_argument("--out", required=True, help="the run pool (its runs are in OUT/runs)")
     p.add_argument("--committed", default=str(COMMITTED), help=f"the folder in the checkout (default {COMMITTED})")
     args = p.parse_args()
@@ -277,6 +307,8 @@ def main():
         save_fits(pool, committed)
     elif args.action == "retire":
         retire(pool, committed, args.only.split(",") if args.only else None)
+    elif args.action == "rerun":
+        rerun(pool, committed, args.only.split(",") if args.only else [], args.preset, args.jobs)
     else:
         restore(pool, committed)
         restore_fits(pool, committed)

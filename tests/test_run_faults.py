@@ -361,6 +361,7 @@ def test_pool_retire_reruns_a_committed_run_without_history_and_save_replaces_it
 
     pool_cmd("save")
     (committed / "runs" / "old" / "history.csv.gz").unlink()                  # as kept before histories were
+    (pool / "runs" / "old" / "history.csv").unlink()
     summary = json.loads((committed / "runs" / "old" / "summary.json").read_text())
     summary["energy_per_spin_mean"] = 1.0                                   # an earlier trajectory's number
     (committed / "runs" / "old" / "summary.json").write_text(json.dumps(summary))
@@ -369,9 +370,21 @@ def test_pool_retire_reruns_a_committed_run_without_history_and_save_replaces_it
     cfg = RunDir(pool / "retired" / "old").config()
     from nm_tf.annealing.driver import anneal
 
-    anneal(cfg, pool / "runs" / "old")                                       # the figure script's rerun
+    rerun = pool / "runs" / "old"
+    anneal(cfg, rerun)                                                       # the figure script's rerun
+    (rerun / "summary.json").rename(rerun / "summary.hold")                  # as if still in flight
+    assert "in flight; left in place" in pool_cmd("retire", "--only", "old")   # a second retire spares the rerun
+    (rerun / "summary.hold").rename(rerun / "summary.json")
+    assert "save commits it" in pool_cmd("retire", "--only", "old") and (rerun / "summary.json").exists()
     out = pool_cmd("save")
     assert "now replaced" in out and (committed / "runs" / "old" / "history.csv.gz").exists()
     assert json.loads((committed / "runs" / "old" / "summary.json").read_text())["energy_per_spin_mean"] != 1.0
     kept = list((committed / "runs" / "old").glob("summary.*.json"))               # the earlier one, beside it
     assert len(kept) == 1 and json.loads(kept[0].read_text())["energy_per_spin_mean"] == 1.0
+
+
+def test_pool_rerun_takes_table_one_runs_only(tmp_path):
+    script = os.path.join(os.path.dirname(__file__), os.pardir, "experiments", "pool.py")
+    r = subprocess.run([sys.executable, script, "rerun", "--only", "vca_L3_s0,coverage_L6_s1", "--out",
+                        str(tmp_path), "--committed", str(tmp_path / "c")], capture_output=True, text=True, timeout=60)
+    assert _one_line(r, 1, "not one: coverage_L6_s1"), r.stderr
