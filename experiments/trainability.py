@@ -21,12 +21,16 @@ Groups (Table I otherwise; every anneal is an ordinary run in the pool, committe
 - ``snapback_landscapes``: no new run: on seed 0 of ``curvature_vca`` (once finished), landscapes on the random
   and on the window's PCA plane before, at and after the largest overshoot of F above the exact curve inside
   T in [0.1, 0.35] (``snapback_landscapes.py`` says how the three points are chosen).
+- ``curvature_report``: no new run: the curvature along the finished curvature runs beside their deviation from the
+  exact curve, cut into phases at the overshoot (``curvature_report.py`` defines them); also made at the end of
+  ``curvature_vca`` and ``curvature_vqa``.
 - ``smoothness``: no new run: the smoothness measure on every run of the pool with a history (in the CSV); the
   VCA-against-VQA figure and table use the plain Table I runs alone (``vca_L<L>_s<seed>``, ``vqa_L<L>_s<seed>`` at
   L = 3, 5, 6), not ablations, other cells or SR.
 
 Smoothness, per run, over its annealing rows: ``above_exact`` (the fraction of rows whose loss is more than 1 %
-of |exact| above the exact curve, where the history has the exact value on every row: VCA at any L, VQA at N <= 16)
+of |exact| above the exact curve: VCA at any L from its history; VQA from Lanczos e0(Gamma), from the history at
+N <= 16 and interpolated on the grid of ``curvature_report.lanczos_e0`` at N <= 25, not beyond)
 and ``max_excursion`` (the largest (loss - exact)/|exact|); and, for every run, ``spikes`` (the fraction of rows
 whose loss departs from the median of the 21 rows around it by more than 1 % of that median's magnitude) and
 ``max_spike`` (the largest such relative departure). Writes trainability_*.csv and figures.
@@ -86,12 +90,13 @@ def pilot_choice(ex):
     return best[1]
 
 
-def smoothness(rows) -> dict:
-    """The measures of the module docstring on :meth:`RunDir.history` rows."""
+def smoothness(rows, e0=None) -> dict:
+    """The measures of the module docstring on :meth:`RunDir.history` rows; ``e0(gammas)``, where given, is the
+    exact VQA energy per spin (the histories of VQA at N > 16 have it at a few points only)."""
     ann = [r for r in rows if r.phase == "anneal"]
     loss = np.array([r.loss_per_spin for r in ann])
     out = {"rows": len(ann)}
-    exact = [r.exact_per_spin for r in ann]
+    exact = list(e0(np.array([r.gamma for r in ann]))) if e0 is not None else [r.exact_per_spin for r in ann]
     if ann and all(e is not None and e != 0 for e in exact):
         rel = (loss - np.array(exact)) / np.abs(exact)
         out.update(above_exact=float(np.mean(rel > THRESHOLD)), max_excursion=float(rel.max()))
@@ -130,6 +135,7 @@ def main():
     sr_lr = pilot_choice(ex)
     table = groups(ex, sr_lr)
     table["smoothness"] = []
+    table["curvature_report"] = []
     table["snapback_landscapes"] = []
     chosen = choose_groups(table, args.groups, later=("sr_vca6", "sr_vca16", "sr_vqa5"))
     waiting = [g for g in chosen if g not in table]
@@ -142,6 +148,13 @@ def main():
             for task in table[f"curvature_{mode}"]:
                 if task.name in summaries:
                     print(f"{task.name}: curvature along the trajectory -> {run_curvature(ex, task, mode)}", flush=True)
+    if {"curvature_vca", "curvature_vqa", "curvature_report"} & set(chosen):
+        import curvature_report
+        from fig3_vqa_energy import cached_exact
+
+        every = groups(ex, None)
+        curvature_report.report(ex, [(m, t) for m in ("vca", "vqa") for t in every[f"curvature_{m}"]],
+                                lambda mode: curvature_settings(ex, mode), cached_exact(ex.out / "fig3_exact.csv"))
     if "snapback_landscapes" in chosen:
         import snapback_landscapes
 
@@ -151,6 +164,12 @@ def main():
     if "sr_pilot" in chosen:
         print(f"sr_pilot: chosen lr {pilot_choice(ex)}", flush=True)
     if "smoothness" in chosen:
+        import curvature_report
+        from fig3_vqa_energy import cached_exact
+
+        from nm_tf.exact.quantum import MAX_QUANTUM_SPINS
+
+        e0_cache = cached_exact(ex.out / "fig3_exact.csv")
         rows = []
         for rd in sorted((ex.out / "runs").iterdir()) if (ex.out / "runs").is_dir() else []:
             name = rd.name
@@ -158,7 +177,10 @@ def main():
             if not run.finished or not run.history_path.exists():
                 continue
             cfg = run.config()
-            m = smoothness(run.history())
+            history = run.history()
+            lanczos = (cfg.mode == "vqa" and cfg.L ** 2 <= MAX_QUANTUM_SPINS
+                       and any(r.exact_per_spin is None for r in history if r.phase == "anneal"))
+            m = smoothness(history, curvature_report.lanczos_e0(cfg.L, e0_cache) if lanczos else None)
             rows.append([name, cfg.mode, cfg.L, cfg.seed, cfg.optimizer, m["rows"], m["above_exact"],
                          m["max_excursion"], m["spikes"], m["max_spike"]])
         ex.write_csv("_smoothness", ["run", "mode", "L", "seed", "optimizer", "annealing_rows", "above_exact",
@@ -175,8 +197,13 @@ def main():
                 if len(sel):
                     print(f"| {mode} | {L} | {len(sel)} | {np.median(sel[:, 2]):.4f} ({sel[:, 2].min():.4f}–"
                           f"{sel[:, 2].max():.4f}) | {np.median(sel[:, 3]):.3f} ({sel[:, 3].min():.3f}–"
-                          f"{sel[:, 3].max():.3f}) | {np.nanmedian(sel[:, 0]):.4f} |")
+                          f"{sel[:, 3].max():.3f}) | {_median_or_dash(sel[:, 0])} |")
     ex.finish(sr_lr=pilot_choice(ex))
+
+
+def _median_or_dash(x) -> str:
+    x = x[~np.isnan(x)]
+    return f"{np.median(x):.4f}" if len(x) else "–"
 
 
 STANDARD = re.compile(r"(vca|vqa)_L\d+_s\d+")     # the Table I runs (not ablations, other cells, SR, forks)

@@ -1,0 +1,216 @@
+"""The Hessian's spectrum edges along the anneal beside the deviation from the exact curve (issue 27 §5).
+
+Used by ``trainability.py`` after its curvature groups (and by ``--groups curvature_report`` on what exists). For
+each curvature run: the relative deviation of the training loss from the exact curve, (loss - exact)/|exact|, as a
+running median over 21 annealing rows (one row is a 100-sample estimate; VCA: F against the exact F(T) on every
+row; VQA: E against Lanczos e0(Gamma), interpolated from a grid every 0.025 below Gamma = 1), and the Hessian's 5
+largest and 5 smallest eigenvalues at the kept points (``nm-tf curvature --trajectory``).
+
+Inside the dense window (VCA T <= 0.35, VQA Gamma <= 0.6) the anneal is cut into phases at the overshoot:
+``before`` (deviation still below 1 %), ``rising`` (from the first row above 1 % to the largest deviation),
+``falling`` (from there to the first row back below 1 %) and ``after``. Per phase: the median largest eigenvalue,
+the median smallest, and the share of points whose smallest eigenvalue is negative by more than 1 % of the
+largest (``NEGATIVE``: smaller negative values are within the sampled estimator's noise; the tests of
+``nm-tf curvature`` bound it). Two candidate precursors, each located in the anneal and compared with the onset:
+a jump of the top eigenvalue (the first point above ``JUMP`` times its value at the window's first point) and
+negative curvature (the first point below ``-NEGATIVE`` times the top). Writes ``trainability_curvature.csv``
+(every point), ``trainability_curvature_phases.csv`` and the figure ``trainability_curvature.{png,pdf}``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+from common import figure, running_median
+
+THRESHOLD = 0.01        # the smoothness measure's 1 % (trainability.py)
+HALF = 10               # running median over 21 annealing rows, as the snap-back study's
+JUMP = 2.0
+NEGATIVE = 0.01
+PHASES = ("before", "rising", "falling", "after")
+
+
+def deviation_curve(rows, quantum: bool, e0=None):
+    """``(steps, key, smoothed deviation)`` over the annealing rows: key is T (VCA) or Gamma (VQA). VCA uses each
+    row's exact F; VQA ``e0(gammas) -> exact energies per spin`` (the history has e0 at a few points only)."""
+    ann = [r for r in rows if r.phase == "anneal"]
+    key = np.array([r.gamma if quantum else r.T for r in ann], float)
+    if quantum:
+        exact = np.asarray(e0(key), float)
+    else:
+        ann = [r for r in ann if r.exact_per_spin]
+        key = np.array([r.T for r in ann], float)
+        exact = np.array([r.exact_per_spin for r in ann], float)
+    loss = np.array([r.loss_per_spin for r in ann], float)
+    dev = (loss - exact) / np.abs(exact)
+    return np.array([r.step for r in ann]), key, running_median(dev, HALF)
+
+
+def phases(steps, key, dev, window) -> dict:
+    """Where the overshoot starts, peaks and ends inside ``window`` (training steps; None where it does not)."""
+    inside = (key >= window[0]) & (key <= window[1])
+    s, d = steps[inside], dev[inside]
+    out = {"onset": None, "peak": None, "back": None, "largest_deviation": float(d.max()) if len(d) else math.nan}
+    over = np.flatnonzero(d > THRESHOLD)
+    if not len(over):
+        return out
+    peak = int(np.argmax(d))
+    back = [i for i in np.flatnonzero(d < THRESHOLD) if i > peak]
+    out.update(onset=int(s[over[0]]), peak=int(s[peak]), back=int(s[back[0]]) if back else None)
+    return out
+
+
+def phase_of(step: int, ph: dict) -> str:
+    if ph["onset"] is None:
+        return "before"
+    if step < ph["onset"]:
+        return "before"
+    if step <= ph["peak"]:
+        return "rising"
+    if ph["back"] is None or step < ph["back"]:
+        return "falling"
+    return "after"
+
+
+def precursors(points) -> dict:
+    """The first point (training step) of ``points`` (``[(step, top, bottom)]`` in anneal order, inside the window)
+    where the top eigenvalue exceeds ``JUMP`` times its first value, and where the bottom one is below ``-NEGATIVE``
+    times the top."""
+    if not points:
+        return {"jump": None, "negative": None}
+    first = points[0][1]
+    jump = next((s for s, top, _ in points if top > JUMP * first), None)
+    negative = next((s for s, top, bottom in points if bottom < -NEGATIVE * abs(top)), None)
+    return {"jump": jump, "negative": negative}
+
+
+def read_curvature(workdir) -> list:
+    """The rows of a run's ``curvature_trajectory.csv`` as dicts of floats, in step order (empty without one)."""
+    from nm_tf.landscape.curvature import TRAJECTORY_CSV
+    from nm_tf.landscape.trajectory import trajectory_dir
+
+    path = trajectory_dir(workdir) / TRAJECTORY_CSV
+    if not path.exists():
+        return []
+    with path.open() as fh:
+        rows = [{k: float(v) if v not in ("", "exact") else math.nan for k, v in r.items()} for r in csv.DictReader(fh)]
+    return sorted(rows, key=lambda r: r["step"])
+
+
+def lanczos_e0(L: int, cache: dict):
+    """``e0(gammas)``: Lanczos on a grid (0.025 below Gamma = 1, 0.25 above), linear between grid points;
+    ``cache`` holds ``{(L, gamma): e0}`` (fig3's exact grid where it exists)."""
+    from nm_tf.exact import quantum_ground_energy
+
+    def e0(gammas):
+        top = float(np.max(gammas))
+        grid = np.unique(np.concatenate([np.linspace(0.0, 1.0, 41), np.arange(1.0, top + 0.25, 0.25)]))
+        vals = []
+        for g in grid:
+            k = (L, round(float(g), 9))
+            if k not in cache:
+                cache[k] = quantum_ground_energy(L, float(g))
+            vals.append(cache[k])
+        return np.interp(gammas, grid, vals)
+
+    return e0
+
+
+HEADER = ["run", "mode", "L", "seed", "step", "T", "gamma", "phase", "smoothed_deviation", "loss_per_spin", "top_1",
+          "bottom_1", "bottom_over_top", "negative_fraction", "condition_ratio"]
+PHASE_HEADER = ["run", "phase", "points", "top_median", "bottom_median", "negative_share", "onset_key", "peak_key",
+                "back_key", "largest_deviation", "jump_key", "negative_key"]
+
+
+def report(ex, tasks, settings, exact_cache=None):
+    """Tabulate and draw the curvature of the finished ``tasks`` (``(mode, task)`` pairs) that have one;
+    ``settings(mode)`` gives the window. Returns the per-phase rows."""
+    cache = {} if exact_cache is None else exact_cache
+    rows, phase_rows, curves = [], [], {}
+    for mode, task in tasks:
+        run = ex.rundir(task.name)
+        points = read_curvature(task.workdir)
+        if not run.finished or not points:
+            print(f"{task.name}: no curvature along its trajectory yet", flush=True)
+            continue
+        cfg = run.config()
+        quantum = mode == "vqa"
+        window = settings(mode)["window"]
+        steps, key, dev = deviation_curve(run.history(), quantum, lanczos_e0(cfg.L, cache) if quantum else None)
+        ph = phases(steps, key, dev, window)
+        key_at = dict(zip(steps.tolist(), key.tolist()))
+        dev_at = dict(zip(steps.tolist(), dev.tolist()))
+        inside = []
+        for p in points:
+            s = int(p["step"])
+            k = p["gamma"] if quantum else p["T"]
+            phase = phase_of(s, ph) if window[0] <= k <= window[1] else "sparse"
+            if phase != "sparse":
+                inside.append((s, p["top_1"], p["bottom_1"]))
+            rows.append([task.name, mode, cfg.L, cfg.seed, s, p["T"], p["gamma"], phase, dev_at.get(s, math.nan),
+                         p["loss_per_spin"], p["top_1"], p["bottom_1"], p["bottom_1"] / abs(p["top_1"]),
+                         p["negative_fraction"], p["condition_ratio"]])
+        pre = precursors(inside)
+        for name in PHASES:
+            sel = [r for r in rows if r[0] == task.name and r[7] == name]
+            tops = np.array([r[10] for r in sel])
+            bottoms = np.array([r[11] for r in sel])
+            phase_rows.append([task.name, name, len(sel), float(np.median(tops)) if len(sel) else math.nan,
+                               float(np.median(bottoms)) if len(sel) else math.nan,
+                               float(np.mean(bottoms < -NEGATIVE * np.abs(tops))) if len(sel) else math.nan,
+                               *(key_at.get(ph[k]) for k in ("onset", "peak", "back")), ph["largest_deviation"],
+                               *(key_at.get(pre[k]) for k in ("jump", "negative"))])
+        curves[task.name] = (mode, key, dev, window, [key_at.get(ph[k]) for k in ("onset", "back")])
+    ex.write_csv("_curvature", HEADER, rows)
+    ex.write_csv("_curvature_phases", PHASE_HEADER, phase_rows)
+    if curves:
+        _figure(ex, rows, curves)
+    _print(phase_rows)
+    return phase_rows
+
+
+def fmt(x) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3g}"
+
+
+def _print(phase_rows):
+    print("\n| run | phase | points | top (median) | bottom (median) | share < -1 % of top |\n|---|---|---|---|---|---|")
+    for r in phase_rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {fmt(r[3])} | {fmt(r[4])} | {fmt(r[5])} |")
+    print("\n| run | onset | peak | back below 1 % | largest deviation | top > 2x first | bottom < -1 % of top |\n"
+          "|---|---|---|---|---|---|---|")
+    for r in phase_rows[::len(PHASES)]:
+        print(f"| {r[0]} | {fmt(r[6])} | {fmt(r[7])} | {fmt(r[8])} | {fmt(r[9])} | {fmt(r[10])} | {fmt(r[11])} |")
+
+
+def _figure(ex, rows, curves):
+    names = list(curves)
+    fig = figure((4.2 * len(names), 8.4))
+    for j, name in enumerate(names):
+        mode, key, dev, window, (onset, back) = curves[name]
+        sym = "Γ" if mode == "vqa" else "T"
+        lo, hi = window
+        inside = (key >= lo) & (key <= hi)
+        sel = [r for r in rows if r[0] == name and r[7] != "sparse"]
+        k = np.array([r[6] if mode == "vqa" else r[5] for r in sel])
+        axes = [fig.add_subplot(3, len(names), j + 1 + i * len(names)) for i in range(3)]
+        axes[0].plot(key[inside], 100 * dev[inside], color="C0", lw=1)
+        axes[0].axhline(100 * THRESHOLD, color="0.5", ls=":", lw=0.8)
+        axes[0].set_ylabel("(loss − exact)/|exact|, %\n(running median of 21 rows)", fontsize=8)
+        axes[0].set_title(name, fontsize=9)
+        axes[1].semilogy(k, [r[10] for r in sel], "o-", color="C1", ms=3, lw=0.8, label="largest")
+        axes[1].set_ylabel("largest Hessian eigenvalue", fontsize=8)
+        axes[2].plot(k, [r[12] for r in sel], "o-", color="C2", ms=3, lw=0.8)
+        axes[2].axhline(-NEGATIVE, color="0.5", ls=":", lw=0.8)
+        axes[2].set_yscale("symlog", linthresh=1e-3)
+        axes[2].set_ylabel("smallest / largest eigenvalue", fontsize=8)
+        axes[2].set_xlabel(f"{sym} (the anneal runs right to left)")
+        for ax in axes:
+            ax.set_xlim(hi, lo)
+            ax.tick_params(labelsize=8)
+            if onset is not None:          # the overshoot: from the first row above 1 % to the first back below
+                ax.axvspan(lo if back is None else back, onset, color="C3", alpha=0.1, lw=0)
+    fig.tight_layout()
+    ex.save(fig, "_curvature")
