@@ -40,6 +40,19 @@ def test_exact_hessian_matches_finite_differences(quantum, T, gamma):
     assert out["negative_fraction"] == np.mean(np.r_[out["top"], out["bottom"]] < 0)
 
 
+def test_one_lanczos_run_for_both_edges_gives_the_per_edge_eigenvalues_in_fewer_products():
+    problem = CurvatureProblem(_model(), quantum=False, T=0.5, gamma=0.0, samples=64, seed=2, jit_compile=False)
+    both = hessian_extremes(problem, top=4, bottom=4, seed=1)
+    per_edge = hessian_extremes(problem, top=4, bottom=4, seed=1, both_ends=False)
+    np.testing.assert_allclose(both["top"], per_edge["top"], rtol=1e-6)
+    np.testing.assert_allclose(both["bottom"], per_edge["bottom"], rtol=1e-6)
+    assert 0 < both["products"] < per_edge["products"]
+    # unequal edges: the larger sets the Lanczos run; each edge keeps its own count
+    three_one = hessian_extremes(problem, top=3, bottom=1, seed=1)
+    assert three_one["top"] == both["top"][:3] or np.allclose(three_one["top"], both["top"][:3], rtol=1e-6)
+    assert len(three_one["bottom"]) == 1 and np.isclose(three_one["bottom"][0], both["bottom"][0], rtol=1e-6)
+
+
 def test_xla_products_equal_the_plain_ones_and_are_the_sampled_vca_default():
     sampled = CurvatureProblem(_model(), quantum=False, T=0.5, gamma=0.0, samples=64, seed=2)
     plain = CurvatureProblem(_model(), quantum=False, T=0.5, gamma=0.0, samples=64, seed=2, jit_compile=False)
