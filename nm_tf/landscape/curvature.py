@@ -13,7 +13,8 @@ operator:
 
 Hessian-vector products are double backprop through the explicit-weights pass of the model (TensorFlow's
 autodiff: the hand-written first-order backward pass is not twice differentiable); scipy's ``eigsh`` (ARPACK's
-Lanczos) on a ``LinearOperator`` gives the ``k`` largest (``LA``) and smallest (``SA``) eigenvalues.
+Lanczos) on a ``LinearOperator`` gives the ``k`` largest and smallest eigenvalues, both edges from one Lanczos run
+(``BE``).
 """
 
 from __future__ import annotations
@@ -29,52 +30,29 @@ __all__ = ["CurvatureProblem", "curvature_along_trajectory", "hessian_extremes"]
 EXACT_MAX_SITES = 16
 
 
-class CurvatureProblem:
-    """The loss of one model's weights as a function of a flat float64 vector, and its Hessian-vector product."""
+class _Kernel:
+    """The traced loss, gradient and Hessian-vector product of one network shape and estimator, shared by every
+    :class:`CurvatureProblem` of that shape: the point's samples, energies, reference log-probabilities, T and Gamma
+    are arguments, not constants captured in the trace, so a curvature run along a trajectory traces once instead of
+    once per point (31-46 s per point for VQA at L = 5: benchmarks/README.md). XLA still compiles again for each
+    new set of samples (12-16 s at L = 6-16; new T alone reuses the compiled product): which op of the
+    teacher-forced pass takes the samples as a compile-time constant is not found yet."""
 
-    def __init__(self, model, *, quantum: bool, T: float, gamma: float, J: float = 1.0, exact: bool = False,
-                 samples: int = 1000, seed: int = 0, jit_compile: bool | None = None):
+    def __init__(self, cfg: dict, *, exact: bool, field: bool, jit_compile: bool):
         import tensorflow as tf
 
-        from ..hamiltonian import energy_tf
         from ..models.factory import build_model
 
-        n = model.n_sites
-        if exact and n > EXACT_MAX_SITES:
-            raise UsageError(f"--exact enumerates 2^N states; N = {n} > {EXACT_MAX_SITES} is too large")
-        if not exact and not (isinstance(samples, int) and 1 <= samples <= 100_000):
-            raise UsageError(f"samples must be 1..100000, got {samples!r}")
         # A float64 copy built with autodiff (the Hessian needs a twice-differentiable pass).
-        cfg = {"L": model.L, "hidden": model.hidden, "cell": model.cell_type, "ordering": model.ordering_name,
-               "dtype": "float64", "prob_floor": model.prob_floor}
         self.model = build_model(cfg, jit_compile=False, manual_backprop=False)
-        self.names = list(model.rnn_cell.weight_dict())
-        values = [np.asarray(v, np.float64) for v in (model.rnn_cell.weight_dict()[k].numpy() for k in self.names)]
-        self.shapes = [v.shape for v in values]
-        self.theta0 = np.concatenate([v.ravel() for v in values])
-        self.n_params = self.theta0.size
-        self.quantum, self.exact = bool(quantum), bool(exact)
-        self.T, self.gamma = float(T), float(gamma)
-        if exact:
-            states = ((np.arange(2 ** n)[:, None] >> np.arange(n)[None, :]) & 1).astype(np.int32)
-        else:
-            self.model.set_weights(values)
-            states = self.model.sample(samples, seed=[int(seed), 0])[0].numpy()
-        self.bits = tf.constant(states, tf.int32)
-        self.energy = energy_tf(self.bits, model.L, J, dtype=tf.float64)
-        self.samples = len(states)
-        self.lp0 = None if exact else tf.constant(self._log_p(tf.constant(self.theta0)).numpy())
-        if jit_compile is None:
-            # XLA makes the sampled VCA product 1.7-1.9x faster at L = 6-16 (benchmarks/bench_curvature.py), worth
-            # its compile (~2x the plain trace) over a Lanczos run's ~100 products. Not for the transverse-field
-            # term: XLA cannot compile the double backprop through its flip passes (a TensorList of unknown size);
-            # not for exact sums, which serve small checks where the compile would dominate.
-            jit_compile = not exact and not (self.quantum and self.gamma)
-        self.jit_compile = bool(jit_compile)
-        self._hvp = tf.function(self._hvp_impl, reduce_retracing=True, jit_compile=self.jit_compile)
-        self._gradient = tf.function(self._gradient_impl, reduce_retracing=True)   # traced once, not eager per call
+        self.exact, self.field = exact, field
+        self.names = self.shapes = None
+        # Static shapes (no reduce_retracing): the scan takes the batch size as a number; a study keeps one sample
+        # count, so it traces once.
+        self.hvp = tf.function(self._hvp, jit_compile=jit_compile)
+        self.gradient = tf.function(self._gradient)   # traced once, not eager per call
+        self.log_p = tf.function(self._log_p)
 
-    # ------------------------------------------------------------------ the loss
     def _weights(self, theta):
         import tensorflow as tf
 
@@ -86,58 +64,116 @@ class CurvatureProblem:
             k += size
         return out
 
-    def _log_p(self, theta):
+    def _log_p(self, theta, bits):
         m = self.model
-        return m._scan_loop(self.samples, None, m.sites_to_steps(self.bits[None]), self._weights(theta),
+        return m._scan_loop(bits.shape[0], None, m.sites_to_steps(bits[None]), self._weights(theta),
                             batched=True)[1][0]
 
-    def loss(self, theta):
-        """The loss per spin at flat weights ``theta`` (a float64 tensor)."""
+    def loss(self, theta, point):
+        """The loss per spin at flat weights ``theta``; ``point = (bits, energy, lp0, T, gamma)``."""
         import tensorflow as tf
 
+        bits, energy, lp0, T, gamma = point
         n = float(self.model.n_sites)
-        lp = self._log_p(theta)
+        lp = self._log_p(theta, bits)
         if self.exact:
             weight = tf.exp(lp)                             # p(s) over all states: sums, not means
         else:
-            weight = tf.exp(lp - self.lp0) / float(self.samples)
-        loc = self.energy + self.T * lp
-        if self.quantum and self.gamma:
-            flipped = self.model.single_flip_log_probs(self.bits[None], weights=self._weights(theta))[0]
-            loc = loc - self.gamma * tf.reduce_sum(tf.exp(0.5 * (flipped - lp[:, None])), axis=1)
+            weight = tf.exp(lp - lp0) / tf.cast(tf.shape(bits)[0], tf.float64)
+        loc = energy + T * lp
+        if self.field:
+            flipped = self.model.single_flip_log_probs(bits[None], weights=self._weights(theta))[0]
+            loc = loc - gamma * tf.reduce_sum(tf.exp(0.5 * (flipped - lp[:, None])), axis=1)
         return tf.reduce_sum(weight * loc) / n
 
-    def _hvp_impl(self, theta, v):
+    def _hvp(self, theta, v, point):
         import tensorflow as tf
 
         with tf.GradientTape() as outer:
             outer.watch(theta)
             with tf.GradientTape() as inner:
                 inner.watch(theta)
-                value = self.loss(theta)
+                value = self.loss(theta, point)
             g = inner.gradient(value, theta)
             gv = tf.reduce_sum(g * v)
         return outer.gradient(gv, theta)
+
+    def _gradient(self, theta, point):
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            tape.watch(theta)
+            value = self.loss(theta, point)
+        return tape.gradient(value, theta)
+
+
+_KERNELS: dict = {}
+
+
+class CurvatureProblem:
+    """The loss of one model's weights as a function of a flat float64 vector, and its Hessian-vector product."""
+
+    def __init__(self, model, *, quantum: bool, T: float, gamma: float, J: float = 1.0, exact: bool = False,
+                 samples: int = 1000, seed: int = 0, jit_compile: bool | None = None):
+        import tensorflow as tf
+
+        from ..hamiltonian import energy_tf
+
+        n = model.n_sites
+        if exact and n > EXACT_MAX_SITES:
+            raise UsageError(f"--exact enumerates 2^N states; N = {n} > {EXACT_MAX_SITES} is too large")
+        if not exact and not (isinstance(samples, int) and 1 <= samples <= 100_000):
+            raise UsageError(f"samples must be 1..100000, got {samples!r}")
+        self.quantum, self.exact = bool(quantum), bool(exact)
+        self.T, self.gamma = float(T), float(gamma)
+        field = bool(self.quantum and self.gamma)
+        if jit_compile is None:
+            # XLA makes the sampled VCA product 1.7-1.9x faster at L = 6-16 (benchmarks/bench_curvature.py), worth
+            # its compile (~2x the plain trace) over a Lanczos run's ~100 products. Not for the transverse-field
+            # term: XLA cannot compile the double backprop through its flip passes (a TensorList of unknown size);
+            # not for exact sums, which serve small checks where the compile would dominate.
+            jit_compile = not exact and not field
+        self.jit_compile = bool(jit_compile)
+        cfg = {"L": model.L, "hidden": model.hidden, "cell": model.cell_type, "ordering": model.ordering_name,
+               "dtype": "float64", "prob_floor": model.prob_floor}
+        key = (tuple(sorted(cfg.items())), self.exact, field, self.jit_compile)
+        if key not in _KERNELS:
+            _KERNELS[key] = _Kernel(cfg, exact=self.exact, field=field, jit_compile=self.jit_compile)
+        self._kernel = kernel = _KERNELS[key]
+        self.names = list(model.rnn_cell.weight_dict())
+        values = [np.asarray(v, np.float64) for v in (model.rnn_cell.weight_dict()[k].numpy() for k in self.names)]
+        self.shapes = [v.shape for v in values]
+        if kernel.names is None:
+            kernel.names, kernel.shapes = self.names, self.shapes
+        self.theta0 = np.concatenate([v.ravel() for v in values])
+        self.n_params = self.theta0.size
+        if exact:
+            states = ((np.arange(2 ** n)[:, None] >> np.arange(n)[None, :]) & 1).astype(np.int32)
+        else:
+            kernel.model.set_weights(values)
+            states = kernel.model.sample(samples, seed=[int(seed), 0])[0].numpy()
+        bits = tf.constant(states, tf.int32)
+        self.samples = len(states)
+        energy = energy_tf(bits, model.L, J, dtype=tf.float64)
+        lp0 = tf.zeros([self.samples], tf.float64) if exact else kernel.log_p(tf.constant(self.theta0), bits)
+        self._point = (bits, energy, lp0, tf.constant(self.T, tf.float64), tf.constant(self.gamma, tf.float64))
+
+    def loss(self, theta):
+        """The loss per spin at flat weights ``theta`` (a float64 tensor)."""
+        return self._kernel.loss(theta, self._point)
 
     def hvp(self, v) -> np.ndarray:
         """``H v`` at ``theta0``."""
         import tensorflow as tf
 
-        return self._hvp(tf.constant(self.theta0), tf.constant(np.asarray(v, np.float64))).numpy()
-
-    def _gradient_impl(self, theta):
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            tape.watch(theta)
-            value = self.loss(theta)
-        return tape.gradient(value, theta)
+        return self._kernel.hvp(tf.constant(self.theta0), tf.constant(np.asarray(v, np.float64)), self._point).numpy()
 
     def gradient(self, theta=None) -> np.ndarray:
         """The loss's gradient at ``theta`` (default ``theta0``)."""
         import tensorflow as tf
 
-        return self._gradient(tf.constant(self.theta0 if theta is None else theta, tf.float64)).numpy()
+        theta = tf.constant(self.theta0 if theta is None else theta, tf.float64)
+        return self._kernel.gradient(theta, self._point).numpy()
 
 
 def hessian_extremes(problem: CurvatureProblem, top: int = 5, bottom: int = 5, tol: float = 1e-8,
