@@ -100,13 +100,14 @@ def read_curvature(workdir) -> list:
 
 
 def lanczos_e0(L: int, cache: dict):
-    """``e0(gammas)``: Lanczos on a grid (0.025 below Gamma = 1, 0.25 above), linear between grid points;
+    """``e0(gammas)``: Lanczos on Fig. 3's grid (0.025 below Gamma = 1, 0.25 above), linear between grid points;
     ``cache`` holds ``{(L, gamma): e0}`` (fig3's exact grid where it exists)."""
+    from fig3_vqa_energy import exact_grid
+
     from nm_tf.exact import quantum_ground_energy
 
     def e0(gammas):
-        top = float(np.max(gammas))
-        grid = np.unique(np.concatenate([np.linspace(0.0, 1.0, 41), np.arange(1.0, top + 0.25, 0.25)]))
+        grid = exact_grid(float(np.max(gammas)), quick=False)
         vals = []
         for g in grid:
             k = (L, round(float(g), 9))
