@@ -119,6 +119,70 @@ def lanczos_e0(L: int, cache: dict):
     return e0
 
 
+NOISE_SAMPLES = {"paper": (500, 1000, 2000, 4000), "quick": (100, 200, 400)}
+NOISE_SEEDS = (0, 1)
+NOISE_HEADER = ["run", "point", "step", "T", "gamma", "samples", "seed", "top_1", "bottom_1", "products"]
+
+
+def noise_study(ex, tasks, settings, exact_cache=None) -> list:
+    """Is the measured curvature the network's or the estimator's? The largest and smallest eigenvalue of a sampled
+    Hessian are biased outwards by its noise (an unbiased matrix estimate does not give unbiased extreme
+    eigenvalues), so a negative smallest eigenvalue alone does not show negative curvature. At two kept points of
+    each finished curvature run — the window's first and the one of the largest deviation — the edges again with
+    ``NOISE_SAMPLES`` samples, ``NOISE_SEEDS`` each: an edge that shrinks like 1/sqrt(samples) is noise, one that
+    stays is the network's. Written to ``trainability_curvature_noise.csv`` (resumable: rows already there are
+    kept)."""
+    from nm_tf.landscape.curvature import CurvatureProblem, hessian_extremes
+    from nm_tf.landscape.trajectory import load_trajectory, trajectory_point
+    from nm_tf.models.factory import build_model
+
+    path = ex.path("_curvature_noise.csv")
+    done = []
+    if path.exists():
+        with path.open() as fh:
+            done = [list(r.values()) for r in csv.DictReader(fh)]
+    have = {(r[0], r[2], r[5], r[6]) for r in done}
+    cache = {} if exact_cache is None else exact_cache
+    rows = list(done)
+    for mode, task in tasks:
+        run = ex.rundir(task.name)
+        if not run.finished or not read_curvature(task.workdir):
+            continue
+        cfg = run.config()
+        quantum = mode == "vqa"
+        window = settings(mode)["window"]
+        steps, key, dev = deviation_curve(run.history(), quantum, lanczos_e0(cfg.L, cache) if quantum else None)
+        kept = load_trajectory(task.workdir)
+        inside = [i for i in range(len(kept[0])) if window[0] <= (kept[2] if quantum else kept[1])[i] <= window[1]]
+        dev_at = dict(zip(steps.tolist(), dev.tolist()))
+        chosen = {"window_start": int(kept[0][inside[0]]),
+                  "largest_deviation": int(max((kept[0][i] for i in inside), key=lambda s: dev_at.get(int(s), -1)))}
+        model = build_model(cfg, jit_compile=False)
+        for point, step in chosen.items():
+            T, gamma, weights = trajectory_point(task.workdir, step)
+            model.rnn_cell.assign_weight_dict(weights)
+            for samples in NOISE_SAMPLES[ex.preset]:
+                for seed in NOISE_SEEDS:
+                    if (task.name, str(step), str(samples), str(seed)) in have:
+                        continue
+                    problem = CurvatureProblem(model, quantum=quantum, T=T, gamma=gamma, J=cfg.J, samples=samples,
+                                               seed=seed)
+                    res = hessian_extremes(problem, top=1, bottom=1, seed=seed)
+                    row = [task.name, point, step, T, gamma, samples, seed, res["top"][0], res["bottom"][0],
+                           res["products"]]
+                    rows.append(row)
+                    ex.write_csv("_curvature_noise", NOISE_HEADER, rows)
+                    print(f"  {task.name} {point} step {step}, {samples} samples, seed {seed}: "
+                          f"{row[7]:+.4g} .. {row[8]:+.4g}", flush=True)
+    print("\n| run | point | samples | largest eigenvalue (per seed) | smallest eigenvalue (per seed) |\n"
+          "|---|---|---|---|---|")
+    for run, point, samples in dict.fromkeys((r[0], r[1], int(r[5])) for r in rows):
+        sel = [r for r in rows if (r[0], r[1], int(r[5])) == (run, point, samples)]
+        print(f"| {run} | {point} | {samples} | {', '.join(fmt(float(r[7])) for r in sel)} | "
+              f"{', '.join(fmt(float(r[8])) for r in sel)} |")
+    return rows
+
+
 HEADER = ["run", "mode", "L", "seed", "step", "T", "gamma", "phase", "smoothed_deviation", "loss_per_spin", "top_1",
           "bottom_1", "bottom_over_top", "negative_fraction", "condition_ratio"]
 PHASE_HEADER = ["run", "phase", "points", "top_median", "bottom_median", "negative_share", "onset_key", "peak_key",

@@ -24,6 +24,8 @@ Groups (Table I otherwise; every anneal is an ordinary run in the pool, committe
 - ``curvature_report``: no new run: the curvature along the finished curvature runs beside their deviation from the
   exact curve, cut into phases at the overshoot (``curvature_report.py`` defines them); also made at the end of
   ``curvature_vca`` and ``curvature_vqa``.
+- ``curvature_noise``: no new run: at two kept points of each curvature run, the edges again at 500-4000 samples
+  and two seeds, to tell the network's curvature from the estimator's noise (``curvature_report.noise_study``).
 - ``smoothness``: no new run: the smoothness measure on every run of the pool with a history (in the CSV); the
   VCA-against-VQA figure and table use the plain Table I runs alone (``vca_L<L>_s<seed>``, ``vqa_L<L>_s<seed>`` at
   L = 3, 5, 6), not ablations, other cells or SR.
@@ -136,6 +138,7 @@ def main():
     table = groups(ex, sr_lr)
     table["smoothness"] = []
     table["curvature_report"] = []
+    table["curvature_noise"] = []
     table["snapback_landscapes"] = []
     chosen = choose_groups(table, args.groups, later=("sr_vca6", "sr_vca16", "sr_vqa5"))
     waiting = [g for g in chosen if g not in table]
@@ -155,6 +158,13 @@ def main():
         every = groups(ex, None)
         curvature_report.report(ex, [(m, t) for m in ("vca", "vqa") for t in every[f"curvature_{m}"]],
                                 lambda mode: curvature_settings(ex, mode), cached_exact(ex.out / "fig3_exact.csv"))
+    if "curvature_noise" in chosen and not ex.finished_only:
+        import curvature_report
+        from fig3_vqa_energy import cached_exact
+
+        every = groups(ex, None)
+        curvature_report.noise_study(ex, [(m, t) for m in ("vqa", "vca") for t in every[f"curvature_{m}"]],
+                                     lambda mode: curvature_settings(ex, mode), cached_exact(ex.out / "fig3_exact.csv"))
     if "snapback_landscapes" in chosen:
         import snapback_landscapes
 
