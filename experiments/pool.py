@@ -93,8 +93,10 @@ def drop_redundant_commit_files(dest: Path) -> int:
 
 def _save_trajectory_tables(run: RunDir, target: Path):
     """Copy the tables computed from a finished run's trajectory (the curvature, one row per finished point) that
-    are new or have grown since the run was committed."""
-    for table in run.trajectory_tables():
+    are new or have grown since the run was committed, and its landscape snapshots that the committed copy lacks
+    (carried since session 18: earlier commits of a run left them behind)."""
+    scans = [f for f in run.portable_files() if f.parent == run.landscape]
+    for table in run.trajectory_tables() + scans:
         rel = table.relative_to(run.path)
         dest = target / rel
         if not dest.exists() or dest.read_bytes() != table.read_bytes():

@@ -388,3 +388,30 @@ def test_pool_rerun_takes_table_one_runs_only(tmp_path):
     r = subprocess.run([sys.executable, script, "rerun", "--only", "vca_L3_s0,coverage_L6_s1", "--out",
                         str(tmp_path), "--committed", str(tmp_path / "c")], capture_output=True, text=True, timeout=60)
     assert _one_line(r, 1, "not one: coverage_L6_s1"), r.stderr
+
+
+def test_a_finished_runs_landscape_scans_travel_and_reach_a_committed_copy(tmp_path, copy_finished):
+    """Landscape snapshots are figure inputs (hours of scans): a finished run carries its npz files (not the PNGs),
+    and a save fills them into a committed copy that lacks them."""
+    script = os.path.join(os.path.dirname(__file__), os.pardir, "experiments", "pool.py")
+    pool, committed = tmp_path / "pool", tmp_path / "committed"
+    (pool / "runs").mkdir(parents=True)
+    run = shutil.move(copy_finished("scanned"), pool / "runs" / "scanned")
+    land = RunDir(run).landscape
+    land.mkdir(exist_ok=True)
+    np.savez(land / "landscape_end.npz", loss=np.zeros((3, 3)))
+    (land / "landscape_end_2d.png").write_bytes(b"png")
+    names = {p.name for p in RunDir(run).portable_files()}
+    assert "landscape_end.npz" in names and "landscape_end_2d.png" not in names
+
+    def save():
+        r = subprocess.run([sys.executable, script, "save", "--out", str(pool), "--committed", str(committed)],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+
+    save()
+    dest = committed / "runs" / "scanned" / "landscape" / "landscape_end.npz"
+    assert dest.exists()
+    dest.unlink()                                    # a copy committed before scans travelled
+    save()
+    assert dest.exists()
