@@ -95,8 +95,7 @@ def _save_trajectory_tables(run: RunDir, target: Path):
     """Copy the tables computed from a finished run's trajectory (the curvature, one row per finished point) that
     are new or have grown since the run was committed, and its landscape snapshots that the committed copy lacks
     (carried since session 18: earlier commits of a run left them behind)."""
-    scans = [f for f in run.portable_files() if f.parent == run.landscape]
-    for table in run.trajectory_tables() + scans:
+    for table in run.trajectory_tables() + run.landscape_scans():
         rel = table.relative_to(run.path)
         dest = target / rel
         if not dest.exists() or dest.read_bytes() != table.read_bytes():

@@ -328,15 +328,20 @@ class RunDir:
             if missing:
                 raise UsageError(f"finished run {self.path} lacks {', '.join(missing)}")
             kept = sorted(self.trajectory.glob("step*.npz")) if self.trajectory.is_dir() else []
-            scans = sorted(self.landscape.glob("*.npz")) if self.landscape.is_dir() else []
             return (wanted + [p for p in kept if not p.name.endswith(".tmp.npz")] + self.trajectory_tables()
-                    + [p for p in scans if not p.name.endswith(".tmp.npz")])
+                    + self.landscape_scans())
         files = [self.config_path, self.history_path, self.diverged_path]
         for folder in (self.checkpoints, self.landscape, self.trajectory):
             if folder.is_dir():
                 files += sorted(p for p in folder.rglob("*") if p.is_file() and "_temp" not in p.parent.name
                                 and not p.name.endswith(".tmp"))
         return [p for p in files if p.exists()]
+
+    def landscape_scans(self) -> list:
+        """A finished run's landscape snapshots as they travel: each scan, snapshot weights and directions (npz; the
+        PNGs are redrawn from them)."""
+        scans = sorted(self.landscape.glob("*.npz")) if self.landscape.is_dir() else []
+        return [p for p in scans if not p.name.endswith(".tmp.npz")]
 
     def trajectory_tables(self) -> list:
         """The tables computed from the kept trajectory after the run (e.g. the curvature at each kept point,
