@@ -37,6 +37,7 @@ import json
 import re
 import shutil
 import tarfile
+import time
 from pathlib import Path
 
 from common import _pool_commit
@@ -151,18 +152,30 @@ def save(pool: Path, dest: Path):
             inflight.mkdir(parents=True, exist_ok=True)
             archive = inflight / f"{path.name}.tar.gz"
             tmp = archive.with_name(archive.name + ".tmp")
-            with _tar_gz(tmp) as tar:
-                for f in run.portable_files():
-                    tar.add(f, arcname=str(f.relative_to(path)))
-                commit = _commit_of(pool, run)
-                if commit:
-                    data = (commit + "\n").encode()
-                    info = tarfile.TarInfo(".commit")
-                    info.size = len(data)
-                    tar.addfile(info, io.BytesIO(data))
+            for attempt in range(5):
+                try:
+                    _pack_in_flight(pool, run, tmp)
+                    break
+                except FileNotFoundError:
+                    # the run, still training, replaced a checkpoint while it was being packed: list it again
+                    time.sleep(2)
+            else:
+                raise SystemExit(f"{path.name}: its files kept changing while being packed (5 tries); save again")
             tmp.replace(archive)
             steps = len(run.history())
             print(f"{path.name}: in flight ({steps} history rows), packed into {archive}")
+
+
+def _pack_in_flight(pool: Path, run: RunDir, tmp: Path):
+    with _tar_gz(tmp) as tar:
+        for f in run.portable_files():
+            tar.add(f, arcname=str(f.relative_to(run.path)))
+        commit = _commit_of(pool, run)
+        if commit:
+            data = (commit + "\n").encode()
+            info = tarfile.TarInfo(".commit")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
 
 
 def save_fits(pool: Path, dest: Path):

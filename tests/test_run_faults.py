@@ -415,3 +415,26 @@ def test_a_finished_runs_landscape_scans_travel_and_reach_a_committed_copy(tmp_p
     dest.unlink()                                    # a copy committed before scans travelled
     save()
     assert dest.exists()
+
+
+def test_save_packs_a_run_whose_checkpoint_rotates_while_it_is_packed(tmp_path, copy_finished, monkeypatch):
+    """A run in flight may replace a checkpoint between the listing of its files and their packing: the save
+    lists them again instead of stopping."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "experiments"))
+    import pool as pool_script
+
+    pool, committed = tmp_path / "pool", tmp_path / "committed"
+    (pool / "runs").mkdir(parents=True)
+    run = shutil.move(copy_finished("busy"), pool / "runs" / "busy")
+    _unfinish(run)
+    real, calls = RunDir.portable_files, []
+
+    def rotating(self):
+        calls.append(1)
+        files = real(self)
+        return files + [self.path / "checkpoints" / "ckpt-gone.data"] if len(calls) == 1 else files
+
+    monkeypatch.setattr(RunDir, "portable_files", rotating)
+    monkeypatch.setattr(pool_script.time, "sleep", lambda s: None)
+    pool_script.save(pool, committed)
+    assert len(calls) == 2 and (committed / "inflight" / "busy.tar.gz").exists()
