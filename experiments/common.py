@@ -15,6 +15,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -60,6 +61,9 @@ def choose_groups(table: dict, text: str | None, later=()) -> list:
     if unknown:
         raise SystemExit(f"unknown groups {sorted(unknown)}; choose from {', '.join(list(table) + list(later))}")
     return chosen
+
+
+STANDARD_RUN = re.compile(r"(vca|vqa)_L(\d+)_s(\d+)")   # a plain Table I run (not an ablation, other cell, SR, fork)
 
 
 def seed_of(task) -> int:

@@ -25,8 +25,8 @@ import math
 import numpy as np
 from common import figure, running_median
 
-THRESHOLD = 0.01        # the smoothness measure's 1 % (trainability.py)
-HALF = 10               # running median over 21 annealing rows, as the snap-back study's
+THRESHOLD = 0.01        # the smoothness measure's 1 % (trainability.py); also the snap-back study's
+HALF = 10               # running median over 21 annealing rows, as the smoothness measure's spikes
 JUMP = 2.0
 NEGATIVE = 0.01
 PHASES = ("before", "rising", "falling", "after")

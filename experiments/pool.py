@@ -34,13 +34,12 @@ import contextlib
 import gzip
 import io
 import json
-import re
 import shutil
 import tarfile
 import time
 from pathlib import Path
 
-from common import _pool_commit
+from common import STANDARD_RUN, _pool_commit
 from nm_tf.annealing.config import FIELD_GROUPS
 from nm_tf.annealing.rundir import RunDir
 
@@ -283,9 +282,6 @@ def retire(pool: Path, src: Path, only=None):
         moved += 1
         print(f"{name}: retired to {dest}; its figure script reruns it")
     print(f"{moved} runs retired ({len(names)} committed runs lack weights or history)")
-
-
-STANDARD_RUN = re.compile(r"(vca|vqa)_L(\d+)_s(\d+)")
 
 
 def rerun(pool: Path, src: Path, names: list, preset: str, jobs: int):

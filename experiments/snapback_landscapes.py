@@ -28,10 +28,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from common import figure, running_median
-
-THRESHOLD = 0.01        # the smoothness measure's 1 % (trainability.py)
-HALF = 10               # running median over 21 annealing rows, as the smoothness measure's spikes
+from common import figure
+from curvature_report import THRESHOLD, deviation_curve     # the smoothed deviation from the exact curve, its 1 %
 SPAN = {"paper": 0.15, "quick": 1.0}      # Fig. 5's span at L = 16 (float32 overflows beyond ~0.2)
 SEEDS = (0,)
 WHICH = ("before", "at", "after")
@@ -41,10 +39,9 @@ PLANES = ("random", "pca")
 def choose_points(rows, kept_steps, window) -> dict:
     """``{"before": step, "at": step, "after": step, "deviation": {step: smoothed deviation}}`` from a run's
     history rows (:meth:`RunDir.history`) and the training steps of its kept trajectory points."""
-    ann = [r for r in rows if r.phase == "anneal" and r.exact_per_spin]
-    dev = np.array([(r.loss_per_spin - r.exact_per_spin) / abs(r.exact_per_spin) for r in ann])
-    smooth = dict(zip((r.step for r in ann), running_median(dev, HALF)))
-    T = {r.step: r.T for r in ann}
+    steps, key, dev = deviation_curve(rows, quantum=False)
+    smooth = dict(zip(steps.tolist(), dev))
+    T = dict(zip(steps.tolist(), key))
     inside = [int(s) for s in kept_steps if int(s) in smooth and window[0] <= T[int(s)] <= window[1]]
     if not inside:
         raise SystemExit(f"no kept trajectory point with a history row has T in [{window[0]}, {window[1]}]")

@@ -40,11 +40,10 @@ whose loss departs from the median of the 21 rows around it by more than 1 % of 
 
 import csv
 import math
-import re
 import sys
 
 import numpy as np
-from common import Experiment, choose_groups, figure, parser, running_median, seed_of
+from common import STANDARD_RUN, Experiment, choose_groups, figure, parser, running_median, seed_of
 
 SR_LRS = (0.01, 0.03, 0.1, 0.3)
 SR_PILOT_SEED = 100
@@ -151,35 +150,27 @@ def main():
             for task in table[f"curvature_{mode}"]:
                 if task.name in summaries:
                     print(f"{task.name}: curvature along the trajectory -> {run_curvature(ex, task, mode)}", flush=True)
+    import curvature_report
+    from fig3_vqa_energy import cached_exact
+
+    e0_cache = cached_exact(ex.out / "fig3_exact.csv")        # Lanczos e0(Gamma) of Fig. 3's grid, where made
+    every = groups(ex, None)
+    curvature_tasks = [(m, t) for m in ("vca", "vqa") for t in every[f"curvature_{m}"]]
     if {"curvature_vca", "curvature_vqa", "curvature_report"} & set(chosen):
-        import curvature_report
-        from fig3_vqa_energy import cached_exact
-
-        every = groups(ex, None)
-        curvature_report.report(ex, [(m, t) for m in ("vca", "vqa") for t in every[f"curvature_{m}"]],
-                                lambda mode: curvature_settings(ex, mode), cached_exact(ex.out / "fig3_exact.csv"))
+        curvature_report.report(ex, curvature_tasks, lambda mode: curvature_settings(ex, mode), e0_cache)
     if "curvature_noise" in chosen and not ex.finished_only:
-        import curvature_report
-        from fig3_vqa_energy import cached_exact
-
-        every = groups(ex, None)
-        curvature_report.noise_study(ex, [(m, t) for m in ("vqa", "vca") for t in every[f"curvature_{m}"]],
-                                     lambda mode: curvature_settings(ex, mode), cached_exact(ex.out / "fig3_exact.csv"))
+        curvature_report.noise_study(ex, sorted(curvature_tasks, key=lambda mt: mt[0] != "vqa"), lambda mode: curvature_settings(ex, mode), e0_cache)
     if "snapback_landscapes" in chosen:
         import snapback_landscapes
 
-        curvature_runs = [t for t in groups(ex, None)["curvature_vca"] if seed_of(t) in snapback_landscapes.SEEDS]
+        curvature_runs = [t for t in every["curvature_vca"] if seed_of(t) in snapback_landscapes.SEEDS]
         low, high, _ = curvature_settings(ex, "vca")["dense"].split(":")
         snapback_landscapes.study(ex, curvature_runs, window=(float(low), float(high)))
     if "sr_pilot" in chosen:
         print(f"sr_pilot: chosen lr {pilot_choice(ex)}", flush=True)
     if "smoothness" in chosen:
-        import curvature_report
-        from fig3_vqa_energy import cached_exact
-
         from nm_tf.exact.quantum import MAX_QUANTUM_SPINS
 
-        e0_cache = cached_exact(ex.out / "fig3_exact.csv")
         rows = []
         for rd in sorted((ex.out / "runs").iterdir()) if (ex.out / "runs").is_dir() else []:
             name = rd.name
@@ -216,12 +207,9 @@ def _median_or_dash(x) -> str:
     return f"{np.median(x):.4f}" if len(x) else "–"
 
 
-STANDARD = re.compile(r"(vca|vqa)_L\d+_s\d+")     # the Table I runs (not ablations, other cells, SR, forks)
-
-
 def standard_rows(rows):
     """The rows of the plain Table I runs at L = 3, 5, 6: the VCA-against-VQA comparison uses these alone."""
-    return [r for r in rows if STANDARD.fullmatch(r[0]) and r[2] in (3, 5, 6) and r[4] == "adam" and r[5] >= 1000]
+    return [r for r in rows if STANDARD_RUN.fullmatch(r[0]) and r[2] in (3, 5, 6) and r[4] == "adam" and r[5] >= 1000]
 
 
 def _smoothness_figure(ex, rows):
