@@ -15,6 +15,9 @@ largest (``NEGATIVE``: smaller negative values are within the sampled estimator'
 a jump of the top eigenvalue (the first point above ``JUMP`` times its value at the window's first point) and
 negative curvature (the first point below ``-NEGATIVE`` times the top). Writes ``trainability_curvature.csv``
 (every point), ``trainability_curvature_phases.csv`` and the figure ``trainability_curvature.{png,pdf}``.
+
+Whether the edges are the network's or the sampled estimator's: ``noise_study`` (the edges at 500-4000 samples)
+and ``heldout_study`` (the edge eigenvectors tested on independent sample sets: bounds on the exact edges).
 """
 
 from __future__ import annotations
@@ -119,6 +122,21 @@ def lanczos_e0(L: int, cache: dict):
     return e0
 
 
+def study_points(run, task, quantum: bool, window, cache) -> dict:
+    """The two kept points of a curvature run that the noise and held-out studies revisit: the dense window's
+    first (``window_start``) and the one of the largest smoothed deviation from the exact curve
+    (``largest_deviation``), as training steps."""
+    from nm_tf.landscape.trajectory import load_trajectory
+
+    cfg = run.config()
+    steps, key, dev = deviation_curve(run.history(), quantum, lanczos_e0(cfg.L, cache) if quantum else None)
+    kept = load_trajectory(task.workdir)
+    inside = [i for i in range(len(kept[0])) if window[0] <= (kept[2] if quantum else kept[1])[i] <= window[1]]
+    dev_at = dict(zip(steps.tolist(), dev.tolist()))
+    return {"window_start": int(kept[0][inside[0]]),
+            "largest_deviation": int(max((kept[0][i] for i in inside), key=lambda s: dev_at.get(int(s), -1)))}
+
+
 NOISE_SAMPLES = {"paper": (500, 1000, 2000, 4000), "quick": (100, 200, 400)}
 NOISE_SEEDS = (0, 1)
 NOISE_HEADER = ["run", "point", "step", "T", "gamma", "samples", "seed", "top_1", "bottom_1", "products"]
@@ -133,7 +151,7 @@ def noise_study(ex, tasks, settings, exact_cache=None) -> list:
     stays is the network's. Written to ``trainability_curvature_noise.csv`` (resumable: rows already there are
     kept)."""
     from nm_tf.landscape.curvature import CurvatureProblem, hessian_extremes
-    from nm_tf.landscape.trajectory import load_trajectory, trajectory_point
+    from nm_tf.landscape.trajectory import trajectory_point
     from nm_tf.models.factory import build_model
 
     path = ex.path("_curvature_noise.csv")
@@ -150,13 +168,7 @@ def noise_study(ex, tasks, settings, exact_cache=None) -> list:
             continue
         cfg = run.config()
         quantum = mode == "vqa"
-        window = settings(mode)["window"]
-        steps, key, dev = deviation_curve(run.history(), quantum, lanczos_e0(cfg.L, cache) if quantum else None)
-        kept = load_trajectory(task.workdir)
-        inside = [i for i in range(len(kept[0])) if window[0] <= (kept[2] if quantum else kept[1])[i] <= window[1]]
-        dev_at = dict(zip(steps.tolist(), dev.tolist()))
-        chosen = {"window_start": int(kept[0][inside[0]]),
-                  "largest_deviation": int(max((kept[0][i] for i in inside), key=lambda s: dev_at.get(int(s), -1)))}
+        chosen = study_points(run, task, quantum, settings(mode)["window"], cache)
         model = build_model(cfg, jit_compile=False)
         for point, step in chosen.items():
             T, gamma, weights = trajectory_point(task.workdir, step)
@@ -180,6 +192,77 @@ def noise_study(ex, tasks, settings, exact_cache=None) -> list:
         sel = [r for r in rows if (r[0], r[1], int(r[5])) == (run, point, samples)]
         print(f"| {run} | {point} | {samples} | {', '.join(fmt(float(r[7])) for r in sel)} | "
               f"{', '.join(fmt(float(r[8])) for r in sel)} |")
+    return rows
+
+
+HELDOUT_SAMPLES = {"paper": 4000, "quick": 200}
+HELDOUT_EDGE = 3                        # eigenvectors per edge
+HELDOUT_SEED = 0                        # the Lanczos sample set: the noise study's seed 0 at the same size
+HELDOUT_SEEDS = tuple(range(100, 108))  # 8 independent held-out sets
+HELDOUT_HEADER = ["run", "point", "step", "T", "gamma", "samples", "edge", "k", "in_sample", "heldout_mean",
+                  "heldout_se", "sets"]
+
+
+def heldout_study(ex, tasks, settings, exact_cache=None) -> list:
+    """Negative curvature, shown or not: at the noise study's points, the 3 top and 3 bottom eigenvectors of the
+    sampled Hessian (``HELDOUT_SAMPLES``, seed 0) and their Rayleigh quotients on 8 independent sample sets
+    (``nm_tf.landscape.curvature.heldout_quotients``). The held-out mean of a vector is an unbiased estimate of its
+    quotient under the exact Hessian, so the smallest ``mean + 3 s.e.`` over the bottom vectors is an upper bound
+    on the exact smallest eigenvalue (below 0: negative curvature shown) and the largest ``mean - 3 s.e.`` over the
+    top vectors a lower bound on the exact largest. Writes ``trainability_curvature_heldout.csv`` (one row per
+    vector; a point already there is kept)."""
+    from nm_tf.landscape.curvature import (HELDOUT_BOUND_SE, CurvatureProblem, heldout_quotients,
+                                           hessian_extremes)
+    from nm_tf.landscape.trajectory import trajectory_point
+    from nm_tf.models.factory import build_model
+
+    path = ex.path("_curvature_heldout.csv")
+    rows = []
+    if path.exists():
+        with path.open() as fh:
+            rows = [list(r.values()) for r in csv.DictReader(fh)]
+    have = {(r[0], str(r[2])) for r in rows}
+    cache = {} if exact_cache is None else exact_cache
+    samples = HELDOUT_SAMPLES[ex.preset]
+    for mode, task in tasks:
+        run = ex.rundir(task.name)
+        if not run.finished or not read_curvature(task.workdir):
+            continue
+        cfg = run.config()
+        quantum = mode == "vqa"
+        model = build_model(cfg, jit_compile=False)
+        for point, step in study_points(run, task, quantum, settings(mode)["window"], cache).items():
+            if (task.name, str(step)) in have:
+                continue
+            T, gamma, weights = trajectory_point(task.workdir, step)
+            model.rnn_cell.assign_weight_dict(weights)
+
+            def make(seed):
+                return CurvatureProblem(model, quantum=quantum, T=T, gamma=gamma, J=cfg.J, samples=samples, seed=seed)
+
+            res = hessian_extremes(make(HELDOUT_SEED), top=HELDOUT_EDGE, bottom=HELDOUT_EDGE, seed=HELDOUT_SEED,
+                                   vectors=True)
+            held = heldout_quotients(make, res, HELDOUT_SEEDS)
+            for edge in ("top", "bottom"):
+                for k, r in enumerate(held[edge]):
+                    rows.append([task.name, point, step, T, gamma, samples, edge, k + 1, r["in_sample"], r["mean"],
+                                 r["se"], len(HELDOUT_SEEDS)])
+            ex.write_csv("_curvature_heldout", HELDOUT_HEADER, rows)
+            print(f"  {task.name} {point} step {step}: top {res['top'][0]:+.4g} in sample, exact >= "
+                  f"{held['lambda_max_lower']:+.4g}; bottom {res['bottom'][0]:+.4g} in sample, exact <= "
+                  f"{held['lambda_min_upper']:+.4g}", flush=True)
+    k = HELDOUT_BOUND_SE
+    print("\n| run | point | top: in sample, held-out (mean ± s.e.) | exact largest ≥ | bottom: in sample, held-out | "
+          "exact smallest ≤ | negative curvature |\n|---|---|---|---|---|---|---|")
+    for run, point in dict.fromkeys((r[0], r[1]) for r in rows):
+        sel = [r for r in rows if (r[0], r[1]) == (run, point)]
+        top = [r for r in sel if r[6] == "top"]
+        bottom = [r for r in sel if r[6] == "bottom"]
+        lower = max(float(r[9]) - k * float(r[10]) for r in top)
+        upper = min(float(r[9]) + k * float(r[10]) for r in bottom)
+        print(f"| {run} | {point} | {fmt(float(top[0][8]))}, {fmt(float(top[0][9]))} ± {fmt(float(top[0][10]))} | "
+              f"{fmt(lower)} | {fmt(float(bottom[0][8]))}, {fmt(float(bottom[0][9]))} ± {fmt(float(bottom[0][10]))} "
+              f"| {fmt(upper)} | {'shown' if upper < 0 else 'not shown'} |")
     return rows
 
 

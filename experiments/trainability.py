@@ -26,6 +26,9 @@ Groups (Table I otherwise; every anneal is an ordinary run in the pool, committe
   ``curvature_vca`` and ``curvature_vqa``.
 - ``curvature_noise``: no new run: at two kept points of each curvature run, the edges again at 500-4000 samples
   and two seeds, to tell the network's curvature from the estimator's noise (``curvature_report.noise_study``).
+- ``curvature_heldout``: no new run: at the same points, the 3 top and 3 bottom eigenvectors at 4000 samples tested
+  on 8 independent sample sets — bounds on the exact Hessian's edges that the sampling noise cannot fake
+  (``curvature_report.heldout_study``).
 - ``smoothness``: no new run: the smoothness measure on every run of the pool with a history (in the CSV); the
   VCA-against-VQA figure and table use the plain Table I runs alone (``vca_L<L>_s<seed>``, ``vqa_L<L>_s<seed>`` at
   L = 3, 5, 6), not ablations, other cells or SR.
@@ -138,6 +141,7 @@ def main():
     table["smoothness"] = []
     table["curvature_report"] = []
     table["curvature_noise"] = []
+    table["curvature_heldout"] = []
     table["snapback_landscapes"] = []
     chosen = choose_groups(table, args.groups, later=("sr_vca6", "sr_vca16", "sr_vqa5"))
     waiting = [g for g in chosen if g not in table]
@@ -160,6 +164,9 @@ def main():
         curvature_report.report(ex, curvature_tasks, lambda mode: curvature_settings(ex, mode), e0_cache)
     if "curvature_noise" in chosen and not ex.finished_only:
         curvature_report.noise_study(ex, sorted(curvature_tasks, key=lambda mt: mt[0] != "vqa"), lambda mode: curvature_settings(ex, mode), e0_cache)
+    if "curvature_heldout" in chosen and not ex.finished_only:
+        curvature_report.heldout_study(ex, sorted(curvature_tasks, key=lambda mt: mt[0] != "vqa"),
+                                       lambda mode: curvature_settings(ex, mode), e0_cache)
     if "snapback_landscapes" in chosen:
         import snapback_landscapes
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from nm_tf.landscape.curvature import CurvatureProblem, hessian_extremes
+from nm_tf.landscape.curvature import CurvatureProblem, heldout_quotients, hessian_extremes
 from nm_tf.models import NewmanMooreRNN
 
 
@@ -64,6 +64,36 @@ def test_xla_products_equal_the_plain_ones_and_are_the_sampled_vca_default():
     assert not CurvatureProblem(_model(), quantum=False, T=0.5, gamma=0.0, exact=True).jit_compile
 
 
+def test_heldout_quotients_are_unbiased_and_bound_the_exact_edges():
+    """Eigenvectors of a small-sample Hessian, tested on independent sample sets: each held-out mean is the exact
+    Rayleigh quotient within its standard errors, and the bounds built from them hold for the exact Hessian."""
+    exact = CurvatureProblem(_model(), quantum=False, T=0.5, gamma=0.0, exact=True)
+    eig = np.linalg.eigvalsh(_dense_hessian(exact))
+
+    def make(seed):
+        return CurvatureProblem(_model(), quantum=False, T=0.5, gamma=0.0, samples=24, seed=seed, jit_compile=False)
+
+    first = make(0)
+    res = hessian_extremes(first, top=2, bottom=2, vectors=True)
+    for name in ("top", "bottom"):
+        vecs = res[f"{name}_vectors"]
+        assert vecs.shape == (2, exact.n_params)
+        for lam, v in zip(res[name], vecs):          # unit eigenvectors of the in-sample Hessian
+            np.testing.assert_allclose(np.linalg.norm(v), 1.0, rtol=1e-10)
+            np.testing.assert_allclose(first.hvp(v), lam * v, atol=1e-6 * max(1.0, abs(lam)))
+    out = heldout_quotients(make, res, range(1, 31))
+    assert out["seeds"] == list(range(1, 31))
+    for name in ("top", "bottom"):
+        for r, v in zip(out[name], res[f"{name}_vectors"]):
+            want = float(v @ exact.hvp(v))
+            assert r["se"] > 0 and abs(r["mean"] - want) < 4 * r["se"], (name, r, want)
+    assert out["lambda_max_lower"] <= eig[-1] and out["lambda_min_upper"] >= eig[0]
+    # the small sample inflates the edges: the in-sample top eigenvalue exceeds its held-out value
+    assert out["top"][0]["in_sample"] > out["top"][0]["mean"]
+    with pytest.raises(Exception, match="at least one held-out"):
+        heldout_quotients(make, res, [])
+
+
 @pytest.mark.slow
 def test_sampled_hessian_is_unbiased():
     """The importance-sampling estimate at fixed samples: its H v averaged over seeds is the exact H v."""
@@ -106,3 +136,13 @@ def test_curvature_cli(tmp_path, capsys):
     assert at_end["step"] == out["step"] and at_end["T"] == out["T"]
     code, _, err = run("--snapshot", "mid")
     assert code == 2 and "no snapshot 'mid'" in err
+    # held-out sample sets: the bounds beside the in-sample edges; refused where they mean nothing
+    code, stdout, _ = run("--samples", "16", "--top", "1", "--bottom", "1", "--heldout", "3", "--json")
+    assert code == 0
+    held = json.loads(stdout)["heldout"]
+    assert held["seeds"] == [1, 2, 3] and len(held["top"]) == len(held["bottom"]) == 1
+    assert held["lambda_max_lower"] <= held["top"][0]["mean"] and held["lambda_min_upper"] >= held["bottom"][0]["mean"]
+    for bad, words in ((("--heldout", "3", "--exact"), "--exact has none"), (("--heldout", "1"), "2..100"),
+                       (("--heldout", "3", "--trajectory"), "not --trajectory")):
+        code, _, err = run(*bad)
+        assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err

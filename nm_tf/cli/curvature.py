@@ -30,6 +30,9 @@ def add_parser(sub):
     p.add_argument("--snapshot", default=None, metavar="TAG",
                    help="at the weights of a landscape snapshot of the run (RUN/landscape/weights_TAG.npz, e.g. "
                         "end or mid_annealing) and its T and Gamma, instead of a checkpoint")
+    p.add_argument("--heldout", type=int, default=0, metavar="B",
+                   help="test the edges on B independent sample sets (seeds SEED+1..SEED+B): the eigenvectors' mean "
+                        "Rayleigh quotient there bounds the exact Hessian's edges (JSON key heldout; 2..100)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run, checks_before_tensorflow=True)
 
@@ -43,7 +46,13 @@ def _run(args) -> int:
         raise UsageError(f"--exact enumerates 2^N states; N = {cfg.L * cfg.L} > 16 is too large")
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    if args.heldout and not 2 <= args.heldout <= 100:
+        raise UsageError(f"--heldout must be 2..100 sample sets (or 0: off), got {args.heldout}")
+    if args.heldout and args.exact:
+        raise UsageError("--heldout tests sampled edges against sampling noise; --exact has none")
     if args.trajectory:
+        if args.heldout:
+            raise UsageError("--heldout takes one point (--checkpoint or --snapshot), not --trajectory")
         return _along_trajectory(args)
     if args.window is not None:
         raise UsageError("--window selects trajectory points: it needs --trajectory")
@@ -66,18 +75,27 @@ def _run(args) -> int:
     start_tensorflow(args)
     from ..annealing.restore import restore_model
     from ..annealing.schedule import temperature_and_field
-    from ..landscape.curvature import CurvatureProblem, hessian_extremes
+    from ..landscape.curvature import CurvatureProblem, heldout_quotients, hessian_extremes
 
     model, cfg, step = restore_model(args.workdir, args.checkpoint)
     T, gamma = temperature_and_field(cfg, max(step - 1, 0))
     if snapshot is not None:        # the snapshot's own weights, step, T and Gamma
         model.rnn_cell.assign_weight_dict({k: snapshot[k] for k in model.rnn_cell.weight_dict() if k in snapshot})
         step, T, gamma = int(snapshot["step"]), float(snapshot["T"]), float(snapshot["gamma"])
-    problem = CurvatureProblem(model, quantum=cfg.mode == "vqa", T=T, gamma=gamma, J=cfg.J, exact=args.exact,
-                               samples=args.samples, seed=args.seed)
-    result = hessian_extremes(problem, top=args.top, bottom=args.bottom, seed=args.seed)
+    def make_problem(seed):
+        return CurvatureProblem(model, quantum=cfg.mode == "vqa", T=T, gamma=gamma, J=cfg.J, exact=args.exact,
+                                samples=args.samples, seed=seed)
+
+    problem = make_problem(args.seed)
+    result = hessian_extremes(problem, top=args.top, bottom=args.bottom, seed=args.seed, vectors=bool(args.heldout))
+    heldout = None
+    if args.heldout:
+        heldout = heldout_quotients(make_problem, result, range(args.seed + 1, args.seed + 1 + args.heldout))
+        del result["top_vectors"], result["bottom_vectors"]
     out = {"workdir": str(args.workdir), "step": step, "mode": cfg.mode, "T": T, "gamma": gamma,
            "n_params": problem.n_params, "samples": "exact" if args.exact else problem.samples, **result}
+    if heldout is not None:
+        out["heldout"] = heldout
     if args.json:
         print(json.dumps(out))
         return 0
@@ -89,6 +107,16 @@ def _run(args) -> int:
     if out["negative_fraction"] is not None:
         print(f"  negative among these: {out['negative_fraction']:.2f}; largest / smallest magnitude among these: "
               f"{out['condition_ratio']:.3g}")
+    if heldout is not None:
+        print(f"  on {args.heldout} held-out sample sets (mean +- s.e. of each eigenvector's Rayleigh quotient):")
+        for name in ("top", "bottom"):
+            print(f"    {name + ':':8s}" + ", ".join(f"{r['mean']:+.4g} +- {r['se']:.2g}" for r in heldout[name]))
+        lo, hi = heldout["lambda_max_lower"], heldout["lambda_min_upper"]
+        if lo is not None:
+            print(f"  exact largest eigenvalue >= {lo:+.4g} (held-out mean - 3 s.e.)")
+        if hi is not None:
+            verdict = "negative curvature shown" if hi < 0 else "negative curvature not shown"
+            print(f"  exact smallest eigenvalue <= {hi:+.4g} (held-out mean + 3 s.e.): {verdict}")
     return 0
 
 

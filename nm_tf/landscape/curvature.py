@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import UsageError
 
-__all__ = ["CurvatureProblem", "curvature_along_trajectory", "hessian_extremes"]
+__all__ = ["CurvatureProblem", "curvature_along_trajectory", "heldout_quotients", "hessian_extremes"]
 
 EXACT_MAX_SITES = 16
 
@@ -177,9 +177,10 @@ class CurvatureProblem:
 
 
 def hessian_extremes(problem: CurvatureProblem, top: int = 5, bottom: int = 5, tol: float = 1e-8,
-                     seed: int = 0, both_ends: bool = True) -> dict:
+                     seed: int = 0, both_ends: bool = True, vectors: bool = False) -> dict:
     """The ``top`` largest and ``bottom`` smallest Hessian eigenvalues (ARPACK Lanczos on H v products), and
-    ``products``, the number of H v products it took.
+    ``products``, the number of H v products it took; with ``vectors``, also their unit eigenvectors as
+    ``top_vectors`` and ``bottom_vectors`` (arrays [k, n_params], in the order of the eigenvalues).
 
     ``both_ends``: one Lanczos run for both edges (ARPACK's ``which="BE"``, half of its 2 max(top, bottom)
     eigenvalues from each end), where the model has parameters enough; else one run per edge. The shared Krylov
@@ -201,23 +202,76 @@ def hessian_extremes(problem: CurvatureProblem, top: int = 5, bottom: int = 5, t
     v0 = np.random.default_rng(seed).normal(size=n)
     out = {}
     half = max(top, bottom)
+
+    def solve(k, which):
+        """Eigenvalues ascending, and the eigenvectors as rows in that order (None without ``vectors``)."""
+        res = eigsh(op, k=k, which=which, tol=tol, v0=v0, return_eigenvectors=vectors)
+        vals, vecs = res if vectors else (res, None)
+        order = np.argsort(vals)
+        return vals[order], None if vecs is None else vecs[:, order].T
+
     if both_ends and top and bottom and 2 * half < n - 1:
-        vals = np.sort(eigsh(op, k=2 * half, which="BE", tol=tol, v0=v0, return_eigenvectors=False))
-        out["top"] = [float(x) for x in vals[::-1][:top]]
-        out["bottom"] = [float(x) for x in vals[:bottom]]
+        vals, vecs = solve(2 * half, "BE")
+        edges = {"top": (vals[::-1][:top], None if vecs is None else vecs[::-1][:top]),
+                 "bottom": (vals[:bottom], None if vecs is None else vecs[:bottom])}
     else:
+        edges = {}
         for name, k, which in (("top", top, "LA"), ("bottom", bottom, "SA")):
             if k == 0:
-                out[name] = []
+                edges[name] = (np.zeros(0), np.zeros((0, n)))
                 continue
-            vals = eigsh(op, k=k, which=which, tol=tol, v0=v0, return_eigenvectors=False)
-            out[name] = sorted((float(x) for x in vals), reverse=(name == "top"))
+            vals, vecs = solve(k, which)
+            edges[name] = (vals[::-1], None if vecs is None else vecs[::-1]) if name == "top" else (vals, vecs)
+    for name, (vals, vecs) in edges.items():
+        out[name] = [float(x) for x in vals]
+        if vectors:
+            out[f"{name}_vectors"] = np.asarray(vecs, np.float64).reshape(len(vals), n)
     out["products"] = products[0]
     edge = out["top"] + out["bottom"]
     magnitudes = [abs(x) for x in edge if x != 0]
     out["negative_fraction"] = sum(x < 0 for x in edge) / len(edge) if edge else None
     # Over the computed edge only: the ratio of the largest to the smallest magnitude among those eigenvalues.
     out["condition_ratio"] = max(magnitudes) / min(magnitudes) if magnitudes else None
+    return out
+
+
+HELDOUT_BOUND_SE = 3.0     # the one-sided margin, in standard errors, of the held-out bounds below
+
+
+def heldout_quotients(make_problem, result: dict, seeds) -> dict:
+    """Are the Lanczos edges the network's curvature or the sampling noise's? A test on held-out samples.
+
+    ``result`` is :func:`hessian_extremes` with ``vectors=True`` on one sample set; ``make_problem(seed)`` builds the
+    same point's :class:`CurvatureProblem` on an independent sample set. For an eigenvector ``v`` found on the first
+    set, ``v . H_b v`` on a held-out set ``b`` is an unbiased estimate of ``v . H v`` (``v`` does not depend on
+    ``b``; the sampled Hessian is unbiased), and by the Rayleigh-Ritz bounds ``lambda_min(H) <= v . H v <=
+    lambda_max(H)`` for the exact Hessian ``H``. So the mean over held-out sets, minus/plus ``HELDOUT_BOUND_SE``
+    standard errors, bounds the exact edges: ``lambda_max(H) >= max_v (mean - 3 se)`` over the top vectors and
+    ``lambda_min(H) <= min_v (mean + 3 se)`` over the bottom ones — negative curvature is shown when that upper
+    bound is below 0. The in-sample eigenvalue minus the held-out mean is the part of the edge the noise made.
+    (The same split-sample idea as cross-validation; written here because no library tests Hessian edges so.)
+
+    Returns ``{"seeds", "top", "bottom", "lambda_max_lower", "lambda_min_upper"}``; ``top``/``bottom`` are lists
+    of ``{"in_sample", "mean", "se"}`` per vector (``se`` from the spread over sets; NaN for one set).
+    """
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise UsageError("the held-out test needs at least one held-out sample set")
+    vecs = {name: np.asarray(result[f"{name}_vectors"], np.float64) for name in ("top", "bottom")}
+    quotients = {name: [] for name in vecs}
+    for seed in seeds:
+        problem = make_problem(seed)
+        for name, vs in vecs.items():
+            quotients[name].append([float(v @ problem.hvp(v)) / float(v @ v) for v in vs])
+    out = {"seeds": seeds}
+    for name in vecs:
+        q = np.array(quotients[name]).reshape(len(seeds), len(vecs[name]))
+        se = q.std(axis=0, ddof=1) / np.sqrt(len(seeds)) if len(seeds) > 1 else np.full(q.shape[1], np.nan)
+        out[name] = [{"in_sample": float(lam), "mean": float(m), "se": float(e)}
+                     for lam, m, e in zip(result[name], q.mean(axis=0), se)]
+    k = HELDOUT_BOUND_SE
+    out["lambda_max_lower"] = max((r["mean"] - k * r["se"] for r in out["top"]), default=None)
+    out["lambda_min_upper"] = min((r["mean"] + k * r["se"] for r in out["bottom"]), default=None)
     return out
 
 
