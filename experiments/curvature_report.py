@@ -192,7 +192,89 @@ def noise_study(ex, tasks, settings, exact_cache=None) -> list:
         sel = [r for r in rows if (r[0], r[1], int(r[5])) == (run, point, samples)]
         print(f"| {run} | {point} | {samples} | {', '.join(fmt(float(r[7])) for r in sel)} | "
               f"{', '.join(fmt(float(r[8])) for r in sel)} |")
+    fits = noise_fits(rows)
+    print("\n| run | point | largest: a + b/sqrt(samples), a (s.e.) | smallest: a (s.e.) |\n|---|---|---|---|")
+    for (run, point), f in fits.items():
+        print(f"| {run} | {point} | {fmt(f['top'][0])} ({fmt(f['top'][1])}) | {fmt(f['bottom'][0])} "
+              f"({fmt(f['bottom'][1])}) |")
+    noise_figure(ex, rows, fits)
     return rows
+
+
+def noise_fits(rows) -> dict:
+    """Per (run, point): least squares of each edge against 1/sqrt(samples) over every row (both seeds),
+    ``{"top": (a, se_a, b), "bottom": (a, se_a, b)}`` — ``a`` is the edge extrapolated to infinitely many samples if
+    its noise part falls like 1/sqrt(samples) (the size of the noise matrix does; how the edge responds to it is
+    an assumption, which the held-out study does not need)."""
+    out = {}
+    for run, point in dict.fromkeys((r[0], r[1]) for r in rows):
+        sel = [r for r in rows if (r[0], r[1]) == (run, point)]
+        x = np.array([1 / math.sqrt(int(r[5])) for r in sel])
+        fit = {}
+        for name, col in (("top", 7), ("bottom", 8)):
+            y = np.array([float(r[col]) for r in sel])
+            if len(set(x.tolist())) < 2:
+                fit[name] = (math.nan, math.nan, math.nan)
+                continue
+            A = np.stack([np.ones_like(x), x], 1)
+            coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+            dof = len(y) - 2
+            s2 = float(np.sum((y - A @ coef) ** 2) / dof) if dof > 0 else math.nan
+            cov = s2 * np.linalg.inv(A.T @ A)
+            fit[name] = (float(coef[0]), float(math.sqrt(cov[0, 0])) if dof > 0 else math.nan, float(coef[1]))
+        out[(run, point)] = fit
+    return out
+
+
+def noise_figure(ex, rows, fits):
+    """The edges against the sample count per (run, point), both seeds, with the 1/sqrt fit and, where the held-out
+    study has the point, its bounds on the exact edges (``trainability_curvature_noise.{png,pdf}``)."""
+    held = {}
+    path = ex.path("_curvature_heldout.csv")
+    if path.exists():
+        with path.open() as fh:
+            for r in csv.DictReader(fh):
+                held.setdefault((r["run"], int(r["step"])), []).append(r)
+    keys = list(fits)
+    if not keys:
+        return
+    from nm_tf.landscape.curvature import HELDOUT_BOUND_SE as K
+
+    fig = figure((3.4 * len(keys), 3.4))
+    for j, (run, point) in enumerate(keys):
+        ax = fig.add_subplot(1, len(keys), j + 1)
+        sel = [r for r in rows if (r[0], r[1]) == (run, point)]
+        n = np.array([int(r[5]) for r in sel])
+        for name, col, color in (("largest", 7, "C0"), ("smallest", 8, "C3")):
+            ax.plot(n, [float(r[col]) for r in sel], "o", color=color, ms=4, alpha=0.7, label=f"{name} (per seed)")
+            a, _, b = fits[(run, point)]["top" if col == 7 else "bottom"]
+            if not math.isnan(a):
+                grid = np.geomspace(n.min(), n.max() * 4, 50)
+                ax.plot(grid, a + b / np.sqrt(grid), "--", color=color, lw=0.8)
+                ax.axhline(a, color=color, lw=0.6, ls=":")
+        step = int(sel[0][2])
+        for r in held.get((run, step), []):
+            if r["k"] != "1":
+                continue
+            m, se = float(r["heldout_mean"]), float(r["heldout_se"])
+            ax.errorbar([int(r["samples"]) * 1.15], [m], yerr=[K * se], fmt="s", ms=4, capsize=2,
+                        color="C0" if r["edge"] == "top" else "C3", mfc="white",
+                        label="held-out quotient ± 3 s.e." if r["edge"] == "top" else None)
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_xscale("log")
+        ticks = sorted(set(n.tolist()) | {int(n.max()) * 4})
+        ax.set_xticks(ticks, [str(t) for t in ticks], fontsize=7)
+        ax.minorticks_off()
+        ax.set_xlabel("samples in the Hessian estimate")
+        if j == 0:
+            ax.set_ylabel("Hessian eigenvalue (loss per spin)")
+        gamma = float(sel[0][4])
+        ax.set_title(f"{run}, {point.replace('_', ' ')}\n(Γ = {gamma:g})" if run.startswith("curv_vqa")
+                     else f"{run}, {point.replace('_', ' ')}\n(T = {float(sel[0][3]):g})", fontsize=8)
+        if j == 0:
+            ax.legend(fontsize=6)
+    fig.tight_layout()
+    ex.save(fig, "_curvature_noise")
 
 
 HELDOUT_SAMPLES = {"paper": 4000, "quick": 200}

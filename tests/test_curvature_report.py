@@ -8,7 +8,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 
-from curvature_report import deviation_curve, phase_of, phases, precursors  # noqa: E402
+from curvature_report import deviation_curve, noise_fits, phase_of, phases, precursors  # noqa: E402
 
 
 def _rows(devs, keys, quantum=False):
@@ -59,3 +59,12 @@ def test_precursors_are_the_first_jump_and_the_first_negative_curvature():
     points = [(10, 100.0, -0.5), (20, 150.0, -0.9), (30, 250.0, -1.0), (40, 90.0, -5.0), (50, 400.0, -0.1)]
     assert precursors(points) == {"jump": 30, "negative": 40}       # 250 > 2 x 100; -5 < -1 % of 90
     assert precursors([(10, 1.0, 0.5)]) == {"jump": None, "negative": None}
+
+
+def test_noise_fit_recovers_the_large_sample_edge():
+    """Edges that fall like 1/sqrt(samples) onto 3 (top) and -1 (bottom): the fit's intercepts are those."""
+    rows = [["run", "p", 10, 0.0, 0.5, n, seed, 3 + 200 / np.sqrt(n) + 0.01 * seed, -1 - 300 / np.sqrt(n), 20]
+            for n in (500, 1000, 2000, 4000) for seed in (0, 1)]
+    fit = noise_fits(rows)[("run", "p")]
+    assert abs(fit["top"][0] - 3.005) < 1e-6 and abs(fit["top"][2] - 200) < 1e-6
+    assert abs(fit["bottom"][0] + 1) < 1e-9 and fit["bottom"][1] < 1e-9
