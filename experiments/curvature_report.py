@@ -345,6 +345,11 @@ def heldout_study(ex, tasks, settings, exact_cache=None) -> list:
         print(f"| {run} | {point} | {fmt(float(top[0][8]))}, {fmt(float(top[0][9]))} ± {fmt(float(top[0][10]))} | "
               f"{fmt(lower)} | {fmt(float(bottom[0][8]))}, {fmt(float(bottom[0][9]))} ± {fmt(float(bottom[0][10]))} "
               f"| {fmt(upper)} | {'shown' if upper < 0 else 'not shown'} |")
+    noise = ex.path("_curvature_noise.csv")
+    if noise.exists():                  # redraw the noise figure with these bounds beside its edges
+        with noise.open() as fh:
+            noise_rows = [list(r.values()) for r in csv.DictReader(fh)]
+        noise_figure(ex, noise_rows, noise_fits(noise_rows))
     return rows
 
 
