@@ -82,7 +82,14 @@ class _Kernel:
             weight = tf.exp(lp - lp0) / tf.cast(tf.shape(bits)[0], tf.float64)
         loc = energy + T * lp
         if self.field:
-            flipped = self.model.single_flip_log_probs(bits[None], weights=self._weights(theta))[0]
+            if self.exact:
+                # every flipped configuration is itself a row of the enumeration (row index = sum_i s_i 2^i), so its
+                # log p is a gather, not a pass: the double backprop traces in seconds instead of ~40 s at L = 2
+                rows = tf.range(tf.shape(bits)[0])[:, None]
+                site_bits = tf.bitwise.left_shift(1, tf.range(bits.shape[1]))[None]
+                flipped = tf.gather(lp, tf.bitwise.bitwise_xor(rows, site_bits))
+            else:
+                flipped = self.model.single_flip_log_probs(bits[None], weights=self._weights(theta))[0]
             loc = loc - gamma * tf.reduce_sum(tf.exp(0.5 * (flipped - lp[:, None])), axis=1)
         return tf.reduce_sum(weight * loc) / n
 
@@ -148,6 +155,7 @@ class CurvatureProblem:
         self.theta0 = np.concatenate([v.ravel() for v in values])
         self.n_params = self.theta0.size
         if exact:
+            # row r is the configuration with s_i = bit i of r: the loss's exact field term relies on this order
             states = ((np.arange(2 ** n)[:, None] >> np.arange(n)[None, :]) & 1).astype(np.int32)
         else:
             kernel.model.set_weights(values)
