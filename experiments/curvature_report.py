@@ -10,8 +10,8 @@ Inside the dense window (VCA T <= 0.35, VQA Gamma <= 0.6) the anneal is cut into
 ``before`` (deviation still below 1 %), ``rising`` (from the first row above 1 % to the largest deviation),
 ``falling`` (from there to the first row back below 1 %) and ``after``. Per phase: the median largest eigenvalue,
 the median smallest, and the share of points whose smallest eigenvalue is negative by more than 1 % of the
-largest (``NEGATIVE``: smaller negative values are within the sampled estimator's noise; the tests of
-``nm-tf curvature`` bound it). Two candidate precursors, each located in the anneal and compared with the onset:
+largest (``NEGATIVE``; at the trajectory's 500 samples the edges are mostly the estimator's noise, far beyond
+this 1 %: ``noise_study`` and ``heldout_study`` measure how much, and those decide about negative curvature). Two candidate precursors, each located in the anneal and compared with the onset:
 a jump of the top eigenvalue (the first point above ``JUMP`` times its value at the window's first point) and
 negative curvature (the first point below ``-NEGATIVE`` times the top). Writes ``trainability_curvature.csv``
 (every point), ``trainability_curvature_phases.csv`` and the figure ``trainability_curvature.{png,pdf}``.
