@@ -122,6 +122,22 @@ def lanczos_e0(L: int, cache: dict):
     return e0
 
 
+def _csv_rows(path) -> list:
+    """The rows of one of the studies' CSVs as lists of strings (empty without the file)."""
+    if not path.exists():
+        return []
+    with path.open() as fh:
+        return [list(r.values()) for r in csv.DictReader(fh)]
+
+
+def _finished_curvature_runs(ex, tasks):
+    """``(mode, task, run, cfg, quantum)`` for each finished run of ``tasks`` that has its curvature."""
+    for mode, task in tasks:
+        run = ex.rundir(task.name)
+        if run.finished and read_curvature(task.workdir):
+            yield mode, task, run, run.config(), mode == "vqa"
+
+
 def study_points(run, task, quantum: bool, window, cache) -> dict:
     """The two kept points of a curvature run that the noise and held-out studies revisit: the dense window's
     first (``window_start``) and the one of the largest smoothed deviation from the exact curve
@@ -154,20 +170,10 @@ def noise_study(ex, tasks, settings, exact_cache=None) -> list:
     from nm_tf.landscape.trajectory import trajectory_point
     from nm_tf.models.factory import build_model
 
-    path = ex.path("_curvature_noise.csv")
-    done = []
-    if path.exists():
-        with path.open() as fh:
-            done = [list(r.values()) for r in csv.DictReader(fh)]
-    have = {(r[0], r[2], r[5], r[6]) for r in done}
+    rows = _csv_rows(ex.path("_curvature_noise.csv"))
+    have = {(r[0], r[2], r[5], r[6]) for r in rows}
     cache = {} if exact_cache is None else exact_cache
-    rows = list(done)
-    for mode, task in tasks:
-        run = ex.rundir(task.name)
-        if not run.finished or not read_curvature(task.workdir):
-            continue
-        cfg = run.config()
-        quantum = mode == "vqa"
+    for mode, task, run, cfg, quantum in _finished_curvature_runs(ex, tasks):
         chosen = study_points(run, task, quantum, settings(mode)["window"], cache)
         model = build_model(cfg, jit_compile=False)
         for point, step in chosen.items():
@@ -298,20 +304,11 @@ def heldout_study(ex, tasks, settings, exact_cache=None) -> list:
     from nm_tf.landscape.trajectory import trajectory_point
     from nm_tf.models.factory import build_model
 
-    path = ex.path("_curvature_heldout.csv")
-    rows = []
-    if path.exists():
-        with path.open() as fh:
-            rows = [list(r.values()) for r in csv.DictReader(fh)]
+    rows = _csv_rows(ex.path("_curvature_heldout.csv"))
     have = {(r[0], str(r[2])) for r in rows}
     cache = {} if exact_cache is None else exact_cache
     samples = HELDOUT_SAMPLES[ex.preset]
-    for mode, task in tasks:
-        run = ex.rundir(task.name)
-        if not run.finished or not read_curvature(task.workdir):
-            continue
-        cfg = run.config()
-        quantum = mode == "vqa"
+    for mode, task, run, cfg, quantum in _finished_curvature_runs(ex, tasks):
         model = build_model(cfg, jit_compile=False)
         for point, step in study_points(run, task, quantum, settings(mode)["window"], cache).items():
             if (task.name, str(step)) in have:
@@ -345,10 +342,8 @@ def heldout_study(ex, tasks, settings, exact_cache=None) -> list:
         print(f"| {run} | {point} | {fmt(float(top[0][8]))}, {fmt(float(top[0][9]))} ± {fmt(float(top[0][10]))} | "
               f"{fmt(lower)} | {fmt(float(bottom[0][8]))}, {fmt(float(bottom[0][9]))} ± {fmt(float(bottom[0][10]))} "
               f"| {fmt(upper)} | {'shown' if upper < 0 else 'not shown'} |")
-    noise = ex.path("_curvature_noise.csv")
-    if noise.exists():                  # redraw the noise figure with these bounds beside its edges
-        with noise.open() as fh:
-            noise_rows = [list(r.values()) for r in csv.DictReader(fh)]
+    noise_rows = _csv_rows(ex.path("_curvature_noise.csv"))
+    if noise_rows:                      # redraw the noise figure with these bounds beside its edges
         noise_figure(ex, noise_rows, noise_fits(noise_rows))
     return rows
 

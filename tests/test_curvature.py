@@ -95,26 +95,15 @@ def test_heldout_quotients_are_unbiased_and_bound_the_exact_edges():
 
 
 @pytest.mark.slow
-def test_sampled_vqa_hessian_through_the_flip_passes_is_unbiased():
-    """The sampled VQA loss takes its flipped amplitudes from the suffix passes, the exact one from the enumeration
-    (a gather): the sampled H v averaged over seeds equals the exact H v, so the double backprop through the flip
-    passes is right."""
-    exact = CurvatureProblem(_model(), quantum=True, T=0.0, gamma=0.8, exact=True)
-    v = np.random.default_rng(2).normal(size=exact.n_params)
+@pytest.mark.parametrize("quantum, T, gamma, vector_seed", [(False, 0.5, 0.0, 1), (True, 0.0, 0.8, 2)])
+def test_sampled_hessian_is_unbiased(quantum, T, gamma, vector_seed):
+    """The importance-sampling estimate at fixed samples: its H v averaged over seeds is the exact H v. For VQA the
+    sampled loss takes its flipped amplitudes from the suffix passes, the exact one from the enumeration (a
+    gather), so this also checks the double backprop through the flip passes."""
+    exact = CurvatureProblem(_model(), quantum=quantum, T=T, gamma=gamma, exact=True)
+    v = np.random.default_rng(vector_seed).normal(size=exact.n_params)
     want = exact.hvp(v)
-    draws = np.array([CurvatureProblem(_model(), quantum=True, T=0.0, gamma=0.8, samples=200, seed=s).hvp(v)
-                      for s in range(40)])
-    mean, sem = draws.mean(0), draws.std(0, ddof=1) / np.sqrt(len(draws))
-    assert np.all(np.abs(mean - want) < 4 * sem + 1e-9), np.max(np.abs(mean - want) / (sem + 1e-12))
-
-
-@pytest.mark.slow
-def test_sampled_hessian_is_unbiased():
-    """The importance-sampling estimate at fixed samples: its H v averaged over seeds is the exact H v."""
-    exact = CurvatureProblem(_model(), quantum=False, T=0.5, gamma=0.0, exact=True)
-    v = np.random.default_rng(1).normal(size=exact.n_params)
-    want = exact.hvp(v)
-    draws = np.array([CurvatureProblem(_model(), quantum=False, T=0.5, gamma=0.0, samples=200, seed=s).hvp(v)
+    draws = np.array([CurvatureProblem(_model(), quantum=quantum, T=T, gamma=gamma, samples=200, seed=s).hvp(v)
                       for s in range(40)])
     mean, sem = draws.mean(0), draws.std(0, ddof=1) / np.sqrt(len(draws))
     assert np.all(np.abs(mean - want) < 4 * sem + 1e-9), np.max(np.abs(mean - want) / (sem + 1e-12))
