@@ -169,10 +169,13 @@ class Experiment:
             w.writerows(rows)
         return path
 
-    def finish(self, **extra):
-        """Write ``<name>.meta.json``: code commits, wall times, the runs used."""
+    def finish(self, suffix: str = "", runs=None, **extra):
+        """Write ``<name><suffix>.meta.json``: code commits, wall times, the runs used (``runs``: these names
+        instead of the runs this call ran, for a script whose outputs each use their own runs)."""
+        used = self.used if runs is None else list(runs)
+        pending = self.pending if runs is None else [name for name in self.pending if name in used]
         runs = {}
-        for name in dict.fromkeys(self.used):
+        for name in dict.fromkeys(used):
             rd = self.rundir(name)
             if rd.finished:
                 s = rd.summary()
@@ -180,9 +183,9 @@ class Experiment:
                               "wall_seconds": s.get("wall_seconds")}
         meta = {"script": self.name, "preset": self.preset, "command": " ".join(sys.argv),
                 "figure_code": provenance(), "script_wall_seconds": round(time.monotonic() - self.t0, 1),
-                "jobs": self.jobs, "runs": runs, **({"pending_runs": self.pending} if self.pending else {}), **extra}
-        self.path(".meta.json").write_text(json.dumps(meta, indent=1) + "\n")
-        print(f"wrote {self.out}/{self.name}.* ({meta['script_wall_seconds']:.0f} s)")
+                "jobs": self.jobs, "runs": runs, **({"pending_runs": pending} if pending else {}), **extra}
+        self.path(f"{suffix}.meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+        print(f"wrote {self.out}/{self.name}{suffix}.* ({meta['script_wall_seconds']:.0f} s)")
 
 
 def _pool_commit(out: Path, run: Path):

@@ -38,7 +38,9 @@ of |exact| above the exact curve: VCA at any L from its history; VQA from Lanczo
 N <= 16 and interpolated on the grid of ``curvature_report.lanczos_e0`` at N <= 25, not beyond)
 and ``max_excursion`` (the largest (loss - exact)/|exact|); and, for every run, ``spikes`` (the fraction of rows
 whose loss departs from the median of the 21 rows around it by more than 1 % of that median's magnitude) and
-``max_spike`` (the largest such relative departure). Writes trainability_*.csv and figures.
+``max_spike`` (the largest such relative departure). Writes trainability_*.csv and figures, and one meta file per
+output family (``trainability_curvature.meta.json``, ``_curvature_noise``, ``_curvature_heldout``, ``_sr``,
+``_snapback``, ``_smoothness``: the runs that family used), so that a call for one group keeps the others' records.
 """
 
 import csv
@@ -54,6 +56,13 @@ CURVATURE = {"vca": dict(L=16, every=500, dense="0.1:0.35:10", window=(0.0, 0.35
              "vqa": dict(L=5, every=500, dense="0:0.6:25", window=(0.0, 0.6), sparse=2000, samples=500)}
 QUICK_CURVATURE = {"vca": dict(L=4, every=100, dense="0.1:0.5:4", window=(0.0, 0.5), sparse=200, samples=200),
                    "vqa": dict(L=3, every=100, dense="0:0.6:20", window=(0.0, 0.6), sparse=200, samples=200)}
+# each output family's meta file (``trainability<suffix>.meta.json``) and the groups that make it: one call of the
+# script makes only the chosen groups' outputs, so one shared meta file would lose the provenance of the others
+OUTPUTS = {"_curvature": ("curvature_vca", "curvature_vqa", "curvature_report"),
+           "_curvature_noise": ("curvature_noise",), "_curvature_heldout": ("curvature_heldout",),
+           "_sr": ("sr_pilot", "sr_vca6", "sr_vca16", "sr_vqa5"), "_snapback": ("snapback_landscapes",),
+           "_smoothness": ("smoothness",)}
+NO_RUN_GROUPS = ("smoothness", "curvature_report", "curvature_noise", "curvature_heldout", "snapback_landscapes")
 SPIKE_WINDOW = 21
 THRESHOLD = 0.01
 
@@ -138,11 +147,7 @@ def main():
     ex = Experiment(args, "trainability")
     sr_lr = pilot_choice(ex)
     table = groups(ex, sr_lr)
-    table["smoothness"] = []
-    table["curvature_report"] = []
-    table["curvature_noise"] = []
-    table["curvature_heldout"] = []
-    table["snapback_landscapes"] = []
+    table.update({g: [] for g in NO_RUN_GROUPS})
     chosen = choose_groups(table, args.groups, later=("sr_vca6", "sr_vca16", "sr_vqa5"))
     waiting = [g for g in chosen if g not in table]
     if waiting:
@@ -167,10 +172,14 @@ def main():
     if "curvature_heldout" in chosen and not ex.finished_only:
         curvature_report.heldout_study(ex, sorted(curvature_tasks, key=lambda mt: mt[0] != "vqa"),
                                        lambda mode: curvature_settings(ex, mode), e0_cache)
+    used = {"_curvature": [t.name for _, t in curvature_tasks], "_smoothness": [],
+            "_sr": [t.name for g in OUTPUTS["_sr"] for t in groups(ex, pilot_choice(ex)).get(g, [])]}
+    used["_curvature_noise"] = used["_curvature_heldout"] = used["_curvature"]
     if "snapback_landscapes" in chosen:
         import snapback_landscapes
 
         curvature_runs = [t for t in every["curvature_vca"] if seed_of(t) in snapback_landscapes.SEEDS]
+        used["_snapback"] = [t.name for t in curvature_runs]
         low, high, _ = curvature_settings(ex, "vca")["dense"].split(":")
         snapback_landscapes.study(ex, curvature_runs, window=(float(low), float(high)))
     if "sr_pilot" in chosen:
@@ -189,6 +198,7 @@ def main():
             lanczos = (cfg.mode == "vqa" and cfg.L ** 2 <= MAX_QUANTUM_SPINS
                        and any(r.exact_per_spin is None for r in history if r.phase == "anneal"))
             m = smoothness(history, curvature_report.lanczos_e0(cfg.L, e0_cache) if lanczos else None)
+            used["_smoothness"].append(name)
             rows.append([name, cfg.mode, cfg.L, cfg.seed, cfg.optimizer, m["rows"], m["above_exact"],
                          m["max_excursion"], m["spikes"], m["max_spike"]])
         ex.write_csv("_smoothness", ["run", "mode", "L", "seed", "optimizer", "annealing_rows", "above_exact",
@@ -206,7 +216,9 @@ def main():
                     print(f"| {mode} | {L} | {len(sel)} | {np.median(sel[:, 2]):.4f} ({sel[:, 2].min():.4f}–"
                           f"{sel[:, 2].max():.4f}) | {np.median(sel[:, 3]):.3f} ({sel[:, 3].min():.3f}–"
                           f"{sel[:, 3].max():.3f}) | {_median_or_dash(sel[:, 0])} |")
-    ex.finish(sr_lr=pilot_choice(ex))
+    for suffix, family in OUTPUTS.items():
+        if set(family) & set(chosen):
+            ex.finish(suffix, runs=used[suffix], **({"sr_lr": pilot_choice(ex)} if suffix == "_sr" else {}))
 
 
 def _median_or_dash(x) -> str:
