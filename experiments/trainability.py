@@ -29,6 +29,8 @@ Groups (Table I otherwise; every anneal is an ordinary run in the pool, committe
 - ``curvature_heldout``: no new run: at the same points, the 3 top and 3 bottom eigenvectors at 4000 samples tested
   on 8 independent sample sets — bounds on the exact Hessian's edges that the sampling noise cannot fake
   (``curvature_report.heldout_study``).
+- ``sr_report``: no new run: Adam against SR on the finished runs of the three groups above (``sr_comparison.py``:
+  success, ground-state fraction and coverage, smoothness); also made at the end of those groups.
 - ``smoothness``: no new run: the smoothness measure on every run of the pool with a history (in the CSV); the
   VCA-against-VQA figure and table use the plain Table I runs alone (``vca_L<L>_s<seed>``, ``vqa_L<L>_s<seed>`` at
   L = 3, 5, 6), not ablations, other cells or SR.
@@ -48,7 +50,9 @@ import math
 import sys
 
 import numpy as np
-from common import STANDARD_RUN, Experiment, choose_groups, figure, parser, running_median, seed_of
+import sr_comparison
+from common import (STANDARD_RUN, Experiment, choose_groups, figure, parser, readable_log_axis, running_median,
+                    seed_of)
 
 SR_LRS = (0.01, 0.03, 0.1, 0.3)
 SR_PILOT_SEED = 100
@@ -60,9 +64,10 @@ QUICK_CURVATURE = {"vca": dict(L=4, every=100, dense="0.1:0.5:4", window=(0.0, 0
 # script makes only the chosen groups' outputs, so one shared meta file would lose the provenance of the others
 OUTPUTS = {"_curvature": ("curvature_vca", "curvature_vqa", "curvature_report"),
            "_curvature_noise": ("curvature_noise",), "_curvature_heldout": ("curvature_heldout",),
-           "_sr": ("sr_pilot", "sr_vca6", "sr_vca16", "sr_vqa5"), "_snapback": ("snapback_landscapes",),
+           "_sr": ("sr_pilot", "sr_vca6", "sr_vca16", "sr_vqa5", "sr_report"), "_snapback": ("snapback_landscapes",),
            "_smoothness": ("smoothness",)}
-NO_RUN_GROUPS = ("smoothness", "curvature_report", "curvature_noise", "curvature_heldout", "snapback_landscapes")
+NO_RUN_GROUPS = ("smoothness", "curvature_report", "curvature_noise", "curvature_heldout", "snapback_landscapes",
+                 "sr_report")
 SPIKE_WINDOW = 21
 THRESHOLD = 0.01
 
@@ -80,9 +85,9 @@ def groups(ex, sr_lr):
     out["sr_pilot"] = [ex.task(f"sr_pilot_lr{lr:g}_L6_s{SR_PILOT_SEED}", ex.config(
         "vca", 6, SR_PILOT_SEED, optimizer="sr", lr=lr, minibatch=None)) for lr in SR_LRS]
     if sr_lr is not None:
-        for name, mode, L, seeds in (("sr_vca6", "vca", 6, 5), ("sr_vca16", "vca", 16, 3), ("sr_vqa5", "vqa", 5, 5)):
-            out[name] = [ex.task(f"sr_{mode}_L{L}_s{seed}", ex.config(mode, L, seed, optimizer="sr", lr=sr_lr,
-                                                                       minibatch=None)) for seed in range(seeds)]
+        for mode, L, seeds in sr_comparison.SIZES:
+            out[f"sr_{mode}{L}"] = [ex.task(sr_comparison.sr_run(mode, L, seed), ex.config(
+                mode, L, seed, optimizer="sr", lr=sr_lr, minibatch=None)) for seed in range(seeds)]
     return out
 
 
@@ -121,6 +126,20 @@ def smoothness(rows, e0=None) -> dict:
     out.update(spikes=float(np.mean(dep > THRESHOLD)) if len(dep) else math.nan,
                max_spike=float(dep.max()) if len(dep) else math.nan)
     return out
+
+
+def run_smoothness(run, e0_cache):
+    """:func:`smoothness` of a finished run (None without a history); VQA at 16 < N <= 25 against Lanczos e0(Gamma)
+    on Fig. 3's grid (``e0_cache``), where its history has no exact energy."""
+    import curvature_report
+    from nm_tf.exact.quantum import MAX_QUANTUM_SPINS
+
+    if not run.history_path.exists():
+        return None
+    cfg, history = run.config(), run.history()
+    lanczos = (cfg.mode == "vqa" and cfg.L ** 2 <= MAX_QUANTUM_SPINS
+               and any(r.exact_per_spin is None for r in history if r.phase == "anneal"))
+    return smoothness(history, curvature_report.lanczos_e0(cfg.L, e0_cache) if lanczos else None)
 
 
 def run_curvature(ex, task, mode):
@@ -168,12 +187,13 @@ def main():
     if {"curvature_vca", "curvature_vqa", "curvature_report"} & set(chosen):
         curvature_report.report(ex, curvature_tasks, lambda mode: curvature_settings(ex, mode), e0_cache)
     if "curvature_noise" in chosen and not ex.finished_only:
-        curvature_report.noise_study(ex, sorted(curvature_tasks, key=lambda mt: mt[0] != "vqa"), lambda mode: curvature_settings(ex, mode), e0_cache)
+        curvature_report.noise_study(ex, sorted(curvature_tasks, key=lambda mt: mt[0] != "vqa"),
+                                     lambda mode: curvature_settings(ex, mode), e0_cache)
     if "curvature_heldout" in chosen and not ex.finished_only:
         curvature_report.heldout_study(ex, sorted(curvature_tasks, key=lambda mt: mt[0] != "vqa"),
                                        lambda mode: curvature_settings(ex, mode), e0_cache)
     used = {"_curvature": [t.name for _, t in curvature_tasks], "_smoothness": [],
-            "_sr": [t.name for g in OUTPUTS["_sr"] for t in groups(ex, pilot_choice(ex)).get(g, [])]}
+            "_sr": [t.name for t in every["sr_pilot"]] + [r[-1] for r in sr_comparison.run_names()]}
     used["_curvature_noise"] = used["_curvature_heldout"] = used["_curvature"]
     if "snapback_landscapes" in chosen:
         import snapback_landscapes
@@ -184,9 +204,9 @@ def main():
         snapback_landscapes.study(ex, curvature_runs, window=(float(low), float(high)))
     if "sr_pilot" in chosen:
         print(f"sr_pilot: chosen lr {pilot_choice(ex)}", flush=True)
+    if {"sr_vca6", "sr_vqa5", "sr_vca16", "sr_report"} & set(chosen):
+        sr_comparison.study(ex, lambda run: run_smoothness(run, e0_cache))
     if "smoothness" in chosen:
-        from nm_tf.exact.quantum import MAX_QUANTUM_SPINS
-
         rows = []
         for rd in sorted((ex.out / "runs").iterdir()) if (ex.out / "runs").is_dir() else []:
             name = rd.name
@@ -194,10 +214,7 @@ def main():
             if not run.finished or not run.history_path.exists():
                 continue
             cfg = run.config()
-            history = run.history()
-            lanczos = (cfg.mode == "vqa" and cfg.L ** 2 <= MAX_QUANTUM_SPINS
-                       and any(r.exact_per_spin is None for r in history if r.phase == "anneal"))
-            m = smoothness(history, curvature_report.lanczos_e0(cfg.L, e0_cache) if lanczos else None)
+            m = run_smoothness(run, e0_cache)
             used["_smoothness"].append(name)
             rows.append([name, cfg.mode, cfg.L, cfg.seed, cfg.optimizer, m["rows"], m["above_exact"],
                          m["max_excursion"], m["spikes"], m["max_spike"]])
@@ -259,12 +276,7 @@ def _smoothness_figure(ex, rows):
         ax.set_xticklabels(["L = 3", "L = 5", "L = 6"])
         ax.set_xlim(-0.5, 2.5)
         if scale == "log":
-            from matplotlib.ticker import FuncFormatter, LogLocator
-
-            ax.set_yscale("log")
-            ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-            ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+            readable_log_axis(ax)
         else:
             ax.set_ylim(bottom=0)
         ax.set_ylabel(label, fontsize=9)

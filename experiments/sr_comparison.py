@@ -1,0 +1,155 @@
+"""Adam against SR at Table I (issue 27 §5): success, ground-state fraction and coverage, smoothness.
+
+Used by ``trainability.py`` (its groups ``sr_vca6``, ``sr_vqa5``, ``sr_vca16`` make the SR runs; ``--groups
+sr_report`` makes this table alone from the finished runs). For each size the SR runs ``sr_<mode>_L<L>_s<seed>``
+(lr from the pilot) stand beside the plain Adam runs ``<mode>_L<L>_s<seed>`` of the same seeds. Per run: whether
+the ground-state energy is in the final sample (success), the final E/N and residual energy, the ground-state
+fraction, the distinct and effective ground states in the run's final 10^5 samples (``nm_tf.modes.analyse``; the
+stored ``samples_final.npz``, else 10^5 fresh samples of seed 0 from the final weights), and the smoothness
+measures of ``trainability.smoothness`` where the run kept its history. Writes ``trainability_sr.csv`` (one row
+per run), ``trainability_sr_summary.csv`` (per size and optimizer: successes, means and their standard errors)
+and ``trainability_sr.{png,pdf}``.
+"""
+
+import math
+
+import numpy as np
+from common import figure, readable_log_axis
+
+SAMPLES = 100_000
+SIZES = (("vca", 6, 5), ("vqa", 5, 5), ("vca", 16, 3))       # (mode, L, seeds) of the comparison
+HEADER = ["mode", "L", "optimizer", "seed", "run", "success", "energy_per_spin", "residual_energy_per_spin",
+          "ground_state_fraction", "distinct_ground_states", "degeneracy", "effective_ground_states",
+          "above_exact", "max_excursion", "spikes", "max_spike", "wall_seconds", "samples"]
+MEASURES = HEADER[5:16]
+
+
+def sr_run(mode: str, L: int, seed: int) -> str:
+    """The SR run's name: its Adam twin's with ``sr_`` in front."""
+    return f"sr_{mode}_L{L}_s{seed}"
+
+
+def run_names():
+    """``[(mode, L, seed, optimizer, run name)]`` of the comparison, Adam first."""
+    out = []
+    for mode, L, seeds in SIZES:
+        for seed in range(seeds):
+            out += [(mode, L, seed, "adam", f"{mode}_L{L}_s{seed}"), (mode, L, seed, "sr", sr_run(mode, L, seed))]
+    return out
+
+
+def coverage(workdir, L) -> dict:
+    from nm_tf.modes.analysis import analyse
+    from nm_tf.modes.sources import samples_from_run
+
+    bits, _, source = samples_from_run(workdir, SAMPLES)
+    s = analyse(bits, L)
+    return {"ground_state_fraction": s["ground_state_fraction"], "distinct_ground_states": s["distinct_ground_states"],
+            "degeneracy": s["degeneracy"],   # no ground state sampled: no effective number (nan, not 0)
+            "effective_ground_states": s["effective_ground_states"] if s["distinct_ground_states"] else math.nan,
+            "samples": "stored" if "samples_final" in str(source) else "fresh, seed 0"}
+
+
+def table(ex, smoothness_of) -> list:
+    """One row per finished run of :func:`run_names` (``smoothness_of(rundir)``: the smoothness measures, or None
+    for a run without history); the runs not finished yet are listed in ``ex.pending``."""
+    rows = []
+    for mode, L, seed, optimizer, name in run_names():
+        run = ex.rundir(name)
+        if not run.finished:
+            ex.pending.append(name)
+            continue
+        s = run.summary()
+        m = smoothness_of(run) or {}
+        c = coverage(run.path, L)
+        # summaries of runs before 2026-12-02 name success ``reached_ground_state`` and give no residual energy
+        success = s.get("ground_state_in_final_sample", s.get("reached_ground_state"))
+        residual = s["energy_per_spin_mean"] - s["ground_state_energy_per_spin"]
+        rows.append([mode, L, optimizer, seed, name, int(bool(success)), s["energy_per_spin_mean"], residual,
+                     c["ground_state_fraction"],
+                     c["distinct_ground_states"], c["degeneracy"], c["effective_ground_states"],
+                     *[m.get(k, math.nan) for k in ("above_exact", "max_excursion", "spikes", "max_spike")],
+                     s.get("wall_seconds"), c["samples"]])
+        ex.used.append(name)
+    return rows
+
+
+def summarise(rows) -> list:
+    """Per (mode, L, optimizer): the number of runs, successes, and the mean and standard error of each measure
+    over the runs that have it (nan-aware: Adam runs kept without history have no smoothness)."""
+    out = []
+    for mode, L, _ in SIZES:
+        for optimizer in ("adam", "sr"):
+            sel = np.array([r[5:16] for r in rows if (r[0], r[1], r[2]) == (mode, L, optimizer)], dtype=float)
+            if not len(sel):
+                continue
+            n = np.sum(~np.isnan(sel), axis=0)
+            mean = np.nanmean(sel, axis=0)
+            sem = np.array([np.nanstd(sel[:, k], ddof=1) / math.sqrt(c) if c > 1 else math.nan
+                            for k, c in enumerate(n)])
+            out.append([mode, L, optimizer, len(sel), int(sel[:, 0].sum()), *mean, *sem])
+    return out
+
+
+PANELS = [(7, "residual energy per spin", "log"), (8, "ground-state fraction", "linear"),
+          (11, "effective ground states (of D)", "linear"), (13, "largest excursion above the exact curve (%)", "log")]
+
+
+def draw(ex, rows):
+    """One panel per measure; per size Adam (blue) and SR (orange) side by side, a dot per seed (a cross: no ground
+    state in the final sample), the median a bar."""
+    fig = figure((9, 6.4))
+    sizes = [(m, L) for m, L, _ in SIZES]
+    for k, (col, label, scale) in enumerate(PANELS):
+        ax = fig.add_subplot(2, 2, k + 1)
+        for j, optimizer in enumerate(("adam", "sr")):
+            for i, (mode, L) in enumerate(sizes):
+                sel = [r for r in rows if (r[0], r[1], r[2]) == (mode, L, optimizer)]
+                y = np.array([r[col] for r in sel], dtype=float) * (100 if col == 13 else 1)
+                ok = np.array([r[5] for r in sel], dtype=bool)
+                keep = ~np.isnan(y)
+                if scale == "log":
+                    keep &= y > 0
+                if not keep.any():
+                    continue
+                x = i + 0.18 * (2 * j - 1) + np.linspace(-0.04, 0.04, len(y))
+                for marker, mask in (("o", ok & keep), ("x", ~ok & keep)):
+                    ax.plot(x[mask], y[mask], marker, color=f"C{j}", alpha=0.7, ms=5,
+                            label=(f"{optimizer.upper() if optimizer == 'sr' else 'Adam'}"
+                                   if marker == "o" and i == 0 and k == 0 else None))
+                ax.plot([i + 0.18 * (2 * j - 1) - 0.08, i + 0.18 * (2 * j - 1) + 0.08], [np.median(y[keep])] * 2,
+                        "-", color=f"C{j}", lw=2)
+        ax.set_xticks(range(len(sizes)))
+        degeneracy = {(r[0], r[1]): r[10] for r in rows}
+        ax.set_xticklabels([f"{m.upper()} L = {L}" + (f"\n(D = {degeneracy[m, L]})" if (m, L) in degeneracy else "")
+                            for m, L in sizes], fontsize=9)
+        ax.set_xlim(-0.5, len(sizes) - 0.5)
+        if scale == "log":
+            readable_log_axis(ax)
+        ax.set_ylabel(label, fontsize=9)
+        ax.set_title("abcd"[k], loc="left", fontsize=10, fontweight="bold")
+    fig.axes[0].legend(fontsize=8, title="dot: a seed; ×: no ground state", title_fontsize=7)
+    fig.suptitle("Adam against SR at Table I (the same seeds); bar: median", fontsize=9)
+    fig.tight_layout()
+    ex.save(fig, "_sr")
+
+
+def study(ex, smoothness_of):
+    """The table, its summary and the figure from the finished runs; prints a Markdown table."""
+    rows = table(ex, smoothness_of)
+    ex.write_csv("_sr", HEADER, rows)
+    summary = summarise(rows)
+    ex.write_csv("_sr_summary", ["mode", "L", "optimizer", "runs", "successes"] + [f"{h}_mean" for h in MEASURES]
+                 + [f"{h}_sem" for h in MEASURES], summary)
+    if rows:
+        draw(ex, rows)
+    print("\n| size | optimizer | runs | success | residual E/N | ground-state fraction | effective GS (of D) | "
+          "largest excursion (%) |")
+    print("|---|---|---|---|---|---|---|---|")
+    k = len(MEASURES)
+    for r in summary:
+        mean, sem = r[5:5 + k], r[5 + k:]
+        print(f"| {r[0].upper()} L = {r[1]} | {r[2]} | {r[3]} | {r[4]}/{r[3]} | {mean[2]:.2e} ± {sem[2]:.1e} | "
+              f"{mean[3]:.4f} ± {sem[3]:.4f} | {mean[6]:.2f} ± {sem[6]:.2f} (of {mean[5]:.0f}) | "
+              f"{100 * mean[8]:.2f} ± {100 * sem[8]:.2f} |")
+    return rows

@@ -1,0 +1,45 @@
+"""Adam against SR: the per-size summary (experiments/sr_comparison.py, issue 27 §5)."""
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+
+from sr_comparison import HEADER, MEASURES, run_names, summarise  # noqa: E402
+
+
+def _row(optimizer, seed, success, fraction, excursion):
+    values = dict(mode="vca", L=6, optimizer=optimizer, seed=seed, run=f"x_s{seed}", success=success,
+                  energy_per_spin=-0.499, residual_energy_per_spin=1e-3, ground_state_fraction=fraction,
+                  distinct_ground_states=16 if success else 0, degeneracy=16,
+                  effective_ground_states=8.0 if success else math.nan, above_exact=0.05,
+                  max_excursion=excursion, spikes=0.0, max_spike=0.01, wall_seconds=1.0, samples="stored")
+    return [values[h] for h in HEADER]
+
+
+def test_summary_counts_successes_and_averages_only_the_runs_that_have_a_measure():
+    rows = [_row("adam", 0, 1, 0.99, math.nan), _row("adam", 1, 1, 0.97, 0.06), _row("adam", 2, 0, 0.0, 0.10),
+            _row("sr", 0, 1, 0.90, 0.02)]
+    out = {r[2]: r for r in summarise(rows)}
+    k = len(MEASURES)
+    adam = out["adam"]
+    assert adam[3:5] == [3, 2]                                   # runs, successes
+    mean, sem = adam[5:5 + k], adam[5 + k:]
+    at = MEASURES.index
+    assert np.isclose(mean[at("ground_state_fraction")], (0.99 + 0.97 + 0.0) / 3)
+    assert np.isclose(mean[at("max_excursion")], 0.08)          # the run without history is left out, not 0
+    assert np.isclose(sem[at("max_excursion")], np.std([0.06, 0.10], ddof=1) / math.sqrt(2))
+    assert np.isclose(mean[at("effective_ground_states")], 8.0)  # a failed run has no effective number
+    assert out["sr"][3:5] == [1, 1] and math.isnan(out["sr"][5 + k + at("max_excursion")])
+
+
+def test_every_sr_run_stands_beside_the_adam_run_of_its_seed():
+    names = run_names()
+    assert len(names) == 2 * (5 + 5 + 3)
+    adam = {(m, L, s): n for m, L, s, o, n in names if o == "adam"}
+    sr = {(m, L, s): n for m, L, s, o, n in names if o == "sr"}
+    assert adam.keys() == sr.keys()
+    assert all(sr[k] == "sr_" + adam[k] for k in adam)
