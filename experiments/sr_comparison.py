@@ -62,11 +62,8 @@ def table(ex, smoothness_of) -> list:
         s = run.summary()
         m = smoothness_of(run) or {}
         c = coverage(run.path, L)
-        # summaries of runs before 2026-12-02 name success ``reached_ground_state`` and give no residual energy
-        success = s.get("ground_state_in_final_sample", s.get("reached_ground_state"))
-        residual = s["energy_per_spin_mean"] - s["ground_state_energy_per_spin"]
-        rows.append([mode, L, optimizer, seed, name, int(bool(success)), s["energy_per_spin_mean"], residual,
-                     c["ground_state_fraction"],
+        rows.append([mode, L, optimizer, seed, name, int(bool(s["ground_state_in_final_sample"])),
+                     s["energy_per_spin_mean"], s["residual_energy_per_spin"], c["ground_state_fraction"],
                      c["distinct_ground_states"], c["degeneracy"], c["effective_ground_states"],
                      *[m.get(k, math.nan) for k in ("above_exact", "max_excursion", "spikes", "max_spike")],
                      s.get("wall_seconds"), c["samples"]])

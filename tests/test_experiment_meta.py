@@ -37,3 +37,17 @@ def test_every_trainability_group_belongs_to_exactly_one_output():
     every = set(trainability.groups(ex, sr_lr=0.03)) | set(trainability.NO_RUN_GROUPS)
     families = [g for family in trainability.OUTPUTS.values() for g in family]
     assert sorted(families) == sorted(every)
+
+
+def test_summaries_of_runs_before_0_2_read_in_todays_keys(tmp_path):
+    """The committed runs of the first sessions name success ``reached_ground_state`` and give no residual energy;
+    RunDir.summary adds both as today's runs write them, so every script reads one format."""
+    from nm_tf.annealing.rundir import RunDir
+
+    _finished_run(tmp_path, "old_s0", "c0")
+    path = tmp_path / "runs" / "old_s0" / "summary.json"
+    path.write_text(json.dumps({"energy_per_spin_mean": -0.4993, "ground_state_energy_per_spin": -0.5,
+                                "reached_ground_state": True}))
+    s = RunDir(path.parent).summary()
+    assert s["ground_state_in_final_sample"] is True
+    assert abs(s["residual_energy_per_spin"] - 0.0007) < 1e-12

@@ -287,6 +287,8 @@ class RunDir:
             raise UsageError(f"cannot read {self.summary_path}: {exc}") from None
         if "reached_ground_state" in data and "ground_state_in_final_sample" not in data:   # runs before 0.2
             data["ground_state_in_final_sample"] = data["reached_ground_state"]
+        if "residual_energy_per_spin" not in data and "ground_state_energy_per_spin" in data:   # likewise
+            data["residual_energy_per_spin"] = data["energy_per_spin_mean"] - data["ground_state_energy_per_spin"]
         return data
 
     def history(self) -> list:
