@@ -6,7 +6,7 @@ running median over 21 annealing rows (one row is a 100-sample estimate; VCA: F 
 row; VQA: E against Lanczos e0(Gamma), interpolated from a grid every 0.025 below Gamma = 1), and the Hessian's 5
 largest and 5 smallest eigenvalues at the kept points (``nm-tf curvature --trajectory``).
 
-Inside the dense window (VCA T <= 0.35, VQA Gamma <= 0.6) the anneal is cut into phases at the overshoot:
+Inside the window (VCA T <= 2, VQA Gamma <= 0.6) the anneal is cut into phases at the overshoot:
 ``before`` (deviation still below 1 %), ``rising`` (from the first row above 1 % to the largest deviation),
 ``falling`` (from there to the first row back below 1 %) and ``after``. Per phase: the median largest eigenvalue,
 the median smallest, and the share of points whose smallest eigenvalue is negative by more than 1 % of the
@@ -438,6 +438,8 @@ def _figure(ex, rows, curves):
         axes[2].set_ylabel("smallest / largest eigenvalue", fontsize=8)
         axes[2].set_xlabel(f"{sym} (the anneal runs right to left)")
         for ax in axes:
+            if mode == "vca":       # T from 2 to 0: the dense points below T = 0.35 get a third of the width
+                ax.set_xscale("symlog", linthresh=0.05, linscale=0.3)
             ax.set_xlim(hi, lo)
             ax.tick_params(labelsize=8)
             if onset is not None:          # the overshoot: from the first row above 1 % to the first back below
