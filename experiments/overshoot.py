@@ -1,0 +1,211 @@
+"""Why F overshoots the exact curve at low T and snaps back (issue 27): energy or entropy, lag or ansatz?
+
+    python experiments/overshoot.py --preset paper --out ~/nm-paper --jobs 1 [--groups speed] [--finished-only]
+    python experiments/overshoot.py --preset quick                       # minutes: L = 4, short anneals
+
+Every VCA anneal records per step its free energy F = <E> - T S, its energy <E> and its entropy S = -<ln p> (per
+spin, 100-sample estimates), and the history has the exact F(T). The exact E(T) and S(T) come from the same exact
+partition function (``nm_tf.exact.thermo``). So F's excess over the exact curve splits exactly into an energy part
+and an entropy part,
+
+    F - F_ex = (E - E_ex) - T (S - S_ex),
+
+and the network's energy has an effective temperature T_eff, the one at which the exact equilibrium energy equals
+it (E_ex(T_eff) = E; a network in equilibrium has T_eff = T). A network that falls behind the anneal (its
+defects cannot annihilate as fast as T falls, as in a glass cooled too fast) keeps T_eff above T, with its energy
+too high and its entropy too high; a network that cannot represent the Boltzmann distribution at T would miss it
+whatever the speed. Group ``speed`` tells the two apart: VCA L = 6, seeds 0-2, Table I with 0.5, 2 and 4 times the
+annealing steps (the 1x runs are ``vca_L6_s0-2``): a lag shrinks with a slower anneal, a limit of the ansatz does
+not.
+
+Per run (every finished VCA run of the pool with a history: the Table I runs, the triangle cell, the curvature
+runs, the speed runs), over a running median of 21 annealing rows: the largest relative excess of F and its T,
+where it first exceeds 1 % (onset) and falls back below 1 % after the peak (back); at the peak the split of F's
+excess, T_eff and the entropies. Writes overshoot.csv, overshoot_curves.csv (T_eff along the anneal) and
+overshoot.{png,pdf}.
+"""
+
+import functools
+import math
+import re
+
+import numpy as np
+from common import Experiment, choose_groups, figure, parser, running_median
+
+SPEEDS = (0.5, 2.0, 4.0)           # annealing steps relative to Table I's
+SPEED_SEEDS = 3
+HALF = 10                          # running median over 21 annealing rows
+THRESHOLD = 0.01
+VCA_RUN = re.compile(r"(vca|triangle_vca|curv_vca|speed[\d.]+)_L(\d+)_s(\d+)")
+HEADER = ["run", "family", "L", "seed", "annealing_steps", "peak_excess", "T_peak", "T_onset", "T_back",
+          "dF", "dE", "minus_T_dS", "T_eff", "S", "S_exact", "E", "E_exact"]
+
+
+def speed_name(factor: float, seed: int) -> str:
+    return f"speed{factor:g}_L6_s{seed}"
+
+
+def groups(ex):
+    steps = ex.protocol()["annealing_steps"]
+    return {"speed": [ex.task(speed_name(f, seed), ex.config("vca", 6, seed, annealing_steps=int(round(f * steps))))
+                      for f in SPEEDS for seed in range(SPEED_SEEDS)]}
+
+
+@functools.lru_cache(maxsize=None)
+def exact(L: int, T: float) -> dict:
+    from nm_tf.exact.thermo import thermodynamics
+
+    return dict(thermodynamics(L, T))
+
+
+def effective_temperature(L: int, energy: float) -> float:
+    """The T at which the exact equilibrium energy per spin equals ``energy`` (nan outside (E_ex(0.02), E_ex(50)))."""
+    from scipy.optimize import brentq
+
+    f = lambda t: exact(L, round(t, 6))["energy"] - energy          # noqa: E731
+    lo, hi = 0.02, 50.0
+    if not f(lo) < 0 < f(hi):
+        return math.nan
+    return float(brentq(f, lo, hi, xtol=1e-4))
+
+
+def curves(run):
+    """``(T, relative F excess, E, S)`` along the anneal, running medians of 21 rows."""
+    rows = [r for r in run.history() if r.phase == "anneal" and r.exact_per_spin is not None]
+    T = np.array([r.T for r in rows])
+    F = np.array([r.loss_per_spin for r in rows])
+    rel = (F - np.array([r.exact_per_spin for r in rows])) / np.abs([r.exact_per_spin for r in rows])
+    E = np.array([r.energy_per_spin for r in rows])
+    S = np.array([np.nan if r.entropy_per_spin is None else r.entropy_per_spin for r in rows], dtype=float)
+    return T, running_median(rel, HALF), running_median(E, HALF), running_median(S, HALF)
+
+
+def measure(run) -> dict:
+    cfg = run.config()
+    T, rel, E, S = curves(run)
+    i = int(np.argmax(rel))
+    over = np.flatnonzero(rel > THRESHOLD)
+    back = [j for j in np.flatnonzero(rel < THRESHOLD) if j > i]
+    t = float(T[i])
+    ex = exact(cfg.L, round(t, 6))
+    dE, dS = E[i] - ex["energy"], S[i] - ex["entropy"]
+    return {"L": cfg.L, "annealing_steps": cfg.annealing_steps, "peak_excess": float(rel[i]), "T_peak": t,
+            "T_onset": float(T[over[0]]) if len(over) else math.nan,
+            "T_back": float(T[back[0]]) if back else math.nan,
+            "dF": float(dE - t * dS), "dE": float(dE), "minus_T_dS": float(-t * dS),
+            "T_eff": effective_temperature(cfg.L, float(E[i])), "S": float(S[i]), "S_exact": ex["entropy"],
+            "E": float(E[i]), "E_exact": ex["energy"]}
+
+
+def teff_curve(run, points: int = 60):
+    """T_eff against T at ``points`` temperatures from T = 2 down (log-spaced), for the figure."""
+    cfg = run.config()
+    T, _, E, _ = curves(run)
+    grid = np.geomspace(2.0, max(0.05, float(T.min()) + 1e-3), points)
+    idx = [int(np.argmin(np.abs(T - g))) for g in grid]
+    return [(float(T[i]), effective_temperature(cfg.L, float(E[i]))) for i in idx]
+
+
+def main():
+    args = parser(__doc__, groups=True).parse_args()
+    ex = Experiment(args, "overshoot")
+    table = groups(ex)
+    chosen = choose_groups(table, args.groups)
+    ex.run_all([t for g in chosen for t in table[g]], partial_ok=True)
+    rows, teff = [], {}
+    for path in sorted(ex.runs.iterdir()) if ex.runs.is_dir() else []:
+        m = VCA_RUN.fullmatch(path.name)
+        run = ex.rundir(path.name)
+        if not m or not run.finished or not run.history_path.exists() or run.config().mode != "vca":
+            continue
+        r = measure(run)
+        family = m.group(1)
+        rows.append([path.name, family, r["L"], int(m.group(3)), *[r[k] for k in HEADER[4:]]])
+        ex.used.append(path.name)
+        teff[path.name] = teff_curve(run)
+        print(f"{path.name:>22}: peak {100 * r['peak_excess']:5.2f} % at T = {r['T_peak']:.3f} (onset "
+              f"{r['T_onset']:.2f}, back {r['T_back']:.3f}); dF {r['dF']:+.4f} = dE {r['dE']:+.4f} "
+              f"- T dS {r['minus_T_dS']:+.4f}; T_eff {r['T_eff']:.3f}", flush=True)
+    ex.write_csv("", HEADER, rows)
+    ex.write_csv("_curves", ["run", "T", "T_eff"], [[n, t, te] for n, c in teff.items() for t, te in c])
+    if rows:
+        _figure(ex, rows, teff)
+    _print(rows)
+    ex.finish()
+
+
+def _print(rows):
+    print("\n| runs | L | annealing steps | peak excess of F (%) | T at peak | ΔF | ΔE | −TΔS | T_eff at peak |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for key in sorted({(r[1], r[2], r[4]) for r in rows}, key=lambda k: (k[0] != "vca", k[1], k[2])):
+        sel = np.array([r[5:13] for r in rows if (r[1], r[2], r[4]) == key], dtype=float)
+        rng = lambda c, f: f"{f(sel[:, c].min())}–{f(sel[:, c].max())}" if len(sel) > 1 else f(sel[0, c])  # noqa
+        print(f"| {key[0]} ({len(sel)}) | {key[1]} | {key[2]} | {rng(0, lambda x: f'{100 * x:.2f}')} | "
+              f"{rng(1, lambda x: f'{x:.3f}')} | {rng(4, lambda x: f'{x:+.4f}')} | {rng(5, lambda x: f'{x:+.4f}')} | "
+              f"{rng(6, lambda x: f'{x:+.4f}')} | {rng(7, lambda x: f'{x:.3f}')} |")
+
+
+def _figure(ex, rows, teff):
+    fig = figure((12, 4.0))
+    ax, bx, cx = (fig.add_subplot(1, 3, k + 1) for k in range(3))
+    # (a) the split of F's excess along the anneal, for the largest L's first seed
+    big = max((r for r in rows if r[1] in ("vca", "curv_vca")), key=lambda r: (r[2], -r[3]), default=None)
+    if big is not None:
+        run = ex.rundir(big[0])
+        cfg = run.config()
+        T, _, E, S = curves(run)
+        sel = np.flatnonzero((T <= 2.0) & (T >= 0.02))[::5]
+        ex_e = np.array([exact(cfg.L, round(float(T[i]), 6))["energy"] for i in sel])
+        ex_s = np.array([exact(cfg.L, round(float(T[i]), 6))["entropy"] for i in sel])
+        dE, mTdS = E[sel] - ex_e, -T[sel] * (S[sel] - ex_s)
+        ax.plot(T[sel], dE + mTdS, color="k", lw=1.2, label="F − F_exact")
+        ax.plot(T[sel], dE, color="C3", lw=1, label="E − E_exact")
+        ax.plot(T[sel], mTdS, color="C0", lw=1, label="−T (S − S_exact)")
+        ax.axhline(0, color="0.6", lw=0.6)
+        ax.set_xscale("log")
+        ax.invert_xaxis()
+        ax.set_xlabel("T (the anneal runs right to left)")
+        ax.set_ylabel("excess per spin over the exact value")
+        ax.set_title(f"a  {big[0]}: F's excess is energy", loc="left", fontsize=9)
+        ax.legend(fontsize=7)
+    # (b) effective temperature of the energy, one seed per size and family
+    shown = {}
+    for r in sorted(rows, key=lambda r: (r[2], r[3])):
+        if r[1] in ("vca", "triangle_vca") and (r[1], r[2]) not in shown:
+            shown[(r[1], r[2])] = r[0]
+    for k, ((family, L), name) in enumerate(sorted(shown.items(), key=lambda kv: (kv[0][1], kv[0][0]))):
+        t, te = np.array(teff[name]).T
+        bx.plot(t, te, "-" if family == "vca" else "--", lw=1, color=f"C{sorted({k[1] for k in shown}).index(L)}",
+                label=f"L = {L}{' (triangle cell)' if family != 'vca' else ''}")
+    lim = np.array([0.05, 2.0])
+    bx.plot(lim, lim, color="0.5", lw=0.8, ls=":", label="equilibrium (T_eff = T)")
+    bx.set_xscale("log")
+    bx.set_yscale("log")
+    bx.invert_xaxis()
+    bx.set_xlabel("T")
+    bx.set_ylabel("T_eff: exact E(T_eff) = the network's energy")
+    bx.set_title("b  the energy falls behind the anneal", loc="left", fontsize=9)
+    bx.legend(fontsize=6, ncol=2)
+    # (c) the anneal's speed at L = 6: peak excess and its energy part against the annealing steps
+    speed = [r for r in rows if r[2] == 6 and (r[1] == "vca" and r[3] < SPEED_SEEDS or r[1].startswith("speed"))]
+    if speed:
+        for col, label, color in ((5, "peak excess of F (%)", "k"), (10, "E − E_exact at the peak (% of |E_exact|)",
+                                                                      "C3")):
+            x = np.array([r[4] for r in speed], dtype=float)
+            y = np.array([100 * (r[col] if col == 5 else r[10] / abs(r[16])) for r in speed])
+            cx.plot(x * (1 + 0.03 * (col == 10)), y, "o", color=color, ms=4, alpha=0.7, label=label)
+        cx.set_xscale("log")
+        ticks = sorted({int(r[4]) for r in speed})
+        cx.set_xticks(ticks)
+        cx.set_xticklabels([f"{t:,}".replace(",", " ") for t in ticks], fontsize=8)
+        cx.minorticks_off()
+        cx.set_xlabel("annealing steps (Table I: 10 000)")
+        cx.set_ylabel("%")
+        cx.set_title("c  VCA L = 6, seeds 0–2: slower anneals", loc="left", fontsize=9)
+        cx.legend(fontsize=7)
+    fig.tight_layout()
+    ex.save(fig)
+
+
+if __name__ == "__main__":
+    main()
