@@ -193,12 +193,14 @@ def _figure(ex, rows, teff):
                                                                       "C3")):
             x = np.array([r[4] for r in speed], dtype=float)
             y = np.array([100 * (r[col] if col == 5 else r[10] / abs(r[16])) for r in speed])
-            cx.plot(x * (1 + 0.03 * (col == 10)), y, "o", color=color, ms=4, alpha=0.7, label=label)
+            cx.plot(x * (1 + 0.04 * (col == 10)), y, "o", color=color, ms=4, alpha=0.7, label=label)
         cx.set_xscale("log")
         ticks = sorted({int(r[4]) for r in speed})
         cx.set_xticks(ticks)
         cx.set_xticklabels([f"{t:,}".replace(",", " ") for t in ticks], fontsize=8)
         cx.minorticks_off()
+        base = ex.protocol()["annealing_steps"]
+        cx.set_xlim(min(SPEEDS + (1,)) * base / 1.4, max(SPEEDS) * base * 1.4)
         cx.set_xlabel("annealing steps (Table I: 10 000)")
         cx.set_ylabel("%")
         cx.set_title("c  VCA L = 6, seeds 0–2: slower anneals", loc="left", fontsize=9)
