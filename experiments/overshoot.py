@@ -14,9 +14,9 @@ and the network's energy has an effective temperature T_eff, the one at which th
 it (E_ex(T_eff) = E; a network in equilibrium has T_eff = T). A network that falls behind the anneal (its
 defects cannot annihilate as fast as T falls, as in a glass cooled too fast) keeps T_eff above T, with its energy
 too high and its entropy too high; a network that cannot represent the Boltzmann distribution at T would miss it
-whatever the speed. Group ``speed`` tells the two apart: VCA L = 6, seeds 0-2, Table I with 0.5, 2 and 4 times the
-annealing steps (the 1x runs are ``vca_L6_s0-2``): a lag shrinks with a slower anneal, a limit of the ansatz does
-not.
+whatever the speed. Group ``speed`` tells the two apart: VCA L = 6, seeds 0-2, Table I with 0.5, 1, 2 and 4 times
+the annealing steps, keeping their weights along the anneal: a lag shrinks with a slower anneal, a limit of the
+ansatz does not.
 
 Per run (every finished VCA run of the pool with a history: the Table I runs, the triangle cell, the curvature
 runs, the speed runs), over a running median of 21 annealing rows: the largest relative excess of F and its T,
@@ -30,13 +30,15 @@ import math
 import re
 
 import numpy as np
-from common import Experiment, choose_groups, figure, parser, running_median
+from common import Experiment, cached, choose_groups, figure, parser, running_median
 
-SPEEDS = (0.5, 2.0, 4.0)           # annealing steps relative to Table I's
+SPEEDS = (0.5, 1.0, 2.0, 4.0)      # annealing steps relative to Table I's (1: Table I with kept weights)
 SPEED_SEEDS = 3
 HALF = 10                          # running median over 21 annealing rows
 THRESHOLD = 0.01
 VCA_RUN = re.compile(r"(vca|triangle_vca|curv_vca|speed[\d.]+)_L(\d+)_s(\d+)")
+ROW_SAMPLES = 2000                 # samples per kept point for the defects per row
+ROW_WINDOW = 0.6                   # kept points with T at most this (and the end)
 HEADER = ["run", "family", "L", "seed", "annealing_steps", "peak_excess", "T_peak", "T_onset", "T_back",
           "dF", "dE", "minus_T_dS", "T_eff", "S", "S_exact", "E", "E_exact"]
 
@@ -46,9 +48,18 @@ def speed_name(factor: float, seed: int) -> str:
 
 
 def groups(ex):
+    """The speed runs keep their weights every 1/20 of the anneal and every 1/500 while T <= 0.6 (about T = 0.5 and
+    0.02 apart): the defects per row are sampled from them (1x: the Table I protocol, which keeping weights does
+    not change; it should reproduce ``vca_L6_s0-2``)."""
     steps = ex.protocol()["annealing_steps"]
-    return {"speed": [ex.task(speed_name(f, seed), ex.config("vca", 6, seed, annealing_steps=int(round(f * steps))))
-                      for f in SPEEDS for seed in range(SPEED_SEEDS)]}
+    tasks = []
+    for f in SPEEDS:
+        n = int(round(f * steps))
+        tasks += [ex.task(speed_name(f, seed), ex.config("vca", 6, seed, annealing_steps=n,
+                                                         trajectory_every=max(1, n // 20),
+                                                         trajectory_dense=f"0:0.6:{max(1, n // 500)}"))
+                  for seed in range(SPEED_SEEDS)]
+    return {"speed": tasks}
 
 
 @functools.lru_cache(maxsize=None)
@@ -106,13 +117,37 @@ def teff_curve(run, points: int = 60):
     return [(float(T[i]), effective_temperature(cfg.L, float(E[i]))) for i in idx]
 
 
+def row_defects(path: str) -> list:
+    """``[[step, T, density of broken triangles in row 0, ..., row L - 1]]`` at every kept point of ``run`` with
+    T <= ROW_WINDOW, from ROW_SAMPLES samples of the kept weights (seed ``[7, step]``). Triangle ``x + L y`` joins
+    rows y and y + 1, so row L - 1's triangles close the lattice through row 0, the first row the network draws."""
+    from nm_tf.hamiltonian import triangle_parities
+    from nm_tf.landscape.trajectory import load_trajectory
+    from nm_tf.models.factory import build_model
+
+    from nm_tf.annealing.rundir import RunDir
+
+    cfg = RunDir(path).config()
+    steps, T, _, weights = load_trajectory(path)
+    model = build_model(cfg, jit_compile=False)
+    out = []
+    for step, t, w in zip(steps, T, weights):
+        if t > ROW_WINDOW:
+            continue
+        model.rnn_cell.assign_weight_dict(w)
+        bits, _ = model.sample(ROW_SAMPLES, seed=[7, int(step)])
+        broken = 1 - triangle_parities(bits.numpy().astype(np.uint8), cfg.L)
+        out.append([int(step), float(t), *broken.reshape(-1, cfg.L, cfg.L).mean(axis=(0, 2)).tolist()])
+    return out
+
+
 def main():
     args = parser(__doc__, groups=True).parse_args()
     ex = Experiment(args, "overshoot")
     table = groups(ex)
     chosen = choose_groups(table, args.groups)
     ex.run_all([t for g in chosen for t in table[g]], partial_ok=True)
-    rows, teff = [], {}
+    rows, teff, rows_by_run = [], {}, {}
     for path in sorted(ex.runs.iterdir()) if ex.runs.is_dir() else []:
         m = VCA_RUN.fullmatch(path.name)
         run = ex.rundir(path.name)
@@ -123,13 +158,18 @@ def main():
         rows.append([path.name, family, r["L"], int(m.group(3)), *[r[k] for k in HEADER[4:]]])
         ex.used.append(path.name)
         teff[path.name] = teff_curve(run)
+        if (path / "trajectory").is_dir():
+            rows_by_run[path.name] = cached(ex.out / "overshoot_rows" / f"{path.name}.json", row_defects,
+                                          str(path))
         print(f"{path.name:>22}: peak {100 * r['peak_excess']:5.2f} % at T = {r['T_peak']:.3f} (onset "
               f"{r['T_onset']:.2f}, back {r['T_back']:.3f}); dF {r['dF']:+.4f} = dE {r['dE']:+.4f} "
               f"- T dS {r['minus_T_dS']:+.4f}; T_eff {r['T_eff']:.3f}", flush=True)
     ex.write_csv("", HEADER, rows)
     ex.write_csv("_curves", ["run", "T", "T_eff"], [[n, t, te] for n, c in teff.items() for t, te in c])
+    ex.write_csv("_rows", ["run", "step", "T", "row", "broken_fraction"],
+                 [[n, p[0], p[1], y, d] for n, pts in rows_by_run.items() for p in pts for y, d in enumerate(p[2:])])
     if rows:
-        _figure(ex, rows, teff)
+        _figure(ex, rows, teff, rows_by_run)
     _print(rows)
     ex.finish()
 
@@ -145,11 +185,12 @@ def _print(rows):
               f"{rng(6, lambda x: f'{x:+.4f}')} | {rng(7, lambda x: f'{x:.3f}')} |")
 
 
-def _figure(ex, rows, teff):
-    fig = figure((12, 4.0))
-    ax, bx, cx = (fig.add_subplot(1, 3, k + 1) for k in range(3))
+def _figure(ex, rows, teff, rows_by_run):
+    fig = figure((11, 8.2))
+    ax, bx, cx, dx = (fig.add_subplot(2, 2, k + 1) for k in range(4))
     # (a) the split of F's excess along the anneal, for the largest L's first seed
-    big = max((r for r in rows if r[1] in ("vca", "curv_vca")), key=lambda r: (r[2], -r[3]), default=None)
+    big = max((r for r in rows if r[1] in ("vca", "curv_vca")), key=lambda r: (r[2], r[1] == "curv_vca", -r[3]),
+              default=None)
     if big is not None:
         run = ex.rundir(big[0])
         cfg = run.config()
@@ -173,9 +214,10 @@ def _figure(ex, rows, teff):
     for r in sorted(rows, key=lambda r: (r[2], r[3])):
         if r[1] in ("vca", "triangle_vca") and (r[1], r[2]) not in shown:
             shown[(r[1], r[2])] = r[0]
-    for k, ((family, L), name) in enumerate(sorted(shown.items(), key=lambda kv: (kv[0][1], kv[0][0]))):
+    sizes = sorted({k[1] for k in shown})
+    for (family, L), name in sorted(shown.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         t, te = np.array(teff[name]).T
-        bx.plot(t, te, "-" if family == "vca" else "--", lw=1, color=f"C{sorted({k[1] for k in shown}).index(L)}",
+        bx.plot(t, te, "-" if family == "vca" else "--", lw=1, color=f"C{sizes.index(L)}",
                 label=f"L = {L}{' (triangle cell)' if family != 'vca' else ''}")
     lim = np.array([0.05, 2.0])
     bx.plot(lim, lim, color="0.5", lw=0.8, ls=":", label="equilibrium (T_eff = T)")
@@ -186,25 +228,50 @@ def _figure(ex, rows, teff):
     bx.set_ylabel("T_eff: exact E(T_eff) = the network's energy")
     bx.set_title("b  the energy falls behind the anneal", loc="left", fontsize=9)
     bx.legend(fontsize=6, ncol=2)
-    # (c) the anneal's speed at L = 6: peak excess and its energy part against the annealing steps
-    speed = [r for r in rows if r[2] == 6 and (r[1] == "vca" and r[3] < SPEED_SEEDS or r[1].startswith("speed"))]
+    # (c) where the broken triangles are: the row that closes the lattice through row 0, row 0, the rest
+    for k, (name, pts) in enumerate(sorted(rows_by_run.items(), key=lambda kv: (-ex.rundir(kv[0]).config().L,
+                                                                                 kv[0]))[:3]):
+        p = np.array(pts)
+        T, d = p[:, 1], p[:, 2:]
+        L = d.shape[1]
+        floor = 1e-2                 # % (a row with no broken triangle in the samples is drawn here)
+        cx.plot(T, np.maximum(100 * d[:, -1], floor), "o-", color=f"C{k}", lw=1.2, ms=2,
+                label=f"{name}: row L − 1 (closes through row 0)")
+        cx.plot(T, np.maximum(100 * d[:, 1:-1].mean(axis=1), floor), "s--", color=f"C{k}", lw=1, ms=2,
+                label=f"{name}: rows 1 … L − 2")
+        cx.plot(T, np.maximum(100 * d[:, 0], floor), "^:", color=f"C{k}", lw=1, ms=2, label=f"{name}: row 0")
+    if rows_by_run:
+        t = np.linspace(0.02, ROW_WINDOW, 60)
+        cx.plot(t, [100 * (exact(16, round(float(x), 6))["energy"] + 0.5) for x in t], color="0.5", lw=0.8,
+                label="equilibrium, L = 16")
+        cx.set_xlim(ROW_WINDOW, 0)
+        cx.set_yscale("log")
+        cx.set_ylim(0.8e-2, 100)
+        cx.set_xlabel("T")
+        cx.set_ylabel(f"broken triangles (%), {ROW_SAMPLES} samples of the kept weights")
+        cx.set_title("c  the lattice's closing row stays random until the snap-back", loc="left", fontsize=9)
+        cx.legend(fontsize=5.5)
+    # (d) the anneal's speed at L = 6: peak excess and its energy part against the annealing steps
+    speed = [r for r in rows if r[2] == 6 and r[1].startswith("speed")]
+    if not any(r[1] == "speed1" for r in speed):
+        speed += [r for r in rows if r[2] == 6 and r[1] == "vca" and r[3] < SPEED_SEEDS]
     if speed:
         for col, label, color in ((5, "peak excess of F (%)", "k"), (10, "E − E_exact at the peak (% of |E_exact|)",
                                                                       "C3")):
             x = np.array([r[4] for r in speed], dtype=float)
             y = np.array([100 * (r[col] if col == 5 else r[10] / abs(r[16])) for r in speed])
-            cx.plot(x * (1 + 0.04 * (col == 10)), y, "o", color=color, ms=4, alpha=0.7, label=label)
-        cx.set_xscale("log")
+            dx.plot(x * (1 + 0.04 * (col == 10)), y, "o", color=color, ms=4, alpha=0.7, label=label)
+        dx.set_xscale("log")
         ticks = sorted({int(r[4]) for r in speed})
-        cx.set_xticks(ticks)
-        cx.set_xticklabels([f"{t:,}".replace(",", " ") for t in ticks], fontsize=8)
-        cx.minorticks_off()
+        dx.set_xticks(ticks)
+        dx.set_xticklabels([f"{t:,}".replace(",", " ") for t in ticks], fontsize=8)
+        dx.minorticks_off()
         base = ex.protocol()["annealing_steps"]
-        cx.set_xlim(min(SPEEDS + (1,)) * base / 1.4, max(SPEEDS) * base * 1.4)
-        cx.set_xlabel("annealing steps (Table I: 10 000)")
-        cx.set_ylabel("%")
-        cx.set_title("c  VCA L = 6, seeds 0–2: slower anneals", loc="left", fontsize=9)
-        cx.legend(fontsize=7)
+        dx.set_xlim(min(SPEEDS) * base / 1.4, max(SPEEDS) * base * 1.4)
+        dx.set_xlabel("annealing steps (Table I: 10 000)")
+        dx.set_ylabel("%")
+        dx.set_title("d  VCA L = 6, seeds 0–2: slower anneals", loc="left", fontsize=9)
+        dx.legend(fontsize=7)
     fig.tight_layout()
     ex.save(fig)
 
