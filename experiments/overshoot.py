@@ -18,6 +18,13 @@ whatever the speed. Group ``speed`` tells the two apart: VCA L = 6, seeds 0-2, T
 the annealing steps, keeping their weights along the anneal: a lag shrinks with a slower anneal, a limit of the
 ansatz does not.
 
+Group ``thermal`` (no anneal): can the ansatz hold the Boltzmann distribution at the T where the anneal lags? A
+fresh network (d_h = 40, vanilla, zigzag: the anneal's) is fitted by maximum likelihood to exact Boltzmann samples
+at L = 16 (``nm_tf.representability.fit_boltzmann``; L = 2**k has exact independent samples) at T = 0.3, 0.2,
+0.16, and set beside the annealed networks' kept weights at the same T: both KLs per spin (forward, the fit's;
+reverse = (F - F_exact)/T, the anneal's), the energy, the entropy and the broken triangles of the closing row.
+Kept in OUT/overshoot_fits/<name>/ (fit.json, model.weights.h5); writes overshoot_fits.csv.
+
 Per run (every finished VCA run of the pool with a history: the Table I runs, the triangle cell, the curvature
 runs, the speed runs), over a running median of 21 annealing rows: the largest relative excess of F and its T,
 where it first exceeds 1 % (onset) and falls back below 1 % after the peak (back); at the peak the split of F's
@@ -38,6 +45,12 @@ HALF = 10                          # running median over 21 annealing rows
 THRESHOLD = 0.01
 VCA_RUN = re.compile(r"(vca|triangle_vca|curv_vca|speed[\d.]+)_L(\d+)_s(\d+)")
 ROW_SAMPLES = 2000                 # samples per kept point for the defects per row
+FIT_L = 16                         # thermal fits: the size whose anneals kept their weights
+FIT_TEMPERATURES = {"paper": (0.3, 0.2, 0.16), "quick": (0.4,)}
+FIT_STEPS = {"paper": 30_000, "quick": 300}
+FIT_HEADER = ["network", "T", "T_kept", "kl_forward", "kl_forward_se", "kl_reverse", "kl_reverse_se", "energy",
+              "energy_exact", "entropy", "entropy_exact", "broken_closing_row", "broken_bulk", "broken_row0",
+              "steps", "wall_seconds"]
 ROW_WINDOW = 0.6                   # kept points with T at most this (and the end)
 HEADER = ["run", "family", "L", "seed", "annealing_steps", "peak_excess", "T_peak", "T_onset", "T_back",
           "dF", "dE", "minus_T_dS", "T_eff", "S", "S_exact", "E", "E_exact"]
@@ -141,12 +154,82 @@ def row_defects(path: str) -> list:
     return out
 
 
+def thermal_fit(ex, T: float) -> dict:
+    """The maximum-likelihood fit at ``T`` (from its folder when done)."""
+    import json
+
+    from nm_tf.provenance import code_commit
+    from nm_tf.representability import FitConfig, fit_boltzmann
+
+    path = ex.out / "overshoot_fits" / f"vanilla_zigzag_L{FIT_L}_T{T:g}"
+    if (path / "fit.json").exists():
+        return json.loads((path / "fit.json").read_text())["result"]
+    if ex.finished_only:
+        ex.pending.append(path.name)
+        return None
+    cfg = FitConfig(L=FIT_L, seed=0, max_steps=FIT_STEPS[ex.preset], log_every=1000)
+    print(f"{path.name}: fitting ({cfg.max_steps} steps)", flush=True)
+    model, history, result = fit_boltzmann(cfg, T, progress=lambda i, kl: print(
+        f"  {path.name} step {i}: KL(p_B || p_theta) {kl:.4f} per spin", flush=True))
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_weights(str(path / "model.weights.h5"))
+    tmp = path / "fit.json.tmp"
+    tmp.write_text(json.dumps({"config": {**cfg.__dict__, "T": T}, "result": result, "history": history,
+                               "code_commit": code_commit()}, indent=1))
+    tmp.replace(path / "fit.json")
+    return result
+
+
+def annealed_at(ex, name: str, T: float) -> dict:
+    """:func:`nm_tf.representability.boltzmann_metrics` of run ``name``'s kept weights nearest ``T``, at that
+    point's own T (held-out set: 10 000 exact samples, seed [0, 2**31 - 1], as the fits')."""
+    from nm_tf.exact import boltzmann_samples
+    from nm_tf.landscape.trajectory import load_trajectory
+    from nm_tf.models.factory import build_model
+    from nm_tf.representability import boltzmann_metrics
+
+    run = ex.rundir(name)
+    steps, Ts, _, weights = load_trajectory(run.path)
+    i = int(np.argmin(np.abs(Ts - T)))
+    model = build_model(run.config(), jit_compile=False)
+    model.rnn_cell.assign_weight_dict(weights[i])
+    held = boltzmann_samples(FIT_L, float(Ts[i]), 10_000, seed=[0, 2**31 - 1])
+    return {**boltzmann_metrics(model, float(Ts[i]), held, seed=[0, int(steps[i])]), "step": int(steps[i])}
+
+
+def thermal_rows(ex) -> list:
+    rows = []
+    for T in FIT_TEMPERATURES[ex.preset]:
+        fit = thermal_fit(ex, T)
+        found = [("fit (maximum likelihood)", fit, T)] if fit else []
+        for p in sorted(ex.runs.glob(f"curv_vca_L{FIT_L}_s*")):
+            if ex.rundir(p.name).finished and (p / "trajectory").is_dir():
+                m = cached(ex.out / "overshoot_fits" / f"{p.name}_T{T:g}.json", lambda n, t: annealed_at(ex, n, t),
+                           p.name, T)
+                found.append((f"{p.name} (annealed)", m, m["T"]))
+        for network, m, t in found:
+            b = m["broken_by_row"]
+            rows.append([network, T, t, m["kl_forward"], m["kl_forward_se"], m["kl_reverse"], m["kl_reverse_se"],
+                         m["energy"], m["energy_exact"], m["entropy"], m["entropy_exact"], b[-1],
+                         float(np.mean(b[1:-1])), b[0], m.get("steps", ""), m.get("wall_seconds", "")])
+    return rows
+
+
 def main():
     args = parser(__doc__, groups=True).parse_args()
     ex = Experiment(args, "overshoot")
-    table = groups(ex)
+    table = {**groups(ex), "thermal": []}
     chosen = choose_groups(table, args.groups)
     ex.run_all([t for g in chosen for t in table[g]], partial_ok=True)
+    if "thermal" in chosen:
+        fits = thermal_rows(ex)
+        ex.write_csv("_fits", FIT_HEADER, fits)
+        print("\n| network | T | KL(p_B ‖ p) per spin | KL(p ‖ p_B) per spin | E/N (exact) | S/N (exact) | broken: "
+              "closing row, bulk, row 0 |\n|---|---|---|---|---|---|---|")
+        for r in fits:
+            print(f"| {r[0]} | {r[2]:.3f} | {r[3]:.4f} ± {r[4]:.4f} | {r[5]:.4f} ± {r[6]:.4f} | {r[7]:+.4f} "
+                  f"({r[8]:+.4f}) | {r[9]:.4f} ({r[10]:.4f}) | {100 * r[11]:.1f} %, {100 * r[12]:.2f} %, "
+                  f"{100 * r[13]:.1f} % |", flush=True)
     rows, teff, rows_by_run = [], {}, {}
     for path in sorted(ex.runs.iterdir()) if ex.runs.is_dir() else []:
         m = VCA_RUN.fullmatch(path.name)

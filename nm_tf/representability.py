@@ -27,7 +27,8 @@ import numpy as np
 from .errors import UsageError
 from .exact import degeneracy, ground_states
 
-__all__ = ["FitConfig", "exact_ground_state_metrics", "fit_uniform_ground_states", "MAX_FIT_DEGENERACY"]
+__all__ = ["FitConfig", "boltzmann_metrics", "exact_ground_state_metrics", "fit_boltzmann", "fit_uniform_ground_states",
+           "MAX_FIT_DEGENERACY"]
 
 MAX_FIT_DEGENERACY = 1 << 14      # full-batch fit: every ground state in every step
 
@@ -157,3 +158,82 @@ def fit_uniform_ground_states(cfg: FitConfig, progress=None, checkpoint_dir=None
     result.update(steps=i, wall_seconds=round(before + time.monotonic() - t0, 1), stopped=stopped, initial_kl=initial,
                   final_lr=float(opt.learning_rate))
     return model, history, result
+
+
+# ---------------------------------------------------------------------------------------------- at temperature T
+def boltzmann_metrics(model, T: float, heldout, samples: int = 10_000, seed=0, J: float = 1.0) -> dict:
+    """How close ``p_theta`` is to the Boltzmann distribution at ``T`` (L = 2**k, where exact samples exist).
+
+    ``heldout``: exact Boltzmann samples (:func:`nm_tf.exact.boltzmann_samples`). Returns ``kl_forward`` =
+    KL(p_B || p_theta) per spin, the mean of ``log p_B - log p_theta`` over ``heldout`` (what a fit to samples
+    minimises; ``_se`` its standard error); from ``samples`` of ``p_theta`` itself (``seed``): ``kl_reverse`` =
+    KL(p_theta || p_B) per spin = (F_theta - F_exact) / T (what the anneal minimises), ``energy`` (per spin),
+    ``entropy`` (per spin) and ``broken_by_row`` (the share of broken triangles in each row y, the triangles of
+    row y joining rows y and y + 1)."""
+    from .exact import thermodynamics
+    from .hamiltonian import energy_from_parities, triangle_parities
+
+    L = model.L
+    n = L * L
+    th = thermodynamics(L, T, J)
+
+    def log_boltzmann(bits):
+        return -energy_from_parities(triangle_parities(bits, L), J) / T - th["log_Z"]
+
+    heldout = np.asarray(heldout, dtype=np.uint8)
+    gap = (log_boltzmann(heldout) - np.asarray(model.log_prob(heldout), dtype=np.float64)) / n
+    bits, log_p = model.sample(samples, seed=seed)
+    bits = bits.numpy().astype(np.uint8)
+    log_p = log_p.numpy().astype(np.float64)
+    rev = (log_p - log_boltzmann(bits)) / n
+    parities = triangle_parities(bits, L)
+    return {"T": float(T), "kl_forward": float(gap.mean()),
+            "kl_forward_se": float(gap.std(ddof=1) / math.sqrt(len(gap))),
+            "kl_reverse": float(rev.mean()), "kl_reverse_se": float(rev.std(ddof=1) / math.sqrt(len(rev))),
+            "energy": float(energy_from_parities(parities, J).mean() / n), "energy_exact": th["energy"],
+            "entropy": float(-log_p.mean() / n), "entropy_exact": th["entropy"],
+            "broken_by_row": [float(v) for v in (1 - parities).reshape(-1, L, L).mean(axis=(0, 2))]}
+
+
+def fit_boltzmann(cfg: FitConfig, T: float, batch: int = 100, heldout: int = 10_000, progress=None,
+                  J: float = 1.0):
+    """Fit a fresh network (``cfg``'s fields) by maximum likelihood to exact Boltzmann samples at ``T``.
+
+    Every step draws ``batch`` new exact samples (:func:`nm_tf.exact.boltzmann_samples`, seed ``[cfg.seed, step]``),
+    so the data never repeat; Adam's rate is cosine-decayed from ``cfg.lr`` to 0 over ``cfg.max_steps``. This asks
+    whether some weights of the ansatz hold the thermal state at T, apart from whether an anneal finds them.
+
+    Returns ``(model, history, result)``: ``history`` a list of ``(step, kl_forward, seconds)`` every
+    ``cfg.log_every`` steps on a fixed held-out set (seed ``[cfg.seed, -1]``, ``heldout`` samples, 2 000 of them
+    for the history), ``result`` :func:`boltzmann_metrics` of the final weights on the whole held-out set plus
+    ``steps`` and ``wall_seconds``."""
+    import tensorflow as tf
+
+    from .exact import boltzmann_samples
+    from .models.factory import build_model
+
+    cfg.check()
+    model = build_model(dataclasses.asdict(cfg))
+    held = boltzmann_samples(cfg.L, T, heldout, seed=[cfg.seed, 2**31 - 1], J=J)
+    opt = tf.keras.optimizers.Adam(tf.keras.optimizers.schedules.CosineDecay(cfg.lr, cfg.max_steps))
+    weights = model.trainable_variables
+
+    @tf.function(jit_compile=True, reduce_retracing=False)
+    def step(bits):
+        with tf.GradientTape() as tape:
+            nll = -tf.reduce_mean(model.log_prob_graph(bits))
+        opt.apply_gradients(zip(tape.gradient(nll, weights), weights))
+        return nll
+
+    t0, history = time.monotonic(), []
+    for i in range(1, cfg.max_steps + 1):
+        step(tf.constant(boltzmann_samples(cfg.L, T, batch, seed=[cfg.seed, i], J=J).astype(np.int32)))
+        if i % cfg.log_every == 0 or i == cfg.max_steps:
+            m = boltzmann_metrics(model, T, held[:2000], samples=200, seed=[cfg.seed, i], J=J)
+            history.append((i, m["kl_forward"], round(time.monotonic() - t0, 2)))
+            if progress is not None:
+                progress(i, m["kl_forward"])
+    result = boltzmann_metrics(model, T, held, seed=[cfg.seed, 0], J=J)
+    result.update(steps=cfg.max_steps, wall_seconds=round(time.monotonic() - t0, 1))
+    return model, history, result
+

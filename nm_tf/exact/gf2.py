@@ -22,6 +22,7 @@ __all__ = [
     "MAX_ENUMERATED_LOG2",
     "degeneracy",
     "ground_states",
+    "inverse_parity_matrix",
     "kernel_basis",
     "log2_degeneracy",
     "pack_rows",
@@ -111,6 +112,23 @@ def kernel_basis(L: int, transpose: bool = False) -> np.ndarray:
         uint8 ``[k, N]`` with ``k = N - rank A``; read-only, cached per ``L``.
     """
     return _kernel(check_L(L), bool(transpose))[1]
+
+
+@functools.lru_cache(maxsize=8)
+def _inverse(L: int) -> np.ndarray:
+    n = L * L
+    aug = pack_rows(np.concatenate([parity_matrix(L), np.eye(n, dtype=np.uint8)], axis=1))
+    if len(_rref(aug, n)) < n:
+        raise UsageError(f"A is singular at L = {L} ({degeneracy(L)} ground states): only L = 2**k has an inverse")
+    inv = unpack_rows(aug, 2 * n)[:, n:].copy()
+    inv.setflags(write=False)
+    return inv
+
+
+def inverse_parity_matrix(L: int) -> np.ndarray:
+    """``A^-1`` over GF(2) (uint8 ``[N, N]``, read-only, cached): the bits ``b = A^-1 p`` whose triangle parities are
+    ``p``. It exists exactly when the ground state is unique (L a power of 2)."""
+    return _inverse(check_L(L))
 
 
 def log2_degeneracy(L: int) -> int:

@@ -18,10 +18,10 @@ import math
 import numpy as np
 
 from ..lattice import check_L
-from .gf2 import kernel_basis, log2_degeneracy, pack_rows, span
+from .gf2 import inverse_parity_matrix, kernel_basis, log2_degeneracy, pack_rows, span
 from ..errors import UsageError
 
-__all__ = ["dual_weight_distribution", "ground_state_weight", "thermodynamics", "Thermo"]
+__all__ = ["boltzmann_samples", "dual_weight_distribution", "ground_state_weight", "thermodynamics", "Thermo"]
 
 _TABLE_LOG2 = 16  # rows of the precomputed half of the code (2**16 codewords)
 
@@ -123,3 +123,24 @@ def ground_state_weight(L: int, T: float, J: float = 1.0) -> float:
     th = thermodynamics(L, T, J)          # validates L, T and J
     n = L * L
     return math.exp(log2_degeneracy(L) * math.log(2) + 0.5 * J * n / T - th["log_Z"])
+
+
+def boltzmann_samples(L: int, T: float, n: int, seed, J: float = 1.0) -> np.ndarray:
+    """``n`` exact, independent samples of the Boltzmann distribution at ``T``: uint8 bits ``[n, N]``.
+
+    For L = 2**k the parity map ``A`` is invertible, so the triangle parities are independent under the Boltzmann
+    weight (each broken with probability ``1 / (1 + e^{J/T})``) and the bits are ``A^-1`` times them; other L are
+    refused (their parities are constrained, and the samples would need a Markov chain). ``seed``: anything
+    ``numpy.random.default_rng`` takes."""
+    L = check_L(L)
+    T = float(T)
+    if not (T > 0) or math.isinf(T):
+        raise UsageError(f"temperature T must be a finite number > 0, got {T!r}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise UsageError(f"n must be a positive integer, got {n!r}")
+    inv = inverse_parity_matrix(L)
+    broken = 0.5 * (1.0 - math.tanh(J / (2 * T)))          # = 1 / (1 + e^{J/T}), without overflow
+    rng = np.random.default_rng(seed)
+    parities = (rng.random((n, L * L)) >= broken).astype(np.uint8)      # 1 = satisfied
+    return ((parities.astype(np.int64) @ inv.T.astype(np.int64)) & 1).astype(np.uint8)
+
