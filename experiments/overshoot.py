@@ -197,15 +197,19 @@ def annealed_at(ex, name: str, T: float) -> dict:
     return {**boltzmann_metrics(model, float(Ts[i]), held, seed=[0, int(steps[i])]), "step": int(steps[i])}
 
 
-def thermal_rows(ex) -> list:
+def thermal_rows(ex, compute: bool = True) -> list:
+    """The rows of ``overshoot_fits.csv``; without ``compute`` only what is already in OUT/overshoot_fits/."""
     rows = []
     for T in FIT_TEMPERATURES[ex.preset]:
+        done = ex.out / "overshoot_fits" / f"vanilla_zigzag_L{FIT_L}_T{T:g}" / "fit.json"
+        if not compute and not done.exists():
+            continue
         fit = thermal_fit(ex, T)
         found = [("fit (maximum likelihood)", fit, T)] if fit else []
         for p in sorted(ex.runs.glob(f"curv_vca_L{FIT_L}_s*")):
-            if ex.rundir(p.name).finished and (p / "trajectory").is_dir():
-                m = cached(ex.out / "overshoot_fits" / f"{p.name}_T{T:g}.json", lambda n, t: annealed_at(ex, n, t),
-                           p.name, T)
+            cache = ex.out / "overshoot_fits" / f"{p.name}_T{T:g}.json"
+            if ex.rundir(p.name).finished and (p / "trajectory").is_dir() and (compute or cache.exists()):
+                m = cached(cache, lambda n, t: annealed_at(ex, n, t), p.name, T)
                 found.append((f"{p.name} (annealed)", m, m["T"]))
         for network, m, t in found:
             b = m["broken_by_row"]
@@ -221,8 +225,8 @@ def main():
     table = {**groups(ex), "thermal": []}
     chosen = choose_groups(table, args.groups)
     ex.run_all([t for g in chosen for t in table[g]], partial_ok=True)
+    fits = thermal_rows(ex, compute="thermal" in chosen)
     if "thermal" in chosen:
-        fits = thermal_rows(ex)
         ex.write_csv("_fits", FIT_HEADER, fits)
         print("\n| network | T | KL(p_B ‖ p) per spin | KL(p ‖ p_B) per spin | E/N (exact) | S/N (exact) | broken: "
               "closing row, bulk, row 0 |\n|---|---|---|---|---|---|---|")
@@ -252,7 +256,7 @@ def main():
     ex.write_csv("_rows", ["run", "step", "T", "row", "broken_fraction"],
                  [[n, p[0], p[1], y, d] for n, pts in rows_by_run.items() for p in pts for y, d in enumerate(p[2:])])
     if rows:
-        _figure(ex, rows, teff, rows_by_run)
+        _figure(ex, rows, teff, rows_by_run, fits)
     _print(rows)
     ex.finish()
 
@@ -268,7 +272,7 @@ def _print(rows):
               f"{rng(6, lambda x: f'{x:+.4f}')} | {rng(7, lambda x: f'{x:.3f}')} |")
 
 
-def _figure(ex, rows, teff, rows_by_run):
+def _figure(ex, rows, teff, rows_by_run, fits=()):
     fig = figure((11, 8.2))
     ax, bx, cx, dx = (fig.add_subplot(2, 2, k + 1) for k in range(4))
     # (a) the split of F's excess along the anneal, for the largest L's first seed
@@ -323,6 +327,11 @@ def _figure(ex, rows, teff, rows_by_run):
         cx.plot(T, np.maximum(100 * d[:, 1:-1].mean(axis=1), floor), "s--", color=f"C{k}", lw=1, ms=2,
                 label=f"{name}: rows 1 … L − 2")
         cx.plot(T, np.maximum(100 * d[:, 0], floor), "^:", color=f"C{k}", lw=1, ms=2, label=f"{name}: row 0")
+    fitted = [r for r in fits if r[0].startswith("fit")]
+    if fitted:
+        cx.plot([r[2] for r in fitted], [100 * r[11] for r in fitted], "k*", ms=8,
+                label="maximum-likelihood fit at T: row L − 1")
+        cx.plot([r[2] for r in fitted], [100 * r[12] for r in fitted], "kx", ms=6, label="fit: rows 1 … L − 2")
     if rows_by_run:
         t = np.linspace(0.02, ROW_WINDOW, 60)
         cx.plot(t, [100 * (exact(16, round(float(x), 6))["energy"] + 0.5) for x in t], color="0.5", lw=0.8,
