@@ -313,7 +313,7 @@ def _figure(ex, rows, teff, rows_by_run, fits=()):
     bx.invert_xaxis()
     bx.set_xlabel("T")
     bx.set_ylabel("T_eff: exact E(T_eff) = the network's energy")
-    bx.set_title("b  the energy falls behind the anneal", loc="left", fontsize=9)
+    bx.set_title("b  the energy stays above equilibrium", loc="left", fontsize=9)
     bx.legend(fontsize=6, ncol=2)
     # (c) where the broken triangles are: the row that closes the lattice through row 0, row 0, the rest
     for k, (name, pts) in enumerate(sorted(rows_by_run.items(), key=lambda kv: (-ex.rundir(kv[0]).config().L,
