@@ -134,7 +134,7 @@ def row_defects(path: str) -> list:
     """``[[step, T, density of broken triangles in row 0, ..., row L - 1]]`` at every kept point of ``run`` with
     T <= ROW_WINDOW, from ROW_SAMPLES samples of the kept weights (seed ``[7, step]``). Triangle ``x + L y`` joins
     rows y and y + 1, so row L - 1's triangles close the lattice through row 0, the first row the network draws."""
-    from nm_tf.hamiltonian import triangle_parities
+    from nm_tf.hamiltonian import broken_by_row, triangle_parities
     from nm_tf.landscape.trajectory import load_trajectory
     from nm_tf.models.factory import build_model
 
@@ -149,8 +149,8 @@ def row_defects(path: str) -> list:
             continue
         model.rnn_cell.assign_weight_dict(w)
         bits, _ = model.sample(ROW_SAMPLES, seed=[7, int(step)])
-        broken = 1 - triangle_parities(bits.numpy().astype(np.uint8), cfg.L)
-        out.append([int(step), float(t), *broken.reshape(-1, cfg.L, cfg.L).mean(axis=(0, 2)).tolist()])
+        out.append([int(step), float(t), *broken_by_row(triangle_parities(bits.numpy().astype(np.uint8), cfg.L),
+                                                        cfg.L).tolist()])
     return out
 
 

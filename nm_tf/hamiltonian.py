@@ -76,6 +76,14 @@ def triangle_parities(bits: np.ndarray, L: int) -> np.ndarray:
     return b[:, tri[:, 0]] ^ b[:, tri[:, 1]] ^ b[:, tri[:, 2]]
 
 
+def broken_by_row(parities: np.ndarray, L: int) -> np.ndarray:
+    """The share of broken triangles in each lattice row y (triangle ``x + L y`` joins rows y and y + 1, so row
+    L - 1's triangles close the lattice through row 0), over a batch of triangle parities ``[B, N]`` (1 =
+    satisfied): float64 ``[L]``."""
+    par = np.asarray(parities, dtype=np.float64)
+    return 1.0 - par.reshape(-1, L, L).mean(axis=(0, 2))
+
+
 def energy(config, L: int, J: float = 1.0, encoding: str = "bits") -> np.ndarray:
     """Newman–Moore energy of each configuration (NumPy).
 

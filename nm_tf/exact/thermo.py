@@ -69,6 +69,16 @@ class Thermo(dict):
 MAX_BETA_J = 1e300     # J / (2 T) above this is refused: x and e^{2x} overflow soon after
 
 
+def _check_temperature(T, J) -> float:
+    """``T`` as a float, after the checks every function of a temperature and a coupling makes."""
+    T = float(T)
+    if not (T > 0) or math.isinf(T):
+        raise UsageError(f"temperature T must be a finite number > 0, got {T!r}")
+    if not J > 0:
+        raise UsageError(f"coupling J must be > 0, got {J!r}")
+    return T
+
+
 def thermodynamics(L: int, T: float, J: float = 1.0) -> Thermo:
     """Exact free energy, internal energy and entropy per spin at temperature ``T``.
 
@@ -82,11 +92,7 @@ def thermodynamics(L: int, T: float, J: float = 1.0) -> Thermo:
         (per spin) and ``log_Z``.
     """
     L = check_L(L)
-    T = float(T)
-    if not (T > 0) or math.isinf(T):
-        raise UsageError(f"temperature T must be a finite number > 0, got {T!r}")
-    if not J > 0:
-        raise UsageError(f"coupling J must be > 0, got {J!r}")
+    T = _check_temperature(T, J)
     if J / (2 * T) > MAX_BETA_J:
         raise UsageError(f"temperature T must be >= {J / (2 * MAX_BETA_J):.0e} J (J/T beyond that overflows a "
                          f"double; below T ~ 0.01 J every quantity already equals its T = 0 value), got {T!r}")
@@ -133,9 +139,7 @@ def boltzmann_samples(L: int, T: float, n: int, seed, J: float = 1.0) -> np.ndar
     refused (their parities are constrained, and the samples would need a Markov chain). ``seed``: anything
     ``numpy.random.default_rng`` takes."""
     L = check_L(L)
-    T = float(T)
-    if not (T > 0) or math.isinf(T):
-        raise UsageError(f"temperature T must be a finite number > 0, got {T!r}")
+    T = _check_temperature(T, J)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise UsageError(f"n must be a positive integer, got {n!r}")
     inv = inverse_parity_matrix(L)
