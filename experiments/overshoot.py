@@ -23,7 +23,9 @@ fresh network (d_h = 40, vanilla, zigzag: the anneal's) is fitted by maximum lik
 at L = 16 (``nm_tf.representability.fit_boltzmann``; L = 2**k has exact independent samples) at T = 0.3, 0.2,
 0.16, and set beside the annealed networks' kept weights at the same T: both KLs per spin (forward, the fit's;
 reverse = (F - F_exact)/T, the anneal's), the energy, the entropy and the broken triangles of the closing row.
-Kept in OUT/overshoot_fits/<name>/ (fit.json, model.weights.h5); writes overshoot_fits.csv.
+Kept in OUT/overshoot_fits/<name>/ (fit.json, model.weights.h5); writes overshoot_fits.csv. Group
+``thermal_closing``: the same fits with the closing cell (``--cell closing``: the triangle cell whose last row also
+sees the row-0 spins of the triangles that close the lattice), the vanilla fit's missing input.
 
 Per run (every finished VCA run of the pool with a history: the Table I runs, the triangle cell, the curvature
 runs, the speed runs), over a running median of 21 annealing rows: the largest relative excess of F and its T,
@@ -48,6 +50,9 @@ ROW_SAMPLES = 2000                 # samples per kept point for the defects per 
 FIT_L = 16                         # thermal fits: the size whose anneals kept their weights
 FIT_TEMPERATURES = {"paper": (0.3, 0.2, 0.16), "quick": (0.4,)}
 FIT_STEPS = {"paper": 30_000, "quick": 300}
+# the fitted networks (d_h = 40, zigzag) and their rows' names; group "thermal" fits the anneal's cell, group
+# "thermal_closing" the closing cell (its last row also sees the row-0 spins of the closing triangles)
+FIT_CELLS = {"vanilla": "fit (maximum likelihood)", "closing": "fit, closing cell (maximum likelihood)"}
 FIT_HEADER = ["network", "T", "T_kept", "kl_forward", "kl_forward_se", "kl_reverse", "kl_reverse_se", "energy",
               "energy_exact", "entropy", "entropy_exact", "broken_closing_row", "broken_bulk", "broken_row0",
               "steps", "wall_seconds"]
@@ -154,20 +159,24 @@ def row_defects(path: str) -> list:
     return out
 
 
-def thermal_fit(ex, T: float) -> dict:
-    """The maximum-likelihood fit at ``T`` (from its folder when done)."""
+def fit_path(ex, T: float, cell: str):
+    return ex.out / "overshoot_fits" / f"{cell}_zigzag_L{FIT_L}_T{T:g}"
+
+
+def thermal_fit(ex, T: float, cell: str = "vanilla") -> dict:
+    """The maximum-likelihood fit of a ``cell`` network at ``T`` (from its folder when done)."""
     import json
 
     from nm_tf.provenance import code_commit
     from nm_tf.representability import FitConfig, fit_boltzmann
 
-    path = ex.out / "overshoot_fits" / f"vanilla_zigzag_L{FIT_L}_T{T:g}"
+    path = fit_path(ex, T, cell)
     if (path / "fit.json").exists():
         return json.loads((path / "fit.json").read_text())["result"]
     if ex.finished_only:
         ex.pending.append(path.name)
         return None
-    cfg = FitConfig(L=FIT_L, seed=0, max_steps=FIT_STEPS[ex.preset], log_every=1000)
+    cfg = FitConfig(L=FIT_L, cell=cell, seed=0, max_steps=FIT_STEPS[ex.preset], log_every=1000)
     print(f"{path.name}: fitting ({cfg.max_steps} steps)", flush=True)
     model, history, result = fit_boltzmann(cfg, T, progress=lambda i, kl: print(
         f"  {path.name} step {i}: KL(p_B || p_theta) {kl:.4f} per spin", flush=True))
@@ -197,18 +206,22 @@ def annealed_at(ex, name: str, T: float) -> dict:
     return {**boltzmann_metrics(model, float(Ts[i]), held, seed=[0, int(steps[i])]), "step": int(steps[i])}
 
 
-def thermal_rows(ex, compute: bool = True) -> list:
-    """The rows of ``overshoot_fits.csv``; without ``compute`` only what is already in OUT/overshoot_fits/."""
+def thermal_rows(ex, compute=("vanilla",)) -> list:
+    """The rows of ``overshoot_fits.csv``: the fits of the cells in ``compute`` (fitted when missing) and every
+    other cell's fit already in OUT/overshoot_fits/, each beside the annealed networks at its T."""
     rows = []
     for T in FIT_TEMPERATURES[ex.preset]:
-        done = ex.out / "overshoot_fits" / f"vanilla_zigzag_L{FIT_L}_T{T:g}" / "fit.json"
-        if not compute and not done.exists():
+        found = []
+        for cell in FIT_CELLS:
+            if cell in compute or (fit_path(ex, T, cell) / "fit.json").exists():
+                fit = thermal_fit(ex, T, cell)
+                if fit:
+                    found.append((FIT_CELLS[cell], fit, T))
+        if not found and not compute:
             continue
-        fit = thermal_fit(ex, T)
-        found = [("fit (maximum likelihood)", fit, T)] if fit else []
         for p in sorted(ex.runs.glob(f"curv_vca_L{FIT_L}_s*")):
             cache = ex.out / "overshoot_fits" / f"{p.name}_T{T:g}.json"
-            if ex.rundir(p.name).finished and (p / "trajectory").is_dir() and (compute or cache.exists()):
+            if ex.rundir(p.name).finished and (p / "trajectory").is_dir() and (found or cache.exists()):
                 m = cached(cache, lambda n, t: annealed_at(ex, n, t), p.name, T)
                 found.append((f"{p.name} (annealed)", m, m["T"]))
         for network, m, t in found:
@@ -222,11 +235,12 @@ def thermal_rows(ex, compute: bool = True) -> list:
 def main():
     args = parser(__doc__, groups=True).parse_args()
     ex = Experiment(args, "overshoot")
-    table = {**groups(ex), "thermal": []}
+    table = {**groups(ex), "thermal": [], "thermal_closing": []}
     chosen = choose_groups(table, args.groups)
     ex.run_all([t for g in chosen for t in table[g]], partial_ok=True)
-    fits = thermal_rows(ex, compute="thermal" in chosen)
-    if "thermal" in chosen:
+    fitting = [c for c, g in (("vanilla", "thermal"), ("closing", "thermal_closing")) if g in chosen]
+    fits = thermal_rows(ex, compute=fitting)
+    if fitting:
         ex.write_csv("_fits", FIT_HEADER, fits)
         print("\n| network | T | KL(p_B ‖ p) per spin | KL(p ‖ p_B) per spin | E/N (exact) | S/N (exact) | broken: "
               "closing row, bulk, row 0 |\n|---|---|---|---|---|---|---|")
@@ -327,7 +341,7 @@ def _figure(ex, rows, teff, rows_by_run, fits=()):
         cx.plot(T, np.maximum(100 * d[:, 1:-1].mean(axis=1), floor), "s--", color=f"C{k}", lw=1, ms=2,
                 label=f"{name}: rows 1 … L − 2")
         cx.plot(T, np.maximum(100 * d[:, 0], floor), "^:", color=f"C{k}", lw=1, ms=2, label=f"{name}: row 0")
-    fitted = [r for r in fits if r[0].startswith("fit")]
+    fitted = [r for r in fits if r[0] == FIT_CELLS["vanilla"]]
     if fitted:
         cx.plot([r[2] for r in fitted], [100 * r[11] for r in fitted], "k*", ms=8,
                 label="maximum-likelihood fit at T: row L − 1")

@@ -12,7 +12,7 @@ from ..errors import UsageError
 __all__ = ["RNN2DCell", "CELL_TYPES", "INITS", "bit_log_prob", "bit_logit_weights", "d_bit_log_prob_dz",
            "prob_of_one"]
 
-from .options import CELL_TYPES, INITS  # noqa: E402 - re-exported; their owner is options
+from .options import CELL_TYPES, CLOSING_INPUTS, INITS  # noqa: E402 - re-exported; their owner is options
 
 
 def prob_of_one(z, floor: float = 0.0):
@@ -66,7 +66,14 @@ class RNN2DCell(keras.layers.Layer):
         h = ELU(W_h [h_horiz; s_horiz] + W_v [h_up; s_up] + W_r [h_upright; s_upright] + c)
 
     (kernel ``[3 (d_h + 2), d_h]``, one Glorot draw, zero bias: 5 202 + 40 + 82 = 5 324 parameters at
-    ``d_h = 40`` against 3 482 for the vanilla cell). The gated option mixes the
+    ``d_h = 40`` against 3 482 for the vanilla cell). The closing cell is the triangle cell with four more
+    inputs, the one-hots ``s_close`` of ``(x, 0)`` and ``(x - 1, 0)``, zeros in every row but the last::
+
+        h = ELU(W_h [h_horiz; s_horiz] + W_v [h_up; s_up] + W_r [h_upright; s_upright] + W_c s_close + c)
+
+    On the periodic lattice the triangles anchored in row ``L - 1`` close through row 0: a ground state's last
+    row must also satisfy ``b(x, 0) xor b(x, L-1) xor b(x+1, L-1) = 1``, which the other cells can only learn by
+    carrying row 0 through ``L - 1`` hidden states (5 324 + 160 = 5 484 parameters at ``d_h = 40``). The gated option mixes the
     candidate with the mean of the two incoming states::
 
         z = sigmoid(W_z x + c_z);  h = z * ELU(W x + c) + (1 - z) * (h_horiz + h_up) / 2
@@ -102,6 +109,8 @@ class RNN2DCell(keras.layers.Layer):
 
     @property
     def input_size(self) -> int:
+        if self.cell == "closing":
+            return 3 * (self.hidden + 2) + CLOSING_INPUTS
         return (3 if self.cell == "triangle" else 2) * (self.hidden + 2)
 
     def build(self, input_shape=None):
@@ -163,7 +172,8 @@ class RNN2DCell(keras.layers.Layer):
 
         Args:
             x: ``[B, 2 (d_h + 2)]``, the concatenation ``[h_horiz, onehot_horiz, h_up, onehot_up]``
-               (zeros at borders), with ``[h_upright, onehot_upright]`` after them for the triangle cell.
+               (zeros at borders), with ``[h_upright, onehot_upright]`` after them for the triangle cell, and the
+               closing cell's four row-0 inputs after those.
 
         Returns:
             ``(h [B, d_h], logits [B, 2])``.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from ..errors import UsageError
 from .cell import bit_log_prob
 
 __all__ = ["single_flip_log_probs"]
@@ -35,6 +36,8 @@ def single_flip_log_probs(model, bits, weights=None, kept=None):
     Returns:
         ``[*S, N]``: entry ``(..., b, i)`` is ``log p`` of ``bits[..., b, :]`` with site ``i`` flipped.
     """
+    if model.cell_type == "closing":
+        raise UsageError("single-flip passes do not support the closing cell: a flip in row 0 changes its last row")
     L, d = model.L, model.hidden
     dt = model.rnn_cell.compute_dtype
     w = model.rnn_cell.weight_dict() if weights is None else weights

@@ -87,8 +87,9 @@ class NewmanMooreRNN(keras.Model):
     Args:
         L: linear size.
         hidden: hidden size ``d_h`` (Table I: 40).
-        cell: ``"vanilla"`` (ELU, the paper's), ``"gru"`` or ``"triangle"`` (also sees the site up and to the
-            right, the triangle's second parent).
+        cell: ``"vanilla"`` (ELU, the paper's), ``"gru"``, ``"triangle"`` (also sees the site up and to the
+            right, the triangle's second parent) or ``"closing"`` (the triangle cell; in the last row it also sees
+            the row-0 spins of the triangles that close the periodic lattice; autodiff, VCA only).
         ordering: ``"zigzag"`` (the paper's), ``"raster"`` or ``"raster-wrap"`` (the authors' code: raster,
             with the previous row's last site as the horizontal input of a row's first site).
         seed: seed of the weight initialisation.
@@ -134,7 +135,15 @@ class NewmanMooreRNN(keras.Model):
         self._sites_to_steps = tf.constant(order.sites, dtype=tf.int32)
         self._reverse_above = rows_run_opposite(order)
         self._wrap_rows = ordering == "raster-wrap"
-        self._triangle = cell == "triangle"
+        self._triangle = cell in ("triangle", "closing")
+        self._closing = cell == "closing"
+        if self._closing:
+            # Row L - 1's step j sits at column x_j; its closing triangles reach (x_j, 0) and (x_j - 1, 0), which
+            # row 0 visited at these steps.
+            cols = order.columns.reshape(self.L, self.L)
+            step_in_row0 = np.argsort(cols[0])
+            self._close_steps = tf.constant(np.stack([step_in_row0[cols[-1]], step_in_row0[(cols[-1] - 1) % self.L]]),
+                                            dtype=tf.int32)          # [2, L]
         self._fns = {}
 
     # ------------------------------------------------------------------ properties
@@ -235,9 +244,18 @@ class NewmanMooreRNN(keras.Model):
             return above_h, above_oh, None, None
         return above_h, above_oh, self._upright(above_h, y), self._upright(above_oh, y)
 
-    def _row(self, w, above_h, above_oh, row_src, log_p, start_h, start_oh, sampling: bool, ur_h=None, ur_oh=None):
+    def _closing_input(self, first_oh, y):
+        """The closing cell's row-0 input of row ``y``, ``[L, *S, 4]`` aligned with its steps: the one-hots of
+        ``(x_j, 0)`` and ``(x_j - 1, 0)`` in row ``L - 1``, zeros in every other row (``first_oh``: row 0's
+        one-hots in visiting order)."""
+        pair = tf.concat([tf.gather(first_oh, self._close_steps[0]), tf.gather(first_oh, self._close_steps[1])], -1)
+        return pair * tf.cast(tf.equal(y, self.L - 1), pair.dtype)
+
+    def _row(self, w, above_h, above_oh, row_src, log_p, start_h, start_oh, sampling: bool, ur_h=None, ur_oh=None,
+             close=None):
         """One row of L sites. ``above_*``: the row above, already aligned with this row's steps;
-        ``start_*``: the horizontal input of the row's first site (:meth:`_row_start`).
+        ``start_*``: the horizontal input of the row's first site (:meth:`_row_start`); ``close``: the closing
+        cell's row-0 input (:meth:`_closing_input`).
 
         This is the model's one source of truth for the vanilla and gated maths; the fast paths that
         mirror it are :meth:`_teacher_forced_vanilla_row`, the flips' steps in :meth:`single_flip_log_probs`
@@ -252,6 +270,8 @@ class NewmanMooreRNN(keras.Model):
         for j in range(self.L):
             # cell.apply directly: Layer.__call__'s per-site bookkeeping cost ~20% under XLA.
             parts = [h, oh, above_h[j], above_oh[j]] + ([ur_h[j], ur_oh[j]] if ur_h is not None else [])
+            if close is not None:
+                parts.append(close[j])
             h, logits = self.rnn_cell.apply(tf.concat(parts, axis=-1), w)
             z = logits[..., 1] - logits[..., 0]               # logit of bit 1
             b = tf.cast(row_src[j] < prob_of_one(z, floor), dt) if sampling else row_src[j]
@@ -309,17 +329,23 @@ class NewmanMooreRNN(keras.Model):
 
         split = given is not None and not batched and self.rnn_cell.cell == "vanilla"
 
-        def body(y, prev_h, prev_oh, log_p, rows, *hrows):
+        closing = self._closing
+
+        def body(y, prev_h, prev_oh, log_p, rows, *extra):
+            # extra: (row 0's one-hots,) for the closing cell, then (the kept hidden states,) with ``keep``
             start = self._row_start(prev_h, prev_oh, zeros_h, zeros_oh)
             if split:
                 row_h, row_oh, row_bits, log_p = self._teacher_forced_vanilla_row(
                     w, self._above(prev_h), self._above(prev_oh), tf.gather(source, y), log_p, *start)
             else:
                 above_h, above_oh, ur_h, ur_oh = self._neighbours(prev_h, prev_oh, y)
+                close = self._closing_input(extra[0], y) if closing else None
                 row_h, row_oh, row_bits, log_p = self._row(w, above_h, above_oh, tf.gather(source, y), log_p,
-                                                           *start, sampling=given is None, ur_h=ur_h, ur_oh=ur_oh)
-            kept = (hrows[0].write(y, row_h),) if keep else ()
-            return (y + 1, row_h, row_oh, log_p, rows.write(y, row_bits)) + kept
+                                                           *start, sampling=given is None, ur_h=ur_h, ur_oh=ur_oh,
+                                                           close=close)
+            first = (tf.cond(tf.equal(y, 0), lambda: row_oh, lambda: extra[0]),) if closing else ()
+            kept = (extra[-1].write(y, row_h),) if keep else ()
+            return (y + 1, row_h, row_oh, log_p, rows.write(y, row_bits)) + first + kept
 
         init = (
             tf.constant(0),
@@ -327,9 +353,11 @@ class NewmanMooreRNN(keras.Model):
             tf.zeros(tf.stack([L] + shape + [2]), dtype=dt),
             tf.zeros(tf.stack(shape), dtype=dt),
             tf.TensorArray(dt, size=L, element_shape=None),
-        ) + ((tf.TensorArray(dt, size=L, element_shape=None),) if keep else ())
+        ) + ((tf.zeros(tf.stack([L] + shape + [2]), dtype=dt),) if closing else ()) \
+          + ((tf.TensorArray(dt, size=L, element_shape=None),) if keep else ())
         _, _, _, log_p, rows, *hrows = tf.while_loop(
             lambda y, *_: y < L, body, init, maximum_iterations=L, parallel_iterations=1)
+        hrows = hrows[1:] if closing else hrows
         step_bits = rows.stack()                                       # [L, L, *S], visiting order
         bits = self.steps_to_sites(step_bits)
         if keep:

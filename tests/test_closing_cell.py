@@ -1,0 +1,101 @@
+"""The closing cell: the triangle cell whose last row also sees the row-0 spins of the triangles that close the
+periodic lattice, (x, 0) and (x - 1, 0) for site (x, L - 1)."""
+
+import itertools
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nm_tf.errors import UsageError
+from nm_tf.models import NewmanMooreRNN
+
+
+def all_bits(L):
+    return np.array(list(itertools.product((0, 1), repeat=L * L)), dtype=np.int32)
+
+
+@pytest.mark.parametrize("ordering", ["zigzag", "raster", "raster-wrap"])
+def test_probabilities_sum_to_one_and_sampling_matches_teacher_forcing(ordering):
+    L = 3
+    m = NewmanMooreRNN(L, hidden=5, cell="closing", ordering=ordering, seed=1, dtype="float64", jit_compile=False)
+    k = m.rnn_cell.input_size
+    rng = np.random.default_rng(0)
+    m.rnn_cell.kernel.assign(m.rnn_cell.kernel.numpy() + np.pad(rng.normal(size=(4, 5)), [[k - 4, 0], [0, 0]]))
+    assert np.exp(m.log_prob(all_bits(L)).numpy()).sum() == pytest.approx(1.0, abs=1e-12)
+    bits, lp = m.sample(50, seed=3)
+    np.testing.assert_allclose(lp.numpy(), m.log_prob(bits.numpy()).numpy(), atol=1e-12)
+    np.testing.assert_allclose(m.row_log_probs(bits).numpy().sum(1), lp.numpy(), atol=1e-12)
+
+
+def _closing_only_weights(m, a=5.0, b=3.0):
+    """Kernel zero but for the closing inputs: the last row's logit of bit 1 is ``a b(x, 0) + b b(x - 1, 0)``
+    (ELU is the identity on positives), every other site's is 0."""
+    d, k = m.hidden, m.rnn_cell.input_size
+    kernel = np.zeros((k, d))
+    kernel[k - 3, 0] = a                      # inputs k-4..k-1: onehot (x, 0) = [bit 0, bit 1], onehot (x-1, 0)
+    kernel[k - 1, 1] = b
+    out = np.zeros((d, 2))
+    out[0, 1] = out[1, 1] = 1.0
+    return [kernel, np.zeros(d), out, np.zeros(2)]
+
+
+@pytest.mark.parametrize("ordering,L", [("zigzag", 4), ("zigzag", 5), ("raster", 4), ("raster-wrap", 5)])
+def test_last_row_sees_its_closing_triangles_row0_spins(ordering, L):
+    m = NewmanMooreRNN(L, hidden=3, cell="closing", ordering=ordering, seed=0, dtype="float64", jit_compile=False)
+    m.set_weights(_closing_only_weights(m))
+
+    def expect(bits):
+        rows = bits.reshape(-1, L, L)                                   # [B, y, x]
+        z = 5.0 * rows[:, 0] + 3.0 * np.roll(rows[:, 0], 1, axis=1)      # site (x, L - 1): (x, 0), (x - 1, 0)
+        s = 2.0 * rows[:, -1] - 1.0
+        return -(L - 1) * L * np.log(2.0) - np.logaddexp(0.0, -s * z).sum(1)
+
+    bits = np.random.default_rng(1).integers(0, 2, size=(64, L * L)).astype(np.int32)
+    np.testing.assert_allclose(m.log_prob(bits).numpy(), expect(bits), atol=1e-12)
+    sampled, lp = m.sample(4000, seed=2)
+    np.testing.assert_allclose(lp.numpy(), expect(sampled.numpy()), atol=1e-12)
+    rows = sampled.numpy().reshape(-1, L, L)
+    both = (rows[:, 0] == 1) & (np.roll(rows[:, 0], 1, axis=1) == 1)          # logit 8: p(bit 1) = 0.99966
+    assert rows[:, -1][both].mean() > 0.99
+    assert abs(rows[:, -1][~both & (rows[:, 0] == 0) & (np.roll(rows[:, 0], 1, axis=1) == 0)].mean() - 0.5) < 0.05
+
+
+def test_gradients_sampled_equal_teacher_forced_and_config_round_trip(tmp_path):
+    m = NewmanMooreRNN(4, hidden=40, cell="closing", seed=0)
+    assert sum(int(np.prod(v.shape)) for v in m.trainable_variables) == (3 * 42 + 4) * 40 + 40 + 80 + 2
+    again = NewmanMooreRNN.from_config(m.get_config())
+    assert again.cell_type == "closing" and again.rnn_cell.input_size == 3 * 42 + 4
+    m.save_weights(tmp_path / "w.weights.h5")
+    again.load_weights(tmp_path / "w.weights.h5")
+    s = m.sample(5, seed=1)[0].numpy()
+    np.testing.assert_allclose(again.log_prob(s).numpy(), m.log_prob(s).numpy(), atol=1e-5)
+    m = NewmanMooreRNN(4, hidden=6, cell="closing", seed=2, dtype="float64", jit_compile=False)
+    u = tf.random.stateless_uniform([4, 4, 12], seed=[3, 4], dtype=tf.float64)
+    upstream = tf.constant(np.random.default_rng(0).normal(size=12))
+    with tf.GradientTape(persistent=True) as tape:
+        bits, lp = m.scan(12, uniforms=u)
+        sampled = tf.reduce_sum(upstream * lp)
+        forced = tf.reduce_sum(upstream * m.log_prob_graph(bits))
+    for a, b in zip(tape.gradient(sampled, m.trainable_variables), tape.gradient(forced, m.trainable_variables)):
+        assert np.abs(a.numpy()).max() > 0
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_closing_cell_is_vca_only():
+    from nm_tf.annealing.config import AnnealConfig
+
+    with pytest.raises(UsageError, match="closing is VCA-only"):
+        AnnealConfig(L=3, mode="vqa", cell="closing").check()
+    m = NewmanMooreRNN(3, hidden=4, cell="closing", jit_compile=False)
+    with pytest.raises(UsageError, match="closing cell"):
+        m.single_flip_log_probs(tf.zeros([2, 9], tf.int32))
+
+
+def test_closing_cell_anneals_to_the_ground_state(tmp_path):
+    from nm_tf.annealing.config import AnnealConfig
+    from nm_tf.annealing.driver import anneal
+
+    s = anneal(AnnealConfig(L=3, cell="closing", T0=2.0, warmup=50, annealing_steps=100, train_steps=2, hidden=8,
+                            lr=0.01, final_samples=2000), tmp_path / "r")
+    assert s["ground_state_fraction"] > 0.8
