@@ -18,6 +18,10 @@ whatever the speed. Group ``speed`` tells the two apart: VCA L = 6, seeds 0-2, T
 the annealing steps, keeping their weights along the anneal: a lag shrinks with a slower anneal, a limit of the
 ansatz does not.
 
+Group ``closing``: Table I at L = 16, seeds 0 and 1, with the closing cell and the curvature runs' kept points
+(``closing_vca_L16_s*``), beside ``curv_vca_L16_s*``: does F still overshoot, does the closing row still stay
+random, when the last row sees the row-0 spins it closes through?
+
 Group ``thermal`` (no anneal): can the ansatz hold the Boltzmann distribution at the T where the anneal lags? A
 fresh network (d_h = 40, vanilla, zigzag: the anneal's) is fitted by maximum likelihood to exact Boltzmann samples
 at L = 16 (``nm_tf.representability.fit_boltzmann``; L = 2**k has exact independent samples) at T = 0.3, 0.2,
@@ -45,7 +49,8 @@ SPEEDS = (0.5, 1.0, 2.0, 4.0)      # annealing steps relative to Table I's (1: T
 SPEED_SEEDS = 3
 HALF = 10                          # running median over 21 annealing rows
 THRESHOLD = 0.01
-VCA_RUN = re.compile(r"(vca|triangle_vca|curv_vca|speed[\d.]+)_L(\d+)_s(\d+)")
+VCA_RUN = re.compile(r"(vca|triangle_vca|curv_vca|closing_vca|speed[\d.]+)_L(\d+)_s(\d+)")
+CLOSING_SEEDS = 2                  # group closing: the curvature runs' seeds, with the closing cell
 ROW_SAMPLES = 2000                 # samples per kept point for the defects per row
 FIT_L = 16                         # thermal fits: the size whose anneals kept their weights
 FIT_TEMPERATURES = {"paper": (0.3, 0.2, 0.16), "quick": (0.4,)}
@@ -77,13 +82,25 @@ def groups(ex):
                                                          trajectory_every=max(1, n // 20),
                                                          trajectory_dense=f"0:0.6:{max(1, n // 500)}"))
                   for seed in range(SPEED_SEEDS)]
-    return {"speed": tasks}
+    # The closing cell at L = 16 with the curvature runs' kept points (every 500 training steps, every 10 in
+    # T = 0.1 ... 0.35): does F still overshoot when the last row sees the row-0 spins it closes through?
+    keep = {"trajectory_every": 500, "trajectory_dense": "0.1:0.35:10"} if ex.preset == "paper" else \
+        {"trajectory_every": max(1, steps // 4), "trajectory_dense": f"0:0.6:{max(1, steps // 50)}"}
+    closing = [ex.task(f"closing_vca_L16_s{seed}", ex.config("vca", 16, seed, cell="closing", **keep))
+               for seed in range(CLOSING_SEEDS)]
+    return {"speed": tasks, "closing": closing}
 
 
 @functools.lru_cache(maxsize=None)
 def exact(L: int, T: float) -> dict:
+    """The exact thermodynamics per spin at ``T``; at T = 0 its limit (an anneal whose excess peaks at its end)."""
+    from nm_tf.exact import degeneracy
     from nm_tf.exact.thermo import thermodynamics
+    from nm_tf.hamiltonian import ground_state_energy
 
+    if T == 0:
+        e0 = ground_state_energy(L) / (L * L)
+        return {"energy": e0, "entropy": math.log(degeneracy(L)) / (L * L), "free_energy": e0}
     return dict(thermodynamics(L, T))
 
 
