@@ -236,7 +236,7 @@ def thermal_rows(ex, compute=("vanilla",)) -> list:
                     found.append((FIT_CELLS[cell], fit, T))
         if not found and not compute:
             continue
-        for p in sorted(ex.runs.glob(f"curv_vca_L{FIT_L}_s*")):
+        for p in sorted([*ex.runs.glob(f"curv_vca_L{FIT_L}_s*"), *ex.runs.glob(f"closing_vca_L{FIT_L}_s*")]):
             cache = ex.out / "overshoot_fits" / f"{p.name}_T{T:g}.json"
             if ex.rundir(p.name).finished and (p / "trajectory").is_dir() and (found or cache.exists()):
                 m = cached(cache, lambda n, t: annealed_at(ex, n, t), p.name, T)

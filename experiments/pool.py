@@ -18,6 +18,9 @@ differ, the committed summary stays beside the new one as ``summary.<commit>.jso
 Finished maximum-likelihood fits (``representability/<fit>/`` with its ``fit.json``) travel the same way:
 ``fit.json``, the weights and the gzipped history; a fit in progress as ``inflight/representability__<fit>.tar.gz``
 (its checkpoints, from which it continues).
+The overshoot study's caches (``overshoot_fits/``: finished thermal fits, a folder with its ``fit.json`` each, and
+the annealed networks' metrics; ``overshoot_rows/``: the broken triangles per row of each kept point) are copied
+both ways as they are; an entry already at the destination is never rewritten.
 ``retire`` moves the pool's copies of committed runs that lack weights or history to ``OUT/retired/`` (kept, not
 deleted), so that the figure scripts rerun them at the current code (issue 28); ``--only a,b`` limits it to those
 runs. A pool copy that is itself complete or unfinished is a rerun (finished, or in flight) and stays.
@@ -49,6 +52,7 @@ COMMIT_FILE = "code_commit.txt"
 HISTORY_GZ = "history.csv.gz"
 FITS = "representability"         # experiments/representability.py's folder of fits, in the pool and committed
 FIT_FILES = ("fit.json", "model.weights.h5")
+CACHES = ("overshoot_fits", "overshoot_rows")   # experiments/overshoot.py's finished fits and per-run tables
 INSTRUMENT_FIELDS = set(FIELD_GROUPS["landscape and trajectory"])
 COMPARED = ("energy_per_spin_mean", "ground_state_fraction", "distinct_ground_states", "ground_state_in_final_sample")
 
@@ -219,6 +223,22 @@ def restore_fits(pool: Path, src: Path):
         print(f"{FITS}/{dest.name}: fit in progress restored; it continues from its last checkpoint")
 
 
+def copy_caches(src: Path, dest: Path, verb: str):
+    """Copy every finished entry of the :data:`CACHES` folders from ``src`` to ``dest`` that ``dest`` lacks: a file,
+    or a folder holding its ``fit.json`` (a fit still running, which keeps no checkpoint, is left)."""
+    for cache in CACHES:
+        for entry in sorted((src / cache).iterdir()) if (src / cache).is_dir() else []:
+            target = dest / cache / entry.name
+            if target.exists() or entry.name.endswith(".tmp") or (entry.is_dir() and not (entry / "fit.json").exists()):
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, tmp)
+            tmp.replace(target)
+            print(f"{cache}/{entry.name}: {verb}")
+
+
 def restore(pool: Path, src: Path):
     (pool / "runs").mkdir(parents=True, exist_ok=True)
     for target in sorted((src / "runs").iterdir()) if (src / "runs").is_dir() else []:
@@ -315,6 +335,7 @@ def main():
             raise SystemExit(f"no run pool in {pool} (missing {pool / 'runs'})")
         save(pool, committed)
         save_fits(pool, committed)
+        copy_caches(pool, committed, "saved")
     elif args.action == "retire":
         retire(pool, committed, args.only.split(",") if args.only else None)
     elif args.action == "rerun":
@@ -322,6 +343,7 @@ def main():
     else:
         restore(pool, committed)
         restore_fits(pool, committed)
+        copy_caches(committed, pool, "restored")
 
 
 if __name__ == "__main__":

@@ -270,6 +270,19 @@ def test_pool_script_carries_finished_and_unfinished_runs_to_a_new_pool(tmp_path
     assert RunDir(new_pool / "runs" / "done").history() == RunDir(old_pool / "runs" / "done").history()
     assert (committed / "representability" / "done_fit" / "history.csv.gz").exists()
     assert sorted(p.name for p in (new_pool / "representability").iterdir()) == ["busy_fit", "done_fit"]
+    # the overshoot study's caches: finished fits and tables both ways, a fit still running left behind
+    (old_pool / "overshoot_fits" / "done_T0.3").mkdir(parents=True)
+    (old_pool / "overshoot_fits" / "done_T0.3" / "fit.json").write_text("{}")
+    (old_pool / "overshoot_fits" / "busy_T0.2").mkdir()
+    (old_pool / "overshoot_rows").mkdir()
+    (old_pool / "overshoot_rows" / "done.json").write_text("[1]")
+    for action, pool in (("save", old_pool), ("restore", new_pool)):
+        r = subprocess.run([sys.executable, script, action, "--out", str(pool), "--committed", str(committed)],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+    assert (new_pool / "overshoot_fits" / "done_T0.3" / "fit.json").read_text() == "{}"
+    assert not (committed / "overshoot_fits" / "busy_T0.2").exists()
+    assert (new_pool / "overshoot_rows" / "done.json").read_text() == "[1]"
     assert not (new_pool / "representability" / "busy_fit" / "fit.json").exists()
     assert (new_pool / "representability" / "busy_fit" / "checkpoints" / "fit_state.json").read_text() == \
         "busy_fit checkpoints/fit_state.json\n"
