@@ -43,7 +43,8 @@ def test_each_member_follows_the_single_run_of_its_seed(quantum, minibatch):
             np.testing.assert_allclose(v.numpy(), m.rnn_cell.weight_dict()[name].numpy(), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("cell,ordering", [("vanilla", "zigzag"), ("vanilla", "raster-wrap"), ("triangle", "zigzag")])
+@pytest.mark.parametrize("cell,ordering", [("vanilla", "zigzag"), ("vanilla", "raster-wrap"), ("triangle", "zigzag"),
+                                           ("closing", "zigzag")])
 def test_hand_written_backward_pass_over_stacked_weights_equals_autodiff(cell, ordering):
     members = [NewmanMooreRNN(4, hidden=5, seed=s, cell=cell, ordering=ordering, dtype="float64", jit_compile=False)
                for s in (0, 1, 2)]

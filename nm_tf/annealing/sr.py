@@ -14,7 +14,7 @@ in sample space (minSR): with ``X = (O - mean O) / sqrt(B)`` ``[B, P]`` and ``e 
     delta = X^T (c X X^T + eps I_B)^{-1} e,
 
 one ``B x B`` solve per update instead of a ``P x P`` one. The per-sample scores come from one teacher-forced
-pass: for the vanilla and triangle cells, the hand-written backward pass (:mod:`nm_tf.models.backprop`) keeps
+pass: for the vanilla, triangle and closing cells, the hand-written backward pass (:mod:`nm_tf.models.backprop`) keeps
 the sample axis in its final contractions (its reverse sweep is per sample already); otherwise (GRU, or a model
 built without it) TensorFlow's autodiff through a pass with the weights tiled along the model's "point" axis
 (one copy per sample, as the landscape scans stack weights), so that one backward pass gives every sample's own
@@ -36,15 +36,14 @@ def per_sample_scores(model, bits, variables):
     named = model.rnn_cell.weight_dict()
     name_of = {id(v): k for k, v in named.items()}
     B = tf.shape(bits)[0]
-    if model.manual_backprop and model.rnn_cell.cell in ("vanilla", "triangle"):
+    if model.hand_written_backprop:
         from ..models.backprop import log_prob_grads
 
         w = {k: tf.convert_to_tensor(v) for k, v in named.items()}
         _, _, hs, step_bits = model._scan_loop(B, None, model.sites_to_steps(bits), w, batched=False, keep=True)
         grads = dict(zip(("kernel", "bias", "out_kernel", "out_bias"), log_prob_grads(
             hs, step_bits, tf.ones([B], hs.dtype), w["kernel"], w["out_kernel"], w["out_bias"],
-            reverse=model._reverse_above, wrap=model._wrap_rows, floor=model.prob_floor, triangle=model._triangle,
-            per_sample=True)))
+            **model.backprop_options(), per_sample=True)))
         return tf.concat([tf.reshape(grads[name_of[id(v)]], [B, -1]) for v in variables], axis=1)
     tiled = {k: tf.tile(v[None] if len(v.shape) == 2 else v[None, None], [B, 1, 1]) for k, v in named.items()}
     with tf.GradientTape() as tape:

@@ -1,4 +1,4 @@
-"""Hand-written backward pass of ``log p`` for the vanilla ELU 2D RNN and the triangle cell.
+"""Hand-written backward pass of ``log p`` for the vanilla ELU 2D RNN and the triangle and closing cells.
 
 Why: the autodiff gradient of the row loop cost ~3x the forward pass under XLA
 (accumulators and several tiny kernels per site). The bits are constants
@@ -11,7 +11,8 @@ Why: the autodiff gradient of the row loop cost ~3x the forward pass under XLA
   ``dpre = dh * ELU'(pre)`` with ``ELU'(pre) = 1 if h > 0 else h + 1``; the
   row-below term is one matmul per row; with ``raster-wrap`` the last site of a row also
   feeds the first site of the next row through ``W_hh``; the triangle cell's site also feeds the site
-  below and to the left through ``W_rh`` (it is that site's up-right parent), one more matmul per row;
+  below and to the left through ``W_rh`` (it is that site's up-right parent), one more matmul per row; the
+  closing cell's row-0 inputs are bits (constants), so they add nothing to the sweep, only kernel rows;
 * the weight gradients as bulk contractions over all sites at the end.
 
 Shapes: ``hs [L, L, B, d]`` and ``bits [L, L, B]`` in visiting order (row, step).
@@ -44,7 +45,7 @@ def _upright_shift(row: int, reverse: bool) -> int:
 
 
 def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse: bool, wrap: bool = False,
-                   floor: float = 0.0, triangle: bool = False, per_sample: bool = False):
+                   floor: float = 0.0, triangle: bool = False, close_steps=None, per_sample: bool = False):
     """Gradients of ``sum_b upstream_b log p_b`` with respect to the vanilla cell's weights.
 
     Args:
@@ -57,6 +58,8 @@ def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse:
         reverse: zigzag ordering (each row visited opposite to the one before).
         wrap: raster-wrap ordering (a row's first site sees the previous row's last site).
         floor: the model's probability floor (:func:`~.cell.prob_of_one`).
+        close_steps: the closing cell's ``[2, L]`` row-0 steps of the last row's closing inputs (then the kernel
+            has four more rows; :meth:`~nm_tf.models.rnn.NewmanMooreRNN._closing_input`), or None.
 
     Stacked weights (an ensemble, :mod:`nm_tf.annealing.ensemble`): a leading point axis ``P`` on the weights
     (``kernel [P, rows, d]``, ``out_kernel [P, d, 2]``, ``out_bias [P, 1, 2]``), on the states
@@ -149,7 +152,10 @@ def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse:
         ur_h = tf.stack([tf.roll(above_h[r - 1], shift=_upright_shift(r, reverse), axis=0) for r in range(1, L)])
         ur_oh = tf.stack([tf.roll(above_oh[r - 1], shift=_upright_shift(r, reverse), axis=0) for r in range(1, L)])
         parts += [tf.pad(ur_h, pad_row), tf.pad(ur_oh, pad_row)]
-    x = tf.concat(parts, axis=-1)                                            # [L, L, B, (2 or 3) (d + 2)]
+    if close_steps is not None:     # the last row's row-0 one-hots, zeros in every other row
+        close = tf.concat([tf.gather(onehot[0], close_steps[0]), tf.gather(onehot[0], close_steps[1])], -1)
+        parts.append(tf.pad(close[None], [[L - 1, 0]] + [[0, 0]] * (len(hs.shape) - 1)))
+    x = tf.concat(parts, axis=-1)                                            # [L, L, B, kernel rows]
     if per_sample:
         d_kernel = tf.einsum("yjbk,yjbd->bkd", x, dpre)
         d_bias = tf.reduce_sum(dpre, axis=[0, 1])

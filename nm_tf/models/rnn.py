@@ -89,13 +89,13 @@ class NewmanMooreRNN(keras.Model):
         hidden: hidden size ``d_h`` (Table I: 40).
         cell: ``"vanilla"`` (ELU, the paper's), ``"gru"``, ``"triangle"`` (also sees the site up and to the
             right, the triangle's second parent) or ``"closing"`` (the triangle cell; in the last row it also sees
-            the row-0 spins of the triangles that close the periodic lattice; autodiff, VCA only).
+            the row-0 spins of the triangles that close the periodic lattice; VCA only).
         ordering: ``"zigzag"`` (the paper's), ``"raster"`` or ``"raster-wrap"`` (the authors' code: raster,
             with the previous row's last site as the horizontal input of a row's first site).
         seed: seed of the weight initialisation.
         jit_compile: compile ``sample``/``log_prob`` with XLA.
         dtype: ``"float32"`` (default) or ``"float64"``.
-        manual_backprop: differentiate ``log p`` of the vanilla and triangle cells with the hand-written
+        manual_backprop: differentiate ``log p`` of the vanilla, triangle and closing cells with the hand-written
             backward pass of :mod:`nm_tf.models.backprop` (False: TensorFlow autodiff; the gated cell always uses it).
         init: weight initialisation, ``"glorot"`` (ours) or ``"authors"`` (:data:`~nm_tf.models.cell.INITS`).
         prob_floor: ``0`` (default) or a small ``eps > 0``: every conditional becomes
@@ -187,12 +187,11 @@ class NewmanMooreRNN(keras.Model):
 
         Gradients of ``log_prob`` with respect to the model's own weights come from the
         hand-written backward pass (:mod:`.backprop`) when ``manual_backprop`` is set and the
-        cell is vanilla or triangle, and from TensorFlow's autodiff otherwise (explicit ``weights``, GRU).
+        cell is vanilla, triangle or closing, and from TensorFlow's autodiff otherwise (explicit ``weights``, GRU).
         ``stacked_backprop``: explicit stacked ``weights`` get the hand-written pass too (an ensemble's training;
         first-order only: the curvature's double backprop keeps autodiff).
         """
-        hand_written = self.manual_backprop and self.rnn_cell.cell in ("vanilla", "triangle")
-        if hand_written and (weights is None or stacked_backprop):
+        if self.hand_written_backprop and (weights is None or stacked_backprop):
             out = self._scan_manual_backprop(batch, uniforms, given, weights)
             return out if keep else out[:2]
         out = self._scan_loop(batch, uniforms, given, weights, batched=weights is not None, keep=keep)
@@ -206,7 +205,6 @@ class NewmanMooreRNN(keras.Model):
         from .backprop import log_prob_grads
 
         source = self.rnn_cell.weight_dict() if weights is None else weights
-        reverse = self._reverse_above
 
         @tf.custom_gradient
         def run(kernel, bias, out_kernel, out_bias):
@@ -215,12 +213,21 @@ class NewmanMooreRNN(keras.Model):
                                                          keep=True)
 
             def grad(d_bits, d_log_p, d_hs, d_step_bits):   # hs and step_bits are returned without gradient
-                return log_prob_grads(hs, step_bits, d_log_p, kernel, out_kernel, out_bias, reverse=reverse,
-                                      wrap=self._wrap_rows, floor=self.prob_floor, triangle=self._triangle)
+                return log_prob_grads(hs, step_bits, d_log_p, kernel, out_kernel, out_bias, **self.backprop_options())
 
             return (bits, log_p, tf.stop_gradient(hs), tf.stop_gradient(step_bits)), grad
 
         return run(*(tf.convert_to_tensor(source[k]) for k in ("kernel", "bias", "out_kernel", "out_bias")))
+
+    @property
+    def hand_written_backprop(self) -> bool:
+        """Does ``log p``'s gradient come from :mod:`.backprop` (``manual_backprop`` and an ELU cell without a gate)?"""
+        return self.manual_backprop and self.rnn_cell.cell in ("vanilla", "triangle", "closing")
+
+    def backprop_options(self) -> dict:
+        """The ordering's and cell's keyword arguments of :func:`.backprop.log_prob_grads`."""
+        return {"reverse": self._reverse_above, "wrap": self._wrap_rows, "floor": self.prob_floor,
+                "triangle": self._triangle, "close_steps": self._close_steps if self._closing else None}
 
     def _row_start(self, prev_h, prev_oh, zeros_h, zeros_oh):
         """The horizontal input of a row's first site: zeros, or with ``raster-wrap`` the last site of the
@@ -343,7 +350,7 @@ class NewmanMooreRNN(keras.Model):
                 row_h, row_oh, row_bits, log_p = self._row(w, above_h, above_oh, tf.gather(source, y), log_p,
                                                            *start, sampling=given is None, ur_h=ur_h, ur_oh=ur_oh,
                                                            close=close)
-            first = (tf.cond(tf.equal(y, 0), lambda: row_oh, lambda: extra[0]),) if closing else ()
+            first = (tf.where(tf.equal(y, 0), row_oh, extra[0]),) if closing else ()
             kept = (extra[-1].write(y, row_h),) if keep else ()
             return (y + 1, row_h, row_oh, log_p, rows.write(y, row_bits)) + first + kept
 
