@@ -52,7 +52,10 @@ COMMIT_FILE = "code_commit.txt"
 HISTORY_GZ = "history.csv.gz"
 FITS = "representability"         # experiments/representability.py's folder of fits, in the pool and committed
 FIT_FILES = ("fit.json", "model.weights.h5")
-CACHES = ("overshoot_fits", "overshoot_rows")   # experiments/overshoot.py's finished fits and per-run tables
+# experiments/overshoot.py's finished fits and per-run tables; fig5's rescans (a scan in progress as its
+# ``.partial.npz``, refreshed on every copy, dropped once the scan is done)
+CACHES = ("overshoot_fits", "overshoot_rows", "fig5_scans")
+PARTIAL = ".partial."
 INSTRUMENT_FIELDS = set(FIELD_GROUPS["landscape and trajectory"])
 COMPARED = ("energy_per_spin_mean", "ground_state_fraction", "distinct_ground_states", "ground_state_in_final_sample")
 
@@ -225,11 +228,18 @@ def restore_fits(pool: Path, src: Path):
 
 def copy_caches(src: Path, dest: Path, verb: str):
     """Copy every finished entry of the :data:`CACHES` folders from ``src`` to ``dest`` that ``dest`` lacks: a file,
-    or a folder holding its ``fit.json`` (a fit still running, which keeps no checkpoint, is left)."""
+    or a folder holding its ``fit.json`` (a fit still running, which keeps no checkpoint, is left); a scan's
+    partial grid is copied every time until its scan is done, then removed from ``dest``."""
     for cache in CACHES:
         for entry in sorted((src / cache).iterdir()) if (src / cache).is_dir() else []:
             target = dest / cache / entry.name
-            if target.exists() or entry.name.endswith(".tmp") or (entry.is_dir() and not (entry / "fit.json").exists()):
+            partial = PARTIAL in entry.name
+            final = target.with_name(entry.name.replace(PARTIAL, "."))
+            if partial and (final.exists() or entry.with_name(final.name).exists()):
+                target.unlink(missing_ok=True)
+                continue
+            if (target.exists() and not partial) or entry.name.endswith(".tmp") \
+                    or (entry.is_dir() and not (entry / "fit.json").exists()):
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(target.name + ".tmp")
@@ -237,6 +247,9 @@ def copy_caches(src: Path, dest: Path, verb: str):
             (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, tmp)
             tmp.replace(target)
             print(f"{cache}/{entry.name}: {verb}")
+        for stale in (dest / cache).glob(f"*{PARTIAL}*") if (dest / cache).is_dir() else []:
+            if stale.with_name(stale.name.replace(PARTIAL, ".")).exists():    # its scan is done
+                stale.unlink()
 
 
 def restore(pool: Path, src: Path):

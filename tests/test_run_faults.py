@@ -283,6 +283,18 @@ def test_pool_script_carries_finished_and_unfinished_runs_to_a_new_pool(tmp_path
     assert (new_pool / "overshoot_fits" / "done_T0.3" / "fit.json").read_text() == "{}"
     assert not (committed / "overshoot_fits" / "busy_T0.2").exists()
     assert (new_pool / "overshoot_rows" / "done.json").read_text() == "[1]"
+    # fig5's rescans: a partial grid travels and is refreshed; once the scan is done only the grid remains
+    scans = old_pool / "fig5_scans"
+    scans.mkdir()
+    for grid, action in (("a.partial.npz", "save"), ("a.partial.npz", "save"), ("a.npz", "save")):
+        (scans / grid).write_text(f"{grid} {len(list(scans.iterdir()))}")
+        if grid == "a.npz":
+            (scans / "a.partial.npz").unlink()
+        r = subprocess.run([sys.executable, script, action, "--out", str(old_pool), "--committed", str(committed)],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert sorted(p.name for p in (committed / "fig5_scans").iterdir()) == [grid]
+        assert (committed / "fig5_scans" / grid).read_text() == (scans / grid).read_text()
     assert not (new_pool / "representability" / "busy_fit" / "fit.json").exists()
     assert (new_pool / "representability" / "busy_fit" / "checkpoints" / "fit_state.json").read_text() == \
         "busy_fit checkpoints/fit_state.json\n"
