@@ -100,30 +100,3 @@ def test_closing_cell_anneals_to_the_ground_state(tmp_path):
                             lr=0.01, final_samples=2000), tmp_path / "r")
     assert s["ground_state_fraction"] > 0.8
 
-
-@pytest.mark.parametrize("ordering,L", [("zigzag", 4), ("zigzag", 5), ("raster-wrap", 4)])
-def test_hand_written_backward_pass_equals_autodiff(ordering, L):
-    """The closing inputs are bits, so the hand-written pass only adds their kernel rows: against autodiff, float64,
-    sampled and teacher-forced, and the per-sample scores of stochastic reconfiguration."""
-    from nm_tf.annealing.sr import per_sample_scores
-
-    models = [NewmanMooreRNN(L, hidden=5, cell="closing", seed=3, ordering=ordering, dtype="float64",
-                             jit_compile=False, manual_backprop=m) for m in (True, False)]
-    upstream = tf.constant(np.random.default_rng(1).normal(size=24))
-    grads = []
-    for m in models:
-        with tf.GradientTape(persistent=True) as tape:
-            bits, lp = m.sample_graph(24, tf.constant([4, 2], tf.int64))
-            sampled = tf.reduce_sum(upstream * lp)
-            forced = tf.reduce_sum(upstream * m.log_prob_graph(bits))
-        grads.append((bits.numpy(), tape.gradient(sampled, m.trainable_variables),
-                      tape.gradient(forced, m.trainable_variables), per_sample_scores(m, bits, m.trainable_variables)))
-    (bm, gs_m, gt_m, sc_m), (ba, gs_a, _, sc_a) = grads
-    np.testing.assert_array_equal(bm, ba)
-    assert models[0].hand_written_backprop and not models[1].hand_written_backprop
-    k = models[0].rnn_cell.input_size
-    assert np.abs(gs_a[0].numpy()[k - 4:]).max() > 0           # the closing rows do get a gradient
-    for s, t, a in zip(gs_m, gt_m, gs_a):
-        np.testing.assert_allclose(s.numpy(), a.numpy(), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(t.numpy(), a.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(sc_m.numpy(), sc_a.numpy(), rtol=1e-10, atol=1e-12)

@@ -120,11 +120,17 @@ def test_triangle_cell_anneals_exports_and_serves(tmp_path):
     assert np.exp(lp).sum() == pytest.approx(1.0, abs=1e-4)
 
 
-@pytest.mark.parametrize("ordering,L", [("zigzag", 4), ("zigzag", 5), ("raster", 4), ("raster-wrap", 5)])
-def test_hand_written_backward_pass_equals_autodiff(ordering, L):
+@pytest.mark.parametrize("cell,ordering,L", [("triangle", "zigzag", 4), ("triangle", "zigzag", 5),
+                                             ("triangle", "raster", 4), ("triangle", "raster-wrap", 5),
+                                             ("closing", "zigzag", 4), ("closing", "zigzag", 5),
+                                             ("closing", "raster-wrap", 4)])
+def test_hand_written_backward_pass_equals_autodiff(cell, ordering, L):
     """The triangle cell's hand-written gradient (default) against TensorFlow's autodiff, float64: the site also
-    feeds the one below and to the left, in every ordering (odd L: the zigzag's rolls at both row parities)."""
-    models = [NewmanMooreRNN(L, hidden=5, cell="triangle", seed=3, ordering=ordering, dtype="float64",
+    feeds the one below and to the left, in every ordering (odd L: the zigzag's rolls at both row parities). The
+    closing cell's row-0 inputs are bits, so its pass only adds their kernel rows. Also SR's per-sample scores."""
+    from nm_tf.annealing.sr import per_sample_scores
+
+    models = [NewmanMooreRNN(L, hidden=5, cell=cell, seed=3, ordering=ordering, dtype="float64",
                              jit_compile=False, manual_backprop=m) for m in (True, False)]
     upstream = tf.constant(np.random.default_rng(1).normal(size=24))
     grads = []
@@ -134,10 +140,14 @@ def test_hand_written_backward_pass_equals_autodiff(ordering, L):
             sampled = tf.reduce_sum(upstream * lp)
             forced = tf.reduce_sum(upstream * m.log_prob_graph(bits))
         grads.append((bits.numpy(), tape.gradient(sampled, m.trainable_variables),
-                      tape.gradient(forced, m.trainable_variables)))
-    (bm, gs_m, gt_m), (ba, gs_a, _) = grads
+                      tape.gradient(forced, m.trainable_variables), per_sample_scores(m, bits, m.trainable_variables)))
+    (bm, gs_m, gt_m, sc_m), (ba, gs_a, _, sc_a) = grads
     np.testing.assert_array_equal(bm, ba)
+    assert models[0].hand_written_backprop and not models[1].hand_written_backprop
+    if cell == "closing":                                         # the last four kernel rows: the closing inputs
+        assert np.abs(gs_a[0].numpy()[-4:]).max() > 0
     for s, t, a in zip(gs_m, gt_m, gs_a):
         assert np.abs(a.numpy()).max() > 0
         np.testing.assert_allclose(s.numpy(), a.numpy(), rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(t.numpy(), a.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sc_m.numpy(), sc_a.numpy(), rtol=1e-10, atol=1e-12)
