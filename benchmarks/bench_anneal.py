@@ -25,7 +25,7 @@ def main():
     ap.add_argument("--replicas", type=int, default=1, help="MirroredStrategy replicas (logical CPUs when no GPU)")
     ap.add_argument("--symmetry", default="none", help="train the symmetrised p_G: none, kernel, kernel+translations")
     ap.add_argument("--group-score-draws", type=int, default=0, help="images per sample for the score of p_G (0: exact)")
-    ap.add_argument("--cell", default="vanilla", help="vanilla, triangle (both: hand-written backward pass) or gru")
+    ap.add_argument("--cell", default="vanilla", help="vanilla, triangle, closing (all three: hand-written backward pass) or gru")
     ap.add_argument("--ordering", default="zigzag", help="zigzag, raster or raster-wrap")
     ap.add_argument("--autodiff", action="store_true",
                     help="TensorFlow's autodiff instead of the hand-written backward pass (vanilla and triangle)")
