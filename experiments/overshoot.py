@@ -347,22 +347,28 @@ def _figure(ex, rows, teff, rows_by_run, fits=()):
     bx.set_title("b  the energy stays above equilibrium", loc="left", fontsize=9)
     bx.legend(fontsize=6, ncol=2)
     # (c) where the broken triangles are: the row that closes the lattice through row 0, row 0, the rest
-    for k, (name, pts) in enumerate(sorted(rows_by_run.items(), key=lambda kv: (-ex.rundir(kv[0]).config().L,
-                                                                                 kv[0]))[:3]):
-        p = np.array(pts)
+    floor = 1e-2                     # % (a row with no broken triangle in the samples is drawn here)
+    # the vanilla cell's L = 16 runs with all three rows; the closing cell's with the closing row and the bulk
+    shown_rows = sorted(n for n in rows_by_run if n.startswith("curv_vca_L16"))[:2]
+    shown_rows += sorted(n for n in rows_by_run if n.startswith("closing_vca_L16"))[:2]
+    if not shown_rows:               # the quick preset: the largest runs there are
+        shown_rows = sorted(rows_by_run, key=lambda n: (-ex.rundir(n).config().L, n))[:3]
+    for k, name in enumerate(shown_rows):
+        p = np.array(rows_by_run[name])
         T, d = p[:, 1], p[:, 2:]
-        L = d.shape[1]
-        floor = 1e-2                 # % (a row with no broken triangle in the samples is drawn here)
         cx.plot(T, np.maximum(100 * d[:, -1], floor), "o-", color=f"C{k}", lw=1.2, ms=2,
                 label=f"{name}: row L − 1 (closes through row 0)")
         cx.plot(T, np.maximum(100 * d[:, 1:-1].mean(axis=1), floor), "s--", color=f"C{k}", lw=1, ms=2,
                 label=f"{name}: rows 1 … L − 2")
-        cx.plot(T, np.maximum(100 * d[:, 0], floor), "^:", color=f"C{k}", lw=1, ms=2, label=f"{name}: row 0")
-    fitted = [r for r in fits if r[0] == FIT_CELLS["vanilla"]]
-    if fitted:
-        cx.plot([r[2] for r in fitted], [100 * r[11] for r in fitted], "k*", ms=8,
-                label="maximum-likelihood fit at T: row L − 1")
-        cx.plot([r[2] for r in fitted], [100 * r[12] for r in fitted], "kx", ms=6, label="fit: rows 1 … L − 2")
+        if not name.startswith("closing"):
+            cx.plot(T, np.maximum(100 * d[:, 0], floor), "^:", color=f"C{k}", lw=1, ms=2, label=f"{name}: row 0")
+    for cell, color, what in (("vanilla", "k", "maximum-likelihood fit"), ("closing", "C2", "closing-cell fit")):
+        fitted = [r for r in fits if r[0] == FIT_CELLS[cell]]
+        if fitted:
+            cx.plot([r[2] for r in fitted], [100 * r[11] for r in fitted], "*", color=color, ms=8,
+                    label=f"{what} at T: row L − 1")
+            cx.plot([r[2] for r in fitted], [100 * r[12] for r in fitted], "x", color=color, ms=6,
+                    label=f"{what}: rows 1 … L − 2")
     if rows_by_run:
         t = np.linspace(0.02, ROW_WINDOW, 60)
         cx.plot(t, [100 * (exact(16, round(float(x), 6))["energy"] + 0.5) for x in t], color="0.5", lw=0.8,
