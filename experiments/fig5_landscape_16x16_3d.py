@@ -50,11 +50,17 @@ def surface(fig, pos, d, title):
     bad = int(d["nonfinite_points"])
     if bad:        # NaN/inf points are left out of the surface; say how many
         title += f"\n{bad} of {d['loss'].size} points non-finite (not drawn)"
-    ax.set_title(title, fontsize=8)
-    ax.set_xlabel("α", fontsize=8, labelpad=-4)
-    ax.set_ylabel("β", fontsize=8, labelpad=-4)
-    ax.set_zlabel("F / N", fontsize=8, labelpad=-2)
-    ax.tick_params(labelsize=6.5, pad=-1)
+    ax.set_title(title, fontsize=10)
+    from matplotlib.ticker import MaxNLocator
+
+    # few ticks, large enough to read at the README's width: the plane's edges and centre, four on F / N
+    for axis, values in ((ax.xaxis, d["alpha"]), (ax.yaxis, d["beta"])):
+        axis.set_ticks([float(values[0]), 0.0, float(values[-1])])
+    ax.zaxis.set_major_locator(MaxNLocator(4))
+    ax.set_xlabel("α", fontsize=10, labelpad=0)
+    ax.set_ylabel("β", fontsize=10, labelpad=0)
+    ax.set_zlabel("F / N", fontsize=10, labelpad=2)
+    ax.tick_params(labelsize=8.5, pad=0)
 
 
 def main():
