@@ -59,7 +59,7 @@ FIT_STEPS = {"paper": 30_000, "quick": 300}
 # "thermal_closing" the closing cell (its last row also sees the row-0 spins of the closing triangles)
 FIT_CELLS = {"vanilla": "fit (maximum likelihood)", "closing": "fit, closing cell (maximum likelihood)"}
 FIT_HEADER = ["network", "T", "T_kept", "kl_forward", "kl_forward_se", "kl_reverse", "kl_reverse_se", "energy",
-              "energy_exact", "entropy", "entropy_exact", "broken_closing_row", "broken_bulk", "broken_row0",
+              "energy_exact", "entropy", "entropy_exact", "broken_closing_row", "broken_row_L-2", "broken_bulk", "broken_row0",
               "steps", "wall_seconds"]
 ROW_WINDOW = 0.6                   # kept points with T at most this (and the end)
 HEADER = ["run", "family", "L", "seed", "annealing_steps", "peak_excess", "T_peak", "T_onset", "T_back",
@@ -244,8 +244,8 @@ def thermal_rows(ex, compute=("vanilla",)) -> list:
         for network, m, t in found:
             b = m["broken_by_row"]
             rows.append([network, T, t, m["kl_forward"], m["kl_forward_se"], m["kl_reverse"], m["kl_reverse_se"],
-                         m["energy"], m["energy_exact"], m["entropy"], m["entropy_exact"], b[-1],
-                         float(np.mean(b[1:-1])), b[0], m.get("steps", ""), m.get("wall_seconds", "")])
+                         m["energy"], m["energy_exact"], m["entropy"], m["entropy_exact"], b[-1], b[-2],
+                         float(np.mean(b[1:-2])), b[0], m.get("steps", ""), m.get("wall_seconds", "")])
     return rows
 
 
@@ -260,11 +260,11 @@ def main():
     if fitting:
         ex.write_csv("_fits", FIT_HEADER, fits)
         print("\n| network | T | KL(p_B ‖ p) per spin | KL(p ‖ p_B) per spin | E/N (exact) | S/N (exact) | broken: "
-              "closing row, bulk, row 0 |\n|---|---|---|---|---|---|---|")
+              "closing row, row L − 2, rows 1 … L − 3, row 0 |\n|---|---|---|---|---|---|---|")
         for r in fits:
             print(f"| {r[0]} | {r[2]:.3f} | {r[3]:.4f} ± {r[4]:.4f} | {r[5]:.4f} ± {r[6]:.4f} | {r[7]:+.4f} "
-                  f"({r[8]:+.4f}) | {r[9]:.4f} ({r[10]:.4f}) | {100 * r[11]:.1f} %, {100 * r[12]:.2f} %, "
-                  f"{100 * r[13]:.1f} % |", flush=True)
+                  f"({r[8]:+.4f}) | {r[9]:.4f} ({r[10]:.4f}) | {100 * r[11]:.1f} %, {100 * r[12]:.1f} %, "
+                  f"{100 * r[13]:.2f} %, {100 * r[14]:.1f} % |", flush=True)
     rows, teff, rows_by_run = [], {}, {}
     for path in sorted(ex.runs.iterdir()) if ex.runs.is_dir() else []:
         m = VCA_RUN.fullmatch(path.name)
@@ -358,17 +358,19 @@ def _figure(ex, rows, teff, rows_by_run, fits=()):
         T, d = p[:, 1], p[:, 2:]
         cx.plot(T, np.maximum(100 * d[:, -1], floor), "o-", color=f"C{k}", lw=1.2, ms=2,
                 label=f"{name}: row L − 1 (closes through row 0)")
-        cx.plot(T, np.maximum(100 * d[:, 1:-1].mean(axis=1), floor), "s--", color=f"C{k}", lw=1, ms=2,
-                label=f"{name}: rows 1 … L − 2")
-        if not name.startswith("closing"):
+        cx.plot(T, np.maximum(100 * d[:, 1:-2].mean(axis=1), floor), "s--", color=f"C{k}", lw=1, ms=2,
+                label=f"{name}: rows 1 … L − 3")
+        if name.startswith("closing"):    # the row before the closing one takes the defects the bulk leaves
+            cx.plot(T, np.maximum(100 * d[:, -2], floor), "v-.", color=f"C{k}", lw=1, ms=2, label=f"{name}: row L − 2")
+        else:
             cx.plot(T, np.maximum(100 * d[:, 0], floor), "^:", color=f"C{k}", lw=1, ms=2, label=f"{name}: row 0")
     for cell, color, what in (("vanilla", "k", "maximum-likelihood fit"), ("closing", "C2", "closing-cell fit")):
         fitted = [r for r in fits if r[0] == FIT_CELLS[cell]]
         if fitted:
             cx.plot([r[2] for r in fitted], [100 * r[11] for r in fitted], "*", color=color, ms=8,
                     label=f"{what} at T: row L − 1")
-            cx.plot([r[2] for r in fitted], [100 * r[12] for r in fitted], "x", color=color, ms=6,
-                    label=f"{what}: rows 1 … L − 2")
+            cx.plot([r[2] for r in fitted], [100 * r[13] for r in fitted], "x", color=color, ms=6,
+                    label=f"{what}: rows 1 … L − 3")
     if rows_by_run:
         t = np.linspace(0.02, ROW_WINDOW, 60)
         cx.plot(t, [100 * (exact(16, round(float(x), 6))["energy"] + 0.5) for x in t], color="0.5", lw=0.8,
