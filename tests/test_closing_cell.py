@@ -91,12 +91,3 @@ def test_closing_cell_is_vca_only():
     with pytest.raises(UsageError, match="closing cell"):
         m.single_flip_log_probs(tf.zeros([2, 9], tf.int32))
 
-
-def test_closing_cell_anneals_to_the_ground_state(tmp_path):
-    from nm_tf.annealing.config import AnnealConfig
-    from nm_tf.annealing.driver import anneal
-
-    s = anneal(AnnealConfig(L=3, cell="closing", T0=2.0, warmup=50, annealing_steps=100, train_steps=2, hidden=8,
-                            lr=0.01, final_samples=2000), tmp_path / "r")
-    assert s["ground_state_fraction"] > 0.8
-

@@ -106,12 +106,15 @@ def test_triangle_cell_config_and_parameters(tmp_path):
     np.testing.assert_allclose(again.log_prob(s).numpy(), m.log_prob(s).numpy(), atol=1e-5)
 
 
-def test_triangle_cell_anneals_exports_and_serves(tmp_path):
+@pytest.mark.parametrize("cell", ["triangle", "closing"])
+def test_triangle_cell_anneals_exports_and_serves(tmp_path, cell):
+    """An L = 3 anneal reaches the ground state, and the exported log_prob signature is normalised (the closing
+    cell: the triangle cell whose last row also sees row 0's closing corners)."""
     from nm_tf.annealing.config import AnnealConfig
     from nm_tf.annealing.driver import anneal
     from nm_tf.export import export_run
 
-    s = anneal(AnnealConfig(L=3, cell="triangle", T0=2.0, warmup=50, annealing_steps=100, train_steps=2, hidden=8,
+    s = anneal(AnnealConfig(L=3, cell=cell, T0=2.0, warmup=50, annealing_steps=100, train_steps=2, hidden=8,
                             lr=0.01, final_samples=2000), tmp_path / "r")
     assert s["ground_state_fraction"] > 0.8
     path = export_run(tmp_path / "r", tmp_path / "models", "tri", xla=False)
