@@ -59,8 +59,8 @@ FIT_STEPS = {"paper": 30_000, "quick": 300}
 # "thermal_closing" the closing cell (its last row also sees the row-0 spins of the closing triangles)
 FIT_CELLS = {"vanilla": "fit (maximum likelihood)", "closing": "fit, closing cell (maximum likelihood)"}
 FIT_HEADER = ["network", "T", "T_kept", "kl_forward", "kl_forward_se", "kl_reverse", "kl_reverse_se", "energy",
-              "energy_exact", "entropy", "entropy_exact", "broken_closing_row", "broken_row_L-2", "broken_bulk", "broken_row0",
-              "steps", "wall_seconds"]
+              "energy_exact", "entropy", "entropy_exact", "broken_closing_row", "broken_row_L-2", "broken_bulk",
+              "broken_row0", "steps", "wall_seconds"]
 ROW_WINDOW = 0.6                   # kept points with T at most this (and the end)
 HEADER = ["run", "family", "L", "seed", "annealing_steps", "peak_excess", "T_peak", "T_onset", "T_back",
           "dF", "dE", "minus_T_dS", "T_eff", "S", "S_exact", "E", "E_exact"]
@@ -361,7 +361,8 @@ def _figure(ex, rows, teff, rows_by_run, fits=()):
         cx.plot(T, np.maximum(100 * d[:, 1:-2].mean(axis=1), floor), "s--", color=f"C{k}", lw=1, ms=2,
                 label=f"{name}: rows 1 … L − 3")
         if name.startswith("closing"):    # the row before the closing one takes the defects the bulk leaves
-            cx.plot(T, np.maximum(100 * d[:, -2], floor), "v-.", color=f"C{k}", lw=1, ms=2, label=f"{name}: row L − 2")
+            cx.plot(T, np.maximum(100 * d[:, -2], floor), "v-.", color=f"C{k}", lw=1, ms=2,
+                    label=f"{name}: row L − 2")
         else:
             cx.plot(T, np.maximum(100 * d[:, 0], floor), "^:", color=f"C{k}", lw=1, ms=2, label=f"{name}: row 0")
     for cell, color, what in (("vanilla", "k", "maximum-likelihood fit"), ("closing", "C2", "closing-cell fit")):

@@ -234,10 +234,8 @@ def copy_caches(src: Path, dest: Path, verb: str):
         for entry in sorted((src / cache).iterdir()) if (src / cache).is_dir() else []:
             target = dest / cache / entry.name
             partial = PARTIAL in entry.name
-            final = target.with_name(entry.name.replace(PARTIAL, "."))
-            if partial and (final.exists() or entry.with_name(final.name).exists()):
-                target.unlink(missing_ok=True)
-                continue
+            if partial and entry.with_name(entry.name.replace(PARTIAL, ".")).exists():
+                continue           # its scan is done: the grid travels, the partial is dropped below
             if (target.exists() and not partial) or entry.name.endswith(".tmp") \
                     or (entry.is_dir() and not (entry / "fit.json").exists()):
                 continue

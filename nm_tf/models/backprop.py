@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from .cell import bit_logit_weights, d_bit_log_prob_dz
+from .cell import bit_logit_weights, closing_onehots, d_bit_log_prob_dz
 
 __all__ = ["log_prob_grads"]
 
@@ -153,8 +153,8 @@ def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse:
         ur_oh = tf.stack([tf.roll(above_oh[r - 1], shift=_upright_shift(r, reverse), axis=0) for r in range(1, L)])
         parts += [tf.pad(ur_h, pad_row), tf.pad(ur_oh, pad_row)]
     if close_steps is not None:     # the last row's row-0 one-hots, zeros in every other row
-        close = tf.concat([tf.gather(onehot[0], close_steps[0]), tf.gather(onehot[0], close_steps[1])], -1)
-        parts.append(tf.pad(close[None], [[L - 1, 0]] + [[0, 0]] * (len(hs.shape) - 1)))
+        close = closing_onehots(onehot[0], close_steps)[None]                 # [1, L, (P,) B, 4]
+        parts.append(tf.pad(close, [[L - 1, 0]] + [[0, 0]] * (len(hs.shape) - 1)))
     x = tf.concat(parts, axis=-1)                                            # [L, L, B, kernel rows]
     if per_sample:
         d_kernel = tf.einsum("yjbk,yjbd->bkd", x, dpre)

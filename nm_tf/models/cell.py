@@ -9,8 +9,8 @@ import tensorflow as tf
 from keras import ops
 from ..errors import UsageError
 
-__all__ = ["RNN2DCell", "CELL_TYPES", "INITS", "bit_log_prob", "bit_logit_weights", "d_bit_log_prob_dz",
-           "prob_of_one"]
+__all__ = ["RNN2DCell", "CELL_TYPES", "INITS", "bit_log_prob", "bit_logit_weights", "closing_onehots",
+           "d_bit_log_prob_dz", "prob_of_one"]
 
 from .options import CELL_TYPES, CLOSING_INPUTS, INITS  # noqa: E402 - re-exported; their owner is options
 
@@ -44,6 +44,13 @@ def d_bit_log_prob_dz(z, bits, floor: float = 0.0):
     return s * q * (1.0 - q) / (q + floor)
 
 
+def closing_onehots(first_oh, close_steps):
+    """The closing cell's four inputs of the last row's steps, ``[L, *S, 4]``: the one-hots of ``(x_j, 0)`` and
+    ``(x_j - 1, 0)`` gathered from row 0's one-hots ``first_oh [L, *S, 2]`` (visiting order) at the steps
+    ``close_steps [2, L]`` (:attr:`NewmanMooreRNN._close_steps`); shared by the forward and backward passes."""
+    return tf.concat([tf.gather(first_oh, close_steps[0]), tf.gather(first_oh, close_steps[1])], -1)
+
+
 def bit_logit_weights(out_kernel, out_bias):
     """``(u [d], c)`` with ``h . u + c`` the logit of bit 1: the two-way softmax of the conditional
     (``out_kernel [d, 2]``, ``out_bias [2]``; index 1 = bit 1) depends only on the difference."""
@@ -73,8 +80,8 @@ class RNN2DCell(keras.layers.Layer):
 
     On the periodic lattice the triangles anchored in row ``L - 1`` close through row 0: a ground state's last
     row must also satisfy ``b(x, 0) xor b(x, L-1) xor b(x+1, L-1) = 1``, which the other cells can only learn by
-    carrying row 0 through ``L - 1`` hidden states (5 324 + 160 = 5 484 parameters at ``d_h = 40``). The gated option mixes the
-    candidate with the mean of the two incoming states::
+    carrying row 0 through ``L - 1`` hidden states (5 324 + 160 = 5 484 parameters at ``d_h = 40``). The gated
+    option mixes the candidate with the mean of the two incoming states::
 
         z = sigmoid(W_z x + c_z);  h = z * ELU(W x + c) + (1 - z) * (h_horiz + h_up) / 2
 
@@ -109,9 +116,8 @@ class RNN2DCell(keras.layers.Layer):
 
     @property
     def input_size(self) -> int:
-        if self.cell == "closing":
-            return 3 * (self.hidden + 2) + CLOSING_INPUTS
-        return (3 if self.cell == "triangle" else 2) * (self.hidden + 2)
+        pairs = 3 if self.cell in ("triangle", "closing") else 2        # [h; onehot] pairs of neighbours
+        return pairs * (self.hidden + 2) + (CLOSING_INPUTS if self.cell == "closing" else 0)
 
     def build(self, input_shape=None):
         d, k = self.hidden, self.input_size

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..lattice import ORDERINGS, check_L, make_ordering
-from .cell import RNN2DCell, bit_log_prob, bit_logit_weights, prob_of_one
+from .cell import RNN2DCell, bit_log_prob, bit_logit_weights, closing_onehots, prob_of_one
 from .options import MAX_PROB_FLOOR
 from ..errors import UsageError
 
@@ -255,7 +255,7 @@ class NewmanMooreRNN(keras.Model):
         """The closing cell's row-0 input of row ``y``, ``[L, *S, 4]`` aligned with its steps: the one-hots of
         ``(x_j, 0)`` and ``(x_j - 1, 0)`` in row ``L - 1``, zeros in every other row (``first_oh``: row 0's
         one-hots in visiting order)."""
-        pair = tf.concat([tf.gather(first_oh, self._close_steps[0]), tf.gather(first_oh, self._close_steps[1])], -1)
+        pair = closing_onehots(first_oh, self._close_steps)
         return pair * tf.cast(tf.equal(y, self.L - 1), pair.dtype)
 
     def _row(self, w, above_h, above_oh, row_src, log_p, start_h, start_oh, sampling: bool, ur_h=None, ur_oh=None,
