@@ -195,7 +195,8 @@ def thermal_fit(ex, T: float, cell: str = "vanilla") -> dict:
         return None
     cfg = FitConfig(L=FIT_L, cell=cell, seed=0, max_steps=FIT_STEPS[ex.preset], log_every=1000)
     print(f"{path.name}: fitting ({cfg.max_steps} steps)", flush=True)
-    model, history, result = fit_boltzmann(cfg, T, progress=lambda i, kl: print(
+    # a fit cut off (a session's end) continues from its checkpoints, which pool.py carries while it runs
+    model, history, result = fit_boltzmann(cfg, T, checkpoint_dir=path / "checkpoints", progress=lambda i, kl: print(
         f"  {path.name} step {i}: KL(p_B || p_theta) {kl:.4f} per spin", flush=True))
     path.mkdir(parents=True, exist_ok=True)
     model.save_weights(str(path / "model.weights.h5"))

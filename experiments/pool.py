@@ -20,7 +20,8 @@ Finished maximum-likelihood fits (``representability/<fit>/`` with its ``fit.jso
 (its checkpoints, from which it continues).
 The overshoot study's caches (``overshoot_fits/``: finished thermal fits, a folder with its ``fit.json`` each, and
 the annealed networks' metrics; ``overshoot_rows/``: the broken triangles per row of each kept point) are copied
-both ways as they are; an entry already at the destination is never rewritten.
+both ways as they are (a fit's checkpoints stay behind); an entry already at the destination is never rewritten.
+A thermal fit in progress travels as the fits above do: ``inflight/overshoot_fits__<fit>.tar.gz``.
 ``retire`` moves the pool's copies of committed runs that lack weights or history to ``OUT/retired/`` (kept, not
 deleted), so that the figure scripts rerun them at the current code (issue 28); ``--only a,b`` limits it to those
 runs. A pool copy that is itself complete or unfinished is a rerun (finished, or in flight) and stays.
@@ -52,6 +53,9 @@ COMMIT_FILE = "code_commit.txt"
 HISTORY_GZ = "history.csv.gz"
 FITS = "representability"         # experiments/representability.py's folder of fits, in the pool and committed
 FIT_FILES = ("fit.json", "model.weights.h5")
+CHECKPOINTS = "checkpoints"       # a fit's checkpoint folder (nm_tf.representability's fits resume from it)
+# the folders whose fits in progress travel as inflight/<folder>__<fit>.tar.gz (their checkpoints)
+FITS_IN_PROGRESS = (FITS, "overshoot_fits")
 # experiments/overshoot.py's finished fits and per-run tables; fig5's rescans (a scan in progress as its
 # ``.partial.npz``, refreshed on every copy, dropped once the scan is done)
 CACHES = ("overshoot_fits", "overshoot_rows", "fig5_scans")
@@ -186,24 +190,36 @@ def _pack_in_flight(pool: Path, run: RunDir, tmp: Path):
 
 def save_fits(pool: Path, dest: Path):
     for path in sorted((pool / FITS).iterdir()) if (pool / FITS).is_dir() else []:
-        target, archive = dest / FITS / path.name, dest / "inflight" / f"{FITS}__{path.name}.tar.gz"
-        if not (path / "fit.json").exists():
-            if (path / "checkpoints").is_dir():          # in progress: its checkpoints travel as an archive
-                archive.parent.mkdir(parents=True, exist_ok=True)
-                tmp = archive.with_name(archive.name + ".tmp")
-                with _tar_gz(tmp) as tar:
-                    tar.add(path / "checkpoints", arcname="checkpoints")
-                tmp.replace(archive)
-                print(f"{FITS}/{path.name}: in progress, packed into {archive}")
-            continue
-        archive.unlink(missing_ok=True)
-        if (target / "fit.json").exists():
-            continue               # committed already (a finished fit is never rewritten)
+        target = dest / FITS / path.name
+        if not (path / "fit.json").exists() or (target / "fit.json").exists():
+            continue               # in progress (pack_fits_in_progress), or committed already (never rewritten)
         target.mkdir(parents=True, exist_ok=True)
         for name in FIT_FILES:
             shutil.copy2(path / name, target / name)
         _gzip(path / "history.csv", target / HISTORY_GZ)
         print(f"{FITS}/{path.name}: finished fit saved to {target}")
+
+
+def pack_fits_in_progress(pool: Path, dest: Path):
+    """Pack the checkpoints of every fit in progress in the :data:`FITS_IN_PROGRESS` folders into
+    ``dest/inflight/<folder>__<fit>.tar.gz``; drop the archive of a fit that has finished since."""
+    for folder in FITS_IN_PROGRESS:
+        for path in sorted((pool / folder).iterdir()) if (pool / folder).is_dir() else []:
+            archive = dest / "inflight" / f"{folder}__{path.name}.tar.gz"
+            if (path / "fit.json").exists():
+                archive.unlink(missing_ok=True)
+            elif (path / CHECKPOINTS).is_dir():
+                archive.parent.mkdir(parents=True, exist_ok=True)
+                tmp = archive.with_name(archive.name + ".tmp")
+                with _tar_gz(tmp) as tar:
+                    tar.add(path / CHECKPOINTS, arcname=CHECKPOINTS)
+                tmp.replace(archive)
+                print(f"{folder}/{path.name}: in progress, packed into {archive}")
+
+
+def _fit_archive_folder(archive: Path) -> str | None:
+    """The :data:`FITS_IN_PROGRESS` folder an archive in ``inflight/`` belongs to (None: a run's archive)."""
+    return next((f for f in FITS_IN_PROGRESS if archive.name.startswith(f"{f}__")), None)
 
 
 def restore_fits(pool: Path, src: Path):
@@ -217,19 +233,23 @@ def restore_fits(pool: Path, src: Path):
         with gzip.open(target / HISTORY_GZ, "rb") as fh, open(dest / "history.csv", "wb") as out:
             shutil.copyfileobj(fh, out)
         print(f"{FITS}/{target.name}: finished fit restored")
-    for archive in sorted((src / "inflight").glob(f"{FITS}__*.tar.gz")) if (src / "inflight").is_dir() else []:
-        dest = pool / FITS / archive.name[len(FITS) + 2:-len(".tar.gz")]
+    for archive in sorted((src / "inflight").glob("*__*.tar.gz")) if (src / "inflight").is_dir() else []:
+        folder = _fit_archive_folder(archive)
+        if folder is None:
+            continue
+        dest = pool / folder / archive.name[len(folder) + 2:-len(".tar.gz")]
         if dest.exists():
             continue
         with tarfile.open(archive) as tar:
             tar.extractall(dest, filter="data")
-        print(f"{FITS}/{dest.name}: fit in progress restored; it continues from its last checkpoint")
+        print(f"{folder}/{dest.name}: fit in progress restored; it continues from its last checkpoint")
 
 
 def copy_caches(src: Path, dest: Path, verb: str):
     """Copy every finished entry of the :data:`CACHES` folders from ``src`` to ``dest`` that ``dest`` lacks: a file,
-    or a folder holding its ``fit.json`` (a fit still running, which keeps no checkpoint, is left); a scan's
-    partial grid is copied every time until its scan is done, then removed from ``dest``."""
+    or a folder holding its ``fit.json`` (without its checkpoints; a fit in progress travels as an archive,
+    :func:`pack_fits_in_progress`); a scan's partial grid is copied every time until its scan is done, then
+    removed from ``dest``."""
     for cache in CACHES:
         for entry in sorted((src / cache).iterdir()) if (src / cache).is_dir() else []:
             target = dest / cache / entry.name
@@ -242,7 +262,10 @@ def copy_caches(src: Path, dest: Path, verb: str):
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(target.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
-            (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, tmp)
+            if entry.is_dir():
+                shutil.copytree(entry, tmp, ignore=shutil.ignore_patterns(CHECKPOINTS))
+            else:
+                shutil.copy2(entry, tmp)
             tmp.replace(target)
             print(f"{cache}/{entry.name}: {verb}")
         for stale in (dest / cache).glob(f"*{PARTIAL}*") if (dest / cache).is_dir() else []:
@@ -267,7 +290,7 @@ def restore(pool: Path, src: Path):
             (shutil.copytree if f.is_dir() else shutil.copy2)(f, dest / name)
         print(f"{target.name}: finished run restored")
     for archive in sorted((src / "inflight").glob("*.tar.gz")) if (src / "inflight").is_dir() else []:
-        if archive.name.startswith(f"{FITS}__"):
+        if _fit_archive_folder(archive):
             continue                # a fit in progress: restore_fits
         dest = pool / "runs" / archive.name[:-len(".tar.gz")]
         if dest.exists():
@@ -346,6 +369,7 @@ def main():
             raise SystemExit(f"no run pool in {pool} (missing {pool / 'runs'})")
         save(pool, committed)
         save_fits(pool, committed)
+        pack_fits_in_progress(pool, committed)
         copy_caches(pool, committed, "saved")
     elif args.action == "retire":
         retire(pool, committed, args.only.split(",") if args.only else None)

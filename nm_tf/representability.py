@@ -83,6 +83,42 @@ def exact_ground_state_metrics(model) -> dict:
             "min_ratio": float(q.min() * D)}
 
 
+class _FitCheckpoint:
+    """A fit's checkpoints in ``folder`` (none when ``folder`` is None): the weights and Adam's state (its step
+    count drives the learning-rate schedule) through ``tf.train.CheckpointManager``, and beside them
+    ``fit_state.json`` with the step and whatever the fit needs to continue (its history, the seconds so far).
+    The same configuration on resumption is the caller's to ensure."""
+
+    def __init__(self, folder, model, opt, weights):
+        import tensorflow as tf
+
+        opt.build(weights)                 # its moments exist before a checkpoint is read into them
+        self.opt, self.manager = opt, None
+        if folder is not None:
+            self.ckpt = tf.train.Checkpoint(model=model, optimizer=opt)
+            self.manager = tf.train.CheckpointManager(self.ckpt, str(folder), max_to_keep=2)
+            self.state_path = Path(folder) / "fit_state.json"
+
+    def restore(self):
+        """The saved state (a dict with ``step``), the weights and Adam's state restored; None when there is none."""
+        if self.manager is None or not self.manager.latest_checkpoint or not self.state_path.exists():
+            return None
+        self.ckpt.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        state = json.loads(self.state_path.read_text())
+        if state["step"] != int(self.opt.iterations.numpy()):
+            raise RuntimeError(f"{self.state_path} is at step {state['step']}, its checkpoint at "
+                               f"{int(self.opt.iterations.numpy())}")
+        return state
+
+    def save(self, step: int, **state):
+        if self.manager is None:
+            return
+        self.manager.save(checkpoint_number=step)
+        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
+        tmp.write_text(json.dumps({"step": step, **state}))
+        tmp.replace(self.state_path)
+
+
 def fit_uniform_ground_states(cfg: FitConfig, progress=None, checkpoint_dir=None, checkpoint_every: int = 2_000):
     """Fit a fresh network (``cfg``'s fields) to the uniform ground-state distribution by full-batch Adam.
 
@@ -119,24 +155,13 @@ def fit_uniform_ground_states(cfg: FitConfig, progress=None, checkpoint_dir=None
         opt.apply_gradients(zip(tape.gradient(kl, weights), weights))
         return kl
 
-    opt.build(weights)                     # its moments exist before a checkpoint is read into them
-    t0, before = time.monotonic(), 0.0
-    history, first = [], 1
-    manager = state_path = None
-    if checkpoint_dir is not None:
-        ckpt = tf.train.Checkpoint(model=model, optimizer=opt)
-        manager = tf.train.CheckpointManager(ckpt, str(checkpoint_dir), max_to_keep=2)
-        state_path = Path(checkpoint_dir) / "fit_state.json"
-    if manager is not None and manager.latest_checkpoint and state_path.exists():
-        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        state = json.loads(state_path.read_text())
-        if state["step"] != int(opt.iterations.numpy()):
-            raise RuntimeError(f"{state_path} is at step {state['step']}, its checkpoint at "
-                               f"{int(opt.iterations.numpy())}")
+    t0, keeper = time.monotonic(), _FitCheckpoint(checkpoint_dir, model, opt, weights)
+    state = keeper.restore()
+    if state is None:
+        initial, before, history, first = exact_ground_state_metrics(model)["kl_to_uniform"], 0.0, [], 1
+    else:
         initial, before = state["initial_kl"], state["seconds"]
         history, first = [tuple(h) for h in state["history"]], state["step"] + 1
-    else:
-        initial = exact_ground_state_metrics(model)["kl_to_uniform"]
     stopped, i = "max_steps", first - 1
     for i in range(first, cfg.max_steps + 1):
         lr = float(opt.learning_rate)      # the rate of this step's update
@@ -148,12 +173,8 @@ def fit_uniform_ground_states(cfg: FitConfig, progress=None, checkpoint_dir=None
         if kl < cfg.tol:
             stopped = "tol"
             break
-        if manager is not None and i % checkpoint_every == 0 and i < cfg.max_steps:
-            manager.save(checkpoint_number=i)
-            tmp = state_path.with_name(state_path.name + ".tmp")
-            tmp.write_text(json.dumps({"step": i, "initial_kl": initial, "history": history,
-                                       "seconds": before + time.monotonic() - t0}))
-            tmp.replace(state_path)
+        if i % checkpoint_every == 0 and i < cfg.max_steps:
+            keeper.save(i, initial_kl=initial, history=history, seconds=before + time.monotonic() - t0)
     result = exact_ground_state_metrics(model)
     result.update(steps=i, wall_seconds=round(before + time.monotonic() - t0, 1), stopped=stopped, initial_kl=initial,
                   final_lr=float(opt.learning_rate))
@@ -203,12 +224,14 @@ def boltzmann_metrics(model, T: float, heldout, samples: int = 10_000, seed=0, J
 
 
 def fit_boltzmann(cfg: FitConfig, T: float, batch: int = 100, heldout: int = 10_000, progress=None,
-                  J: float = 1.0):
+                  J: float = 1.0, checkpoint_dir=None, checkpoint_every: int = 2_000):
     """Fit a fresh network (``cfg``'s fields) by maximum likelihood to exact Boltzmann samples at ``T``.
 
     Every step draws ``batch`` new exact samples (:func:`nm_tf.exact.boltzmann_samples`, seed ``[cfg.seed, step]``),
     so the data never repeat; Adam's rate is cosine-decayed from ``cfg.lr`` to 0 over ``cfg.max_steps``. This asks
     whether some weights of the ansatz hold the thermal state at T, apart from whether an anneal finds them.
+    ``checkpoint_dir``: as :func:`fit_uniform_ground_states`'; since step i's data are seeded by i, a fit resumed
+    from its checkpoint continues as the uninterrupted one would.
 
     Returns ``(model, history, result)``: ``history`` a list of ``(step, kl_forward, seconds)`` every
     ``cfg.log_every`` steps on a fixed held-out set (seed ``[cfg.seed, -1]``, ``heldout`` samples, 2 000 of them
@@ -236,15 +259,19 @@ def fit_boltzmann(cfg: FitConfig, T: float, batch: int = 100, heldout: int = 10_
         opt.apply_gradients(zip(tape.gradient(nll, weights), weights))
         return nll
 
-    t0, history = time.monotonic(), []
-    for i in range(1, cfg.max_steps + 1):
+    t0, keeper = time.monotonic(), _FitCheckpoint(checkpoint_dir, model, opt, weights)
+    state = keeper.restore() or {"step": 0, "history": [], "seconds": 0.0}
+    history, before = [tuple(h) for h in state["history"]], state["seconds"]
+    for i in range(state["step"] + 1, cfg.max_steps + 1):
         step(tf.constant(boltzmann_samples(cfg.L, T, batch, seed=[cfg.seed, i], J=J).astype(np.int32)))
         if i % cfg.log_every == 0 or i == cfg.max_steps:
             kl = float(_forward_kl(model, logged, logged_log_b).mean())
-            history.append((i, kl, round(time.monotonic() - t0, 2)))
+            history.append((i, kl, round(before + time.monotonic() - t0, 2)))
             if progress is not None:
                 progress(i, kl)
+        if i % checkpoint_every == 0 and i < cfg.max_steps:
+            keeper.save(i, history=history, seconds=before + time.monotonic() - t0)
     result = boltzmann_metrics(model, T, held, seed=[cfg.seed, 0], J=J)
-    result.update(steps=cfg.max_steps, wall_seconds=round(time.monotonic() - t0, 1))
+    result.update(steps=cfg.max_steps, wall_seconds=round(before + time.monotonic() - t0, 1))
     return model, history, result
 

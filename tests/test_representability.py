@@ -121,7 +121,7 @@ def test_boltzmann_metrics_match_enumeration_at_l4():
     assert len(r["broken_by_row"]) == L4 and np.mean(r["broken_by_row"]) == pytest.approx(r["energy"] + 0.5)
 
 
-def test_boltzmann_fit_drives_the_forward_kl_down():
+def test_boltzmann_fit_drives_the_forward_kl_down_and_resumes_from_its_checkpoint(tmp_path):
     from nm_tf.exact import boltzmann_samples
     from nm_tf.representability import boltzmann_metrics, fit_boltzmann
 
@@ -130,5 +130,19 @@ def test_boltzmann_fit_drives_the_forward_kl_down():
     model, history, r = fit_boltzmann(cfg, 0.8, heldout=5000)
     assert [h[0] for h in history] == [100, 200] and r["steps"] == 200
     assert r["kl_forward"] < 0.5 * fresh["kl_forward"] and r["kl_forward"] > -4 * r["kl_forward_se"]
+
+    def interrupt(step, kl):
+        if step == 200:
+            raise _Stop
+
+    with pytest.raises(_Stop):         # cut off after step 200, its checkpoint at 100
+        fit_boltzmann(cfg, 0.8, heldout=5000, progress=interrupt, checkpoint_dir=tmp_path, checkpoint_every=100)
+    resumed, resumed_history, r2 = fit_boltzmann(cfg, 0.8, heldout=5000, checkpoint_dir=tmp_path,
+                                                 checkpoint_every=100)
+    assert [h[0] for h in resumed_history] == [100, 200]               # step 100's row from the checkpoint
+    np.testing.assert_allclose([h[1] for h in resumed_history], [h[1] for h in history], rtol=1e-5)
+    assert r2["kl_forward"] == pytest.approx(r["kl_forward"], rel=1e-5)
+    for a, b in zip(resumed.trainable_variables, model.trainable_variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7)
     with pytest.raises(UsageError, match="singular"):
         fit_boltzmann(FitConfig(L=3, max_steps=1), 0.8)

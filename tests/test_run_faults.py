@@ -270,10 +270,12 @@ def test_pool_script_carries_finished_and_unfinished_runs_to_a_new_pool(tmp_path
     assert RunDir(new_pool / "runs" / "done").history() == RunDir(old_pool / "runs" / "done").history()
     assert (committed / "representability" / "done_fit" / "history.csv.gz").exists()
     assert sorted(p.name for p in (new_pool / "representability").iterdir()) == ["busy_fit", "done_fit"]
-    # the overshoot study's caches: finished fits and tables both ways, a fit still running left behind
-    (old_pool / "overshoot_fits" / "done_T0.3").mkdir(parents=True)
+    # the overshoot study's caches: finished fits (without their checkpoints) and tables both ways; a thermal fit
+    # in progress travels as its checkpoints' archive, which goes once the fit has finished
+    for name in ("done_T0.3", "busy_T0.2"):
+        (old_pool / "overshoot_fits" / name / "checkpoints").mkdir(parents=True)
+        (old_pool / "overshoot_fits" / name / "checkpoints" / "fit_state.json").write_text(name)
     (old_pool / "overshoot_fits" / "done_T0.3" / "fit.json").write_text("{}")
-    (old_pool / "overshoot_fits" / "busy_T0.2").mkdir()
     (old_pool / "overshoot_rows").mkdir()
     (old_pool / "overshoot_rows" / "done.json").write_text("[1]")
     for action, pool in (("save", old_pool), ("restore", new_pool)):
@@ -281,7 +283,18 @@ def test_pool_script_carries_finished_and_unfinished_runs_to_a_new_pool(tmp_path
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
     assert (new_pool / "overshoot_fits" / "done_T0.3" / "fit.json").read_text() == "{}"
+    assert not (committed / "overshoot_fits" / "done_T0.3" / "checkpoints").exists()
     assert not (committed / "overshoot_fits" / "busy_T0.2").exists()
+    busy_archive = committed / "inflight" / "overshoot_fits__busy_T0.2.tar.gz"
+    assert busy_archive.exists()
+    assert (new_pool / "overshoot_fits" / "busy_T0.2" / "checkpoints" / "fit_state.json").read_text() == "busy_T0.2"
+    assert not (new_pool / "overshoot_fits" / "busy_T0.2" / "fit.json").exists()
+    assert not (new_pool / "runs" / "overshoot_fits__busy_T0.2").exists()      # not taken for a run in flight
+    (old_pool / "overshoot_fits" / "busy_T0.2" / "fit.json").write_text("{}")
+    r = subprocess.run([sys.executable, script, "save", "--out", str(old_pool), "--committed", str(committed)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert not busy_archive.exists() and (committed / "overshoot_fits" / "busy_T0.2" / "fit.json").exists()
     assert (new_pool / "overshoot_rows" / "done.json").read_text() == "[1]"
     # fig5's rescans: a partial grid travels and is refreshed; once the scan is done only the grid remains
     scans = old_pool / "fig5_scans"
