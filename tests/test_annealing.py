@@ -236,7 +236,7 @@ def test_run_in_pieces_with_loggers_and_callbacks_equals_one_run(tmp_path):
 
 
 # ------------------------------------------------------------------ physics
-@pytest.mark.parametrize("L", [3, 4])
+@pytest.mark.parametrize("L", [pytest.param(3, marks=pytest.mark.slow), 4])     # L = 3 with `-m slow`
 def test_vca_tracks_exact_free_energy(tmp_path, L):
     s = anneal(AnnealConfig(mode="vca", L=L, T0=2.0, **FAST), tmp_path / "r")
     hist = [r for r in rows(tmp_path / "r") if r["phase"] == "anneal"]

@@ -73,7 +73,8 @@ def test_sampled_scan_agrees_with_exact_within_sampling_error(tiny, tmp_path, qu
     assert got["center_loss"] == pytest.approx(got["loss"][2, 2], abs=1e-6)
 
 
-@pytest.mark.parametrize("penalty", [0.0, 0.05])
+# the penalised loss contains the plain one; without the penalty with `-m slow`
+@pytest.mark.parametrize("penalty", [pytest.param(0.0, marks=pytest.mark.slow), 0.05])
 def test_centre_equals_training_loss_on_the_same_samples(tiny, tmp_path, penalty):
     model, center, delta, eta = tiny
     spec = LandscapeSpec(points=3, span=0.5, samples=300, seed=4)

@@ -108,8 +108,10 @@ def test_gradient_through_sampling_equals_teacher_forced(small):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
 
 
-@pytest.mark.parametrize("ordering", ["zigzag", "raster"])
-@pytest.mark.parametrize("jit", [False, True])
+# Every ordering and every compilation mode once by default (pairwise); the other two pairs with `-m slow`.
+@pytest.mark.parametrize("ordering, jit", [("zigzag", True), ("raster", False),
+                                           pytest.param("raster", True, marks=pytest.mark.slow),
+                                           pytest.param("zigzag", False, marks=pytest.mark.slow)])
 def test_manual_backprop_equals_autodiff(ordering, jit):
     """The hand-written backward pass (default) against TensorFlow's autodiff, float64, L = 4."""
     models = [NewmanMooreRNN(4, hidden=6, seed=2, ordering=ordering, dtype="float64", manual_backprop=m)
@@ -220,8 +222,10 @@ def _flip_reference(model, bits):
                      for i in range(n)], axis=1)
 
 
-@pytest.mark.parametrize("ordering", ["zigzag", "raster"])
-@pytest.mark.parametrize("dtype, tol", [("float64", 1e-12), ("float32", 1e-6)])
+# Every ordering and every dtype once by default (pairwise); the other two pairs with `-m slow`.
+@pytest.mark.parametrize("ordering, dtype, tol", [("zigzag", "float32", 1e-6), ("raster", "float64", 1e-12),
+                                                  pytest.param("zigzag", "float64", 1e-12, marks=pytest.mark.slow),
+                                                  pytest.param("raster", "float32", 1e-6, marks=pytest.mark.slow)])
 def test_single_flip_log_probs_equal_full_passes(ordering, dtype, tol):
     for cell in ("vanilla", "gru"):
         model = NewmanMooreRNN(4, hidden=8, seed=1, cell=cell, ordering=ordering, jit_compile=False, dtype=dtype)
