@@ -12,7 +12,7 @@ VQA baseline (1/4 of the mean). ``--preset authors`` (nm-tf) sets all of them. G
 otherwise, 5 seeds each):
 
 - ``authors_vca`` (L = 3, 6), ``authors_vqa`` (L = 3, 5): the authors' protocol; ``default_vqa``: our VQA at
-  L = 3 (the committed ``vqa_L3_s*``) beside it;
+  L = 3 (the committed ``vqa_L3_s*``) beside it, and at L = 6 (``vqa_L6_s*``: which ground state VQA keeps);
 - from our default at VCA L = 6, one factor at a time: ``wrap`` (ordering), ``lr3`` (lr 1e-3), ``stale``
   (local losses), ``numerics`` (their initialisation, float64 and the floor); the default itself is the
   committed ``vca_L6_s*``; and ``raster`` (raster rows without the wrap input), which tells the row direction
@@ -71,8 +71,9 @@ def groups(ex):
             out.setdefault(f"authors_zigzag_no_{name}", []).append(
                 ("vca", 6, ex.task(f"authors_zigzag_no_{name}_L6_s{seed}", ex.config("vca", 6, seed, **back))))
     # Our VQA at L = 3 beside the authors' (the committed vqa_L3_s*: Table I, our defaults). At L = 5 there is a
-    # single ground state, so only success can differ; the committed vqa_L5_s* summaries answer that.
-    out["default_vqa"] = [("vqa", 3, ex.standard("vqa", 3, seed)) for seed in range(SEEDS)]
+    # single ground state, so only success can differ; the committed vqa_L5_s* summaries answer that. At L = 6
+    # (vqa_L6_s*): does our VQA collapse as the paper's did, and onto which state?
+    out["default_vqa"] = [("vqa", L, ex.standard("vqa", L, seed)) for L in (3, 6) for seed in range(SEEDS)]
     for mode, L in (("vca", 3), ("vqa", 3), ("vqa", 5)):
         out.setdefault(f"authors_{mode}", [])
         for seed in range(SEEDS):
@@ -175,7 +176,7 @@ def _figure(ex, rows, chosen):
     """VCA L = 6: one row per group (ours + a factor in blue, the authors' protocol and its reverts in red), every
     seed as a dot (a cross: no ground state reached) and the mean as a bar, in four panels: effective ground
     states, the trivial state's share, the top configuration's share of 10^5 samples, the ground-state fraction."""
-    l6 = [g for g in chosen if any(r[0] == g and r[2] == 6 for r in rows)]
+    l6 = [g for g in chosen if any(r[0] == g and r[1] == "vca" and r[2] == 6 for r in rows)]
     if not l6:
         return
     fig = figure((15, 0.42 * len(l6) + 2.2))
@@ -188,7 +189,7 @@ def _figure(ex, rows, chosen):
         ax = fig.add_subplot(1, len(panels), k + 1)
         for g in l6:
             colour = "C3" if g.startswith("authors") else "C0"
-            runs = [r for r in rows if r[0] == g and r[2] == 6]
+            runs = [r for r in rows if r[0] == g and r[1] == "vca" and r[2] == 6]
             ok = [r[col] for r in runs if r[4] and not math.isnan(r[col])]
             failed = [r[col] for r in runs if not r[4] and not math.isnan(r[col])]
             ax.plot(ok, [y[g]] * len(ok), "o", color=colour, alpha=0.55, ms=6)
