@@ -1,7 +1,7 @@
 """Many seeds in one compiled step: ms per training step of an ensemble of K networks against one network.
 
     python benchmarks/bench_ensemble.py --L 16 --ensembles 1,2,4,8 [--mode vca|vqa] [--minibatch 10]
-        [--flip-samples K] [--json]
+        [--flip-samples K] [--sr-shift EPS] [--json]
 
 Prints (or, with --json, one JSON list of) ``{"ensemble": K, "ms_per_step": t, "ms_per_member_step": t / K, ...}``
 and the single network's own step (hand-written backward pass) for reference, measured in the same process.
@@ -22,6 +22,8 @@ def main():
     ap.add_argument("--minibatch", type=int, default=None)
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--flip-samples", type=int, default=0, help="VQA: sampled flips per sample (0: all N)")
+    ap.add_argument("--sr-shift", type=float, default=None,
+                    help="stochastic reconfiguration with this shift (SGD, as --optimizer sr) instead of Adam")
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", action="store_true")
@@ -39,11 +41,12 @@ def main():
 
     quantum = args.mode == "vqa"
     spec = StepSpec(num_samples=args.samples, quantum=quantum, minibatch=args.minibatch,
-                    flip_samples=args.flip_samples if quantum else 0)
+                    flip_samples=args.flip_samples if quantum else 0, sr_shift=args.sr_shift)
+    optimizer = tf.keras.optimizers.SGD if args.sr_shift else tf.keras.optimizers.Adam
     T, g = (1.0, 0.0) if not quantum else (0.0, 1.0)
     rows = []
     single = NewmanMooreRNN(args.L, seed=0)
-    step = make_train_step(single, tf.keras.optimizers.Adam(1e-4), spec)
+    step = make_train_step(single, optimizer(1e-4), spec)
     seed = lambda r: tf.constant([0, r], tf.int64)  # noqa: E731
     _, compile_s = timed(lambda: step(seed(0), tf.constant(T), tf.constant(g))["loss"].numpy())
     ms = median_ms(lambda r: step(seed(r + 1), tf.constant(T), tf.constant(g))["loss"].numpy(), args.repeats)
@@ -60,7 +63,7 @@ def main():
         print(json.dumps(rows))
         return
     print(f"machine: {machine()}; {args.mode.upper()} L = {args.L}, N_s = {args.samples}, N_b = {args.minibatch}, "
-          f"intra-op threads {args.threads}")
+          f"{'SR shift ' + str(args.sr_shift) if args.sr_shift else 'Adam'}, intra-op threads {args.threads}")
     print("\n| K | ms / step | ms / member step | compile (s) |\n|---|---|---|---|")
     for r in rows:
         print(f"| {r['ensemble']} | {r['ms_per_step']} | {r['ms_per_member_step']} | {r['compile_s']} |")

@@ -58,6 +58,9 @@ if step devices 120 "$PY" -c "import tensorflow as tf; print(tf.__version__, tf.
   step ensemble_vqa 150 "$PY" benchmarks/bench_ensemble.py --L 16 --mode vqa --flip-samples 16 --ensembles 1,8,64 \
     --minibatch 10 --repeats 3 --json
   step anneal_vqa 120 "$PY" benchmarks/bench_anneal.py --cases vqa:8,vqa:16:32,vqa:16 --minibatch 10 --repeats 5
+  # the trainability study's SR runs as ensembles: each member's own minSR solve, batched
+  step ensemble_sr 120 "$PY" benchmarks/bench_ensemble.py --L 16 --sr-shift 0.01 --ensembles 1,16,64 --repeats 5 \
+    --json
   # the trainability study's Hessian-vector products (double backprop, XLA against plain)
   step curvature 120 "$PY" benchmarks/bench_curvature.py --L 16 --samples 1000 --products 5 --json
   step serving 120 "$PY" benchmarks/bench_serving.py --sizes 16 --num-samples 100,1000,10000 --repeats 10

@@ -85,3 +85,26 @@ def test_members_follow_single_runs_with_the_step_options(fields):
     ens = EnsembleStep(build(0), seeds, spec, stack_weights([build(s) for s in seeds]), 1e-2, jit_compile=False)
     got = np.array([ens(s, *sched(s))["loss"] for s in range(steps)]).T
     np.testing.assert_allclose(got, singles, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("quantum,minibatch", [(False, None), pytest.param(True, 10, marks=pytest.mark.slow)])
+def test_each_member_follows_the_single_sr_run_of_its_seed(quantum, minibatch):
+    """Stochastic reconfiguration in an ensemble: each member's own minSR solve and SGD step, as the single run
+    of its seed with ``--optimizer sr`` takes them."""
+    spec = StepSpec(num_samples=20, quantum=quantum, minibatch=minibatch, sr_shift=0.01)
+    build = lambda seed: NewmanMooreRNN(L, hidden=6, seed=seed, jit_compile=False)  # noqa: E731
+    steps = 15
+    sched = lambda s: (0.0, 1.5 * (1 - s / steps)) if quantum else (1.5 * (1 - s / steps), 0.0)  # noqa: E731
+    singles = []
+    for seed in SEEDS:
+        m = build(seed)
+        step = make_train_step(m, tf.keras.optimizers.SGD(0.05), spec, jit_compile=False)
+        singles.append(([float(step(tf.constant([seed, s], tf.int64), *map(tf.constant, sched(s)))["loss"])
+                         for s in range(steps)], m))
+    ens = EnsembleStep(build(0), SEEDS, spec, stack_weights([build(s) for s in SEEDS]), 0.05, jit_compile=False)
+    assert isinstance(ens.optimizer, tf.keras.optimizers.SGD)
+    got = np.array([ens(s, *sched(s))["loss"] for s in range(steps)]).T
+    for k, (losses, m) in enumerate(singles):
+        np.testing.assert_allclose(got[k], losses, rtol=1e-5, atol=1e-6)
+        for name, v in ens.member_weights(k).items():
+            np.testing.assert_allclose(v.numpy(), m.rnn_cell.weight_dict()[name].numpy(), rtol=1e-4, atol=1e-5)

@@ -20,12 +20,13 @@ def _losses(wd):
 
 
 @pytest.mark.parametrize("extra", [{}, {"minibatch": 10, "clip_norm": 0.05},
+                                   {"optimizer": "sr", "lr": 0.05, "sr_shift": 0.01},
                                    pytest.param({"minibatch": 10, "local_loss": "stale", "ordering": "raster-wrap",
                                                  "init": "authors", "dtype": "float64", "prob_floor": 1e-8},
                                                 marks=pytest.mark.slow)],
-                         ids=["table-I", "minibatch-clip", "authors-numerics"])
+                         ids=["table-I", "minibatch-clip", "sr", "authors-numerics"])
 def test_members_are_ordinary_runs_that_follow_the_single_runs(tmp_path, extra):
-    cfg = AnnealConfig(**BASE, **extra)
+    cfg = AnnealConfig(**{**BASE, **extra})
     cfgs, dirs = ensemble_members(cfg, tmp_path / "ens", 2)
     summaries = anneal_ensemble(cfgs, dirs)
     single = anneal(cfgs[1], tmp_path / "single")
@@ -49,10 +50,12 @@ class _Interrupt:
             raise KeyboardInterrupt
 
 
-def test_an_interrupted_ensemble_resumes_to_the_uninterrupted_result(tmp_path):
-    cfgs, dirs = ensemble_members(AnnealConfig(**BASE), tmp_path / "whole", 2)
+@pytest.mark.parametrize("extra", [{}, pytest.param({"optimizer": "sr", "lr": 0.05}, marks=pytest.mark.slow)],
+                         ids=["adam", "sr"])
+def test_an_interrupted_ensemble_resumes_to_the_uninterrupted_result(tmp_path, extra):
+    cfgs, dirs = ensemble_members(AnnealConfig(**{**BASE, **extra}), tmp_path / "whole", 2)
     anneal_ensemble(cfgs, dirs)
-    _, cut = ensemble_members(AnnealConfig(**BASE), tmp_path / "cut", 2)
+    _, cut = ensemble_members(AnnealConfig(**{**BASE, **extra}), tmp_path / "cut", 2)
     with pytest.raises(KeyboardInterrupt):       # after the checkpoint of step 20 (annealing step 5)
         anneal_ensemble(cfgs, cut, callbacks=[[_Interrupt(24)], []])
     assert not RunDir(cut[0]).finished
@@ -98,8 +101,8 @@ def test_a_member_that_goes_nan_stops_alone(tmp_path, monkeypatch):
 
 
 def test_what_an_ensemble_refuses(tmp_path):
-    with pytest.raises(UsageError, match="stochastic reconfiguration|optimizer sr"):
-        anneal_ensemble(*ensemble_members(AnnealConfig(**BASE, optimizer="sr"), tmp_path / "a", 2))
+    with pytest.raises(UsageError, match="an ensemble cannot train with symmetry kernel"):
+        anneal_ensemble(*ensemble_members(AnnealConfig(**BASE, symmetry="kernel"), tmp_path / "a", 2))
     with pytest.raises(UsageError, match="differ only in seed, not in L"):
         anneal_ensemble([AnnealConfig(**BASE), AnnealConfig(**{**BASE, "L": 4}, seed=1)],
                         [tmp_path / "b", tmp_path / "c"])
@@ -123,5 +126,5 @@ def test_cli_ensemble_writes_members_and_resumes(tmp_path, capsys):
     assert main(args) == 2 and "already holds a run; use --resume" in capsys.readouterr().err
     assert main(["anneal", "--workdir", str(wd), "--resume", "--quiet"]) == 2      # finished: nothing to resume
     assert "already finished" in capsys.readouterr().err
-    assert main(["anneal", "--workdir", str(tmp_path / "x"), "--ensemble", "2", "--optimizer", "sr"]) == 2
-    assert "an ensemble cannot train with optimizer sr" in capsys.readouterr().err
+    assert main(["anneal", "--workdir", str(tmp_path / "x"), "--ensemble", "2", "--symmetry", "kernel"]) == 2
+    assert "an ensemble cannot train with symmetry kernel" in capsys.readouterr().err

@@ -90,3 +90,26 @@ def test_short_sr_anneal_reaches_the_ground_state(tmp_path):
                        samples=50, final_samples=2000, seed=1, exact_points=0)
     s = anneal(cfg, tmp_path / "run")
     assert s["ground_state_in_final_sample"] and s["ground_state_fraction"] > 0.5
+
+
+@pytest.mark.parametrize("cell, manual", [("vanilla", True), ("closing", True), ("gru", True), ("vanilla", False)])
+def test_an_ensembles_scores_and_solves_are_each_members_own(cell, manual):
+    """Stacked weights: member k's per-sample scores and minSR direction equal those of its own network (the
+    hand-written pass with a member axis, or the autodiff pass with each member repeated per sample)."""
+    from nm_tf.annealing.ensemble import stack_weights
+    from nm_tf.annealing.sr import sr_solve, stacked_per_sample_scores
+
+    members = [NewmanMooreRNN(L, hidden=4, cell=cell, seed=s, dtype="float64", jit_compile=False,
+                              manual_backprop=manual) for s in (0, 1, 2)]
+    stacked = stack_weights(members)
+    rng = np.random.default_rng(5)
+    bits = rng.integers(0, 2, size=(3, 6, L * L)).astype(np.int32)
+    loc = rng.normal(size=(3, 6))
+    got = stacked_per_sample_scores(members[0], tf.constant(bits), stacked).numpy()
+    delta = sr_solve(tf.constant(got), tf.constant(loc), 0.02, True).numpy()
+    for k, m in enumerate(members):
+        order = [m.rnn_cell.weight_dict()[name] for name in stacked]     # the stacked layout's order
+        own = per_sample_scores(m, tf.constant(bits[k]), order).numpy()
+        np.testing.assert_allclose(got[k], own, atol=1e-12)
+        want = sr_direction(tf.constant(own), tf.constant(loc[k]), 0.02, True, order)
+        np.testing.assert_allclose(delta[k], np.concatenate([t.numpy().ravel() for t in want]), atol=1e-12)

@@ -212,11 +212,14 @@ def test_runs_that_differ_only_in_seed_are_grouped_into_ensembles():
 
     spec = SweepSpec(base=TINY, sweep={"L": [2, 3], "seed": [0, 1, 2]})
     tasks = [RunTask(name, f"/x/{name}", cfg.to_dict()) for name, cfg in spec.runs()]
+    # an ensemble trains SR (each member its own solve), not a symmetry group: those run one per process
     sr = [RunTask(f"sr{s}", f"/x/sr{s}", AnnealConfig(**TINY, seed=s, optimizer="sr").to_dict()) for s in (0, 1)]
-    units = group_into_ensembles(tasks + sr, 2)
+    sym = [RunTask(f"sym{s}", f"/x/sym{s}", AnnealConfig(**TINY, seed=s, symmetry="kernel").to_dict())
+           for s in (0, 1)]
+    units = group_into_ensembles(tasks + sr + sym, 2)
     names = sorted(tuple(t.name for t in u) for u in units)
     assert names == [("L2_seed0", "L2_seed1"), ("L2_seed2",), ("L3_seed0", "L3_seed1"), ("L3_seed2",),
-                     ("sr0",), ("sr1",)]
+                     ("sr0", "sr1"), ("sym0",), ("sym1",)]
     assert group_into_ensembles(tasks, 1) == [(t,) for t in tasks]
 
 

@@ -17,6 +17,8 @@ On a CPU core stacking buys 1.1-1.4x (issue 32's measurement); on a GPU it is wh
 
 from __future__ import annotations
 
+import math
+
 import tensorflow as tf
 
 from ..errors import UsageError
@@ -42,9 +44,14 @@ def _stack(variables):
     return tf.stack([tf.convert_to_tensor(v) for v in variables])
 
 
-def _adam_moments(optimizer, variable):
-    """Adam's first and second moments of ``variable``. Keras 3 has no public per-variable accessor for an
-    optimizer's slots; Adam keeps them in these two lists, in the order of the variables it was built on."""
+def _moments(optimizer, variable) -> tuple:
+    """The optimizer's slots of ``variable``: Adam's first and second moments, none for plain SGD (SR's). Keras 3
+    has no public per-variable accessor for an optimizer's slots; Adam keeps them in these two lists, in the
+    order of the variables it was built on."""
+    if not isinstance(optimizer, tf.keras.optimizers.Adam):
+        if getattr(optimizer, "momentum", 0.0):
+            raise RuntimeError("an ensemble carries Adam's moments or none (SGD without momentum)")
+        return ()
     i = optimizer._get_variable_index(variable)
     return optimizer._momentums[i], optimizer._velocities[i]
 
@@ -57,10 +64,11 @@ class EnsembleStep:
             stacked ones).
         seeds: the members' seeds (their samples are those of the single runs of these seeds).
         spec: a :class:`~nm_tf.annealing.losses.StepSpec`: VCA or VQA, with or without mini-batches, penalty,
-            gradient clipping (per member), stale local losses, a baseline scale and sampled flips; not SR
-            (its linear solve is per network) and not a symmetry group.
+            gradient clipping (per member), stale local losses, a baseline scale, sampled flips and stochastic
+            reconfiguration (``sr_shift``: each member's own minSR solve, batched, then plain SGD, as a single
+            run's ``--optimizer sr``); not a symmetry group.
         initial: ``{name: stacked array}`` initial weights (:func:`stack_weights` of the members' networks).
-        lr: Adam's learning rate.
+        lr: Adam's learning rate (with SR: SGD's).
 
     ``step(s, T, gamma)`` trains every active member one training step (its samples from ``[seed_k, s]``) and
     returns per-member metrics ``[K]``: ``loss`` and ``energy`` per spin, ``energy_std``, ``entropy``,
@@ -70,9 +78,8 @@ class EnsembleStep:
     """
 
     def __init__(self, model, seeds, spec: StepSpec, initial: dict, lr: float, jit_compile: bool = True):
-        if spec.sr_shift is not None:
-            raise UsageError("an ensemble cannot train with stochastic reconfiguration (its linear solve is per "
-                             "network); run the seeds one by one with --optimizer sr")
+        if spec.sr_shift is not None and not spec.sr_shift > 0:
+            raise UsageError(f"sr_shift must be > 0, got {spec.sr_shift!r}")
         if spec.local_loss == "stale" and not spec.minibatch:
             raise UsageError("local_loss stale needs minibatch")
         if spec.flip_samples and not 1 <= spec.flip_samples <= model.n_sites:
@@ -84,7 +91,8 @@ class EnsembleStep:
         self.weights = {k: tf.Variable(tf.cast(v, dt), name=f"ensemble_{k}") for k, v in initial.items()}
         self.variables = list(self.weights.values())
         self.active = tf.Variable(tf.ones([self.K], tf.bool), trainable=False, name="ensemble_active")
-        self.optimizer = tf.keras.optimizers.Adam(lr)
+        # as a single run's driver: SR takes plain SGD along its direction (no slots), Adam otherwise
+        self.optimizer = tf.keras.optimizers.SGD(lr) if spec.sr_shift is not None else tf.keras.optimizers.Adam(lr)
         self.optimizer.build(self.variables)
         self._step = tf.function(self._step_impl, jit_compile=jit_compile)
 
@@ -108,8 +116,9 @@ class EnsembleStep:
         return [(self.weights[name], own[name]) for name in self.weights]
 
     def load_members(self, models, optimizers):
-        """Stack the members' weights and Adam states (a resumed ensemble: each member restored its own
-        checkpoint). The optimizers must be Keras Adam built on the members' variables, at one iteration."""
+        """Stack the members' weights and optimizer states (a resumed ensemble: each member restored its own
+        checkpoint). The optimizers must be of the ensemble's kind (Adam, or SGD with SR), built on the members'
+        variables, at one iteration."""
         iterations = {int(o.iterations.numpy()) for o in optimizers}
         if len(iterations) != 1:
             raise RuntimeError(f"the members' optimizers are at different iterations {sorted(iterations)}")
@@ -117,21 +126,18 @@ class EnsembleStep:
         for i, (stacked, _) in enumerate(per_member[0]):
             shape = stacked.shape
             stacked.assign(tf.reshape(_stack([p[i][1] for p in per_member]), shape))
-            m_e, v_e = _adam_moments(self.optimizer, stacked)
-            moments = [_adam_moments(o, p[i][1]) for o, p in zip(optimizers, per_member)]
-            m_e.assign(tf.reshape(_stack([m for m, _ in moments]), shape))
-            v_e.assign(tf.reshape(_stack([v for _, v in moments]), shape))
+            members = [_moments(o, p[i][1]) for o, p in zip(optimizers, per_member)]
+            for j, slot in enumerate(_moments(self.optimizer, stacked)):
+                slot.assign(tf.reshape(_stack([m[j] for m in members]), shape))
         self.optimizer.iterations.assign(iterations.pop())
 
     def store_member(self, k: int, model, optimizer):
-        """Copy member ``k``'s weights and Adam state into its own network and optimizer (for its checkpoint,
+        """Copy member ``k``'s weights and optimizer state into its own network and optimizer (for its checkpoint,
         its summary and the tools)."""
         for stacked, own in self._pairs(model):
             own.assign(tf.reshape(stacked[k], own.shape))
-            m_e, v_e = _adam_moments(self.optimizer, stacked)
-            m, v = _adam_moments(optimizer, own)
-            m.assign(tf.reshape(m_e[k], m.shape))
-            v.assign(tf.reshape(v_e[k], v.shape))
+            for slot_e, slot in zip(_moments(self.optimizer, stacked), _moments(optimizer, own), strict=True):
+                slot.assign(tf.reshape(slot_e[k], slot.shape))
         optimizer.iterations.assign(self.optimizer.iterations)
 
     # ------------------------------------------------------------------ the step
@@ -160,10 +166,25 @@ class EnsembleStep:
                             flip_chunk=spec.flip_chunk, penalty=spec.penalty, weights=dict(self.weights),
                             flip_log_probs=flips, flip_samples=spec.flip_samples)
 
-    def _update(self, tape, surrogate, loc):
-        """Per-member gradient norm, the NaN/inf test, clipping and the Adam update; ``(norm, ok)`` ``[K]``."""
+    def _gradients(self, tape, surrogate, part, loc):
+        """The update's stacked gradient: the surrogate's, or each member's SR direction from the same samples
+        (``part [K, B, N]``, local losses ``loc [K, B]``)."""
+        if self.spec.sr_shift is None:
+            return tape.gradient(surrogate, self.variables)
+        from .sr import sr_solve, stacked_per_sample_scores
+
+        scores = stacked_per_sample_scores(self.model, part, dict(self.weights))      # [K, B, P], variables' order
+        delta = sr_solve(scores, loc, self.spec.sr_shift, self.spec.quantum)         # [K, P]
+        out, start = [], 0
+        for v in self.variables:
+            size = math.prod(v.shape[1:])
+            out.append(tf.reshape(delta[:, start:start + size], v.shape))
+            start += size
+        return out
+
+    def _update(self, grads, loc):
+        """Per-member gradient norm, the NaN/inf test, clipping and the update; ``(norm, ok)`` ``[K]``."""
         K = self.K
-        grads = tape.gradient(surrogate, self.variables)
         norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.reshape(g, [K, -1]) ** 2, axis=1) for g in grads]))
         ok = tf.math.is_finite(norm) & tf.math.is_finite(tf.reduce_sum(loc, axis=1))
         shaped = lambda x, g: tf.reshape(x, [K] + [1] * (len(g.shape) - 1))  # noqa: E731
@@ -200,7 +221,7 @@ class EnsembleStep:
                 with tf.GradientTape() as tape:
                     score = m.scan(nb, given=m.sites_to_steps(part), weights=dict(w), stacked_backprop=True)[1]
                     surrogate = self._surrogate(loc, score)
-                norm, ok = self._update(tape, surrogate, loc)
+                norm, ok = self._update(self._gradients(tape, surrogate, part, loc), loc)
                 gnorm, finite = tf.maximum(gnorm, norm), finite & ok
             return self._metrics(sums, gnorm, finite)
         bits = None
@@ -215,7 +236,7 @@ class EnsembleStep:
                     lp = m.scan(nb, given=m.sites_to_steps(part), weights=dict(w), stacked_backprop=True)[1]
                 loc, e = self._losses(part, lp, T, gamma, s, k)
                 surrogate = self._surrogate(loc, lp)
-            norm, ok = self._update(tape, surrogate, loc)
+            norm, ok = self._update(self._gradients(tape, surrogate, part, loc), loc)
             sums += step_sums(loc, e, lp, ground_below, axis=1)
             gnorm, finite = tf.maximum(gnorm, norm), finite & ok
         return self._metrics(sums, gnorm, finite)

@@ -87,8 +87,7 @@ def check_ensemble(cfgs):
     if len(set(seeds)) != len(seeds):
         raise UsageError(f"the members of an ensemble need distinct seeds, got {seeds}")
     cfg = cfgs[0]
-    refused = {"optimizer sr": cfg.optimizer == "sr", f"symmetry {cfg.symmetry}": cfg.symmetry != "none",
-               f"replicas {cfg.replicas}": cfg.replicas != 1}
+    refused = {f"symmetry {cfg.symmetry}": cfg.symmetry != "none", f"replicas {cfg.replicas}": cfg.replicas != 1}
     bad = [k for k, v in refused.items() if v]
     if bad:
         raise UsageError(f"an ensemble cannot train with {', '.join(bad)}; run the seeds one by one")

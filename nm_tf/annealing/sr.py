@@ -13,21 +13,22 @@ in sample space (minSR): with ``X = (O - mean O) / sqrt(B)`` ``[B, P]`` and ``e 
 
     delta = X^T (c X X^T + eps I_B)^{-1} e,
 
-one ``B x B`` solve per update instead of a ``P x P`` one. The per-sample scores come from one teacher-forced
-pass: for the vanilla, triangle and closing cells, the hand-written backward pass (:mod:`nm_tf.models.backprop`) keeps
-the sample axis in its final contractions (its reverse sweep is per sample already); otherwise (GRU, or a model
-built without it) TensorFlow's autodiff through a pass with the weights tiled along the model's "point" axis
-(one copy per sample, as the landscape scans stack weights), so that one backward pass gives every sample's own
-gradient.
+one ``B x B`` solve per update instead of a ``P x P`` one (an ensemble: one per member, batched). The per-sample
+scores come from one teacher-forced pass: for the vanilla, triangle and closing cells, the hand-written backward
+pass (:mod:`nm_tf.models.backprop`) keeps the sample axis in its final contractions (its reverse sweep is per sample
+already); otherwise (GRU, or a model built without it) TensorFlow's autodiff through a pass with the weights tiled
+along the model's "point" axis (one copy per sample, as the landscape scans stack weights), so that one backward
+pass gives every sample's own gradient.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-__all__ = ["per_sample_scores", "sr_direction", "QGT_FACTOR"]
+__all__ = ["per_sample_scores", "stacked_per_sample_scores", "sr_direction", "sr_solve", "QGT_FACTOR"]
 
 QGT_FACTOR = {False: 1.0, True: 0.25}    # quantum: S of psi = sqrt(p) is 1/4 of the Fisher matrix of p
+_NAMES = ("kernel", "bias", "out_kernel", "out_bias")
 
 
 def per_sample_scores(model, bits, variables):
@@ -35,44 +36,73 @@ def per_sample_scores(model, bits, variables):
     their order; ``variables`` must be the cell's weights, e.g. ``model.trainable_variables``)."""
     named = model.rnn_cell.weight_dict()
     name_of = {id(v): k for k, v in named.items()}
+    grads = _scores(model, bits, {k: tf.convert_to_tensor(v) for k, v in named.items()}, stacked=False)
     B = tf.shape(bits)[0]
-    if model.hand_written_backprop:
-        from ..models.backprop import log_prob_grads
-
-        w = {k: tf.convert_to_tensor(v) for k, v in named.items()}
-        _, _, hs, step_bits = model._scan_loop(B, None, model.sites_to_steps(bits), w, batched=False, keep=True)
-        grads = dict(zip(("kernel", "bias", "out_kernel", "out_bias"), log_prob_grads(
-            hs, step_bits, tf.ones([B], hs.dtype), w["kernel"], w["out_kernel"], w["out_bias"],
-            **model.backprop_options(), per_sample=True)))
-        return tf.concat([tf.reshape(grads[name_of[id(v)]], [B, -1]) for v in variables], axis=1)
-    tiled = {k: tf.tile(v[None] if len(v.shape) == 2 else v[None, None], [B, 1, 1]) for k, v in named.items()}
-    with tf.GradientTape() as tape:
-        tape.watch(list(tiled.values()))
-        _, log_p = model.scan(1, given=model.sites_to_steps(bits[:, None, :]), weights=tiled)   # [B, 1]
-        total = tf.reduce_sum(log_p)
-    grads = tape.gradient(total, tiled)
     return tf.concat([tf.reshape(grads[name_of[id(v)]], [B, -1]) for v in variables], axis=1)
 
 
-def sr_direction(scores, loc, shift: float, quantum: bool, variables):
-    """``(S + shift I)^{-1} g`` as tensors shaped like ``variables`` (see the module docstring).
+def stacked_per_sample_scores(model, bits, weights):
+    """An ensemble's scores: ``weights`` stacked as :func:`nm_tf.annealing.ensemble.stack_weights` stacks them
+    (``{name: [K, ...]}``), ``bits [K, B, N]`` (member k's samples); returns ``[K, B, P]``, each member's
+    parameters flattened in the order of ``weights``' keys."""
+    grads = _scores(model, bits, {k: tf.convert_to_tensor(v) for k, v in weights.items()}, stacked=True)
+    K, B = tf.shape(bits)[0], tf.shape(bits)[1]
+    return tf.concat([tf.reshape(grads[k], [K, B, -1]) for k in weights], axis=2)
+
+
+def _scores(model, bits, w, stacked: bool) -> dict:
+    """Per-sample gradients of ``log p`` by weight name, with the sample axes of ``bits`` (``[B]`` or ``[K, B]``)
+    leading."""
+    lead = tf.shape(bits)[:-1]
+    B = lead[-1]
+    if model.hand_written_backprop:
+        from ..models.backprop import log_prob_grads
+
+        _, _, hs, step_bits = model._scan_loop(B, None, model.sites_to_steps(bits), w, batched=stacked, keep=True)
+        return dict(zip(_NAMES, log_prob_grads(hs, step_bits, tf.ones(lead, hs.dtype), w["kernel"],
+                                               w["out_kernel"], w["out_bias"], **model.backprop_options(),
+                                               per_sample=True)))
+    # Autodiff: one copy of the weights per sample along the scan's point axis, so that one backward pass gives
+    # every sample's own gradient (an ensemble's member k repeated for each of its samples).
+    if stacked:
+        tiled = {k: tf.repeat(v, B, axis=0) for k, v in w.items()}
+    else:
+        tiled = {k: tf.tile(v[None] if len(v.shape) == 2 else v[None, None], [B, 1, 1]) for k, v in w.items()}
+    flat = tf.reshape(bits, [-1, 1, model.n_sites])
+    with tf.GradientTape() as tape:
+        tape.watch(list(tiled.values()))
+        _, log_p = model.scan(1, given=model.sites_to_steps(flat), weights=tiled)   # [points, 1]
+        total = tf.reduce_sum(log_p)
+    grads = tape.gradient(total, tiled)
+    return {k: tf.reshape(g, tf.concat([lead, [-1]], 0)) for k, g in grads.items()}
+
+
+def sr_solve(scores, loc, shift: float, quantum: bool):
+    """``(S + shift I)^{-1} g`` flattened, ``[..., P]``, by minSR (see the module docstring).
 
     Args:
-        scores: ``[B, P]`` per-sample scores (:func:`per_sample_scores`).
-        loc: ``[B]`` local losses of the same samples (the baseline is their mean).
+        scores: ``[..., B, P]`` per-sample scores (:func:`per_sample_scores`; an ensemble's ``[K, B, P]``, one
+            solve per member).
+        loc: ``[..., B]`` local losses of the same samples (the baseline is their mean).
         shift: the diagonal shift ``eps > 0``.
         quantum: VQA (``c = 1/4``) or VCA (``c = 1``).
     """
     dt = scores.dtype
     # The B x B system in float64: its condition number is up to ~ max eigenvalue / shift.
     o = tf.cast(scores, tf.float64)
-    b = tf.cast(tf.shape(o)[0], tf.float64)
-    x = (o - tf.reduce_mean(o, axis=0)) / tf.sqrt(b)
-    e = (tf.cast(loc, tf.float64) - tf.reduce_mean(tf.cast(loc, tf.float64))) / tf.sqrt(b)
+    b = tf.cast(tf.shape(o)[-2], tf.float64)
+    x = (o - tf.reduce_mean(o, axis=-2, keepdims=True)) / tf.sqrt(b)
+    loc = tf.cast(loc, tf.float64)
+    e = (loc - tf.reduce_mean(loc, axis=-1, keepdims=True)) / tf.sqrt(b)
     gram = QGT_FACTOR[bool(quantum)] * tf.matmul(x, x, transpose_b=True)
-    gram += shift * tf.eye(tf.shape(x)[0], dtype=tf.float64)
-    y = tf.linalg.cholesky_solve(tf.linalg.cholesky(gram), e[:, None])
-    delta = tf.cast(tf.matmul(x, y, transpose_a=True)[:, 0], dt)
+    gram += shift * tf.eye(tf.shape(x)[-2], dtype=tf.float64)
+    y = tf.linalg.cholesky_solve(tf.linalg.cholesky(gram), e[..., None])
+    return tf.cast(tf.matmul(x, y, transpose_a=True)[..., 0], dt)
+
+
+def sr_direction(scores, loc, shift: float, quantum: bool, variables):
+    """:func:`sr_solve` for one network (``scores [B, P]``, ``loc [B]``), as tensors shaped like ``variables``."""
+    delta = sr_solve(scores, loc, shift, quantum)
     out, start = [], 0
     for v in variables:
         size = int(tf.size(v))

@@ -66,18 +66,16 @@ def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse:
     (``hs [L, L, P, B, d]``, ``bits [L, L, P, B]``) and on ``upstream [P, B]``; the gradients then carry it too
     (biases ``[P, 1, d]``, ``[P, 1, 2]``): the same recurrences, one more batch axis.
 
-    ``per_sample`` (unstacked weights only): every sample's own gradient, with a leading ``B`` axis
-    (``d_kernel [B, rows, d]``, ``d_bias [B, d]``, ``d_out_kernel [B, d, 2]``, ``d_out_bias [B, 2]``): the
-    reverse sweep is per sample already, so only the final contractions keep the sample axis (the scores of
-    stochastic reconfiguration, :mod:`nm_tf.annealing.sr`).
+    ``per_sample``: every sample's own gradient, with a ``B`` axis (``d_kernel [B, rows, d]``, ``d_bias [B, d]``,
+    ``d_out_kernel [B, d, 2]``, ``d_out_bias [B, 2]``; stacked weights: ``[P, B, ...]``): the reverse sweep is per
+    sample already, so only the final contractions keep the sample axis (the scores of stochastic
+    reconfiguration, :mod:`nm_tf.annealing.sr`, for one network or an ensemble's members).
 
     Returns:
         ``(d_kernel, d_bias, d_out_kernel, d_out_bias)``.
     """
     L, d = hs.shape[0], hs.shape[-1]
     stacked = len(kernel.shape) == 3
-    if per_sample and stacked:
-        raise ValueError("per_sample gradients take unstacked weights")
     if stacked:
         u, c = out_kernel[..., 1] - out_kernel[..., 0], out_bias[..., 1] - out_bias[..., 0]      # [P, d], [P, 1]
         z = tf.einsum("yjpbd,pd->yjpb", hs, u) + c
@@ -86,7 +84,7 @@ def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse:
         z = tf.tensordot(hs, u, 1) + c
     dz = upstream * d_bit_log_prob_dz(z, bits, floor)                        # [L, L, (P,) B]
     if per_sample:
-        d_u = tf.einsum("yjb,yjbd->bd", dz, hs)
+        d_u = tf.einsum("yjpb,yjpbd->pbd" if stacked else "yjb,yjbd->bd", dz, hs)
         dz_sum = tf.reduce_sum(dz, axis=[0, 1])
         d_out_kernel = tf.stack([-d_u, d_u], axis=-1)
         d_out_bias = tf.stack([-dz_sum, dz_sum], axis=-1)
@@ -157,7 +155,7 @@ def log_prob_grads(hs, bits, upstream, kernel, out_kernel, out_bias, *, reverse:
         parts.append(tf.pad(close, [[L - 1, 0]] + [[0, 0]] * (len(hs.shape) - 1)))
     x = tf.concat(parts, axis=-1)                                            # [L, L, B, kernel rows]
     if per_sample:
-        d_kernel = tf.einsum("yjbk,yjbd->bkd", x, dpre)
+        d_kernel = tf.einsum("yjpbk,yjpbd->pbkd" if stacked else "yjbk,yjbd->bkd", x, dpre)
         d_bias = tf.reduce_sum(dpre, axis=[0, 1])
     elif stacked:
         d_kernel = tf.einsum("yjpbk,yjpbd->pkd", x, dpre)
