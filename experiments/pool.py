@@ -28,6 +28,9 @@ runs. A pool copy that is itself complete or unfinished is a rerun (finished, or
 ``rerun --only a,b [--preset paper --jobs N]`` retires the named Table I runs (``<vca|vqa>_L<L>_s<seed>``) and runs
 them again with the standard configuration, in the order given — so that the reruns a figure waits for can go first,
 without the rest of its script's runs.
+The tables a study extends point by point and resumes from (:data:`TABLES`: the curvature's noise and
+held-out studies, hours per point at L = 16) travel as well: ``save`` copies the pool's table when it has more
+rows than the checkout's, ``restore`` puts the checkout's back where the pool has none.
 Which files travel is decided by ``RunDir.portable_files``.
 """
 
@@ -60,6 +63,8 @@ FITS_IN_PROGRESS = (FITS, "overshoot_fits")
 # ``.partial.npz``, refreshed on every copy, dropped once the scan is done)
 CACHES = ("overshoot_fits", "overshoot_rows", "fig5_scans")
 PARTIAL = ".partial."
+# tables that experiments/curvature_report.py extends point by point and skips the points of on a rerun
+TABLES = ("trainability_curvature_noise.csv", "trainability_curvature_heldout.csv")
 INSTRUMENT_FIELDS = set(FIELD_GROUPS["landscape and trajectory"])
 COMPARED = ("energy_per_spin_mean", "ground_state_fraction", "distinct_ground_states", "ground_state_in_final_sample")
 
@@ -273,6 +278,23 @@ def copy_caches(src: Path, dest: Path, verb: str):
                 stale.unlink()
 
 
+def _rows(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return sum(1 for _ in fh)
+
+
+def copy_tables(src: Path, dest: Path, verb: str):
+    """Copy each of :data:`TABLES` from ``src`` to ``dest`` where ``dest`` has none or fewer rows (they only grow)."""
+    for name in TABLES:
+        table, target = src / name, dest / name
+        if not table.exists() or (target.exists() and _rows(target) >= _rows(table)):
+            continue
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.copy2(table, tmp)
+        tmp.replace(target)
+        print(f"{name}: {verb} ({_rows(table) - 1} rows)")
+
+
 def restore(pool: Path, src: Path):
     (pool / "runs").mkdir(parents=True, exist_ok=True)
     for target in sorted((src / "runs").iterdir()) if (src / "runs").is_dir() else []:
@@ -371,6 +393,7 @@ def main():
         save_fits(pool, committed)
         pack_fits_in_progress(pool, committed)
         copy_caches(pool, committed, "saved")
+        copy_tables(pool, committed, "saved")
     elif args.action == "retire":
         retire(pool, committed, args.only.split(",") if args.only else None)
     elif args.action == "rerun":
@@ -379,6 +402,7 @@ def main():
         restore(pool, committed)
         restore_fits(pool, committed)
         copy_caches(committed, pool, "restored")
+        copy_tables(committed, pool, "restored")
 
 
 if __name__ == "__main__":

@@ -296,6 +296,24 @@ def test_pool_script_carries_finished_and_unfinished_runs_to_a_new_pool(tmp_path
     assert r.returncode == 0, r.stderr
     assert not busy_archive.exists() and (committed / "overshoot_fits" / "busy_T0.2" / "fit.json").exists()
     assert (new_pool / "overshoot_rows" / "done.json").read_text() == "[1]"
+    # a table a study extends point by point: saved when the pool's is longer, restored where the pool has none,
+    # and a shorter copy never replaces a longer one
+    table, longer, shorter = "trainability_curvature_heldout.csv", "run,step\na,1\na,2\n", "run,step\na,1\n"
+    (old_pool / table).write_text(longer)
+    (committed / table).write_text(shorter)
+
+    def pool_script(action, pool):
+        r = subprocess.run([sys.executable, script, action, "--out", str(pool), "--committed", str(committed)],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+
+    pool_script("save", old_pool)
+    assert (committed / table).read_text() == longer
+    pool_script("restore", new_pool)
+    assert (new_pool / table).read_text() == longer
+    (new_pool / table).write_text(shorter)
+    pool_script("save", new_pool)
+    assert (committed / table).read_text() == longer
     # fig5's rescans: a partial grid travels and is refreshed; once the scan is done only the grid remains
     scans = old_pool / "fig5_scans"
     scans.mkdir()
