@@ -95,7 +95,7 @@ class AnnealConfig:
     cell: str = _field("vanilla",
         "RNN cell: vanilla (the paper's ELU), gru, triangle (also sees the site up and to the right, the "
         "second parent of the triangle that fixes a site in a ground state), or closing (the triangle cell; its "
-        "last row also sees the row-0 spins of the triangles that close the periodic lattice; VCA only)")
+        "last row also sees the row-0 spins of the triangles that close the periodic lattice)")
     ordering: str = _field("zigzag",
         "site order of the autoregressive product: zigzag (the paper's snake), raster, or raster-wrap "
         "(the authors' code: raster with the previous row's last site as a row's first horizontal input)")
@@ -248,9 +248,6 @@ class AnnealConfig:
         for name in ("cell", "ordering", "init", "local_loss", "preset", "optimizer"):
             if getattr(self, name) not in FIELD_CHOICES[name]:
                 raise UsageError(f"{name} must be one of {', '.join(FIELD_CHOICES[name])}, got {getattr(self, name)!r}")
-        if self.cell == "closing" and self.mode == "vqa":
-            raise UsageError("cell closing is VCA-only: VQA's single-flip suffix passes assume a flip changes no "
-                             "earlier row's inputs, and a flip in row 0 changes the closing cell's last row")
         if not 0 <= self.prob_floor <= MAX_PROB_FLOOR:
             raise UsageError(f"prob_floor must be in [0, {MAX_PROB_FLOOR}], got {self.prob_floor!r}")
         if not 0 <= self.vqa_baseline_scale <= 1 or math.isnan(self.vqa_baseline_scale):

@@ -2,7 +2,8 @@
 
 The VQA local energy needs ``psi(sigma^i) / psi(sigma)`` for all N flips of every sample. Flipping the spin
 visited at step k leaves every conditional before k unchanged, so only the steps after k are re-run (see
-:func:`single_flip_log_probs`). It mirrors :meth:`NewmanMooreRNN._row` step by step (one source of truth for
+:func:`single_flip_log_probs`). The closing cell's last row also reads row 0, so a flip in row 0 changes the
+last row's inputs as well: each copy carries its own row 0 into its last row. It mirrors :meth:`NewmanMooreRNN._row` step by step (one source of truth for
 the cell's maths: ``cell.apply``); the tests compare it with full teacher-forced passes of every flip.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from ..errors import UsageError
 from .cell import bit_log_prob
 
 __all__ = ["single_flip_log_probs"]
@@ -36,9 +36,8 @@ def single_flip_log_probs(model, bits, weights=None, kept=None):
     Returns:
         ``[*S, N]``: entry ``(..., b, i)`` is ``log p`` of ``bits[..., b, :]`` with site ``i`` flipped.
     """
-    if model.cell_type == "closing":
-        raise UsageError("single-flip passes do not support the closing cell: a flip in row 0 changes its last row")
     L, d = model.L, model.hidden
+    closing = model.cell_type == "closing"
     dt = model.rnn_cell.compute_dtype
     w = model.rnn_cell.weight_dict() if weights is None else weights
     batch = tf.shape(bits)[-2]
@@ -81,6 +80,7 @@ def single_flip_log_probs(model, bits, weights=None, kept=None):
         return tf.reshape(x, tf.concat([shape[:n - tail - 1], [k, batch], shape[n - tail:]], 0))
 
     rows_wide = flat(copies(step_bits, L, 2, 0), 0)                 # [L, L, *S']: rows below y are unflipped
+    first_wide = flat(copies(onehot[0], L, 1, 1), 1) if closing else None    # row 0 of every copy, unflipped
 
     def flip_row(y, out):
         h_row, b_row = tf.gather(hs, y), tf.gather(step_bits, y)    # [L, *S, d], [L, *S]
@@ -100,6 +100,8 @@ def single_flip_log_probs(model, bits, weights=None, kept=None):
                 parts = [left_h, left_oh, copies(above_h[k], k, 0, 1), copies(above_oh[k], k, 0, 1)]
                 if ur_h is not None:
                     parts += [copies(ur_h[k], k, 0, 1), copies(ur_oh[k], k, 0, 1)]
+                if closing:             # row y = L - 1 reads row 0, unflipped for a flip in this row
+                    parts.append(copies(model._closing_input(onehot[0], y)[k], k, 0, 1))
                 x = tf.concat(parts, -1)
                 h_flat, lg = model.rnn_cell.apply(flat(x, 1), w)
                 h_new = unflat(h_flat, k, 1)
@@ -123,12 +125,15 @@ def single_flip_log_probs(model, bits, weights=None, kept=None):
         poh = flat(tf.stack(row_oh), 1)
         zeros_h = tf.zeros(tf.concat([wide, [d]], 0), dtype=dt)
         zeros_oh = tf.zeros(tf.concat([wide, [2]], 0), dtype=dt)
+        # the closing cell's row 0 of each copy: flipped in copy j when the flips are row 0's
+        first = tf.where(tf.equal(y, 0), poh, first_wide) if closing else None
 
         def body(r, ph, poh, lp):
             above_h2, above_oh2, ur_h2, ur_oh2 = model._neighbours(ph, poh, r)
+            close = model._closing_input(first, r) if closing else None
             row_h2, row_oh2, _, lp = model._row(w, above_h2, above_oh2, tf.gather(rows_wide, r), lp,
                                                *model._row_start(ph, poh, zeros_h, zeros_oh), sampling=False,
-                                               ur_h=ur_h2, ur_oh=ur_oh2)
+                                               ur_h=ur_h2, ur_oh=ur_oh2, close=close)
             return r + 1, row_h2, row_oh2, lp
 
         _, _, _, lp_flat = tf.while_loop(lambda r, *_: r < L, body, (y + 1, ph, poh, flat(lp, 0)),

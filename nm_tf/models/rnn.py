@@ -89,7 +89,7 @@ class NewmanMooreRNN(keras.Model):
         hidden: hidden size ``d_h`` (Table I: 40).
         cell: ``"vanilla"`` (ELU, the paper's), ``"gru"``, ``"triangle"`` (also sees the site up and to the
             right, the triangle's second parent) or ``"closing"`` (the triangle cell; in the last row it also sees
-            the row-0 spins of the triangles that close the periodic lattice; VCA only).
+            the row-0 spins of the triangles that close the periodic lattice).
         ordering: ``"zigzag"`` (the paper's), ``"raster"`` or ``"raster-wrap"`` (the authors' code: raster,
             with the previous row's last site as the horizontal input of a row's first site).
         seed: seed of the weight initialisation.
