@@ -9,9 +9,10 @@ again) and its runs in flight. This script keeps what another machine needs in t
 
 ``save`` copies every finished run's configuration, summary, final weights and history (gzipped,
 ``history.csv.gz``) to ``runs/<name>/`` (the run's commit is its summary's ``code_commit``; ``code_commit.txt``
-holds the commit the run started from only where the summary does not name it: older or dirty code) and packs every unfinished run's
-configuration, history and checkpoints into ``inflight/<name>.tar.gz`` (a run that diverged too, with its
-``diverged.json``, which the studies read); an archive whose run has since finished is removed. A committed run that has no weights or no history (kept before either was) is replaced by
+holds the commit the run started from only where the summary does not name it: older or dirty code) and packs
+every unfinished run's configuration, history and checkpoints into ``inflight/<name>.tar.gz`` (a run that
+diverged too, with its ``diverged.json``, which the studies read); an archive whose run has since finished is
+removed. A committed run that has no weights or no history (kept before either was) is replaced by
 the pool's rerun of the same configuration, and the two summaries' physics are printed side by side; where they
 differ, the committed summary stays beside the new one as ``summary.<commit>.json``.
 ``restore`` puts back every committed run the pool lacks, finished ones first, then the archives.

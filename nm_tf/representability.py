@@ -230,7 +230,7 @@ def fit_boltzmann(cfg: FitConfig, T: float, batch: int = 100, heldout: int = 10_
     Every step draws ``batch`` new exact samples (:func:`nm_tf.exact.boltzmann_samples`, seed ``[cfg.seed, step]``),
     so the data never repeat; Adam's rate is cosine-decayed from ``cfg.lr`` to 0 over ``cfg.max_steps``. This asks
     whether some weights of the ansatz hold the thermal state at T, apart from whether an anneal finds them.
-    ``checkpoint_dir``: as :func:`fit_uniform_ground_states`'; since step i's data are seeded by i, a fit resumed
+    ``checkpoint_dir``: as in :func:`fit_uniform_ground_states`; since step i's data are seeded by i, a fit resumed
     from its checkpoint continues as the uninterrupted one would.
 
     Returns ``(model, history, result)``: ``history`` a list of ``(step, kl_forward, seconds)`` every

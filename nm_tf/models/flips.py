@@ -3,8 +3,9 @@
 The VQA local energy needs ``psi(sigma^i) / psi(sigma)`` for all N flips of every sample. Flipping the spin
 visited at step k leaves every conditional before k unchanged, so only the steps after k are re-run (see
 :func:`single_flip_log_probs`). The closing cell's last row also reads row 0, so a flip in row 0 changes the
-last row's inputs as well: each copy carries its own row 0 into its last row. It mirrors :meth:`NewmanMooreRNN._row` step by step (one source of truth for
-the cell's maths: ``cell.apply``); the tests compare it with full teacher-forced passes of every flip.
+last row's inputs as well: each copy carries its own row 0 into its last row. It mirrors
+:meth:`NewmanMooreRNN._row` step by step (one source of truth for the cell's maths: ``cell.apply``); the tests
+compare it with full teacher-forced passes of every flip.
 """
 
 from __future__ import annotations
