@@ -17,8 +17,6 @@ On a CPU core stacking buys 1.1-1.4x (issue 32's measurement); on a GPU it is wh
 
 from __future__ import annotations
 
-import math
-
 import tensorflow as tf
 
 from ..errors import UsageError
@@ -78,8 +76,6 @@ class EnsembleStep:
     """
 
     def __init__(self, model, seeds, spec: StepSpec, initial: dict, lr: float, jit_compile: bool = True):
-        if spec.sr_shift is not None and not spec.sr_shift > 0:
-            raise UsageError(f"sr_shift must be > 0, got {spec.sr_shift!r}")
         if spec.local_loss == "stale" and not spec.minibatch:
             raise UsageError("local_loss stale needs minibatch")
         if spec.flip_samples and not 1 <= spec.flip_samples <= model.n_sites:
@@ -171,16 +167,10 @@ class EnsembleStep:
         (``part [K, B, N]``, local losses ``loc [K, B]``)."""
         if self.spec.sr_shift is None:
             return tape.gradient(surrogate, self.variables)
-        from .sr import sr_solve, stacked_per_sample_scores
+        from .sr import sr_direction, stacked_per_sample_scores
 
         scores = stacked_per_sample_scores(self.model, part, dict(self.weights))      # [K, B, P], variables' order
-        delta = sr_solve(scores, loc, self.spec.sr_shift, self.spec.quantum)         # [K, P]
-        out, start = [], 0
-        for v in self.variables:
-            size = math.prod(v.shape[1:])
-            out.append(tf.reshape(delta[:, start:start + size], v.shape))
-            start += size
-        return out
+        return sr_direction(scores, loc, self.spec.sr_shift, self.spec.quantum, self.variables, stacked=True)
 
     def _update(self, grads, loc):
         """Per-member gradient norm, the NaN/inf test, clipping and the update; ``(norm, ok)`` ``[K]``."""

@@ -153,6 +153,11 @@ class StepSpec:
     sr_shift: float | None = None
     flip_samples: int = 0
 
+    def __post_init__(self):
+        # checked here, where both step builders (make_train_step, the ensemble's) receive it
+        if self.sr_shift is not None and not self.sr_shift > 0:
+            raise UsageError(f"sr_shift must be > 0, got {self.sr_shift!r}")
+
     @classmethod
     def from_config(cls, cfg) -> "StepSpec":
         """The step an :class:`~nm_tf.annealing.config.AnnealConfig` asks for."""
@@ -257,8 +262,6 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
         raise UsageError("local_loss stale needs minibatch and cannot be combined with a symmetry group")
     scale = tf.constant(float(baseline_scale), dt)
     if sr_shift is not None:
-        if not sr_shift > 0:
-            raise UsageError(f"sr_shift must be > 0, got {sr_shift!r}")
         if group is not None or strategy is not None or baseline_scale != 1.0:
             raise UsageError("stochastic reconfiguration cannot be combined with a symmetry group, replicas > 1 "
                              "or a baseline scale other than 1")

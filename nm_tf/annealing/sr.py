@@ -23,6 +23,8 @@ pass gives every sample's own gradient.
 
 from __future__ import annotations
 
+import math
+
 import tensorflow as tf
 
 __all__ = ["per_sample_scores", "stacked_per_sample_scores", "sr_direction", "sr_solve", "QGT_FACTOR"]
@@ -100,12 +102,13 @@ def sr_solve(scores, loc, shift: float, quantum: bool):
     return tf.cast(tf.matmul(x, y, transpose_a=True)[..., 0], dt)
 
 
-def sr_direction(scores, loc, shift: float, quantum: bool, variables):
-    """:func:`sr_solve` for one network (``scores [B, P]``, ``loc [B]``), as tensors shaped like ``variables``."""
-    delta = sr_solve(scores, loc, shift, quantum)
+def sr_direction(scores, loc, shift: float, quantum: bool, variables, stacked: bool = False):
+    """:func:`sr_solve` as tensors shaped like ``variables``: one network's (``scores [B, P]``, ``loc [B]``), or
+    with ``stacked`` an ensemble's (``scores [K, B, P]``, ``loc [K, B]``, variables with the member axis first)."""
+    delta = sr_solve(scores, loc, shift, quantum)                 # [P] or [K, P]
     out, start = [], 0
     for v in variables:
-        size = int(tf.size(v))
-        out.append(tf.reshape(delta[start:start + size], v.shape))
+        size = math.prod(v.shape[1:] if stacked else v.shape)    # one member's share of the variable
+        out.append(tf.reshape(delta[..., start:start + size], v.shape))
         start += size
     return out

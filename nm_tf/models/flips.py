@@ -86,6 +86,8 @@ def single_flip_log_probs(model, bits, weights=None, kept=None):
     def flip_row(y, out):
         h_row, b_row = tf.gather(hs, y), tf.gather(step_bits, y)    # [L, *S, d], [L, *S]
         above_h, above_oh, ur_h, ur_oh = model._neighbours(tf.gather(prev_h, y), tf.gather(prev_oh, y), y)
+        # the closing cell's row-0 input of row y (zeros but in row L - 1), unflipped for a flip in this row
+        close_row = model._closing_input(onehot[0], y) if closing else None
         # Row y, step by step: copies j < k were flipped earlier in the row and change here.
         h_new = None
         changed = []                                                # per step: [*S[:-1], k, B] new log terms
@@ -101,8 +103,8 @@ def single_flip_log_probs(model, bits, weights=None, kept=None):
                 parts = [left_h, left_oh, copies(above_h[k], k, 0, 1), copies(above_oh[k], k, 0, 1)]
                 if ur_h is not None:
                     parts += [copies(ur_h[k], k, 0, 1), copies(ur_oh[k], k, 0, 1)]
-                if closing:             # row y = L - 1 reads row 0, unflipped for a flip in this row
-                    parts.append(copies(model._closing_input(onehot[0], y)[k], k, 0, 1))
+                if closing:
+                    parts.append(copies(close_row[k], k, 0, 1))
                 x = tf.concat(parts, -1)
                 h_flat, lg = model.rnn_cell.apply(flat(x, 1), w)
                 h_new = unflat(h_flat, k, 1)
