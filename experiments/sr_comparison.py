@@ -146,7 +146,14 @@ def study(ex, smoothness_of):
     k = len(MEASURES)
     for r in summary:
         mean, sem = r[5:5 + k], r[5 + k:]
-        print(f"| {r[0].upper()} L = {r[1]} | {r[2]} | {r[3]} | {r[4]}/{r[3]} | {mean[2]:.2e} ± {sem[2]:.1e} | "
-              f"{mean[3]:.4f} ± {sem[3]:.4f} | {mean[6]:.2f} ± {sem[6]:.2f} (of {mean[5]:.0f}) | "
-              f"{100 * mean[8]:.2f} ± {100 * sem[8]:.2f} |")
+        print(f"| {r[0].upper()} L = {r[1]} | {r[2]} | {r[3]} | {r[4]}/{r[3]} | {_pm(mean[2], sem[2], '.2e', '.1e')} | "
+              f"{_pm(mean[3], sem[3], '.4f')} | {_pm(mean[6], sem[6], '.2f')} (of {mean[5]:.0f}) | "
+              f"{_pm(100 * mean[8], 100 * sem[8], '.2f')} |")
     return rows
+
+
+def _pm(mean, sem, fmt, sem_fmt=None) -> str:
+    """``mean ± sem``; the mean alone for one run (no spread), a dash where no run has the measure."""
+    if math.isnan(mean):
+        return "—"
+    return f"{mean:{fmt}}" if math.isnan(sem) else f"{mean:{fmt}} ± {sem:{sem_fmt or fmt}}"

@@ -47,3 +47,32 @@ def raw_http(port: int, data: bytes, timeout: float = 20) -> tuple:
                     break
     head, _, body = got.partition(b"\r\n\r\n")
     return int(head.split()[1]), body
+
+
+def run_cli(*args):
+    """``nm-tf ARGS`` run in this process, as a ``CompletedProcess`` (exit code, stdout, stderr).
+
+    A new process per call only adds TensorFlow's start-up (4-7 s on 2 cores) to a test about files and messages;
+    the tests about what reaches a terminal (descriptor 2, a second process, argv parsing by the console script)
+    keep their subprocess (``test_cli_inputs.py``, the lock test)."""
+    import contextlib
+    import io
+    import logging
+    import subprocess
+
+    from nm_tf.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    logger = logging.getLogger("nm_tf")
+    saved = logger.handlers[:], logger.level, logger.propagate
+    logger.handlers.clear()            # main adds its console handler on the redirected stderr
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exc:  # argparse's own exits (--help, a malformed flag)
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:                           # as it was: --quiet must not silence the next test's log records
+        logger.handlers[:], level, logger.propagate = saved
+        logger.setLevel(level)
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())

@@ -15,20 +15,16 @@ from nm_tf.annealing.driver import anneal
 from nm_tf.annealing.rundir import RunDir
 from nm_tf.errors import UsageError
 
+from conftest import run_cli
+
 ARGS = ["--L", "3", "--warmup", "20", "--annealing-steps", "60", "--train-steps", "1", "--hidden", "6",
         "--lr", "0.01", "--T0", "1.5", "--checkpoint-every", "10", "--final-samples", "500", "--jit", "false"]
-
-
-def _cli(*args, timeout=300):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "nm_tf", *args], capture_output=True, text=True, timeout=timeout,
-                          env=env)
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     wd = tmp_path_factory.mktemp("finished") / "ref"
-    r = _cli("anneal", "--workdir", str(wd), "--quiet", *ARGS)
+    r = run_cli("anneal", "--workdir", str(wd), "--quiet", *ARGS)
     assert r.returncode == 0, r.stderr
     return wd
 
@@ -60,7 +56,7 @@ def test_second_process_on_a_run_in_use_is_refused(tmp_path):
         while time.time() < deadline and not (wd / "config.json").exists():
             time.sleep(0.1)
         time.sleep(1.0)
-        r = _cli("anneal", "--workdir", str(wd), "--resume", "--quiet")
+        r = run_cli("anneal", "--workdir", str(wd), "--resume", "--quiet")
         assert r.returncode == 2 and "in use by process" in r.stderr and "Traceback" not in r.stderr
     finally:
         proc.kill()
@@ -73,7 +69,7 @@ def test_unreadable_latest_checkpoint_falls_back_to_an_older_one(tmp_path, copy_
     _unfinish(ref)
     latest = max((ref / "checkpoints").glob("ckpt-*.data-*"), key=lambda p: int(p.name.split("-")[1].split(".")[0]))
     latest.write_bytes(latest.read_bytes()[:40])               # truncated
-    r = _cli("anneal", "--workdir", str(ref), "--resume", "--quiet")
+    r = run_cli("anneal", "--workdir", str(ref), "--resume", "--quiet")
     assert r.returncode == 0, r.stderr
     assert "unreadable" in r.stderr and "trying an older one" in r.stderr
     got = json.loads((ref / "summary.json").read_text())
@@ -85,7 +81,7 @@ def test_garbage_checkpoint_state_does_not_restart_from_zero(tmp_path, copy_fini
     rows_before = RunDir(ref).history()
     _unfinish(ref)
     (ref / "checkpoints" / "checkpoint").write_text("\x00\x01 not a checkpoint state {{{")
-    r = _cli("anneal", "--workdir", str(ref), "--resume", "--quiet")
+    r = run_cli("anneal", "--workdir", str(ref), "--resume", "--quiet")
     assert r.returncode == 0, r.stderr
     assert "not a checkpoint state file" in r.stderr
     assert [x.step for x in RunDir(ref).history()] == [x.step for x in rows_before]
@@ -96,7 +92,7 @@ def test_every_checkpoint_unreadable_is_one_line(tmp_path, copy_finished):
     _unfinish(ref)
     for p in (ref / "checkpoints").glob("ckpt-*.data-*"):
         p.write_bytes(b"garbage")
-    r = _cli("anneal", "--workdir", str(ref), "--resume", "--quiet")
+    r = run_cli("anneal", "--workdir", str(ref), "--resume", "--quiet")
     assert r.returncode == 1 and "none of the checkpoints" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -105,7 +101,7 @@ def test_half_written_summary_is_not_finished_and_resume_completes(tmp_path, cop
     expected = json.loads((ref / "summary.json").read_text())
     (ref / "summary.json").write_text("")                      # a 0-byte summary (disk full, old versions)
     assert not RunDir(ref).finished
-    r = _cli("anneal", "--workdir", str(ref), "--resume", "--quiet")
+    r = run_cli("anneal", "--workdir", str(ref), "--resume", "--quiet")
     assert r.returncode == 0, r.stderr
     assert json.loads((ref / "summary.json").read_text())["energy_per_spin_mean"] == expected["energy_per_spin_mean"]
 
@@ -114,7 +110,7 @@ def test_leftover_checkpoint_temp_folder_is_removed(tmp_path, copy_finished):
     ref = copy_finished()
     _unfinish(ref)
     (ref / "checkpoints" / "ckpt-61_temp").mkdir()
-    assert _cli("anneal", "--workdir", str(ref), "--resume", "--quiet").returncode == 0
+    assert run_cli("anneal", "--workdir", str(ref), "--resume", "--quiet").returncode == 0
     assert not list((ref / "checkpoints").glob("*_temp*"))
 
 
@@ -124,7 +120,7 @@ def test_edited_config_is_detected_on_resume(tmp_path, copy_finished):
     cfg = json.loads((ref / "config.json").read_text())
     cfg["L"] = 4
     (ref / "config.json").write_text(json.dumps(cfg))
-    r = _cli("anneal", "--workdir", str(ref), "--resume", "--quiet")
+    r = run_cli("anneal", "--workdir", str(ref), "--resume", "--quiet")
     assert r.returncode == 2 and "was edited after the run started (L)" in r.stderr
 
 
@@ -140,7 +136,7 @@ def test_unusable_paths_are_one_line(tmp_path, command, copy_finished):
     ref = tmp_path / "ref"
     if "{ref}" in " ".join(command):
         ref = copy_finished()
-    r = _cli(*[c.format(blocker=blocker, ref=ref) for c in command])
+    r = run_cli(*[c.format(blocker=blocker, ref=ref) for c in command])
     assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
@@ -201,7 +197,7 @@ def test_portable_files_of_an_unfinished_run_resume_it_exactly(tmp_path, copy_fi
     assert not any(n.startswith("tensorboard") for n in names)
     moved = tmp_path / "elsewhere"
     _carry(ref, moved, files)
-    r = _cli("anneal", "--workdir", str(moved), "--resume", "--quiet")
+    r = run_cli("anneal", "--workdir", str(moved), "--resume", "--quiet")
     assert r.returncode == 0, r.stderr
     got = json.loads((moved / "summary.json").read_text())
     for key in ("energy_per_spin_mean", "ground_state_fraction", "distinct_ground_states"):
@@ -331,7 +327,7 @@ def test_pool_script_carries_finished_and_unfinished_runs_to_a_new_pool(tmp_path
         "busy_fit checkpoints/fit_state.json\n"
     for f in ("fit.json", "model.weights.h5", "history.csv"):
         assert (new_pool / "representability" / "done_fit" / f).read_text() == f"done_fit {f}\n"
-    r = _cli("anneal", "--workdir", str(new_pool / "runs" / "busy"), "--resume", "--quiet")
+    r = run_cli("anneal", "--workdir", str(new_pool / "runs" / "busy"), "--resume", "--quiet")
     assert r.returncode == 0, r.stderr
     assert json.loads((new_pool / "runs" / "busy" / "summary.json").read_text())["energy_per_spin_mean"] == \
         expected["energy_per_spin_mean"]
@@ -357,7 +353,7 @@ def test_damaged_history_is_refused_on_resume(copy_finished, damage, message):
     ref = copy_finished()
     _unfinish(ref)
     damage(ref / "history.csv")
-    r = _cli("anneal", "--workdir", str(ref), "--resume", "--quiet")
+    r = run_cli("anneal", "--workdir", str(ref), "--resume", "--quiet")
     assert _one_line(r, 1, message), r.stderr[-2000:]
     assert not (ref / "summary.json").exists()
 
@@ -372,28 +368,28 @@ def test_unreadable_checkpoints_are_one_line_for_every_tool(copy_finished, comma
     _unfinish(ref)
     for p in (ref / "checkpoints").glob("ckpt-*.data-*"):
         p.write_bytes(b"garbage")
-    r = _cli(*[c.format(ref=ref) for c in command])
+    r = run_cli(*[c.format(ref=ref) for c in command])
     assert _one_line(r, 1, "none of the checkpoints"), r.stderr[-2000:]
 
 
 def test_damaged_final_samples_and_savedmodel_are_one_line(copy_finished, tmp_path):
     ref = copy_finished()
     (ref / "samples_final.npz").write_bytes(b"garbage")
-    r = _cli("modes", "--workdir", str(ref), "--samples", "10")
+    r = run_cli("modes", "--workdir", str(ref), "--samples", "10")
     assert _one_line(r, 1, "is damaged"), r.stderr[-2000:]
     sm = tmp_path / "sm"
     sm.mkdir()
     (sm / "saved_model.pb").write_bytes(b"garbage")
-    r = _cli("modes", "--savedmodel", str(sm), "--samples", "10")
+    r = run_cli("modes", "--savedmodel", str(sm), "--samples", "10")
     assert _one_line(r, 1, "cannot load the SavedModel"), r.stderr[-2000:]
 
 
 def test_export_of_an_unfinished_run_needs_a_flag_and_says_so(copy_finished, tmp_path):
     ref = copy_finished()
     _unfinish(ref)
-    r = _cli("export", "--workdir", str(ref), "--model-dir", str(tmp_path / "m"), "--name", "x")
+    r = run_cli("export", "--workdir", str(ref), "--model-dir", str(tmp_path / "m"), "--name", "x")
     assert _one_line(r, 2, "has not finished; pass --allow-unfinished"), r.stderr[-2000:]
-    r = _cli("export", "--workdir", str(ref), "--model-dir", str(tmp_path / "m"), "--name", "x", "--allow-unfinished",
+    r = run_cli("export", "--workdir", str(ref), "--model-dir", str(tmp_path / "m"), "--name", "x", "--allow-unfinished",
              "--no-xla")
     assert r.returncode == 0, r.stderr[-2000:]
     meta = json.loads((tmp_path / "m" / "x" / "1" / "assets.extra" / "nm_tf.json").read_text())
