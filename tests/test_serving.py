@@ -22,6 +22,8 @@ from nm_tf.export import export_run, load_run_model  # noqa: E402
 from nm_tf.hamiltonian import energy  # noqa: E402
 from nm_tf.server.server import SamplerServer  # noqa: E402
 
+from conftest import run_cli  # noqa: E402
+
 L = 3
 
 
@@ -248,15 +250,14 @@ def test_client_errors(server):
 
 
 def test_sample_cli_json(server):
-    r = subprocess.run([sys.executable, "-m", "nm_tf", "sample", "--target", server.grpc_target, "--model", "nm",
-                        "--num-samples", "100", "--seed", "1", "--json"], capture_output=True, text=True)
+    r = run_cli("sample", "--target", server.grpc_target, "--model", "nm", "--num-samples", "100", "--seed", "1",
+                "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert set(out) == {"n_samples", "ground_state_fraction", "distinct_ground_states", "mean_hamming",
                         "hamming_histogram"}
     assert sum(out["hamming_histogram"]) == 100
-    bad = subprocess.run([sys.executable, "-m", "nm_tf", "sample", "--url", server.rest_url, "--model", "zz"],
-                         capture_output=True, text=True)
+    bad = run_cli("sample", "--url", server.rest_url, "--model", "zz")
     assert bad.returncode == 2 and "zz" in bad.stderr and "Traceback" not in bad.stderr
 
 
@@ -472,9 +473,7 @@ def test_xla_chunks_beyond_the_largest_bucket(run_dir, tmp_path):
 
 
 def test_graph_export_option(run_dir, tmp_path):
-    r = subprocess.run([sys.executable, "-m", "nm_tf", "export", "--workdir", str(run_dir), "--model-dir",
-                        str(tmp_path), "--name", "g", "--no-xla", "--json"], capture_output=True, text=True,
-                       timeout=300)
+    r = run_cli("export", "--workdir", run_dir, "--model-dir", tmp_path, "--name", "g", "--no-xla", "--json")
     assert r.returncode == 0, r.stderr
     meta = json.loads((tmp_path / "g" / "1" / "assets.extra" / "nm_tf.json").read_text())
     assert meta["xla_buckets"] is None
