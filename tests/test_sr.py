@@ -113,3 +113,39 @@ def test_an_ensembles_scores_and_solves_are_each_members_own(cell, manual):
         np.testing.assert_allclose(got[k], own, atol=1e-12)
         want = sr_direction(tf.constant(own), tf.constant(loc[k]), 0.02, True, order)
         np.testing.assert_allclose(delta[k], np.concatenate([t.numpy().ravel() for t in want]), atol=1e-12)
+
+
+def _system(seed, smax, B=20, P=60):
+    """Scores ``o [B, P]`` whose centred, scaled form is ``q diag(s) v^T`` with singular values from 10^smax down
+    to 0.1, local losses, and the exact minSR direction (VQA's c = 1/4, shift 0.01) known from that construction."""
+    rng = np.random.default_rng(seed)
+    q = np.linalg.qr(np.column_stack([np.ones(B), rng.normal(size=(B, B - 1))]))[0][:, 1:]   # columns sum to 0
+    v = np.linalg.qr(rng.normal(size=(P, B - 1)))[0]
+    s = np.logspace(smax, -1, B - 1)
+    loc = rng.normal(size=B)
+    want = v @ (s / (0.25 * s * s + 0.01) * (q.T @ (loc - loc.mean()) / np.sqrt(B)))
+    return np.sqrt(B) * q @ np.diag(s) @ v.T, loc, want
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_a_system_cholesky_cannot_factor_is_solved_from_the_svd(jit):
+    """Scores spanning 9 decades (the ELU hidden states of a VQA network near the uniform state grow until
+    d log p / d out_kernel reaches 1e6; Table I VQA L = 5 with SR hit it at Gamma = 9): c x x^T + eps I is no
+    longer positive definite in float64, its Cholesky factor is NaN, and the solve falls back to the SVD of x. In an
+    ensemble only the member whose factor failed changes: the other keeps its Cholesky answer to the last bit."""
+    from nm_tf.annealing.sr import sr_solve
+
+    solve = tf.function(lambda o, loc: sr_solve(o, loc, 0.01, True), jit_compile=jit)
+    bad_o, bad_loc, want = _system(1, smax=8)
+    x = (bad_o - bad_o.mean(0)) / np.sqrt(len(bad_o))
+    assert np.isnan(tf.linalg.cholesky(0.25 * x @ x.T + 0.01 * np.eye(len(x))).numpy()).any()   # the case at hand
+    got = solve(tf.constant(bad_o), tf.constant(bad_loc)).numpy()
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
+    good_o, good_loc, good_want = _system(2, smax=3)
+    alone = solve(tf.constant(good_o), tf.constant(good_loc)).numpy()
+    np.testing.assert_allclose(alone, good_want, rtol=0, atol=1e-9 * np.abs(good_want).max())
+    both = solve(tf.constant(np.stack([good_o, bad_o])), tf.constant(np.stack([good_loc, bad_loc]))).numpy()
+    other_o, other_loc, _ = _system(3, smax=3)
+    by_cholesky = solve(tf.constant(np.stack([good_o, other_o])), tf.constant(np.stack([good_loc, other_loc])))
+    np.testing.assert_array_equal(both[0], by_cholesky[0].numpy())
+    np.testing.assert_allclose(both[1], want, rtol=0, atol=1e-6 * np.abs(want).max())

@@ -96,10 +96,26 @@ def sr_solve(scores, loc, shift: float, quantum: bool):
     x = (o - tf.reduce_mean(o, axis=-2, keepdims=True)) / tf.sqrt(b)
     loc = tf.cast(loc, tf.float64)
     e = (loc - tf.reduce_mean(loc, axis=-1, keepdims=True)) / tf.sqrt(b)
-    gram = QGT_FACTOR[bool(quantum)] * tf.matmul(x, x, transpose_b=True)
-    gram += shift * tf.eye(tf.shape(x)[-2], dtype=tf.float64)
-    y = tf.linalg.cholesky_solve(tf.linalg.cholesky(gram), e[..., None])
-    return tf.cast(tf.matmul(x, y, transpose_a=True)[..., 0], dt)
+    c = QGT_FACTOR[bool(quantum)]
+    gram = c * tf.matmul(x, x, transpose_b=True) + shift * tf.eye(tf.shape(x)[-2], dtype=tf.float64)
+    chol = tf.linalg.cholesky(gram)
+    delta = tf.matmul(x, tf.linalg.cholesky_solve(chol, e[..., None]), transpose_a=True)[..., 0]
+    # Forming x x^T squares x's condition number. When the scores span more than ~8 decades (the ELU hidden
+    # states of a VQA network near the uniform state grow until d log p / d out_kernel reaches 1e6 while other
+    # scores stay near 1e-2), c x x^T + shift I is no longer positive definite in float64 and the Cholesky
+    # factor comes back as NaN. Those systems (and only those: a solve that worked keeps its numbers) are solved
+    # from the SVD of x itself, x = U diag(s) V^T: delta = V diag(s / (c s^2 + shift)) U^T e.
+    ok = tf.reduce_all(tf.math.is_finite(chol), axis=[-2, -1])          # per system (an ensemble: per member)
+    delta = tf.cond(tf.reduce_all(ok), lambda: delta,
+                    lambda: tf.where(ok[..., None], delta, _solve_by_svd(x, e, c, shift)))
+    return tf.cast(delta, dt)
+
+
+def _solve_by_svd(x, e, c: float, shift: float):
+    """``x^T (c x x^T + shift I)^{-1} e`` from the thin SVD of ``x [..., B, P]``, without forming ``x x^T``."""
+    s, u, v = tf.linalg.svd(x, full_matrices=False)                   # u [..., B, B], v [..., P, B]
+    coef = s / (c * s * s + shift) * tf.linalg.matvec(u, e, transpose_a=True)
+    return tf.linalg.matvec(v, coef)
 
 
 def sr_direction(scores, loc, shift: float, quantum: bool, variables, stacked: bool = False):
