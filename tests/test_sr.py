@@ -128,10 +128,10 @@ def _system(seed, smax, B=20, P=60):
 
 
 @pytest.mark.parametrize("jit", [False, True])
-def test_a_system_cholesky_cannot_factor_is_solved_from_the_svd(jit):
+def test_a_system_cholesky_cannot_factor_is_solved_from_qr_factors_of_the_scores(jit):
     """Scores spanning 9 decades (the ELU hidden states of a VQA network near the uniform state grow until
     d log p / d out_kernel reaches 1e6; Table I VQA L = 5 with SR hit it at Gamma = 9): c x x^T + eps I is no
-    longer positive definite in float64, its Cholesky factor is NaN, and the solve falls back to the SVD of x. In an
+    longer positive definite in float64, its Cholesky factor is NaN, and the solve falls back to QR factors of x. In an
     ensemble only the member whose factor failed changes: the other keeps its Cholesky answer to the last bit."""
     from nm_tf.annealing.sr import sr_solve
 

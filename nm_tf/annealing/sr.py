@@ -103,19 +103,27 @@ def sr_solve(scores, loc, shift: float, quantum: bool):
     # Forming x x^T squares x's condition number. When the scores span more than ~8 decades (the ELU hidden
     # states of a VQA network near the uniform state grow until d log p / d out_kernel reaches 1e6 while other
     # scores stay near 1e-2), c x x^T + shift I is no longer positive definite in float64 and the Cholesky
-    # factor comes back as NaN. Those systems (and only those: a solve that worked keeps its numbers) are solved
-    # from the SVD of x itself, x = U diag(s) V^T: delta = V diag(s / (c s^2 + shift)) U^T e.
+    # factor comes back as NaN. Those systems (and only those: a solve that factored keeps its numbers) are solved
+    # as the ridge least-squares problem they are, from QR factors of x itself (see _solve_by_qr).
     ok = tf.reduce_all(tf.math.is_finite(chol), axis=[-2, -1])          # per system (an ensemble: per member)
     delta = tf.cond(tf.reduce_all(ok), lambda: delta,
-                    lambda: tf.where(ok[..., None], delta, _solve_by_svd(x, e, c, shift)))
+                    lambda: tf.where(ok[..., None], delta, _solve_by_qr(x, e, c, shift)))
     return tf.cast(delta, dt)
 
 
-def _solve_by_svd(x, e, c: float, shift: float):
-    """``x^T (c x x^T + shift I)^{-1} e`` from the thin SVD of ``x [..., B, P]``, without forming ``x x^T``."""
-    s, u, v = tf.linalg.svd(x, full_matrices=False)                   # u [..., B, B], v [..., P, B]
-    coef = s / (c * s * s + shift) * tf.linalg.matvec(u, e, transpose_a=True)
-    return tf.linalg.matvec(v, coef)
+def _solve_by_qr(x, e, c: float, shift: float):
+    """``x^T (c x x^T + shift I)^{-1} e`` without forming ``x x^T``: it is ``argmin_d |sqrt(c) x d - e / sqrt(c)|^2
+    + shift |d|^2`` (ridge regression), and with ``x^T = q r`` (``q [..., P, B]``, ``r [..., B, B]``), ``d = q z``
+    where ``z`` solves the small stacked least-squares problem ``[sqrt(c) r^T; sqrt(shift) I] z = [e / sqrt(c);
+    0]``, by a second QR. (An SVD of x does the same, but XLA's Jacobi SVD takes 0.5 s at B = 100 on this CPU, the
+    QR route 0.08 s.)"""
+    q, r = tf.linalg.qr(tf.linalg.matrix_transpose(x))
+    eye = tf.eye(tf.shape(r)[-1], batch_shape=tf.shape(r)[:-2], dtype=x.dtype)
+    stacked = tf.concat([math.sqrt(c) * tf.linalg.matrix_transpose(r), math.sqrt(shift) * eye], axis=-2)
+    rhs = tf.concat([e / math.sqrt(c), tf.zeros_like(e)], axis=-1)
+    qs, rs = tf.linalg.qr(stacked)
+    z = tf.linalg.triangular_solve(rs, tf.linalg.matvec(qs, rhs, transpose_a=True)[..., None], lower=False)[..., 0]
+    return tf.linalg.matvec(q, z)
 
 
 def sr_direction(scores, loc, shift: float, quantum: bool, variables, stacked: bool = False):
