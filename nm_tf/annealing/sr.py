@@ -13,7 +13,8 @@ in sample space (minSR): with ``X = (O - mean O) / sqrt(B)`` ``[B, P]`` and ``e 
 
     delta = X^T (c X X^T + eps I_B)^{-1} e,
 
-one ``B x B`` solve per update instead of a ``P x P`` one (an ensemble: one per member, batched). The per-sample
+one ``B x B`` solve per update instead of a ``P x P`` one (an ensemble: one per member, batched; a system
+whose Cholesky factor fails in float64 is solved from QR factors of ``X`` instead, see :func:`sr_solve`). The per-sample
 scores come from one teacher-forced pass: for the vanilla, triangle and closing cells, the hand-written backward
 pass (:mod:`nm_tf.models.backprop`) keeps the sample axis in its final contractions (its reverse sweep is per sample
 already); otherwise (GRU, or a model built without it) TensorFlow's autodiff through a pass with the weights tiled
@@ -116,7 +117,7 @@ def _solve_by_qr(x, e, c: float, shift: float):
     + shift |d|^2`` (ridge regression), and with ``x^T = q r`` (``q [..., P, B]``, ``r [..., B, B]``), ``d = q z``
     where ``z`` solves the small stacked least-squares problem ``[sqrt(c) r^T; sqrt(shift) I] z = [e / sqrt(c);
     0]``, by a second QR. (An SVD of x does the same, but XLA's Jacobi SVD takes 0.5 s at B = 100 on this CPU, the
-    QR route 0.08 s.)"""
+    QR route 0.05-0.08 s.)"""
     q, r = tf.linalg.qr(tf.linalg.matrix_transpose(x))
     eye = tf.eye(tf.shape(r)[-1], batch_shape=tf.shape(r)[:-2], dtype=x.dtype)
     stacked = tf.concat([math.sqrt(c) * tf.linalg.matrix_transpose(r), math.sqrt(shift) * eye], axis=-2)
