@@ -389,8 +389,8 @@ def test_export_of_an_unfinished_run_needs_a_flag_and_says_so(copy_finished, tmp
     _unfinish(ref)
     r = run_cli("export", "--workdir", str(ref), "--model-dir", str(tmp_path / "m"), "--name", "x")
     assert _one_line(r, 2, "has not finished; pass --allow-unfinished"), r.stderr[-2000:]
-    r = run_cli("export", "--workdir", str(ref), "--model-dir", str(tmp_path / "m"), "--name", "x", "--allow-unfinished",
-             "--no-xla")
+    r = run_cli("export", "--workdir", str(ref), "--model-dir", str(tmp_path / "m"), "--name", "x",
+                "--allow-unfinished", "--no-xla")
     assert r.returncode == 0, r.stderr[-2000:]
     meta = json.loads((tmp_path / "m" / "x" / "1" / "assets.extra" / "nm_tf.json").read_text())
     assert meta["finished"] is False and meta["step"] == 80 and meta["run"] == "ref"

@@ -13,8 +13,8 @@ in sample space (minSR): with ``X = (O - mean O) / sqrt(B)`` ``[B, P]`` and ``e 
 
     delta = X^T (c X X^T + eps I_B)^{-1} e,
 
-one ``B x B`` solve per update instead of a ``P x P`` one (an ensemble: one per member, batched; a system
-whose Cholesky factor fails in float64 is solved from QR factors of ``X`` instead, see :func:`sr_solve`). The per-sample
+one ``B x B`` solve per update instead of a ``P x P`` one (an ensemble: one per member, batched; a system whose
+Cholesky factor fails in float64 is solved from QR factors of ``X`` instead: :func:`sr_solve`). The per-sample
 scores come from one teacher-forced pass: for the vanilla, triangle and closing cells, the hand-written backward
 pass (:mod:`nm_tf.models.backprop`) keeps the sample axis in its final contractions (its reverse sweep is per sample
 already); otherwise (GRU, or a model built without it) TensorFlow's autodiff through a pass with the weights tiled
