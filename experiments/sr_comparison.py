@@ -1,8 +1,9 @@
 """Adam against SR at Table I (issue 27 §5): success, ground-state fraction and coverage, smoothness.
 
-Used by ``trainability.py`` (its groups ``sr_vca6``, ``sr_vqa5``, ``sr_vca16`` make the SR runs; ``--groups
-sr_report`` makes this table alone from the finished runs). For each size the SR runs ``sr_<mode>_L<L>_s<seed>``
-(lr from the pilot) stand beside the plain Adam runs ``<mode>_L<L>_s<seed>`` of the same seeds. Per run: whether
+Used by ``trainability.py`` (its groups ``sr_vca6``, ``sr_vqa5``, ``sr_vca16`` and ``sr_fisher_vqa5`` make the SR
+runs; ``--groups sr_report`` makes this table alone from the finished runs). For each size the SR runs
+``<arm>_<mode>_L<L>_s<seed>`` (:data:`SR_ARMS`: the pilot's lr, or the pilot's step in Fisher distance) stand beside
+the plain Adam runs ``<mode>_L<L>_s<seed>`` of the same seeds. Per run: whether
 the ground-state energy is in the final sample (success), the final E/N and residual energy, the ground-state
 fraction, the distinct and effective ground states in the run's final 10^5 samples (``nm_tf.modes.analyse``; the
 stored ``samples_final.npz``, else 10^5 fresh samples of seed 0 from the final weights), and the smoothness
@@ -17,24 +18,37 @@ import numpy as np
 from common import figure, readable_log_axis
 
 SAMPLES = 100_000
-SIZES = (("vca", 6, 5), ("vqa", 5, 5), ("vca", 16, 3))       # (mode, L, seeds) of the comparison
+# The SR arms: "sr" at the pilot's lr (chosen on VCA L = 6); "sr_fisher" at the lr that gives the pilot's step in
+# Fisher distance. VQA's S is the quantum geometric tensor, 1/4 of the Fisher matrix of p, while its gradient is
+# the full one, so at the same lr its step is 4x VCA's in Fisher distance: "sr_fisher" scales the lr by that 1/4.
+SR_ARMS = ("sr", "sr_fisher")
+SIZES = (("vca", 6, 5, ("sr",)), ("vqa", 5, 5, ("sr", "sr_fisher")), ("vca", 16, 3, ("sr",)))  # (mode, L, seeds, arms)
 HEADER = ["mode", "L", "optimizer", "seed", "run", "success", "energy_per_spin", "residual_energy_per_spin",
           "ground_state_fraction", "distinct_ground_states", "degeneracy", "effective_ground_states",
-          "above_exact", "max_excursion", "spikes", "max_spike", "wall_seconds", "samples"]
+          "above_exact", "max_excursion", "spikes", "max_spike", "wall_seconds", "samples", "lr"]
 MEASURES = HEADER[5:16]
+LABELS = {"adam": "Adam", "sr": "SR", "sr_fisher": "SR, the pilot's Fisher step"}
 
 
-def sr_run(mode: str, L: int, seed: int) -> str:
-    """The SR run's name: its Adam twin's with ``sr_`` in front."""
-    return f"sr_{mode}_L{L}_s{seed}"
+def sr_run(mode: str, L: int, seed: int, arm: str = "sr") -> str:
+    """The SR run's name: its Adam twin's with the arm (``sr_``, ``sr_fisher_``) in front."""
+    return f"{arm}_{mode}_L{L}_s{seed}"
+
+
+def arm_lr(arm: str, mode: str, pilot_lr: float) -> float:
+    """The arm's lr: the pilot's, or (``sr_fisher``) the pilot's times S's factor of the Fisher matrix (1/4 for VQA)."""
+    from nm_tf.annealing.sr import QGT_FACTOR
+
+    return pilot_lr * (QGT_FACTOR[mode == "vqa"] if arm == "sr_fisher" else 1.0)
 
 
 def run_names():
-    """``[(mode, L, seed, optimizer, run name)]`` of the comparison, Adam first."""
+    """``[(mode, L, seed, optimizer, run name)]`` of the comparison (optimizer: ``adam`` or an SR arm), Adam first."""
     out = []
-    for mode, L, seeds in SIZES:
+    for mode, L, seeds, arms in SIZES:
         for seed in range(seeds):
-            out += [(mode, L, seed, "adam", f"{mode}_L{L}_s{seed}"), (mode, L, seed, "sr", sr_run(mode, L, seed))]
+            out.append((mode, L, seed, "adam", f"{mode}_L{L}_s{seed}"))
+            out += [(mode, L, seed, arm, sr_run(mode, L, seed, arm)) for arm in arms]
     return out
 
 
@@ -66,7 +80,7 @@ def table(ex, smoothness_of) -> list:
                      s["energy_per_spin_mean"], s["residual_energy_per_spin"], c["ground_state_fraction"],
                      c["distinct_ground_states"], c["degeneracy"], c["effective_ground_states"],
                      *[m.get(k, math.nan) for k in ("above_exact", "max_excursion", "spikes", "max_spike")],
-                     s.get("wall_seconds"), c["samples"]])
+                     s.get("wall_seconds"), c["samples"], run.config().lr])
         ex.used.append(name)
     return rows
 
@@ -75,8 +89,8 @@ def summarise(rows) -> list:
     """Per (mode, L, optimizer): the number of runs, successes, and the mean and standard error of each measure
     over the runs that have it (nan-aware: Adam runs kept without history have no smoothness)."""
     out = []
-    for mode, L, _ in SIZES:
-        for optimizer in ("adam", "sr"):
+    for mode, L, _, arms in SIZES:
+        for optimizer in ("adam",) + arms:
             sel = np.array([r[5:16] for r in rows if (r[0], r[1], r[2]) == (mode, L, optimizer)], dtype=float)
             if not len(sel):
                 continue
@@ -93,14 +107,17 @@ PANELS = [(7, "residual energy per spin", "log"), (8, "ground-state fraction", "
 
 
 def draw(ex, rows):
-    """One panel per measure; per size Adam (blue) and SR (orange) side by side, a dot per seed (a cross: no ground
-    state in the final sample), the median a bar."""
+    """One panel per measure; per size Adam (blue) and the SR arms (orange, green) side by side, a dot per seed (a
+    cross: no ground state in the final sample), the median a bar."""
     fig = figure((9, 6.4))
-    sizes = [(m, L) for m, L, _ in SIZES]
+    sizes = [(m, L) for m, L, _, _ in SIZES]
+    colours = {o: f"C{j}" for j, o in enumerate(("adam",) + SR_ARMS)}
+    labelled = set()
     for k, (col, label, scale) in enumerate(PANELS):
         ax = fig.add_subplot(2, 2, k + 1)
-        for j, optimizer in enumerate(("adam", "sr")):
-            for i, (mode, L) in enumerate(sizes):
+        for i, (mode, L, _, arms) in enumerate(SIZES):
+            for j, optimizer in enumerate(("adam",) + arms):
+                centre = i + 0.36 * (j - (len(arms)) / 2) / max(len(arms), 1)
                 sel = [r for r in rows if (r[0], r[1], r[2]) == (mode, L, optimizer)]
                 y = np.array([r[col] for r in sel], dtype=float) * (100 if col == 13 else 1)
                 ok = np.array([r[5] for r in sel], dtype=bool)
@@ -109,13 +126,13 @@ def draw(ex, rows):
                     keep &= y > 0
                 if not keep.any():
                     continue
-                x = i + 0.18 * (2 * j - 1) + np.linspace(-0.04, 0.04, len(y))
+                x = centre + np.linspace(-0.04, 0.04, len(y))
                 for marker, mask in (("o", ok & keep), ("x", ~ok & keep)):
-                    ax.plot(x[mask], y[mask], marker, color=f"C{j}", alpha=0.7, ms=5,
-                            label=(f"{optimizer.upper() if optimizer == 'sr' else 'Adam'}"
-                                   if marker == "o" and i == 0 and k == 0 else None))
-                ax.plot([i + 0.18 * (2 * j - 1) - 0.08, i + 0.18 * (2 * j - 1) + 0.08], [np.median(y[keep])] * 2,
-                        "-", color=f"C{j}", lw=2)
+                    first = k == 0 and marker == "o" and optimizer not in labelled
+                    labelled |= {optimizer} if first else set()
+                    ax.plot(x[mask], y[mask], marker, color=colours[optimizer], alpha=0.7, ms=5,
+                            label=LABELS[optimizer] if first else None)
+                ax.plot([centre - 0.08, centre + 0.08], [np.median(y[keep])] * 2, "-", color=colours[optimizer], lw=2)
         ax.set_xticks(range(len(sizes)))
         degeneracy = {(r[0], r[1]): r[10] for r in rows}
         ax.set_xticklabels([f"{m.upper()} L = {L}" + (f"\n(D = {degeneracy[m, L]})" if (m, L) in degeneracy else "")

@@ -19,6 +19,9 @@ Groups (Table I otherwise; every anneal is an ordinary run in the pool, committe
   from the exact F(T)).
 - ``sr_vca6``, ``sr_vca16``, ``sr_vqa5``: SR at that lr, seeds 0-4 (L = 16: 0-2), beside the committed Adam runs
   ``vca_L6``, ``vca_L16``, ``vqa_L5`` of the same seeds.
+- ``sr_fisher_vqa5``: SR VQA L = 5, seeds 0-4, at a quarter of that lr: VQA's S is the quantum geometric tensor,
+  1/4 of the Fisher matrix, so at the pilot's lr its step is 4x the pilot's in Fisher distance; this arm takes the
+  pilot's step (``sr_comparison.arm_lr``).
 - ``snapback_landscapes``: no new run: on seed 0 of ``curvature_vca`` (once finished), landscapes on the random
   and on the window's PCA plane before, at and after the largest overshoot of F above the exact curve inside
   T in [0.1, 0.35] (``snapback_landscapes.py`` says how the three points are chosen).
@@ -56,6 +59,7 @@ from common import (STANDARD_RUN, Experiment, choose_groups, figure, parser, rea
                     seed_of)
 
 SR_LRS = (0.01, 0.03, 0.1, 0.3)
+SR_GROUPS = tuple(f"{arm}_{mode}{L}" for mode, L, _, arms in sr_comparison.SIZES for arm in arms)
 SR_PILOT_SEED = 100
 # VCA's window reaches T = 2: at L = 16, F leaves the exact curve by 1 % near T = 1.3 and creeps up to ~10 % at
 # T = 0.15 before it snaps back, so the phases (and a precursor) need the kept points every 500 annealing steps
@@ -68,7 +72,7 @@ QUICK_CURVATURE = {"vca": dict(L=4, every=100, dense="0.1:0.5:4", window=(0.0, 0
 # script makes only the chosen groups' outputs, so one shared meta file would lose the provenance of the others
 OUTPUTS = {"_curvature": ("curvature_vca", "curvature_vqa", "curvature_report"),
            "_curvature_noise": ("curvature_noise",), "_curvature_heldout": ("curvature_heldout",),
-           "_sr": ("sr_pilot", "sr_vca6", "sr_vca16", "sr_vqa5", "sr_report"), "_snapback": ("snapback_landscapes",),
+           "_sr": ("sr_pilot",) + SR_GROUPS + ("sr_report",), "_snapback": ("snapback_landscapes",),
            "_smoothness": ("smoothness",)}
 NO_RUN_GROUPS = ("smoothness", "curvature_report", "curvature_noise", "curvature_heldout", "snapback_landscapes",
                  "sr_report")
@@ -89,9 +93,11 @@ def groups(ex, sr_lr):
     out["sr_pilot"] = [ex.task(f"sr_pilot_lr{lr:g}_L6_s{SR_PILOT_SEED}", ex.config(
         "vca", 6, SR_PILOT_SEED, optimizer="sr", lr=lr, minibatch=None)) for lr in SR_LRS]
     if sr_lr is not None:
-        for mode, L, seeds in sr_comparison.SIZES:
-            out[f"sr_{mode}{L}"] = [ex.task(sr_comparison.sr_run(mode, L, seed), ex.config(
-                mode, L, seed, optimizer="sr", lr=sr_lr, minibatch=None)) for seed in range(seeds)]
+        for mode, L, seeds, arms in sr_comparison.SIZES:
+            for arm in arms:
+                out[f"{arm}_{mode}{L}"] = [ex.task(sr_comparison.sr_run(mode, L, seed, arm), ex.config(
+                    mode, L, seed, optimizer="sr", lr=sr_comparison.arm_lr(arm, mode, sr_lr), minibatch=None))
+                    for seed in range(seeds)]
     return out
 
 
@@ -171,7 +177,7 @@ def main():
     sr_lr = pilot_choice(ex)
     table = groups(ex, sr_lr)
     table.update({g: [] for g in NO_RUN_GROUPS})
-    chosen = choose_groups(table, args.groups, later=("sr_vca6", "sr_vca16", "sr_vqa5"))
+    chosen = choose_groups(table, args.groups, later=SR_GROUPS)
     waiting = [g for g in chosen if g not in table]
     if waiting:
         print(f"{', '.join(waiting)} wait for the sr_pilot group's four runs (the lr is chosen from them)", flush=True)
@@ -208,7 +214,7 @@ def main():
         snapback_landscapes.study(ex, curvature_runs, window=(float(low), float(high)))
     if "sr_pilot" in chosen:
         print(f"sr_pilot: chosen lr {pilot_choice(ex)}", flush=True)
-    if {"sr_vca6", "sr_vqa5", "sr_vca16", "sr_report"} & set(chosen):
+    if set(SR_GROUPS + ("sr_report",)) & set(chosen):
         sr_comparison.study(ex, lambda run: run_smoothness(run, e0_cache))
     if "smoothness" in chosen:
         rows = []

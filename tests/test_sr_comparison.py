@@ -8,7 +8,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 
-from sr_comparison import HEADER, MEASURES, run_names, summarise  # noqa: E402
+from sr_comparison import HEADER, MEASURES, SR_ARMS, arm_lr, run_names, summarise  # noqa: E402
 
 
 def _row(optimizer, seed, success, fraction, excursion):
@@ -16,7 +16,8 @@ def _row(optimizer, seed, success, fraction, excursion):
                   energy_per_spin=-0.499, residual_energy_per_spin=1e-3, ground_state_fraction=fraction,
                   distinct_ground_states=16 if success else 0, degeneracy=16,
                   effective_ground_states=8.0 if success else math.nan, above_exact=0.05,
-                  max_excursion=excursion, spikes=0.0, max_spike=0.01, wall_seconds=1.0, samples="stored")
+                  max_excursion=excursion, spikes=0.0, max_spike=0.01, wall_seconds=1.0, samples="stored",
+                  lr=1e-4 if optimizer == "adam" else 0.03)
     return [values[h] for h in HEADER]
 
 
@@ -38,8 +39,15 @@ def test_summary_counts_successes_and_averages_only_the_runs_that_have_a_measure
 
 def test_every_sr_run_stands_beside_the_adam_run_of_its_seed():
     names = run_names()
-    assert len(names) == 2 * (5 + 5 + 3)
+    assert len(names) == 2 * (5 + 5 + 3) + 5                     # + VQA L = 5 at the pilot's Fisher step
     adam = {(m, L, s): n for m, L, s, o, n in names if o == "adam"}
-    sr = {(m, L, s): n for m, L, s, o, n in names if o == "sr"}
-    assert adam.keys() == sr.keys()
-    assert all(sr[k] == "sr_" + adam[k] for k in adam)
+    for arm in SR_ARMS:
+        sr = {(m, L, s): n for m, L, s, o, n in names if o == arm}
+        assert set(sr) <= set(adam) and sr
+        assert all(sr[k] == f"{arm}_" + adam[k] for k in sr)
+
+
+def test_the_fisher_arm_gives_vqa_the_pilots_step_in_fisher_distance():
+    # VQA's S is 1/4 of the Fisher matrix and its gradient the full one: a quarter of the lr gives VCA's step
+    assert arm_lr("sr_fisher", "vqa", 0.03) == 0.03 / 4
+    assert arm_lr("sr", "vqa", 0.03) == arm_lr("sr_fisher", "vca", 0.03) == 0.03
