@@ -1,9 +1,9 @@
 """Adam against SR at Table I (issue 27 §5): success, ground-state fraction and coverage, smoothness.
 
-Used by ``trainability.py`` (its groups ``sr_vca6``, ``sr_vqa5``, ``sr_vca16`` and ``sr_fisher_vqa5`` make the SR
+Used by ``trainability.py`` (its groups ``<arm>_<mode><L>``, e.g. ``sr_vca6``, ``sr_matched_vca16``, make the SR
 runs; ``--groups sr_report`` makes this table alone from the finished runs). For each size the SR runs
-``<arm>_<mode>_L<L>_s<seed>`` (:data:`SR_ARMS`: the pilot's lr, or the pilot's step in Fisher distance) stand beside
-the plain Adam runs ``<mode>_L<L>_s<seed>`` of the same seeds. Per run: whether
+``<arm>_<mode>_L<L>_s<seed>`` (:data:`SR_ARMS`: the pilot's lr, or the lr that gives the pilot's step,
+:func:`arm_lr`) stand beside the plain Adam runs ``<mode>_L<L>_s<seed>`` of the same seeds. Per run: whether
 the ground-state energy is in the final sample (success), the final E/N and residual energy, the ground-state
 fraction, the distinct and effective ground states in the run's final 10^5 samples (``nm_tf.modes.analyse``; the
 stored ``samples_final.npz``, else 10^5 fresh samples of seed 0 from the final weights), and the smoothness
@@ -18,28 +18,34 @@ import numpy as np
 from common import figure, readable_log_axis
 
 SAMPLES = 100_000
-# The SR arms: "sr" at the pilot's lr (chosen on VCA L = 6); "sr_fisher" at the lr that gives the pilot's step in
-# Fisher distance. VQA's S is the quantum geometric tensor, 1/4 of the Fisher matrix of p, while its gradient is
-# the full one, so at the same lr its step is 4x VCA's in Fisher distance: "sr_fisher" scales the lr by that 1/4.
-SR_ARMS = ("sr", "sr_fisher")
-SIZES = (("vca", 6, 5, ("sr",)), ("vqa", 5, 5, ("sr", "sr_fisher")), ("vca", 16, 3, ("sr",)))  # (mode, L, seeds, arms)
+PILOT = ("vca", 6)       # the SR pilot's mode and L (trainability.py's sr_pilot group): the lr is chosen there
+SR_ARMS = ("sr", "sr_matched")
+SIZES = (("vca", 6, 5, ("sr",)), ("vqa", 5, 5, ("sr", "sr_matched")),   # (mode, L, seeds, SR arms); at the
+         ("vca", 16, 3, ("sr", "sr_matched")))                           # pilot's size the two arms coincide
 HEADER = ["mode", "L", "optimizer", "seed", "run", "success", "energy_per_spin", "residual_energy_per_spin",
           "ground_state_fraction", "distinct_ground_states", "degeneracy", "effective_ground_states",
           "above_exact", "max_excursion", "spikes", "max_spike", "wall_seconds", "samples", "lr"]
 MEASURES = HEADER[5:16]
-LABELS = {"adam": "Adam", "sr": "SR", "sr_fisher": "SR, the pilot's Fisher step"}
+LABELS = {"adam": "Adam", "sr": "SR, the pilot's lr", "sr_matched": "SR, the pilot's step (lr scaled)"}
 
 
 def sr_run(mode: str, L: int, seed: int, arm: str = "sr") -> str:
-    """The SR run's name: its Adam twin's with the arm (``sr_``, ``sr_fisher_``) in front."""
+    """The SR run's name: its Adam twin's with the arm (``sr_``, ``sr_matched_``) in front."""
     return f"{arm}_{mode}_L{L}_s{seed}"
 
 
-def arm_lr(arm: str, mode: str, pilot_lr: float) -> float:
-    """The arm's lr: the pilot's, or (``sr_fisher``) the pilot's times S's factor of the Fisher matrix (1/4 for VQA)."""
+def arm_lr(arm: str, mode: str, L: int, pilot_lr: float) -> float:
+    """The arm's lr. ``sr``: the pilot's. ``sr_matched``: the lr that gives the pilot's step, by two factors.
+    (1) VQA's S is the quantum geometric tensor, 1/4 of the Fisher matrix of p, while its gradient is the full one,
+    so at one lr its step is 4x VCA's in Fisher distance: times S's factor (1/4). (2) The loss is extensive, and
+    SR, unlike Adam, is not invariant to its scale: the step follows the spread of the local losses (at T = 10 the
+    step's norm is ~9 at L = 16 against ~1.3 at L = 6 at the pilot's lr, and at L = 16 the hidden states then
+    overflow by T = 7-8): times N_pilot / N, the pilot's lr for the loss per spin."""
     from nm_tf.annealing.sr import QGT_FACTOR
 
-    return pilot_lr * (QGT_FACTOR[mode == "vqa"] if arm == "sr_fisher" else 1.0)
+    if arm == "sr":
+        return pilot_lr
+    return pilot_lr * (QGT_FACTOR[mode == "vqa"] / QGT_FACTOR[PILOT[0] == "vqa"] * PILOT[1] ** 2 / L ** 2)
 
 
 def run_names():

@@ -19,9 +19,9 @@ Groups (Table I otherwise; every anneal is an ordinary run in the pool, committe
   from the exact F(T)).
 - ``sr_vca6``, ``sr_vca16``, ``sr_vqa5``: SR at that lr, seeds 0-4 (L = 16: 0-2), beside the committed Adam runs
   ``vca_L6``, ``vca_L16``, ``vqa_L5`` of the same seeds.
-- ``sr_fisher_vqa5``: SR VQA L = 5, seeds 0-4, at a quarter of that lr: VQA's S is the quantum geometric tensor,
-  1/4 of the Fisher matrix, so at the pilot's lr its step is 4x the pilot's in Fisher distance; this arm takes the
-  pilot's step (``sr_comparison.arm_lr``).
+- ``sr_matched_vqa5``, ``sr_matched_vca16``: the same seeds at the lr that gives the pilot's step
+  (``sr_comparison.arm_lr``: a quarter for VQA, whose S is 1/4 of the Fisher matrix, and N_pilot / N for the
+  extensive loss): 0.0108 at VQA L = 5, 0.0042 at VCA L = 16 for the pilot's 0.03.
 - ``snapback_landscapes``: no new run: on seed 0 of ``curvature_vca`` (once finished), landscapes on the random
   and on the window's PCA plane before, at and after the largest overshoot of F above the exact curve inside
   T in [0.1, 0.35] (``snapback_landscapes.py`` says how the three points are chosen).
@@ -90,22 +90,27 @@ def groups(ex, sr_lr):
         c = curvature_settings(ex, mode)
         out[f"curvature_{mode}"] = [ex.task(f"curv_{mode}_L{c['L']}_s{seed}", ex.config(
             mode, c["L"], seed, trajectory_every=c["every"], trajectory_dense=c["dense"])) for seed in (0, 1)]
-    out["sr_pilot"] = [ex.task(f"sr_pilot_lr{lr:g}_L6_s{SR_PILOT_SEED}", ex.config(
-        "vca", 6, SR_PILOT_SEED, optimizer="sr", lr=lr, minibatch=None)) for lr in SR_LRS]
+    mode, L = sr_comparison.PILOT
+    out["sr_pilot"] = [ex.task(pilot_run(lr), ex.config(mode, L, SR_PILOT_SEED, optimizer="sr", lr=lr, minibatch=None))
+                       for lr in SR_LRS]
     if sr_lr is not None:
         for mode, L, seeds, arms in sr_comparison.SIZES:
             for arm in arms:
                 out[f"{arm}_{mode}{L}"] = [ex.task(sr_comparison.sr_run(mode, L, seed, arm), ex.config(
-                    mode, L, seed, optimizer="sr", lr=sr_comparison.arm_lr(arm, mode, sr_lr), minibatch=None))
+                    mode, L, seed, optimizer="sr", lr=sr_comparison.arm_lr(arm, mode, L, sr_lr), minibatch=None))
                     for seed in range(seeds)]
     return out
+
+
+def pilot_run(lr) -> str:
+    return f"sr_pilot_lr{lr:g}_L{sr_comparison.PILOT[1]}_s{SR_PILOT_SEED}"
 
 
 def pilot_choice(ex):
     """The pilot's lr (None until each of its runs has finished or diverged; a diverged pilot ranks last)."""
     best = None
     for lr in SR_LRS:
-        rd = ex.rundir(f"sr_pilot_lr{lr:g}_L6_s{SR_PILOT_SEED}")
+        rd = ex.rundir(pilot_run(lr))
         if rd.exists and not rd.finished and rd.diverged():
             continue
         if not rd.finished:

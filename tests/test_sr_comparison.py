@@ -39,7 +39,7 @@ def test_summary_counts_successes_and_averages_only_the_runs_that_have_a_measure
 
 def test_every_sr_run_stands_beside_the_adam_run_of_its_seed():
     names = run_names()
-    assert len(names) == 2 * (5 + 5 + 3) + 5                     # + VQA L = 5 at the pilot's Fisher step
+    assert len(names) == 2 * (5 + 5 + 3) + 5 + 3                 # + VQA L = 5 and VCA L = 16 at the pilot's step
     adam = {(m, L, s): n for m, L, s, o, n in names if o == "adam"}
     for arm in SR_ARMS:
         sr = {(m, L, s): n for m, L, s, o, n in names if o == arm}
@@ -47,7 +47,8 @@ def test_every_sr_run_stands_beside_the_adam_run_of_its_seed():
         assert all(sr[k] == f"{arm}_" + adam[k] for k in sr)
 
 
-def test_the_fisher_arm_gives_vqa_the_pilots_step_in_fisher_distance():
-    # VQA's S is 1/4 of the Fisher matrix and its gradient the full one: a quarter of the lr gives VCA's step
-    assert arm_lr("sr_fisher", "vqa", 0.03) == 0.03 / 4
-    assert arm_lr("sr", "vqa", 0.03) == arm_lr("sr_fisher", "vca", 0.03) == 0.03
+def test_the_matched_arm_gives_each_size_the_pilots_step():
+    # VQA's S is 1/4 of the Fisher matrix and its gradient the full one; the loss is extensive (the pilot: N = 36)
+    assert math.isclose(arm_lr("sr_matched", "vqa", 5, 0.03), 0.03 / 4 * 36 / 25)
+    assert math.isclose(arm_lr("sr_matched", "vca", 16, 0.03), 0.03 * 36 / 256)
+    assert arm_lr("sr_matched", "vca", 6, 0.03) == arm_lr("sr", "vqa", 5, 0.03) == 0.03
