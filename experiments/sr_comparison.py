@@ -13,6 +13,7 @@ and ``trainability_sr.{png,pdf}``.
 """
 
 import math
+import warnings
 
 import numpy as np
 from common import figure, readable_log_axis
@@ -24,7 +25,7 @@ SIZES = (("vca", 6, 5, ("sr",)), ("vqa", 5, 5, ("sr", "sr_matched")),   # (mode,
          ("vca", 16, 3, ("sr", "sr_matched")))                           # pilot's size the two arms coincide
 HEADER = ["mode", "L", "optimizer", "seed", "run", "success", "energy_per_spin", "residual_energy_per_spin",
           "ground_state_fraction", "distinct_ground_states", "degeneracy", "effective_ground_states",
-          "above_exact", "max_excursion", "spikes", "max_spike", "wall_seconds", "samples", "lr"]
+          "above_exact", "max_excursion", "spikes", "max_spike", "wall_seconds", "samples", "lr", "outcome"]
 MEASURES = HEADER[5:16]
 LABELS = {"adam": "Adam", "sr": "SR, the pilot's lr", "sr_matched": "SR, the pilot's step (lr scaled)"}
 
@@ -72,11 +73,20 @@ def coverage(workdir, L) -> dict:
 
 
 def table(ex, smoothness_of) -> list:
-    """One row per finished run of :func:`run_names` (``smoothness_of(rundir)``: the smoothness measures, or None
-    for a run without history); the runs not finished yet are listed in ``ex.pending``."""
+    """One row per finished or diverged run of :func:`run_names` (``smoothness_of(rundir)``: the smoothness measures,
+    or None for a run without history); a diverged run (``diverged.json``: it stopped on non-finite steps, and a
+    resume would only repeat them) counts as a run without success and without measures, its ``outcome`` the step
+    and temperature where it stopped; the runs not finished yet are listed in ``ex.pending``."""
     rows = []
     for mode, L, seed, optimizer, name in run_names():
         run = ex.rundir(name)
+        if run.exists and not run.finished and run.diverged():
+            d = run.diverged()
+            where = d["message"][d["message"].find("(step"):].split(")")[0] + ")" if "(step" in d["message"] else ""
+            rows.append([mode, L, optimizer, seed, name, 0, *[math.nan] * 10, None, "—", run.config().lr,
+                         f"diverged {where}".strip()])
+            ex.used.append(name)
+            continue
         if not run.finished:
             ex.pending.append(name)
             continue
@@ -87,14 +97,15 @@ def table(ex, smoothness_of) -> list:
                      s["energy_per_spin_mean"], s["residual_energy_per_spin"], c["ground_state_fraction"],
                      c["distinct_ground_states"], c["degeneracy"], c["effective_ground_states"],
                      *[m.get(k, math.nan) for k in ("above_exact", "max_excursion", "spikes", "max_spike")],
-                     s.get("wall_seconds"), c["samples"], run.config().lr])
+                     s.get("wall_seconds"), c["samples"], run.config().lr, "finished"])
         ex.used.append(name)
     return rows
 
 
 def summarise(rows) -> list:
-    """Per (mode, L, optimizer): the number of runs, successes, and the mean and standard error of each measure
-    over the runs that have it (nan-aware: Adam runs kept without history have no smoothness)."""
+    """Per (mode, L, optimizer): the number of runs, successes, the mean and standard error of each measure over the
+    runs that have it (nan-aware: Adam runs kept without history have no smoothness, diverged runs nothing) and,
+    last, the number of diverged runs."""
     out = []
     for mode, L, _, arms in SIZES:
         for optimizer in ("adam",) + arms:
@@ -102,10 +113,13 @@ def summarise(rows) -> list:
             if not len(sel):
                 continue
             n = np.sum(~np.isnan(sel), axis=0)
-            mean = np.nanmean(sel, axis=0)
+            with warnings.catch_warnings():            # a measure no run has (every run diverged): nan, quietly
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = np.nanmean(sel, axis=0)
             sem = np.array([np.nanstd(sel[:, k], ddof=1) / math.sqrt(c) if c > 1 else math.nan
                             for k, c in enumerate(n)])
-            out.append([mode, L, optimizer, len(sel), int(sel[:, 0].sum()), *mean, *sem])
+            diverged = sum(r[-1].startswith("diverged") for r in rows if (r[0], r[1], r[2]) == (mode, L, optimizer))
+            out.append([mode, L, optimizer, len(sel), int(sel[:, 0].sum()), *mean, *sem, diverged])
     return out
 
 
@@ -115,17 +129,22 @@ PANELS = [(7, "residual energy per spin", "log"), (8, "ground-state fraction", "
 
 def draw(ex, rows):
     """One panel per measure; per size Adam (blue) and the SR arms (orange, green) side by side, a dot per seed (a
-    cross: no ground state in the final sample), the median a bar."""
-    fig = figure((9, 6.4))
+    cross: no ground state in the final sample), the median a bar; runs that diverged are counted in writing."""
+    from matplotlib.lines import Line2D
+
+    fig = figure((9, 6.8))
     sizes = [(m, L) for m, L, _, _ in SIZES]
     colours = {o: f"C{j}" for j, o in enumerate(("adam",) + SR_ARMS)}
-    labelled = set()
     for k, (col, label, scale) in enumerate(PANELS):
         ax = fig.add_subplot(2, 2, k + 1)
         for i, (mode, L, _, arms) in enumerate(SIZES):
             for j, optimizer in enumerate(("adam",) + arms):
                 centre = i + 0.36 * (j - (len(arms)) / 2) / max(len(arms), 1)
                 sel = [r for r in rows if (r[0], r[1], r[2]) == (mode, L, optimizer)]
+                diverged = sum(r[-1].startswith("diverged") for r in sel)
+                if diverged:
+                    ax.annotate(f"{diverged} of {len(sel)} diverged", xy=(centre, 0.03), rotation=90, ha="center",
+                                xycoords=("data", "axes fraction"), va="bottom", fontsize=7, color=colours[optimizer])
                 y = np.array([r[col] for r in sel], dtype=float) * (100 if col == 13 else 1)
                 ok = np.array([r[5] for r in sel], dtype=bool)
                 keep = ~np.isnan(y)
@@ -135,13 +154,10 @@ def draw(ex, rows):
                     continue
                 x = centre + np.linspace(-0.04, 0.04, len(y))
                 for marker, mask in (("o", ok & keep), ("x", ~ok & keep)):
-                    first = k == 0 and marker == "o" and optimizer not in labelled
-                    labelled |= {optimizer} if first else set()
-                    ax.plot(x[mask], y[mask], marker, color=colours[optimizer], alpha=0.7, ms=5,
-                            label=LABELS[optimizer] if first else None)
+                    ax.plot(x[mask], y[mask], marker, color=colours[optimizer], alpha=0.7, ms=5)
                 ax.plot([centre - 0.08, centre + 0.08], [np.median(y[keep])] * 2, "-", color=colours[optimizer], lw=2)
         ax.set_xticks(range(len(sizes)))
-        degeneracy = {(r[0], r[1]): r[10] for r in rows}
+        degeneracy = {(r[0], r[1]): r[10] for r in rows if not math.isnan(r[10])}
         ax.set_xticklabels([f"{m.upper()} L = {L}" + (f"\n(D = {degeneracy[m, L]})" if (m, L) in degeneracy else "")
                             for m, L in sizes], fontsize=9)
         ax.set_xlim(-0.5, len(sizes) - 0.5)
@@ -149,9 +165,12 @@ def draw(ex, rows):
             readable_log_axis(ax)
         ax.set_ylabel(label, fontsize=9)
         ax.set_title("abcd"[k], loc="left", fontsize=10, fontweight="bold")
-    fig.axes[0].legend(fontsize=8, title="dot: a seed; ×: no ground state", title_fontsize=7)
-    fig.suptitle("Adam against SR at Table I (the same seeds); bar: median", fontsize=9)
-    fig.tight_layout()
+    present = [o for o in colours if any(r[2] == o for r in rows)]
+    handles = [Line2D([], [], marker="o", ls="", color=colours[o], label=LABELS[o]) for o in present]
+    handles.append(Line2D([], [], marker="x", ls="", color="0.4", label="no ground state in the final sample"))
+    fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=8, bbox_to_anchor=(0.5, 0.965))
+    fig.suptitle("Adam against SR at Table I (the same seeds); a dot per seed, bar: median", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     ex.save(fig, "_sr")
 
 
@@ -161,7 +180,7 @@ def study(ex, smoothness_of):
     ex.write_csv("_sr", HEADER, rows)
     summary = summarise(rows)
     ex.write_csv("_sr_summary", ["mode", "L", "optimizer", "runs", "successes"] + [f"{h}_mean" for h in MEASURES]
-                 + [f"{h}_sem" for h in MEASURES], summary)
+                 + [f"{h}_sem" for h in MEASURES] + ["diverged"], summary)
     if rows:
         draw(ex, rows)
     print("\n| size | optimizer | runs | success | residual E/N | ground-state fraction | effective GS (of D) | "
@@ -169,9 +188,12 @@ def study(ex, smoothness_of):
     print("|---|---|---|---|---|---|---|---|")
     k = len(MEASURES)
     for r in summary:
-        mean, sem = r[5:5 + k], r[5 + k:]
-        print(f"| {r[0].upper()} L = {r[1]} | {r[2]} | {r[3]} | {r[4]}/{r[3]} | {_pm(mean[2], sem[2], '.2e', '.1e')} | "
-              f"{_pm(mean[3], sem[3], '.4f')} | {_pm(mean[6], sem[6], '.2f')} (of {mean[5]:.0f}) | "
+        mean, sem = r[5:5 + k], r[5 + k:5 + 2 * k]
+        diverged = f" ({r[-1]} diverged)" if r[-1] else ""
+        print(f"| {r[0].upper()} L = {r[1]} | {r[2]} | {r[3]} | {r[4]}/{r[3]}{diverged} | "
+              f"{_pm(mean[2], sem[2], '.2e', '.1e')} | "
+              f"{_pm(mean[3], sem[3], '.4f')} | {_pm(mean[6], sem[6], '.2f')}"
+              f"{'' if math.isnan(mean[5]) else f' (of {mean[5]:.0f})'} | "
               f"{_pm(100 * mean[8], 100 * sem[8], '.2f')} |")
     return rows
 

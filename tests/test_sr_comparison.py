@@ -17,7 +17,7 @@ def _row(optimizer, seed, success, fraction, excursion):
                   distinct_ground_states=16 if success else 0, degeneracy=16,
                   effective_ground_states=8.0 if success else math.nan, above_exact=0.05,
                   max_excursion=excursion, spikes=0.0, max_spike=0.01, wall_seconds=1.0, samples="stored",
-                  lr=1e-4 if optimizer == "adam" else 0.03)
+                  lr=1e-4 if optimizer == "adam" else 0.03, outcome="finished")
     return [values[h] for h in HEADER]
 
 
@@ -35,6 +35,16 @@ def test_summary_counts_successes_and_averages_only_the_runs_that_have_a_measure
     assert np.isclose(sem[at("max_excursion")], np.std([0.06, 0.10], ddof=1) / math.sqrt(2))
     assert np.isclose(mean[at("effective_ground_states")], 8.0)  # a failed run has no effective number
     assert out["sr"][3:5] == [1, 1] and math.isnan(out["sr"][5 + k + at("max_excursion")])
+
+
+def test_a_diverged_run_counts_as_a_run_without_success_or_measures():
+    diverged = _row("sr", 1, 0, math.nan, math.nan)
+    diverged[HEADER.index("outcome")] = "diverged (step 11202, T=7.959, Gamma=0)"
+    for h in MEASURES[1:]:
+        diverged[HEADER.index(h)] = math.nan
+    out = {r[2]: r for r in summarise([_row("sr", 0, 1, 0.90, 0.02), diverged])}["sr"]
+    assert out[3:5] == [2, 1] and out[-1] == 1                  # runs, successes; diverged last
+    assert np.isclose(out[5 + MEASURES.index("ground_state_fraction")], 0.90)
 
 
 def test_every_sr_run_stands_beside_the_adam_run_of_its_seed():
