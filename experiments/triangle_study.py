@@ -10,7 +10,8 @@ the horizontal predecessor's. Groups (Table I otherwise):
 
 - ``triangle_vca``: VCA at L = 6, 7 (5 seeds) and 12 (3 seeds) with the triangle cell;
 - ``triangle_vqa``: VQA at L = 6, 3 seeds;
-- ``vanilla_vca``: the committed Table I runs ``vca_L{6,7,12}_s*`` beside them (the same seeds).
+- ``vanilla_vca``, ``vanilla_vqa``: the committed Table I runs ``vca_L{6,7,12}_s*``, ``vqa_L6_s*`` beside them
+  (the same seeds).
 
 Measured per run from 10^5 fresh samples of p_theta itself (seed 0, no symmetrisation): success (a final sample
 at the ground-state energy), ground-state fraction, distinct and effective ground states, KL of the empirical
@@ -35,7 +36,7 @@ SIZES = {"paper": ({6: 5, 7: 5, 12: 3}, {6: 3}),    # (VCA {L: seeds}, VQA {L: s
 def groups(ex):
     """``{group: [(mode, L, task), ...]}``: small sizes and low seeds first, so a partial pool already
     compares the cells."""
-    out = {"triangle_vca": [], "vanilla_vca": [], "triangle_vqa": []}
+    out = {"triangle_vca": [], "vanilla_vca": [], "triangle_vqa": [], "vanilla_vqa": []}
     vca, vqa = SIZES[ex.preset]
     for L, seeds in vca.items():
         for seed in range(seeds):
@@ -46,6 +47,7 @@ def groups(ex):
         for seed in range(seeds):
             out["triangle_vqa"].append(("vqa", L, ex.task(f"triangle_vqa_L{L}_s{seed}",
                                                           ex.config("vqa", L, seed, cell="triangle"))))
+            out["vanilla_vqa"].append(("vqa", L, ex.standard("vqa", L, seed)))
     return out
 
 
@@ -129,12 +131,11 @@ def main():
     ex.finish()
 
 
-NAMES = {"triangle_vca": "triangle cell, VCA", "vanilla_vca": "vanilla cell, VCA (committed runs)",
-         "triangle_vqa": "triangle cell, VQA"}
+CELLS = {"triangle": ("C0", -0.15, "triangle cell"), "vanilla": ("C1", 0.15, "vanilla cell (committed Table I runs)")}
 
 
 def _figure(ex, rows, chosen):
-    """Per size: the triangle cell against the vanilla cell, every seed a point, the mean a bar."""
+    """Per size: the triangle cell (left) against the vanilla cell (right), every seed a point, the mean a bar."""
     sizes = sorted({(r[1], r[2]) for r in rows})
     if not sizes:
         return
@@ -145,17 +146,18 @@ def _figure(ex, rows, chosen):
     for k, (value, label) in enumerate(panels):
         ax = fig.add_subplot(1, 3, k + 1)
         labelled = set()
-        for j, g in enumerate(chosen):
+        for g in chosen:
+            colour, offset, name = CELLS[g.split("_")[0]]
             for i, (mode, L) in enumerate(sizes):
                 y = [value(r) for r in rows if r[0] == g and (r[1], r[2]) == (mode, L)]
                 y = [v for v in y if not math.isnan(v)]
                 if not y:
                     continue
-                x = i + 0.25 * (j - (len(chosen) - 1) / 2)
-                ax.plot([x] * len(y), y, "o", color=f"C{j}", alpha=0.5, ms=4)
-                ax.plot([x - 0.1, x + 0.1], [np.mean(y)] * 2, "-", color=f"C{j}", lw=2.5,
-                        label=None if g in labelled else NAMES.get(g, g))
-                labelled.add(g)
+                x = i + offset
+                ax.plot([x] * len(y), y, "o", color=colour, alpha=0.5, ms=4)
+                ax.plot([x - 0.1, x + 0.1], [np.mean(y)] * 2, "-", color=colour, lw=2.5,
+                        label=None if name in labelled else name)
+                labelled.add(name)
         ax.set_xticks(range(len(sizes)))
         ax.set_xticklabels([f"{m.upper()} L={L}" for m, L in sizes], fontsize=8)
         ax.set_ylabel(label, fontsize=9)
