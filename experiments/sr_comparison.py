@@ -8,8 +8,8 @@ the ground-state energy is in the final sample (success), the final E/N and resi
 fraction, the distinct and effective ground states in the run's final 10^5 samples (``nm_tf.modes.analyse``; the
 stored ``samples_final.npz``, else 10^5 fresh samples of seed 0 from the final weights), and the smoothness
 measures of ``trainability.smoothness`` where the run kept its history. Writes ``trainability_sr.csv`` (one row
-per run), ``trainability_sr_summary.csv`` (per size and optimizer: successes, means and their standard errors)
-and ``trainability_sr.{png,pdf}``.
+per run), ``trainability_sr_summary.csv`` (per size and optimizer: successes, means and their standard errors),
+``trainability_sr_tests.csv`` (each SR arm against Adam: :func:`compare`) and ``trainability_sr.{png,pdf}``.
 """
 
 import math
@@ -174,15 +174,58 @@ def draw(ex, rows):
     ex.save(fig, "_sr")
 
 
+TESTED = ("residual_energy_per_spin", "ground_state_fraction", "effective_ground_states", "above_exact",
+          "max_excursion", "max_spike")
+TESTS_HEADER = ["mode", "L", "arm", "measure", "adam_runs", "adam_min", "adam_max", "sr_runs", "sr_min", "sr_max",
+                "p_value", "test"]
+
+
+def compare(rows) -> list:
+    """Each SR arm against Adam at its size: success by Fisher's exact test (a diverged run is a failure), each
+    measure of :data:`TESTED` by the exact two-sided Mann-Whitney test over the runs that have it (2 or more a side;
+    with 5 + 5 runs the smallest p is 0.008). One row per (size, arm, measure): the two ranges and p (for success,
+    min and max are both the number of successes)."""
+    from scipy.stats import fisher_exact, mannwhitneyu
+
+    out = []
+    for mode, L, _, arms in SIZES:
+        adam = [r for r in rows if (r[0], r[1], r[2]) == (mode, L, "adam")]
+        for arm in arms:
+            sr = [r for r in rows if (r[0], r[1], r[2]) == (mode, L, arm)]
+            if not adam or not sr:
+                continue
+            a, b = sum(r[5] for r in adam), sum(r[5] for r in sr)
+            p = fisher_exact([[a, len(adam) - a], [b, len(sr) - b]]).pvalue
+            out.append([mode, L, arm, "success", len(adam), a, a, len(sr), b, b, p, "Fisher exact, two-sided"])
+            for measure in TESTED:
+                col = HEADER.index(measure)
+                x = np.array([r[col] for r in adam], dtype=float)
+                y = np.array([r[col] for r in sr], dtype=float)
+                x, y = x[~np.isnan(x)], y[~np.isnan(y)]
+                if len(x) < 2 or len(y) < 2:
+                    continue
+                p = mannwhitneyu(x, y, alternative="two-sided", method="exact").pvalue
+                out.append([mode, L, arm, measure, len(x), x.min(), x.max(), len(y), y.min(), y.max(), p,
+                            "Mann-Whitney exact, two-sided"])
+    return out
+
+
 def study(ex, smoothness_of):
-    """The table, its summary and the figure from the finished runs; prints a Markdown table."""
+    """The table, its summary, the tests and the figure from the finished runs; prints Markdown tables."""
     rows = table(ex, smoothness_of)
     ex.write_csv("_sr", HEADER, rows)
     summary = summarise(rows)
     ex.write_csv("_sr_summary", ["mode", "L", "optimizer", "runs", "successes"] + [f"{h}_mean" for h in MEASURES]
                  + [f"{h}_sem" for h in MEASURES] + ["diverged"], summary)
+    tests = compare(rows)
+    ex.write_csv("_sr_tests", TESTS_HEADER, tests)
     if rows:
         draw(ex, rows)
+    print("\n| size | SR arm | measure | Adam (runs: min–max) | SR (runs: min–max) | p |")
+    print("|---|---|---|---|---|---|")
+    for t in tests:
+        print(f"| {t[0].upper()} L = {t[1]} | {t[2]} | {t[3]} | {t[4]}: {t[5]:.4g}–{t[6]:.4g} | "
+              f"{t[7]}: {t[8]:.4g}–{t[9]:.4g} | {t[10]:.3g} |")
     print("\n| size | optimizer | runs | success | residual E/N | ground-state fraction | effective GS (of D) | "
           "largest excursion (%) |")
     print("|---|---|---|---|---|---|---|---|")

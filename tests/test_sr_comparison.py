@@ -8,7 +8,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 
-from sr_comparison import HEADER, MEASURES, SR_ARMS, arm_lr, run_names, summarise  # noqa: E402
+from sr_comparison import HEADER, MEASURES, SR_ARMS, arm_lr, compare, run_names, summarise  # noqa: E402
 
 
 def _row(optimizer, seed, success, fraction, excursion):
@@ -62,3 +62,14 @@ def test_the_matched_arm_gives_each_size_the_pilots_step():
     assert math.isclose(arm_lr("sr_matched", "vqa", 5, 0.03), 0.03 / 4 * 36 / 25)
     assert math.isclose(arm_lr("sr_matched", "vca", 16, 0.03), 0.03 * 36 / 256)
     assert arm_lr("sr_matched", "vca", 6, 0.03) == arm_lr("sr", "vqa", 5, 0.03) == 0.03
+
+
+def test_each_sr_arm_is_tested_against_adam_on_success_and_on_each_measure():
+    adam = [_row("adam", s, 1, 0.99 + s / 1000, 0.05 + s / 1000) for s in range(4)] + [_row("adam", 4, 0, 0.0, 0.2)]
+    sr = [_row("sr", s, 1 if s == 0 else 0, 0.5 - s / 100, 0.3 + s / 100) for s in range(5)]
+    out = {t[3]: t for t in compare(adam + sr) if t[2] == "sr"}
+    assert out["success"][4:10] == [5, 4, 4, 5, 1, 1]
+    assert math.isclose(out["success"][10], 0.2063, abs_tol=1e-4)          # Fisher exact, 4/5 against 1/5
+    excursion = out["max_excursion"]
+    assert excursion[4] == excursion[7] == 5 and math.isclose(excursion[10], 2 / 252)   # apart: 2 / C(10, 5)
+    assert "effective_ground_states" not in out     # one SR run in a ground state has it: no test on one run
