@@ -103,6 +103,7 @@ def groups(ex, sr_lr):
 
 
 def pilot_run(lr) -> str:
+    """The SR pilot's run name at ``lr``."""
     return f"sr_pilot_lr{lr:g}_L{sr_comparison.PILOT[1]}_s{SR_PILOT_SEED}"
 
 
