@@ -25,7 +25,10 @@ SIZES = (("vca", 6, 5, ("sr",)), ("vqa", 5, 5, ("sr", "sr_matched")),   # (mode,
          ("vca", 16, 3, ("sr", "sr_matched")))                           # pilot's size the two arms coincide
 HEADER = ["mode", "L", "optimizer", "seed", "run", "success", "energy_per_spin", "residual_energy_per_spin",
           "ground_state_fraction", "distinct_ground_states", "degeneracy", "effective_ground_states",
-          "above_exact", "max_excursion", "spikes", "max_spike", "wall_seconds", "samples", "lr", "outcome"]
+          "above_exact", "max_excursion", "spikes", "max_spike", "wall_seconds", "samples", "lr", "outcome",
+          "main_level_broken", "main_level_share", "main_level_distinct", "main_level_effective"]
+LEVEL = HEADER[-4:]
+OUTCOME = HEADER.index("outcome")
 MEASURES = HEADER[5:16]
 LABELS = {"adam": "Adam", "sr": "SR, the pilot's lr", "sr_matched": "SR, the pilot's step (lr scaled)"}
 
@@ -69,7 +72,22 @@ def coverage(workdir, L) -> dict:
     return {"ground_state_fraction": s["ground_state_fraction"], "distinct_ground_states": s["distinct_ground_states"],
             "degeneracy": s["degeneracy"],   # no ground state sampled: no effective number (nan, not 0)
             "effective_ground_states": s["effective_ground_states"] if s["distinct_ground_states"] else math.nan,
-            "samples": "stored" if "samples_final" in str(source) else "fresh, seed 0"}
+            "samples": "stored" if "samples_final" in str(source) else "fresh, seed 0", **main_level(bits, L)}
+
+
+def main_level(bits, L) -> dict:
+    """Where a run's samples sit: the number of broken triangles most samples have (0: the ground states), the
+    share of samples with that many, and the distinct and effective (exp of the entropy) configurations among them:
+    a run that ends excited may sit on one state of that level or spread over many."""
+    from nm_tf.hamiltonian import triangle_parities
+
+    bits = np.asarray(bits).reshape(len(bits), -1)
+    broken = np.sum(np.asarray(triangle_parities(bits, L)) == 0, axis=1)
+    level = int(np.bincount(broken).argmax())
+    _, counts = np.unique(bits[broken == level], axis=0, return_counts=True)
+    p = counts / counts.sum()
+    return {"main_level_broken": level, "main_level_share": float(np.mean(broken == level)),
+            "main_level_distinct": len(counts), "main_level_effective": float(np.exp(-np.sum(p * np.log(p))))}
 
 
 def table(ex, smoothness_of) -> list:
@@ -84,7 +102,7 @@ def table(ex, smoothness_of) -> list:
             d = run.diverged()
             where = d["message"][d["message"].find("(step"):].split(")")[0] + ")" if "(step" in d["message"] else ""
             rows.append([mode, L, optimizer, seed, name, 0, *[math.nan] * 10, None, "—", run.config().lr,
-                         f"diverged {where}".strip()])
+                         f"diverged {where}".strip(), *[math.nan] * len(LEVEL)])
             ex.used.append(name)
             continue
         if not run.finished:
@@ -97,7 +115,7 @@ def table(ex, smoothness_of) -> list:
                      s["energy_per_spin_mean"], s["residual_energy_per_spin"], c["ground_state_fraction"],
                      c["distinct_ground_states"], c["degeneracy"], c["effective_ground_states"],
                      *[m.get(k, math.nan) for k in ("above_exact", "max_excursion", "spikes", "max_spike")],
-                     s.get("wall_seconds"), c["samples"], run.config().lr, "finished"])
+                     s.get("wall_seconds"), c["samples"], run.config().lr, "finished", *[c[k] for k in LEVEL]])
         ex.used.append(name)
     return rows
 
@@ -118,7 +136,8 @@ def summarise(rows) -> list:
                 mean = np.nanmean(sel, axis=0)
             sem = np.array([np.nanstd(sel[:, k], ddof=1) / math.sqrt(c) if c > 1 else math.nan
                             for k, c in enumerate(n)])
-            diverged = sum(r[-1].startswith("diverged") for r in rows if (r[0], r[1], r[2]) == (mode, L, optimizer))
+            diverged = sum(r[OUTCOME].startswith("diverged") for r in rows
+                           if (r[0], r[1], r[2]) == (mode, L, optimizer))
             out.append([mode, L, optimizer, len(sel), int(sel[:, 0].sum()), *mean, *sem, diverged])
     return out
 
@@ -141,7 +160,7 @@ def draw(ex, rows):
             for j, optimizer in enumerate(("adam",) + arms):
                 centre = i + 0.36 * (j - (len(arms)) / 2) / max(len(arms), 1)
                 sel = [r for r in rows if (r[0], r[1], r[2]) == (mode, L, optimizer)]
-                diverged = sum(r[-1].startswith("diverged") for r in sel)
+                diverged = sum(r[OUTCOME].startswith("diverged") for r in sel)
                 if diverged:
                     ax.annotate(f"{diverged} of {len(sel)} diverged", xy=(centre, 0.03), rotation=90, ha="center",
                                 xycoords=("data", "axes fraction"), va="bottom", fontsize=7, color=colours[optimizer])

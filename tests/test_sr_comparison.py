@@ -17,7 +17,8 @@ def _row(optimizer, seed, success, fraction, excursion):
                   distinct_ground_states=16 if success else 0, degeneracy=16,
                   effective_ground_states=8.0 if success else math.nan, above_exact=0.05,
                   max_excursion=excursion, spikes=0.0, max_spike=0.01, wall_seconds=1.0, samples="stored",
-                  lr=1e-4 if optimizer == "adam" else 0.03, outcome="finished")
+                  lr=1e-4 if optimizer == "adam" else 0.03, outcome="finished", main_level_broken=0,
+                  main_level_share=fraction, main_level_distinct=16, main_level_effective=8.0)
     return [values[h] for h in HEADER]
 
 
@@ -73,3 +74,21 @@ def test_each_sr_arm_is_tested_against_adam_on_success_and_on_each_measure():
     excursion = out["max_excursion"]
     assert excursion[4] == excursion[7] == 5 and math.isclose(excursion[10], 2 / 252)   # apart: 2 / C(10, 5)
     assert "effective_ground_states" not in out     # one SR run in a ground state has it: no test on one run
+
+
+def test_main_level_counts_the_configurations_on_the_level_most_samples_sit_on():
+    from nm_tf.hamiltonian import triangle_parities
+    from sr_comparison import main_level
+
+    rng = np.random.default_rng(0)
+    bits = rng.integers(0, 2, size=(4000, 9))
+    broken = np.sum(np.asarray(triangle_parities(bits, 3)) == 0, axis=1)
+    level = np.bincount(broken).argmax()
+    on = bits[broken == level]
+    # two configurations of that level, 3:1, make up 80 % of a new sample
+    a, b = on[0], next(x for x in on if (x != on[0]).any())
+    sample = np.array([a] * 600 + [b] * 200 + [x for x in bits[broken != level][:200]])
+    out = main_level(sample, 3)
+    assert out["main_level_broken"] == level and math.isclose(out["main_level_share"], 0.8)
+    assert out["main_level_distinct"] == 2
+    assert math.isclose(out["main_level_effective"], math.exp(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25))))
