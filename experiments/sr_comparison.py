@@ -80,14 +80,14 @@ def main_level(bits, L) -> dict:
     share of samples with that many, and the distinct and effective (exp of the entropy) configurations among them:
     a run that ends excited may sit on one state of that level or spread over many."""
     from nm_tf.hamiltonian import triangle_parities
+    from nm_tf.modes.analysis import effective_number
 
     bits = np.asarray(bits).reshape(len(bits), -1)
     broken = np.sum(np.asarray(triangle_parities(bits, L)) == 0, axis=1)
     level = int(np.bincount(broken).argmax())
     _, counts = np.unique(bits[broken == level], axis=0, return_counts=True)
-    p = counts / counts.sum()
     return {"main_level_broken": level, "main_level_share": float(np.mean(broken == level)),
-            "main_level_distinct": len(counts), "main_level_effective": float(np.exp(-np.sum(p * np.log(p))))}
+            "main_level_distinct": len(counts), "main_level_effective": effective_number(counts)}
 
 
 def table(ex, smoothness_of) -> list:
@@ -98,8 +98,7 @@ def table(ex, smoothness_of) -> list:
     rows = []
     for mode, L, seed, optimizer, name in run_names():
         run = ex.rundir(name)
-        if run.exists and not run.finished and run.diverged():
-            d = run.diverged()
+        if run.exists and not run.finished and (d := run.diverged()):
             where = d["message"][d["message"].find("(step"):].split(")")[0] + ")" if "(step" in d["message"] else ""
             rows.append([mode, L, optimizer, seed, name, 0, *[math.nan] * 10, None, "—", run.config().lr,
                          f"diverged {where}".strip(), *[math.nan] * len(LEVEL)])

@@ -15,7 +15,7 @@ from ..exact.gf2 import MAX_ENUMERATED_LOG2
 from ..hamiltonian import as_bits, energy, ground_state_energy, hamming_to_trivial, is_ground_state
 from ..errors import UsageError
 
-__all__ = ["analyse", "pca", "MAX_LISTED_GROUND_STATES"]
+__all__ = ["analyse", "effective_number", "pca", "MAX_LISTED_GROUND_STATES"]
 
 MAX_LISTED_GROUND_STATES = 4096   # per-state counts, Hamming distances and min p are listed up to this size
 
@@ -23,6 +23,14 @@ MAX_LISTED_GROUND_STATES = 4096   # per-state counts, Hamming distances and min 
 def _row_keys(bits: np.ndarray) -> list:
     """One hashable key (bytes) per row."""
     return [row.tobytes() for row in np.packbits(bits, axis=1)]
+
+
+def effective_number(counts) -> float:
+    """exp of the entropy of the empirical distribution given by ``counts`` (positive): 1 for one state, n when
+    n states are equally frequent."""
+    p = np.asarray(counts, dtype=np.float64)
+    p = p / p.sum()
+    return float(np.exp(-np.sum(p * np.log(p))))
 
 
 def analyse(samples, L: int, J: float = 1.0, encoding: str = "bits", log_prob=None) -> dict:
@@ -76,8 +84,7 @@ def analyse(samples, L: int, J: float = 1.0, encoding: str = "bits", log_prob=No
     if ground.any():
         p = counts / counts.sum()
         out["kl_to_uniform"] = float(math.log(deg) + np.sum(p * np.log(p)))
-        # exp(entropy) of the empirical distribution over ground states: 1 for one state, D when uniform.
-        out["effective_ground_states"] = float(np.exp(-np.sum(p * np.log(p))))
+        out["effective_ground_states"] = effective_number(counts)   # 1 for one state, D when uniform
     if log2_degeneracy(L) <= MAX_ENUMERATED_LOG2:
         exact = ground_states(L)
         index = {k: i for i, k in enumerate(_row_keys(exact))}
