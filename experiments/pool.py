@@ -300,11 +300,16 @@ def copy_tables(src: Path, dest: Path, verb: str):
 
 def restore(pool: Path, src: Path):
     (pool / "runs").mkdir(parents=True, exist_ok=True)
+    in_flight = {a.name[:-len(".tar.gz")] for a in (src / "inflight").glob("*.tar.gz")} \
+        if (src / "inflight").is_dir() else set()
     for target in sorted((src / "runs").iterdir()) if (src / "runs").is_dir() else []:
         dest = pool / "runs" / target.name
         if dest.exists() or not RunDir(target).weights_path.exists():
             continue              # present already, or committed before weights were kept: rerun it
-        # (a run with weights but no history is restored: retire it to rerun it)
+        # A run with weights but no history is restored (retire it to rerun it), unless it is retired in this pool
+        # already or its rerun is in flight: restoring it then would stop the rerun (the study takes it as done).
+        if not (target / HISTORY_GZ).exists() and (target.name in in_flight or (pool / "retired" / target.name).exists()):
+            continue
         dest.mkdir(parents=True)
         for f in target.iterdir():     # figure scripts may keep more beside a run (landscape scans): keep them
             if f.name == HISTORY_GZ:

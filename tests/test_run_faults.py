@@ -419,6 +419,8 @@ def test_pool_retire_reruns_a_committed_run_without_history_and_save_replaces_it
     (committed / "runs" / "old" / "summary.json").write_text(json.dumps(summary))
     assert "1 runs retired" in pool_cmd("retire")
     assert (pool / "retired" / "old").is_dir() and not (pool / "runs" / "old").exists()
+    pool_cmd("restore")                                          # a restore keeps a retired run retired
+    assert not (pool / "runs" / "old").exists()
     cfg = RunDir(pool / "retired" / "old").config()
     from nm_tf.annealing.driver import anneal
 
@@ -426,6 +428,14 @@ def test_pool_retire_reruns_a_committed_run_without_history_and_save_replaces_it
     anneal(cfg, rerun)                                                       # the figure script's rerun
     (rerun / "summary.json").rename(rerun / "summary.hold")                  # as if still in flight
     assert "in flight; left in place" in pool_cmd("retire", "--only", "old")   # a second retire spares the rerun
+    pool_cmd("save")                                          # archives the rerun in flight; then a new machine:
+    fresh = tmp_path / "fresh"
+    r = subprocess.run([sys.executable, script, "restore", "--out", str(fresh), "--committed", str(committed)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "old: run in flight restored" in r.stdout                         # the rerun, not the committed copy
+    restored = RunDir(fresh / "runs" / "old")
+    assert not restored.finished and restored.history_path.exists()         # resumes; the committed copy has none
     (rerun / "summary.hold").rename(rerun / "summary.json")
     assert "save commits it" in pool_cmd("retire", "--only", "old") and (rerun / "summary.json").exists()
     out = pool_cmd("save")
