@@ -124,6 +124,24 @@ def test_edited_config_is_detected_on_resume(tmp_path, copy_finished):
     assert r.returncode == 2 and "was edited after the run started (L)" in r.stderr
 
 
+def test_a_float_off_in_its_last_bits_is_the_same_configuration_and_the_resume_keeps_the_stored_one(copy_finished):
+    """A value derived on another CPU (the coverage study's T_final) may differ in its last bit: the run is reused
+    and resumed with its own stored value, to the last bit; a real difference is still refused."""
+    from nm_tf.annealing.driver import anneal_or_reuse
+
+    ref = copy_finished()
+    expected = json.loads((ref / "summary.json").read_text())
+    _unfinish(ref)
+    stored = RunDir(ref).config()
+    nudged = stored.replace(T0=float(np.nextafter(stored.T0, 2.0)))
+    assert nudged.T0 != stored.T0 and RunDir(ref).differences(nudged) == []
+    with pytest.raises(UsageError, match=r"different configuration \(T0\)"):
+        anneal_or_reuse(stored.replace(T0=stored.T0 * 1.001), ref)
+    summary = anneal_or_reuse(nudged, ref)
+    assert json.loads((ref / "config.json").read_text())["T0"] == stored.T0
+    assert summary["energy_per_spin_mean"] == expected["energy_per_spin_mean"]
+
+
 @pytest.mark.parametrize("command", [
     ["anneal", "--workdir", "{blocker}/run", "--quiet", *ARGS],
     ["modes", "--workdir", "{blocker}/run"],

@@ -143,6 +143,7 @@ class AnnealRun:
             if edited:
                 raise UsageError(f"{rd.config_path} was edited after the run started ({', '.join(edited)}); "
                                  f"restore it, or start a new run in another --workdir")
+            self.cfg = rd.config()      # its own values, to the last bit (differences() allows 1e-12)
         elif rd.exists:
             raise FileExistsError(f"{wd} already holds a run; use --resume to continue it")
         rd.write_config(self.cfg)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -106,6 +107,15 @@ def read_history_rows(path) -> list:
 
 # A landscape tag names files inside the run: one path component, never "." or "..".
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+
+
+def same_config_value(a, b) -> bool:
+    """Equal configuration values, floats within a relative 1e-12 (see :meth:`RunDir.differences`)."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_config_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0) or (math.isnan(a) and math.isnan(b))
+    return a == b
 
 
 class RunDir:
@@ -351,6 +361,10 @@ class RunDir:
         return sorted(self.trajectory.glob("*.csv")) if self.trajectory.is_dir() else []
 
     def differences(self, cfg: AnnealConfig) -> list:
-        """The config fields in which ``cfg`` differs from the run's own configuration."""
+        """The config fields in which ``cfg`` differs from the run's own configuration.
+
+        Floats count as equal within a relative 1e-12: a value derived on the spot (the coverage study's T_final,
+        a root of the exact ground-state weight) can differ in its last bit from one CPU to another, and is the
+        same configuration. A resume then keeps the run's stored values (:meth:`AnnealRun.prepare`)."""
         old = self.config().to_dict()
-        return [k for k, v in cfg.to_dict().items() if old.get(k) != v]
+        return [k for k, v in cfg.to_dict().items() if not same_config_value(old.get(k), v)]
