@@ -64,8 +64,10 @@ FITS_IN_PROGRESS = (FITS, "overshoot_fits")
 # ``.partial.npz``, refreshed on every copy, dropped once the scan is done)
 CACHES = ("overshoot_fits", "overshoot_rows", "fig5_scans")
 PARTIAL = ".partial."
-# tables that experiments/curvature_report.py extends point by point and skips the points of on a rerun
-TABLES = ("trainability_curvature_noise.csv", "trainability_curvature_heldout.csv")
+# tables that experiments/curvature_report.py extends point by point and skips the points of on a rerun, and Fig. 3's
+# Lanczos e0(Gamma) grid, which the trainability study reads as its cache (without it, the SR report on a fresh
+# machine recomputes the L = 5 points: tens of minutes)
+TABLES = ("trainability_curvature_noise.csv", "trainability_curvature_heldout.csv", "fig3_exact.csv")
 INSTRUMENT_FIELDS = set(FIELD_GROUPS["landscape and trajectory"])
 COMPARED = ("energy_per_spin_mean", "ground_state_fraction", "distinct_ground_states", "ground_state_in_final_sample")
 
