@@ -453,6 +453,9 @@ def test_minibatch_step_equals_sequential_updates_by_hand():
         np.testing.assert_allclose(a.numpy(), c.numpy(), atol=1e-12)
 
 
+# Default-suite budget (session 26's slower machine): `slow`; test_two_replicas_match_one_device stays in the
+# default run.
+@pytest.mark.slow
 def test_cli_two_replicas_start(tmp_path):
     """The CLI sets TF threads before the strategy asks for two logical CPUs: that must still work."""
     r = subprocess.run(_cli(tmp_path / "r2", "--L", "2", "--warmup", "4", "--annealing-steps", "2", "--train-steps",

@@ -109,6 +109,9 @@ def test_sampled_hessian_is_unbiased(quantum, T, gamma, vector_seed):
     assert np.all(np.abs(mean - want) < 4 * sem + 1e-9), np.max(np.abs(mean - want) / (sem + 1e-12))
 
 
+# Default-suite budget (session 26's slower machine): `slow`; the estimator's exact and sampled checks stay in the
+# default run.
+@pytest.mark.slow
 def test_curvature_cli(tmp_path, capsys):
     from nm_tf.annealing.config import AnnealConfig
     from nm_tf.cli import main

@@ -121,6 +121,9 @@ def test_boltzmann_metrics_match_enumeration_at_l4():
     assert len(r["broken_by_row"]) == L4 and np.mean(r["broken_by_row"]) == pytest.approx(r["energy"] + 0.5)
 
 
+# Default-suite budget (session 26's slower machine): `slow`; test_fit_drives_the_kl_down and the interrupted-fit
+# test stay in the default run.
+@pytest.mark.slow
 def test_boltzmann_fit_drives_the_forward_kl_down_and_resumes_from_its_checkpoint(tmp_path):
     from nm_tf.exact import boltzmann_samples
     from nm_tf.representability import boltzmann_metrics, fit_boltzmann

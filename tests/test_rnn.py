@@ -166,6 +166,8 @@ def test_config_round_trip_and_weights(tmp_path, small):
     np.testing.assert_allclose(lp.numpy(), lp2.numpy(), atol=1e-6)
 
 
+# Default-suite budget (session 26's slower machine): `slow`; a guard against a performance regression, not a result.
+@pytest.mark.slow
 def test_many_models_in_one_process_do_not_warn_of_retracing(caplog):
     # Analysing many runs in one process (the coverage study) builds a model per run, each traced once.
     with caplog.at_level("WARNING", logger="tensorflow"):

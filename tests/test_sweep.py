@@ -58,6 +58,9 @@ def test_bad_spec(base, sweep, message):
 
 
 # ------------------------------------------------------------------ local backend
+# Default-suite budget (session 26's slower machine): `slow`; the sweep's spec, table and error checks stay in the
+# default run.
+@pytest.mark.slow
 def test_local_sweep_table_reuse_and_failures(tmp_path, capsys):
     from nm_tf.cli import main
 

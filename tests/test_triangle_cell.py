@@ -106,7 +106,9 @@ def test_triangle_cell_config_and_parameters(tmp_path):
     np.testing.assert_allclose(again.log_prob(s).numpy(), m.log_prob(s).numpy(), atol=1e-5)
 
 
-@pytest.mark.parametrize("cell", ["triangle", "closing"])
+# The closing cell anneals to the ground state in test_closing_cell.py; its serving run is `slow` (default-suite
+# budget).
+@pytest.mark.parametrize("cell", ["triangle", pytest.param("closing", marks=pytest.mark.slow)])
 def test_triangle_cell_anneals_exports_and_serves(tmp_path, cell):
     """An L = 3 anneal reaches the ground state, and the exported log_prob signature is normalised (the closing
     cell: the triangle cell whose last row also sees row 0's closing corners)."""
