@@ -29,6 +29,8 @@ runs. A pool copy that is itself complete or unfinished is a rerun (finished, or
 ``rerun --only a,b [--preset paper --jobs N]`` retires the named Table I runs (``<vca|vqa>_L<L>_s<seed>``) and runs
 them again with the standard configuration, in the order given — so that the reruns a figure waits for can go first,
 without the rest of its script's runs.
+The snap-back study's scans (``snapback_landscapes/<run>/*.npz``) are copied both ways file by file, so its figure
+is remade on a fresh machine without rescanning.
 The tables a study extends point by point and resumes from (:data:`TABLES`: the curvature's noise and
 held-out studies, hours per point at L = 16) travel as well: ``save`` copies the pool's table when it has more
 rows than the checkout's, ``restore`` puts the checkout's back where the pool has none.
@@ -63,6 +65,9 @@ FITS_IN_PROGRESS = (FITS, "overshoot_fits")
 # experiments/overshoot.py's finished fits and per-run tables; fig5's rescans (a scan in progress as its
 # ``.partial.npz``, refreshed on every copy, dropped once the scan is done)
 CACHES = ("overshoot_fits", "overshoot_rows", "fig5_scans")
+# experiments/snapback_landscapes.py's scans, one folder per run: its finished grids and planes (``*.npz``) travel
+# file by file (the pictures are remade from them; a scan in progress restarts)
+SCAN_FOLDERS = ("snapback_landscapes",)
 PARTIAL = ".partial."
 # tables that experiments/curvature_report.py extends point by point and skips the points of on a rerun, and Fig. 3's
 # Lanczos e0(Gamma) grid, which the trainability study reads as its cache (without it, the SR report on a fresh
@@ -281,6 +286,16 @@ def copy_caches(src: Path, dest: Path, verb: str):
         for stale in (dest / cache).glob(f"*{PARTIAL}*") if (dest / cache).is_dir() else []:
             if stale.with_name(stale.name.replace(PARTIAL, ".")).exists():    # its scan is done
                 stale.unlink()
+    for folder in SCAN_FOLDERS:
+        for entry in sorted((src / folder).glob("*/*.npz")):
+            target = dest / folder / entry.parent.name / entry.name
+            if target.exists() or PARTIAL in entry.name:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + ".tmp")
+            shutil.copy2(entry, tmp)
+            tmp.replace(target)
+            print(f"{folder}/{entry.parent.name}/{entry.name}: {verb}")
 
 
 def _rows(path: Path) -> int:

@@ -340,6 +340,16 @@ def test_pool_script_carries_finished_and_unfinished_runs_to_a_new_pool(tmp_path
         assert r.returncode == 0, r.stderr
         assert sorted(p.name for p in (committed / "fig5_scans").iterdir()) == [grid]
         assert (committed / "fig5_scans" / grid).read_text() == (scans / grid).read_text()
+    # the snap-back study's scans: each finished grid both ways, file by file; a partial one stays behind
+    run_scans = old_pool / "snapback_landscapes" / "curv_s0"
+    run_scans.mkdir(parents=True)
+    (run_scans / "landscape_traj5.npz").write_text("grid")
+    (run_scans / "landscape_traj9.partial.npz").write_text("half")
+    pool_script("save", old_pool)
+    pool_script("restore", new_pool)
+    for pool in (committed, new_pool):
+        assert [p.name for p in (pool / "snapback_landscapes" / "curv_s0").iterdir()] == ["landscape_traj5.npz"]
+        assert (pool / "snapback_landscapes" / "curv_s0" / "landscape_traj5.npz").read_text() == "grid"
     assert not (new_pool / "representability" / "busy_fit" / "fit.json").exists()
     assert (new_pool / "representability" / "busy_fit" / "checkpoints" / "fit_state.json").read_text() == \
         "busy_fit checkpoints/fit_state.json\n"
