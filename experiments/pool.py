@@ -264,7 +264,7 @@ def copy_caches(src: Path, dest: Path, verb: str):
     """Copy every finished entry of the :data:`CACHES` folders from ``src`` to ``dest`` that ``dest`` lacks: a file,
     or a folder holding its ``fit.json`` (without its checkpoints; a fit in progress travels as an archive,
     :func:`pack_fits_in_progress`); a scan's partial grid is copied every time until its scan is done, then
-    removed from ``dest``."""
+    removed from ``dest``. The :data:`SCAN_FOLDERS` travel one level deeper: each finished ``<run>/*.npz``."""
     for cache in CACHES:
         for entry in sorted((src / cache).iterdir()) if (src / cache).is_dir() else []:
             target = dest / cache / entry.name
@@ -274,14 +274,7 @@ def copy_caches(src: Path, dest: Path, verb: str):
             if (target.exists() and not partial) or entry.name.endswith(".tmp") \
                     or (entry.is_dir() and not (entry / "fit.json").exists()):
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + ".tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            if entry.is_dir():
-                shutil.copytree(entry, tmp, ignore=shutil.ignore_patterns(CHECKPOINTS))
-            else:
-                shutil.copy2(entry, tmp)
-            tmp.replace(target)
+            _copy_whole(entry, target)
             print(f"{cache}/{entry.name}: {verb}")
         for stale in (dest / cache).glob(f"*{PARTIAL}*") if (dest / cache).is_dir() else []:
             if stale.with_name(stale.name.replace(PARTIAL, ".")).exists():    # its scan is done
@@ -291,11 +284,21 @@ def copy_caches(src: Path, dest: Path, verb: str):
             target = dest / folder / entry.parent.name / entry.name
             if target.exists() or PARTIAL in entry.name:
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + ".tmp")
-            shutil.copy2(entry, tmp)
-            tmp.replace(target)
+            _copy_whole(entry, target)
             print(f"{folder}/{entry.parent.name}/{entry.name}: {verb}")
+
+
+def _copy_whole(entry: Path, target: Path):
+    """Copy a file or folder (without a fit's checkpoints) under a temporary name, then rename it into place, so
+    an interrupted copy never leaves a half entry that a later call would take as finished."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    if entry.is_dir():
+        shutil.copytree(entry, tmp, ignore=shutil.ignore_patterns(CHECKPOINTS))
+    else:
+        shutil.copy2(entry, tmp)
+    tmp.replace(target)
 
 
 def _rows(path: Path) -> int:
@@ -309,9 +312,7 @@ def copy_tables(src: Path, dest: Path, verb: str):
         table, target = src / name, dest / name
         if not table.exists() or (target.exists() and _rows(target) >= _rows(table)):
             continue
-        tmp = target.with_name(target.name + ".tmp")
-        shutil.copy2(table, tmp)
-        tmp.replace(target)
+        _copy_whole(table, target)
         print(f"{name}: {verb} ({_rows(table) - 1} rows)")
 
 
