@@ -248,6 +248,9 @@ def test_vca_tracks_exact_free_energy(tmp_path, L):
     assert (tmp_path / "r" / "tensorboard").is_dir() and any((tmp_path / "r" / "tensorboard").iterdir())
 
 
+# Default-suite budget (session 27): `slow`; VQA's estimator checks and the closing cell's VQA run
+# to the ground state stay in the default run.
+@pytest.mark.slow
 def test_vqa_tracks_exact_ground_energy(tmp_path):
     s = anneal(AnnealConfig(mode="vqa", L=3, gamma0=2.0, **FAST), tmp_path / "r")
     hist = [r for r in rows(tmp_path / "r") if r["phase"] == "anneal" and r["exact_per_spin"]]

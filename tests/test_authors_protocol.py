@@ -20,7 +20,8 @@ def all_bits(L):
 AUTHORS_NET = dict(ordering="raster-wrap", init="authors", prob_floor=1e-8, dtype="float64")
 
 
-@pytest.mark.parametrize("L", [3, 4])
+# Default-suite budget (session 27): the other cases with `-m slow`.
+@pytest.mark.parametrize("L", [3, pytest.param(4, marks=pytest.mark.slow)])
 def test_raster_wrap_probabilities_sum_to_one_in_process_and_exported(L, tmp_path):
     from nm_tf.export import export_model
 
@@ -87,7 +88,8 @@ def test_authors_init_draws_two_kernels_and_a_bias():
                                   kernel)
 
 
-@pytest.mark.parametrize("quantum, scale", [(False, 1.0), (True, 0.25)])
+# Default-suite budget (session 27): the other cases with `-m slow`.
+@pytest.mark.parametrize("quantum, scale", [pytest.param(False, 1.0, marks=pytest.mark.slow), (True, 0.25)])
 def test_stale_minibatch_step_equals_a_hand_computed_reference(quantum, scale):
     """Stale local losses: computed once at the starting weights for all samples, then one SGD update per
     mini-batch on the score of that mini-batch at the current weights, baseline scale x its mean."""

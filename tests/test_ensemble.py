@@ -15,7 +15,8 @@ def _schedule(s):
     return (1.5 * (1 - s / STEPS), 0.0)
 
 
-@pytest.mark.parametrize("quantum,minibatch", [(False, None), (False, 10),
+# Default-suite budget (session 27): the other cases with `-m slow`.
+@pytest.mark.parametrize("quantum,minibatch", [(False, None), pytest.param(False, 10, marks=pytest.mark.slow),
                                                pytest.param(True, 10, marks=pytest.mark.slow)])
 def test_each_member_follows_the_single_run_of_its_seed(quantum, minibatch):
     spec = StepSpec(num_samples=20, quantum=quantum, minibatch=minibatch)

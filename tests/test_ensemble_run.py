@@ -19,8 +19,10 @@ def _losses(wd):
     return np.array([r.loss_per_spin for r in RunDir(wd).history()])
 
 
-@pytest.mark.parametrize("extra", [{}, {"minibatch": 10, "clip_norm": 0.05},
-                                   {"optimizer": "sr", "lr": 0.05, "sr_shift": 0.01},
+# Default-suite budget (session 27): the other cases with `-m slow`.
+@pytest.mark.parametrize("extra", [{}, pytest.param({"minibatch": 10, "clip_norm": 0.05}, marks=pytest.mark.slow),
+                                   pytest.param({"optimizer": "sr", "lr": 0.05, "sr_shift": 0.01},
+                                                marks=pytest.mark.slow),
                                    pytest.param({"minibatch": 10, "local_loss": "stale", "ordering": "raster-wrap",
                                                  "init": "authors", "dtype": "float64", "prob_floor": 1e-8},
                                                 marks=pytest.mark.slow)],

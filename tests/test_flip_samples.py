@@ -39,7 +39,8 @@ def test_all_n_flips_reproduce_the_exact_local_energy(model):
     np.testing.assert_allclose(every.numpy(), exact.numpy(), atol=1e-12)
 
 
-@pytest.mark.parametrize("k", [1, 3])
+# Default-suite budget (session 27): the other cases with `-m slow`.
+@pytest.mark.parametrize("k", [pytest.param(1, marks=pytest.mark.slow), 3])
 def test_the_estimate_and_the_gradient_are_unbiased(model, k):
     """The mean over many independent site draws equals the exact local energy, and the surrogate's gradient
     (linear in the local energies) the exact one, within 3 standard errors."""

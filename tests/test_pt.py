@@ -28,6 +28,9 @@ def test_pt_samples_the_boltzmann_distribution_of_every_replica_temperature():
     assert all(0 < a <= 1 for a in r["swap_acceptance"])
 
 
+# Default-suite budget (session 27): `slow`; the Boltzmann check of every replica
+# and the O(1) kernel's equivalence stay in the default run.
+@pytest.mark.slow
 def test_pt_covers_every_ground_state_uniformly_and_is_seeded():
     cfg = PTConfig(L=3, chains=8, replicas=6, sweeps=600, T_min=0.3, T_max=3.0, seed=1)
     a, b = parallel_tempering(cfg), parallel_tempering(cfg)

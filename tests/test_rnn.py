@@ -108,8 +108,10 @@ def test_gradient_through_sampling_equals_teacher_forced(small):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
 
 
-# Every ordering and every compilation mode once by default (pairwise); the other two pairs with `-m slow`.
-@pytest.mark.parametrize("ordering, jit", [("zigzag", True), ("raster", False),
+# One pair by default (zigzag, compiled: what training runs); the other three with `-m slow` (default-suite budget,
+# session 27; raster's teacher forcing stays in the default run through the single-flip test).
+@pytest.mark.parametrize("ordering, jit", [("zigzag", True),
+                                           pytest.param("raster", False, marks=pytest.mark.slow),
                                            pytest.param("raster", True, marks=pytest.mark.slow),
                                            pytest.param("zigzag", False, marks=pytest.mark.slow)])
 def test_manual_backprop_equals_autodiff(ordering, jit):
@@ -224,8 +226,10 @@ def _flip_reference(model, bits):
                      for i in range(n)], axis=1)
 
 
-# Every ordering and every dtype once by default (pairwise); the other two pairs with `-m slow`.
-@pytest.mark.parametrize("ordering, dtype, tol", [("zigzag", "float32", 1e-6), ("raster", "float64", 1e-12),
+# One pair by default (raster, float64: the tightest tolerance); the other three with `-m slow` (default-suite budget,
+# session 27).
+@pytest.mark.parametrize("ordering, dtype, tol", [("raster", "float64", 1e-12),
+                                                  pytest.param("zigzag", "float32", 1e-6, marks=pytest.mark.slow),
                                                   pytest.param("zigzag", "float64", 1e-12, marks=pytest.mark.slow),
                                                   pytest.param("raster", "float32", 1e-6, marks=pytest.mark.slow)])
 def test_single_flip_log_probs_equal_full_passes(ordering, dtype, tol):

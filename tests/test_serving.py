@@ -280,6 +280,9 @@ def test_real_tensorflow_model_server(models, run_dir):
         proc.terminate()
 
 
+# Default-suite budget (session 27): `slow`; every stop runs the README's quick start by hand
+# from the clean clone; its parts (anneal, export, serve, sample) have default checks.
+@pytest.mark.slow
 def test_quickstart_end_to_end(tmp_path):
     r = subprocess.run([sys.executable, "-m", "nm_tf", "quickstart", "--workdir", str(tmp_path / "q"), "--quiet"],
                        capture_output=True, text=True, timeout=600)
@@ -460,6 +463,8 @@ def test_xla_buckets_are_compiled_at_warmup_and_give_the_in_process_samples(serv
         np.testing.assert_array_equal(out, model.sample(n, [1, n])[0].numpy())
 
 
+# Default-suite budget (session 27): `slow`; the warm-up buckets' test stays in the default run.
+@pytest.mark.slow
 def test_xla_chunks_beyond_the_largest_bucket(run_dir, tmp_path):
     from nm_tf.export import export_model
     from nm_tf.export.signatures import XLA_BUCKETS
@@ -492,6 +497,9 @@ def _wait(cond, seconds=60):
     return cond()
 
 
+# Default-suite budget (session 27): `slow`; the version policy and labels test and the
+# retired-version test (test_serving_hostile.py) stay in the default run.
+@pytest.mark.slow
 def test_versions_swap_only_after_loading_unload_when_deleted_reload_when_rewritten(run_dir, tmp_path):
     from nm_tf.export import export_model
     from nm_tf.models import NewmanMooreRNN

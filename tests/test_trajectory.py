@@ -75,6 +75,9 @@ def test_trajectory_is_scanned_on_its_pca_plane(kept, tmp_path, capsys):
     assert "--trajectory-every" in capsys.readouterr().err
 
 
+# Default-suite budget (session 27): `slow`; the PCA-plane scan of a trajectory stays
+# in the default run.
+@pytest.mark.slow
 def test_scan_centred_on_a_kept_point_and_a_window_of_the_path(kept, tmp_path, capsys):
     """Issue 27 §5: landscapes inside a window of the anneal, centred on the weights kept there."""
     import shutil
