@@ -80,7 +80,11 @@ def test_bad_input_is_one_line(args, message, tmp_path, run_dir, files):
 @pytest.mark.parametrize("argv", [["anneal", "--workdir", "x", "--L", "200"],
                                   ["anneal", "--workdir", "x", "--landscape", "ends"],
                                   ["landscape", "--workdir", "{run}", "--points", "1"],
-                                  ["curvature", "--workdir", "{run}", "--window", "0:1"]])
+                                  ["curvature", "--workdir", "{run}", "--window", "0:1"],
+                                  ["modes", "--workdir", "{run}", "--samples", "0"],
+                                  ["serve", "--model-dir", "{run}/config.json"],
+                                  ["serve", "--model-dir", "{run}", "--host", "no-such-host.invalid"],
+                                  ["sweep", "--spec", "{run}/missing.yaml", "--workdir", "{run}/s"]])
 def test_bad_flags_are_refused_before_tensorflow_starts(argv, run_dir, tmp_path):
     """The check runs before TensorFlow is imported (which takes seconds), so a typo costs a fraction of one."""
     argv = [a.format(run=run_dir) for a in argv]

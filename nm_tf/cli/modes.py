@@ -31,7 +31,7 @@ def add_parser(sub):
     p.add_argument("--symmetry", choices=("none", "kernel", "kernel+translations"), default="none",
                    help="(--workdir) sample the symmetrised p_G(s) = mean_g p(g s): g uniform in ker A "
                         "(XOR with kernel words, an exact symmetry), optionally times the L^2 translations")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, checks_before_tensorflow=True)
 
 
 MAX_MODES_SAMPLES = 10_000_000
@@ -48,6 +48,9 @@ def _run(args) -> int:
     if args.symmetry != "none" and not args.workdir:
         raise UsageError("--symmetry applies to --workdir; a SavedModel or server samples what it was exported with "
                          "(nm-tf export --symmetry)")
+    from . import start_tensorflow
+
+    start_tensorflow(args)
     J = 1.0
     if args.workdir:
         from ..annealing.rundir import RunDir

@@ -45,26 +45,33 @@ def add_parser(sub):
                         "beyond it a request waits up to 5 s, then gets RESOURCE_EXHAUSTED / HTTP 503")
     p.add_argument("--poll-seconds", type=poll_seconds, default=1.0,
                    help="seconds between looks for new models and versions (>= 0.05)")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, checks_before_tensorflow=True)
 
 
 def _run(args) -> int:
-    from ..runtime import configure_threads
-
-    try:
-        import grpc  # noqa: F401
-        import tensorflow_serving  # noqa: F401
-    except ImportError:
-        raise UsageError("nm-tf serve needs the serving extra: pip install 'nm-tf[serving]'") from None
-    configure_threads(1, 2)
-    from ..server.server import SamplerServer
-
+    import importlib.util
     import socket
 
+    from ..server.store import check_model_base
+
+    # Every check that needs no TensorFlow first: a wrong path or host is refused in well under a second.
+    if any(importlib.util.find_spec(name) is None for name in ("grpc", "tensorflow_serving")):
+        raise UsageError("nm-tf serve needs the serving extra: pip install 'nm-tf[serving]'")
+    try:
+        check_model_base(args.model_dir)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
     try:
         socket.getaddrinfo(args.host, None)
     except OSError:
         raise UsageError(f"--host {args.host!r} does not resolve to an address") from None
+    from . import start_tensorflow
+    from ..runtime import configure_threads
+
+    start_tensorflow(args)
+    configure_threads(1, 2)
+    from ..server.server import SamplerServer
+
     try:
         server = SamplerServer(args.model_dir, host=args.host, grpc_port=args.grpc_port, rest_port=args.rest_port,
                                max_samples=args.max_samples, poll_seconds=args.poll_seconds,

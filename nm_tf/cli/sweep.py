@@ -28,7 +28,7 @@ def add_parser(sub):
     p.add_argument("--json", action="store_true", help="print one JSON object (runs, finished, failed, table)")
     p.add_argument("--max-runs", type=int, default=1000,
                    help="refuse a spec whose product of sweep lists has more runs than this (default 1000)")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, checks_before_tensorflow=True)
 
 
 def _run(args) -> int:
@@ -47,6 +47,9 @@ def _run(args) -> int:
     if args.max_runs < 1:
         raise UsageError(f"--max-runs must be >= 1, got {args.max_runs}")
     spec = load_sweep_spec(args.spec, max_runs=args.max_runs)
+    from . import start_tensorflow
+
+    start_tensorflow(args)     # after the checks: a bad spec is refused in well under a second
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     tasks = [RunTask(name, str(workdir / "runs" / name), cfg.to_dict()) for name, cfg in spec.runs()]

@@ -29,6 +29,15 @@ def _versions(model_base: Path):
     return sorted(v for v, p in found if v is not None and p.is_dir() and (p / "saved_model.pb").exists())
 
 
+
+def check_model_base(base) -> Path:
+    """The serving base directory as a Path; FileNotFoundError naming it when it is missing or a file. (No
+    TensorFlow here: ``nm-tf serve`` runs this before starting TensorFlow, so the mistake costs well under a second.)"""
+    base = Path(base)
+    if not base.is_dir():
+        raise FileNotFoundError(f"model directory {base} {'is not a directory' if base.exists() else 'does not exist'}")
+    return base
+
 class ModelRetired(ServingError):
     """The version was retired between being chosen and being run: the store picks again."""
 
@@ -270,10 +279,7 @@ class ModelStore:
 
         from .budget import SampleBudget
 
-        self.base = Path(base)
-        if not self.base.is_dir():
-            raise FileNotFoundError(f"model directory {self.base} "
-                                    f"{'is not a directory' if self.base.exists() else 'does not exist'}")
+        self.base = check_model_base(base)
         self.max_samples = max_samples
         self.budget = SampleBudget(max_inflight_samples or 4 * max_samples)
         self.names = set(names) if names else None
