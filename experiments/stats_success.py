@@ -82,7 +82,7 @@ def main():
     ex.write_csv("_summary", ["method", "L", "runs", "residual_energy_per_spin_mean", "residual_energy_per_spin_sem",
                               "ground_state_fraction_mean", "ground_state_fraction_sem", "success_rate",
                               "success_rate_lo68", "success_rate_hi68"], summary)
-    fig = figure((13, 3.8))
+    fig = figure((13, 4.2))
     for k, (col, err, label) in enumerate([(3, 4, "residual energy per spin"), (5, 6, "ground-state fraction"),
                                            (7, None, "success rate (some sample at E0)")]):
         ax = fig.add_subplot(1, 3, k + 1)
@@ -103,12 +103,13 @@ def main():
         ax.set_xticklabels([str(L) for L in pre["sizes"]])
         if col == 3:
             ax.set_yscale("log")
-        ax.legend(fontsize=7)
+    # one legend under the panels: inside, it covered points (SA and PT at L = 5 in the middle panel)
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle("Equal budgets (51 000 x 100 energy evaluations per run; 5 runs per point (VQA L = 16: 2), mean ± s.e., "
                  "success "
                  "with its 68 % Wilson interval). VCA, VQA: 10^5 samples at T = 0; SA: T = 0; PT: its T = 0.3 "
                  "replica, thermal by design", fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     ex.save(fig)
     print("\n| method | L | runs | residual E/N (± s.e.) | ground-state fraction (± s.e.) | success rate |\n"
           "|---|---|---|---|---|---|")
