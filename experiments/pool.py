@@ -63,8 +63,9 @@ CHECKPOINTS = "checkpoints"       # a fit's checkpoint folder (nm_tf.representab
 # the folders whose fits in progress travel as inflight/<folder>__<fit>.tar.gz (their checkpoints)
 FITS_IN_PROGRESS = (FITS, "overshoot_fits")
 # experiments/overshoot.py's finished fits and per-run tables; fig5's rescans (a scan in progress as its
-# ``.partial.npz``, refreshed on every copy, dropped once the scan is done)
-CACHES = ("overshoot_fits", "overshoot_rows", "fig5_scans")
+# ``.partial.npz``, refreshed on every copy, dropped once the scan is done); the SA and PT baselines of
+# stats_success.py and pt_reference.py (one JSON per method, L, seed and budget: hours each at L = 16 if redone)
+CACHES = ("overshoot_fits", "overshoot_rows", "fig5_scans", "sa_runs", "pt_runs")
 # experiments/snapback_landscapes.py's scans, one folder per run: its finished grids and planes (``*.npz``) travel
 # file by file (the pictures are remade from them; a scan in progress restarts)
 SCAN_FOLDERS = ("snapback_landscapes",)

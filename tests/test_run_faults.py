@@ -292,6 +292,9 @@ def test_pool_script_carries_finished_and_unfinished_runs_to_a_new_pool(tmp_path
     (old_pool / "overshoot_fits" / "done_T0.3" / "fit.json").write_text("{}")
     (old_pool / "overshoot_rows").mkdir()
     (old_pool / "overshoot_rows" / "done.json").write_text("[1]")
+    for method in ("sa", "pt"):          # the baselines of stats_success.py and pt_reference.py
+        (old_pool / f"{method}_runs").mkdir()
+        (old_pool / f"{method}_runs" / "L16_s0_steps51000.json").write_text(method)
     for action, pool in (("save", old_pool), ("restore", new_pool)):
         r = subprocess.run([sys.executable, script, action, "--out", str(pool), "--committed", str(committed)],
                            capture_output=True, text=True, timeout=120)
@@ -310,6 +313,7 @@ def test_pool_script_carries_finished_and_unfinished_runs_to_a_new_pool(tmp_path
     assert r.returncode == 0, r.stderr
     assert not busy_archive.exists() and (committed / "overshoot_fits" / "busy_T0.2" / "fit.json").exists()
     assert (new_pool / "overshoot_rows" / "done.json").read_text() == "[1]"
+    assert [(new_pool / f"{m}_runs" / "L16_s0_steps51000.json").read_text() for m in ("sa", "pt")] == ["sa", "pt"]
     # a table a study extends point by point: saved when the pool's is longer, restored where the pool has none,
     # and a shorter copy never replaces a longer one
     table, longer, shorter = "trainability_curvature_heldout.csv", "run,step\na,1\na,2\n", "run,step\na,1\n"
