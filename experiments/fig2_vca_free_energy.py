@@ -4,10 +4,10 @@
     python experiments/fig2_vca_free_energy.py --preset paper   # Table I, 5 seeds per size
 
 Panel (a): non-degenerate sizes L = 5, 16; panel (b): degenerate L = 3, 6. Top: every seed's variational F/N against
-the exact F(T)/N (GF(2) dual-code enumeration, any L; black, dashed or dotted), insets below T = 1.5; bottom: every seed's relative
-deviation |F/F_exact - 1| on a log scale, where the single-run spikes at low T show. Writes fig2.{png,pdf}, fig2.csv
-(per annealing step: median, min, max, exact) and fig2_runs.csv (per seed: final energy, ground-state fraction,
-median and max relative deviation from the exact F).
+the exact F(T)/N (GF(2) dual-code enumeration, any L; black, dashed or dotted), insets below T = 1.5; bottom: every
+seed's relative deviation |F/F_exact - 1| on a log scale, where the single-run spikes at low T show. Writes
+fig2.{png,pdf}, fig2.csv (per annealing step: median, min, max, exact) and fig2_runs.csv (per seed: final energy,
+ground-state fraction, median and max relative deviation from the exact F).
 """
 
 import numpy as np
@@ -49,7 +49,7 @@ def main():
         ax = fig.add_subplot(2, 2, k + 1)
         dev_ax = fig.add_subplot(2, 2, k + 3)
         ins = ax.inset_axes([0.56, 0.1, 0.4, 0.42])
-        for L, color, dash in zip(panel_sizes, ("C0", "C2"), ("--", ":")):
+        for L, color, (dash, dash_name) in zip(panel_sizes, ("C0", "C2"), (("--", "dashed"), (":", "dotted"))):
             T, F, exact = curves[L]
             for target, low in ((ax, slice(None)), (ins, T <= INSET_T)):
                 # every seed its own trace (a median would hide the single-run spikes the paper is about);
@@ -57,8 +57,7 @@ def main():
                 for j, f in enumerate(F):
                     target.plot(T[low], f[low], color=color, lw=0.7, alpha=0.75,
                                 label=f"VCA L={L} ({len(F)} seeds)" if j == 0 else None)
-                target.plot(T[low], exact[low], dash, color="k", lw=1.2,
-                            label=f"exact L={L} ({'dashed' if dash == '--' else 'dotted'})")
+                target.plot(T[low], exact[low], dash, color="k", lw=1.2, label=f"exact L={L} ({dash_name})")
             for j, f in enumerate(F):
                 dev = np.abs(f / exact - 1.0)
                 dev_ax.semilogy(T, np.where(dev > 0, dev, np.nan), color=color, lw=0.6, alpha=0.75,

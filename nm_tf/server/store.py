@@ -29,7 +29,6 @@ def _versions(model_base: Path):
     return sorted(v for v, p in found if v is not None and p.is_dir() and (p / "saved_model.pb").exists())
 
 
-
 def check_model_base(base) -> Path:
     """The serving base directory as a Path; FileNotFoundError naming it when it is missing or a file. (No
     TensorFlow here: ``nm-tf serve`` runs this before starting TensorFlow, so the mistake costs well under a second.)"""
@@ -37,6 +36,7 @@ def check_model_base(base) -> Path:
     if not base.is_dir():
         raise FileNotFoundError(f"model directory {base} {'is not a directory' if base.exists() else 'does not exist'}")
     return base
+
 
 class ModelRetired(ServingError):
     """The version was retired between being chosen and being run: the store picks again."""
