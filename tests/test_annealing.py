@@ -280,6 +280,19 @@ def _cli(workdir, *extra):
     return [sys.executable, "-m", "nm_tf", "anneal", "--workdir", str(workdir), "--quiet", *extra]
 
 
+def _with_marked_steps(run, skipped: set, by_qr: set):
+    """Let ``run``'s real training steps report the steps in ``skipped`` as non-finite and those in ``by_qr`` as
+    solved from QR factors: the driver's book-keeping of both, without having to provoke either."""
+    step = run.train_step
+
+    def marked(seed, T, gamma):
+        out, s = dict(step(seed, T, gamma)), int(seed[1])
+        out["finite"] = tf.constant(s not in skipped)
+        out["sr_qr_solves"] = tf.constant(float(s in by_qr))
+        return out
+    run.train_step = marked
+
+
 def test_resume_without_recorded_seconds_says_the_wall_time_is_partial(tmp_path):
     cfg = AnnealConfig(L=2, warmup=6, annealing_steps=2, train_steps=1, hidden=4, final_samples=10,
                        checkpoint_every=1, jit=False)
@@ -287,10 +300,38 @@ def test_resume_without_recorded_seconds_says_the_wall_time_is_partial(tmp_path)
     run.prepare(resume=False)
     assert run.run(n_steps=6) is None
     RunDir(tmp_path / "r").wall_path.unlink()        # as a run started by code from before the record
+    RunDir(tmp_path / "r").tallies_path.unlink()     # ... of its seconds and of its step counts
     del run
     resumed = AnnealRun(cfg, tmp_path / "r")
     resumed.prepare(resume=True)
-    assert resumed.run()["wall_seconds_complete"] is False
+    _with_marked_steps(resumed, skipped={7}, by_qr=set())
+    summary = resumed.run()
+    assert summary["wall_seconds_complete"] is False and summary["step_counts_complete"] is False
+    assert summary["skipped_steps"] == 1 and "sr_qr_solves" not in summary       # Adam: no SR solves to count
+
+
+def test_step_counts_cover_every_process_of_a_resumed_run(tmp_path):
+    """skipped_steps and sr_qr_solves count over the whole anneal, not only since the last resume (until session
+    28 a resumed run counted its skipped steps from the resume on); a fork starts with its source's counts."""
+    from nm_tf.annealing.restore import fork_run
+
+    cfg = AnnealConfig(L=2, warmup=6, annealing_steps=4, train_steps=1, hidden=4, final_samples=10,
+                       checkpoint_every=1, jit=False, optimizer="sr", lr=0.05)
+    first = AnnealRun(cfg, tmp_path / "r")
+    first.prepare(resume=False)
+    _with_marked_steps(first, skipped={2}, by_qr={1, 3})
+    assert first.run(n_steps=6) is None
+    assert RunDir(tmp_path / "r").tallies_at(6) == {"skipped_steps": 1, "sr_qr_solves": 2}
+    fork_run(tmp_path / "r", tmp_path / "fork", 6, cfg)
+    del first
+    resumed = AnnealRun(cfg, tmp_path / "r")
+    assert resumed.prepare(resume=True) == 6
+    _with_marked_steps(resumed, skipped={7}, by_qr={8})
+    summary = resumed.run()
+    assert (summary["skipped_steps"], summary["sr_qr_solves"], summary["step_counts_complete"]) == (2, 3, True)
+    forked = AnnealRun(cfg, tmp_path / "fork")
+    assert forked.prepare(resume=True) == 6
+    assert (forked.skipped, forked.sr_qr_solves) == (1, 2)
 
 
 @pytest.mark.slow   # default-suite budget: a minute or more on 2 cores
@@ -525,7 +566,10 @@ def test_an_untrained_run_is_called_so():
     cfg = AnnealConfig(annealing_steps=200)
     s = {"ground_state_fraction": 3e-5, "n_samples": 100_000, "energy_per_spin_mean": 0.0, "energy_per_spin_sem": 0.01,
          "ground_state_energy_per_spin": -0.5, "distinct_ground_states": 1, "degeneracy": 16}
-    assert "(3 of 100000 final samples)" in describe_summary(s)
+    assert "(3 of 100000 final samples)" in describe_summary(s) and "skipped" not in describe_summary(s)
+    assert "2 non-finite training steps skipped; 5 SR updates solved from QR factors" in describe_summary(
+        dict(s, skipped_steps=2, sr_qr_solves=5))
+    assert "since the last resume" in describe_summary(dict(s, skipped_steps=2, step_counts_complete=False))
     warn = untrained_warning(s, SimpleNamespace(entropy_per_spin=0.692), cfg)
     assert "looks untrained" in warn and "--lr" in warn
     assert "only 3 of 100000" in untrained_warning(s, SimpleNamespace(entropy_per_spin=0.1), cfg)

@@ -149,3 +149,28 @@ def test_a_system_cholesky_cannot_factor_is_solved_from_qr_factors_of_the_scores
     by_cholesky = solve(tf.constant(np.stack([good_o, other_o])), tf.constant(np.stack([good_loc, other_loc])))
     np.testing.assert_array_equal(both[0], by_cholesky[0].numpy())
     np.testing.assert_allclose(both[1], want, rtol=0, atol=1e-6 * np.abs(want).max())
+    # The training step counts these solves (summary: sr_qr_solves): reported per system.
+    reported = tf.function(lambda o, loc: sr_solve(o, loc, 0.01, True, report=True), jit_compile=jit)
+    again, by_qr = reported(tf.constant(np.stack([good_o, bad_o])), tf.constant(np.stack([good_loc, bad_loc])))
+    np.testing.assert_array_equal(again.numpy(), both)
+    assert by_qr.numpy().tolist() == [False, True]
+
+
+@pytest.mark.parametrize("B, P", [(20, 60), (60, 20)])
+def test_the_qr_route_solves_systems_with_more_samples_than_parameters(B, P):
+    """The QR fallback against the dense ``x^T (c x x^T + eps I)^-1 e``, also where the samples outnumber the
+    parameters (a small network, or many samples per update: ``x^T``'s QR factor ``r`` is then ``P x B``, not
+    square). Both branches of the solve are built in every compiled step, so a wrong shape there failed every SR
+    run with B > P, whether or not Cholesky failed."""
+    from nm_tf.annealing.sr import _solve_by_qr
+
+    rng = np.random.default_rng(B)
+    x = rng.normal(size=(B, P)) / np.sqrt(B)
+    e = rng.normal(size=B) / np.sqrt(B)
+    want = x.T @ np.linalg.solve(0.25 * x @ x.T + 0.01 * np.eye(B), e)
+    got = _solve_by_qr(tf.constant(x), tf.constant(e), 0.25, 0.01).numpy()
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * np.abs(want).max())
+    m = NewmanMooreRNN(2, hidden=2, seed=0, dtype="float64", jit_compile=False)      # 26 parameters
+    step = make_train_step(m, tf.keras.optimizers.SGD(0.05), 40, jit_compile=False, sr_shift=0.01)
+    out = step(tf.constant([0, 1], tf.int64), tf.constant(1.0, tf.float64), tf.constant(0.0, tf.float64))
+    assert bool(out["finite"]) and float(out["sr_qr_solves"]) == 0.0

@@ -62,7 +62,9 @@ class AnnealRun:
     def __init__(self, cfg: AnnealConfig, workdir):
         self.cfg, self.workdir = cfg, Path(workdir)
         self.rundir = RunDir(workdir)
-        self.skipped = 0
+        self.skipped = 0             # non-finite steps, over every process that ran the anneal
+        self.sr_qr_solves = 0        # SR updates whose system was solved from QR factors (sr.sr_solve)
+        self._tallies_complete = True
         self.start = None
         self.model = None
         self._saved_step = None
@@ -153,6 +155,10 @@ class AnnealRun:
         if self.start > 0:
             before = rd.wall_at(self.start)
             self._t_before, self._wall_complete = (before, True) if before is not None else (0.0, False)
+            tallies = rd.tallies_at(self.start)
+            self._tallies_complete = tallies is not None
+            self.skipped = (tallies or {}).get("skipped_steps", 0)
+            self.sr_qr_solves = (tallies or {}).get("sr_qr_solves", 0)
         return self.start
 
     def _restore_latest(self) -> int:
@@ -284,6 +290,7 @@ class AnnealRun:
         checkpoints, snapshots, callbacks. Returns the steps done when the run pauses here (``stop`` reached
         or a callback said stop), else None. Raises :class:`NonFiniteError` after too many bad steps."""
         cfg = self.cfg
+        self.sr_qr_solves += int(out.get("sr_qr_solves", 0))
         if not out["finite"]:
             self.skipped += 1
             self._bad += 1
@@ -356,6 +363,7 @@ class AnnealRun:
             raise OSError(f"cannot write checkpoint {done} in {self.rundir.checkpoints} ({first}); free space or "
                           f"fix the folder, then continue with --resume") from None
         self.rundir.record_wall(done, self._t_before + self._t_trained + time.monotonic() - self._t_segment)
+        self.rundir.record_tallies(done, {"skipped_steps": self.skipped, "sr_qr_solves": self.sr_qr_solves})
 
     # ---------------------------------------------------------------- summary
     def final_sample(self):
@@ -371,7 +379,8 @@ class AnnealRun:
         np.savez_compressed(tmp, bits=np.packbits(bits, axis=1), n_sites=self.cfg.L * self.cfg.L)
         tmp.replace(rd.samples_path)
         summary = summary_of(self.cfg, bits, e, exact_deviation(rd.history()), skipped=self.skipped, wall=wall,
-                             wall_complete=self._wall_complete)
+                             wall_complete=self._wall_complete, sr_qr_solves=self.sr_qr_solves,
+                             tallies_complete=self._tallies_complete)
         summary.update(self.summary_extra)
         tmp = rd.weights_path.with_name("model.tmp.weights.h5")
         self.model.save_weights(tmp)

@@ -164,13 +164,16 @@ class EnsembleStep:
 
     def _gradients(self, tape, surrogate, part, loc):
         """The update's stacked gradient: the surrogate's, or each member's SR direction from the same samples
-        (``part [K, B, N]``, local losses ``loc [K, B]``)."""
+        (``part [K, B, N]``, local losses ``loc [K, B]``); and per member 1.0 where SR's system had to be solved
+        from QR factors (``[K]``)."""
         if self.spec.sr_shift is None:
-            return tape.gradient(surrogate, self.variables)
+            return tape.gradient(surrogate, self.variables), tf.zeros([self.K], loc.dtype)
         from .sr import sr_direction, stacked_per_sample_scores
 
         scores = stacked_per_sample_scores(self.model, part, dict(self.weights))      # [K, B, P], variables' order
-        return sr_direction(scores, loc, self.spec.sr_shift, self.spec.quantum, self.variables, stacked=True)
+        grads, by_qr = sr_direction(scores, loc, self.spec.sr_shift, self.spec.quantum, self.variables,
+                                    stacked=True, report=True)
+        return grads, tf.cast(by_qr, loc.dtype)
 
     def _update(self, grads, loc):
         """Per-member gradient norm, the NaN/inf test, clipping and the update; ``(norm, ok)`` ``[K]``."""
@@ -197,7 +200,7 @@ class EnsembleStep:
         dt = m.rnn_cell.compute_dtype
         ground_below = ground_state_threshold(m.L, spec.J, dt)
         sums = tf.zeros([5, self.K], dt)
-        gnorm = tf.zeros([self.K], dt)
+        gnorm, by_qr = tf.zeros([self.K], dt), tf.zeros([self.K], dt)
         finite = tf.ones([self.K], tf.bool)
         if spec.local_loss == "stale":
             # The authors' order (losses.make_train_step): the local losses of all samples once, at the step's
@@ -211,9 +214,10 @@ class EnsembleStep:
                 with tf.GradientTape() as tape:
                     score = m.scan(nb, given=m.sites_to_steps(part), weights=dict(w), stacked_backprop=True)[1]
                     surrogate = self._surrogate(loc, score)
-                norm, ok = self._update(self._gradients(tape, surrogate, part, loc), loc)
-                gnorm, finite = tf.maximum(gnorm, norm), finite & ok
-            return self._metrics(sums, gnorm, finite)
+                grads, q = self._gradients(tape, surrogate, part, loc)
+                norm, ok = self._update(grads, loc)
+                gnorm, finite, by_qr = tf.maximum(gnorm, norm), finite & ok, by_qr + q
+            return self._metrics(sums, gnorm, finite, by_qr)
         bits = None
         if spec.minibatch:            # drawn once at the step's starting weights (Table I's order)
             bits = m.scan(n, uniforms=self._uniforms(s, n), weights=dict(w))[0]      # [K, n, N] (no gradient)
@@ -226,15 +230,19 @@ class EnsembleStep:
                     lp = m.scan(nb, given=m.sites_to_steps(part), weights=dict(w), stacked_backprop=True)[1]
                 loc, e = self._losses(part, lp, T, gamma, s, k)
                 surrogate = self._surrogate(loc, lp)
-            norm, ok = self._update(self._gradients(tape, surrogate, part, loc), loc)
+            grads, q = self._gradients(tape, surrogate, part, loc)
+            norm, ok = self._update(grads, loc)
             sums += step_sums(loc, e, lp, ground_below, axis=1)
-            gnorm, finite = tf.maximum(gnorm, norm), finite & ok
-        return self._metrics(sums, gnorm, finite)
+            gnorm, finite, by_qr = tf.maximum(gnorm, norm), finite & ok, by_qr + q
+        return self._metrics(sums, gnorm, finite, by_qr)
 
-    def _metrics(self, sums, gnorm, finite):
+    def _metrics(self, sums, gnorm, finite, by_qr):
         n, N = self.spec.num_samples, float(self.model.n_sites)
         mean_e = sums[1] / n
-        return {"loss": sums[0] / n / N, "energy": mean_e / N,
-                "energy_std": tf.sqrt(tf.maximum(sums[2] / n - mean_e ** 2, 0.0)) / N,
-                "entropy": -sums[3] / n / N, "ground_state_fraction": sums[4] / n, "grad_norm": gnorm,
-                "finite": finite}
+        out = {"loss": sums[0] / n / N, "energy": mean_e / N,
+               "energy_std": tf.sqrt(tf.maximum(sums[2] / n - mean_e ** 2, 0.0)) / N,
+               "entropy": -sums[3] / n / N, "ground_state_fraction": sums[4] / n, "grad_norm": gnorm,
+               "finite": finite}
+        if self.spec.sr_shift is not None:
+            out["sr_qr_solves"] = by_qr       # per member: the step's updates whose SR system needed QR
+        return out

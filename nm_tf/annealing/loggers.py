@@ -8,8 +8,8 @@ and ``rundir``.
 
 The driver always keeps one :class:`CSVLogger`: ``history.csv`` is part of the run directory that
 resuming and the summary read. The default set (``driver.default_loggers``) is CSV, TensorBoard
-(:mod:`.tensorboard`) and progress on stderr; progress follows the ``nm_tf`` logger's level (INFO shows it), so the caller
-decides with :mod:`logging`, not with flags threaded through the calls.
+(:mod:`.tensorboard`) and progress on stderr; progress follows the ``nm_tf`` logger's level (INFO shows it), so the
+caller decides with :mod:`logging`, not with flags threaded through the calls.
 """
 
 from __future__ import annotations

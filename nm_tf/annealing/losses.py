@@ -228,8 +228,9 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
         A callable returning a dict of scalar tensors for the samples drawn:
         ``loss`` (mean local loss per spin), ``energy``, ``energy_std``
         (per spin), ``entropy`` (``-mean log p / N``), ``grad_norm`` and
-        ``finite``. A step whose loss or gradient is NaN/inf applies no
-        update and reports ``finite = False``.
+        ``finite``; with SR also ``sr_qr_solves`` (the step's updates whose
+        system was solved from QR factors). A step whose loss or gradient is
+        NaN/inf applies no update and reports ``finite = False``.
     """
     if not isinstance(spec, StepSpec):
         spec = StepSpec(num_samples=spec, **fields)
@@ -268,10 +269,13 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
         from .sr import per_sample_scores, sr_direction
 
     def gradient(tape, surrogate, bits, loc):
-        """The update's gradient: the surrogate's, or its SR-preconditioned form from the same samples."""
+        """The update's gradient: the surrogate's, or its SR-preconditioned form from the same samples; and
+        1.0 when SR's system had to be solved from QR factors (see :func:`~nm_tf.annealing.sr.sr_solve`)."""
         if sr_shift is None:
-            return tape.gradient(surrogate, variables)
-        return sr_direction(per_sample_scores(model, bits, variables), loc, sr_shift, quantum, variables)
+            return tape.gradient(surrogate, variables), tf.constant(0.0, dt)
+        grads, by_qr = sr_direction(per_sample_scores(model, bits, variables), loc, sr_shift, quantum, variables,
+                                    report=True)
+        return grads, tf.cast(by_qr, dt)
     if group is not None and strategy is not None:
         raise UsageError("a symmetry group cannot be combined with a distribution strategy")
     # VQA without a group: the flip amplitudes reuse the hidden states of the pass that gave log p
@@ -331,13 +335,16 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
     def sums_of(loc, e, log_p):
         return step_sums(loc, e, log_p, ground_below)
 
-    def metrics(sums, gnorm, finite):
+    def metrics(sums, gnorm, finite, by_qr):
         mean_e = sums[1] / num_samples
         var_e = tf.maximum(sums[2] / num_samples - mean_e ** 2, 0.0)
-        return {"loss": sums[0] / num_samples / n, "energy": mean_e / n,
-                "energy_std": tf.sqrt(var_e) / n, "entropy": -sums[3] / num_samples / n,
-                "ground_state_fraction": sums[4] / num_samples,
-                "grad_norm": gnorm, "finite": finite}
+        out = {"loss": sums[0] / num_samples / n, "energy": mean_e / n,
+               "energy_std": tf.sqrt(var_e) / n, "entropy": -sums[3] / num_samples / n,
+               "ground_state_fraction": sums[4] / num_samples,
+               "grad_norm": gnorm, "finite": finite}
+        if sr_shift is not None:
+            out["sr_qr_solves"] = by_qr        # this step's updates whose SR system needed the QR route
+        return out
 
     def replica_step(seed, T, gamma):
         ctx = tf.distribute.get_replica_context()
@@ -359,10 +366,10 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
             if strategy is not None:
                 sums = ctx.all_reduce(tf.distribute.ReduceOp.SUM, sums)
             surrogate = tf.reduce_sum((loc - scale * sums[0] / num_samples) * score) / num_samples
-        grads = gradient(tape, surrogate, bits, loc)
+        grads, by_qr = gradient(tape, surrogate, bits, loc)
         total = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads) if strategy is not None else None
         gnorm, finite = apply(grads, sums[0], total)
-        return metrics(sums, gnorm, finite)
+        return metrics(sums, gnorm, finite, by_qr)
 
     def minibatch_step(seed, T, gamma):
         # The samples are drawn once at the step's starting weights; each mini-batch then takes
@@ -372,7 +379,7 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
             return stale_minibatch_step(seed, T, gamma)
         bits = draw(num_samples, seed)
         sums = tf.zeros([5], dt)
-        gnorm, finite = tf.constant(0.0, dt), tf.constant(True)
+        gnorm, finite, by_qr = tf.constant(0.0, dt), tf.constant(True), tf.constant(0.0, dt)
         for k in range(num_samples // minibatch):
             part = bits[k * minibatch:(k + 1) * minibatch]
             if group is not None:
@@ -386,10 +393,11 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
                                           flip_chunk=flip_chunk, penalty=penalty, flip_log_probs=flipped,
                                           flip_samples=flip_samples, flip_seed=flip_seed(seed, k))
                 surrogate = tf.reduce_mean((loc_k - scale * tf.reduce_mean(loc_k)) * score)
-            g, f = apply(gradient(tape, surrogate, part, loc_k), tf.reduce_mean(loc_k))
+            grads, q = gradient(tape, surrogate, part, loc_k)
+            g, f = apply(grads, tf.reduce_mean(loc_k))
             sums += sums_of(loc_k, e_k, lp)
-            gnorm, finite = tf.maximum(gnorm, g), finite & f
-        return metrics(sums, gnorm, finite)
+            gnorm, finite, by_qr = tf.maximum(gnorm, g), finite & f, by_qr + q
+        return metrics(sums, gnorm, finite, by_qr)
 
     def stale_minibatch_step(seed, T, gamma):
         # The authors' order: sample, then log p and the local losses of all samples at the starting
@@ -405,15 +413,16 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
                               penalty=penalty, flip_log_probs=flipped, flip_samples=flip_samples,
                               flip_seed=flip_seed(seed, 0))
         sums = sums_of(loc, e, log_p)
-        gnorm, finite = tf.constant(0.0, dt), tf.constant(True)
+        gnorm, finite, by_qr = tf.constant(0.0, dt), tf.constant(True), tf.constant(0.0, dt)
         for k in range(num_samples // minibatch):
             part, loc_k = bits[k * minibatch:(k + 1) * minibatch], loc[k * minibatch:(k + 1) * minibatch]
             with tf.GradientTape() as tape:
                 score = model.log_prob_graph(part)
                 surrogate = tf.reduce_mean((loc_k - scale * tf.reduce_mean(loc_k)) * score)
-            g, f = apply(gradient(tape, surrogate, part, loc_k), tf.reduce_mean(loc_k))
-            gnorm, finite = tf.maximum(gnorm, g), finite & f
-        return metrics(sums, gnorm, finite)
+            grads, q = gradient(tape, surrogate, part, loc_k)
+            g, f = apply(grads, tf.reduce_mean(loc_k))
+            gnorm, finite, by_qr = tf.maximum(gnorm, g), finite & f, by_qr + q
+        return metrics(sums, gnorm, finite, by_qr)
 
     if strategy is None:
         return tf.function(minibatch_step if minibatch else replica_step, jit_compile=jit_compile)

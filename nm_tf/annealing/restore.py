@@ -111,9 +111,11 @@ def fork_run(source, dest, step: int, cfg) -> list:
     out.write_config(cfg)                            # config.json and its pinned copy
     for part in prefix.parent.glob(prefix.name + ".*"):
         shutil.copy2(part, out.checkpoints / part.name)
-    seconds = src.wall_at(step)
+    seconds, tallies = src.wall_at(step), src.tallies_at(step)
     if seconds is not None:
         out.record_wall(step, seconds)
+    if tallies is not None:
+        out.record_tallies(step, tallies)
     # Whole: resuming drops the rows past the checkpoint (CSVLogger.open), as for a run killed after it.
     shutil.copy2(src.history_path, out.history_path)
     atomic_write_text(out.path / "forked_from.json", json.dumps(

@@ -6,7 +6,9 @@ Layout (written by :mod:`.driver`)::
     history.csv        one row per annealing step (and every few warm-up steps)
     tensorboard/       <name>/ (scalars, gradient norm, weight histograms, hparams, images) and <name>_exact/
     checkpoints/       tf.train.CheckpointManager: model, optimizer, step; wall_seconds.json: the
-                       training seconds up to each kept checkpoint, over all processes of the run
+                       training seconds up to each kept checkpoint, over all processes of the run;
+                       tallies.json: the step counts the summary reports (skipped steps, SR's QR
+                       solves) up to each kept checkpoint, so that a resumed run counts from its start
     samples_final.npz  the final sample (bit-packed) for later analysis
     model.weights.h5   the final weights
     landscape/         loss-landscape snapshots (``landscape_<tag>.npz``, directions, figures)
@@ -231,14 +233,24 @@ class RunDir:
 
     def record_wall(self, step: int, seconds: float, keep: int = 8):
         """Note the training seconds up to checkpoint ``step`` (the newest ``keep`` entries stay)."""
+        _record_at_step(self.wall_path, step, round(float(seconds), 3), keep)
+
+    @property
+    def tallies_path(self) -> Path:
+        """The counts the summary reports (``skipped_steps``, ``sr_qr_solves``) up to each kept checkpoint."""
+        return self.checkpoints / "tallies.json"
+
+    def tallies_at(self, step: int):
+        """``{name: count}`` up to checkpoint ``step`` (None when not recorded: runs from before the record)."""
         try:
-            data = json.loads(self.wall_path.read_text())
-        except (OSError, ValueError):
-            data = {}
-        data = data if isinstance(data, dict) else {}
-        data[str(int(step))] = round(float(seconds), 3)
-        newest = sorted(data, key=int)[-keep:]
-        atomic_write_text(self.wall_path, json.dumps({k: data[k] for k in newest}) + "\n")
+            got = json.loads(self.tallies_path.read_text())[str(int(step))]
+            return {str(k): int(v) for k, v in got.items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def record_tallies(self, step: int, tallies: dict, keep: int = 8):
+        """Note the counts up to checkpoint ``step`` (the newest ``keep`` entries stay)."""
+        _record_at_step(self.tallies_path, step, {k: int(v) for k, v in tallies.items()}, keep)
 
     @property
     def lock_path(self) -> Path:
@@ -368,3 +380,16 @@ class RunDir:
         same configuration. A resume then keeps the run's stored values (:meth:`AnnealRun.prepare`)."""
         old = self.config().to_dict()
         return [k for k, v in cfg.to_dict().items() if not same_config_value(old.get(k), v)]
+
+
+def _record_at_step(path: Path, step: int, value, keep: int):
+    """Set ``{step: value}`` in the JSON record ``path`` (a checkpoint's side record), keeping the newest ``keep``
+    steps: older checkpoints are deleted by the checkpoint manager, so their entries would only grow the file."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    data[str(int(step))] = value
+    newest = sorted(data, key=int)[-keep:]
+    atomic_write_text(path, json.dumps({k: data[k] for k in newest}) + "\n")

@@ -80,7 +80,7 @@ def _scores(model, bits, w, stacked: bool) -> dict:
     return {k: tf.reshape(g, tf.concat([lead, [-1]], 0)) for k, g in grads.items()}
 
 
-def sr_solve(scores, loc, shift: float, quantum: bool):
+def sr_solve(scores, loc, shift: float, quantum: bool, report: bool = False):
     """``(S + shift I)^{-1} g`` flattened, ``[..., P]``, by minSR (see the module docstring).
 
     Args:
@@ -89,6 +89,8 @@ def sr_solve(scores, loc, shift: float, quantum: bool):
         loc: ``[..., B]`` local losses of the same samples (the baseline is their mean).
         shift: the diagonal shift ``eps > 0``.
         quantum: VQA (``c = 1/4``) or VCA (``c = 1``).
+        report: also return, per system (``[...]``, bool), whether it was solved from QR factors because its
+            Cholesky factor failed (the training step counts these: ``sr_qr_solves`` in the summary).
     """
     dt = scores.dtype
     # The B x B system in float64: its condition number is up to ~ max eigenvalue / shift.
@@ -109,31 +111,33 @@ def sr_solve(scores, loc, shift: float, quantum: bool):
     ok = tf.reduce_all(tf.math.is_finite(chol), axis=[-2, -1])          # per system (an ensemble: per member)
     delta = tf.cond(tf.reduce_all(ok), lambda: delta,
                     lambda: tf.where(ok[..., None], delta, _solve_by_qr(x, e, c, shift)))
-    return tf.cast(delta, dt)
+    return (tf.cast(delta, dt), tf.logical_not(ok)) if report else tf.cast(delta, dt)
 
 
 def _solve_by_qr(x, e, c: float, shift: float):
     """``x^T (c x x^T + shift I)^{-1} e`` without forming ``x x^T``: it is ``argmin_d |sqrt(c) x d - e / sqrt(c)|^2
-    + shift |d|^2`` (ridge regression), and with ``x^T = q r`` (``q [..., P, B]``, ``r [..., B, B]``), ``d = q z``
-    where ``z`` solves the small stacked least-squares problem ``[sqrt(c) r^T; sqrt(shift) I] z = [e / sqrt(c);
-    0]``, by a second QR. (An SVD of x does the same, but XLA's Jacobi SVD takes 0.5 s at B = 100 on this CPU, the
-    QR route 0.05-0.08 s.)"""
-    q, r = tf.linalg.qr(tf.linalg.matrix_transpose(x))
-    eye = tf.eye(tf.shape(r)[-1], batch_shape=tf.shape(r)[:-2], dtype=x.dtype)
+    + shift |d|^2`` (ridge regression), and with ``x^T = q r`` (``q [..., P, k]``, ``r [..., k, B]``, ``k = min(P,
+    B)``), ``d = q z`` where ``z`` solves the small stacked least-squares problem ``[sqrt(c) r^T; sqrt(shift) I_k] z
+    = [e / sqrt(c); 0]``, by a second QR. (An SVD of x does the same, but XLA's Jacobi SVD takes 0.5 s at B = 100 on
+    this CPU, the QR route 0.05-0.08 s.)"""
+    q, r = tf.linalg.qr(tf.linalg.matrix_transpose(x))       # k = min(P, B): q [..., P, k], r [..., k, B]
+    k = tf.shape(r)[-2]                                       # (more samples than parameters: k = P < B)
+    eye = tf.eye(k, batch_shape=tf.shape(r)[:-2], dtype=x.dtype)
     stacked = tf.concat([math.sqrt(c) * tf.linalg.matrix_transpose(r), math.sqrt(shift) * eye], axis=-2)
-    rhs = tf.concat([e / math.sqrt(c), tf.zeros_like(e)], axis=-1)
+    rhs = tf.concat([e / math.sqrt(c), tf.zeros(tf.concat([tf.shape(e)[:-1], [k]], 0), x.dtype)], axis=-1)
     qs, rs = tf.linalg.qr(stacked)
     z = tf.linalg.triangular_solve(rs, tf.linalg.matvec(qs, rhs, transpose_a=True)[..., None], lower=False)[..., 0]
     return tf.linalg.matvec(q, z)
 
 
-def sr_direction(scores, loc, shift: float, quantum: bool, variables, stacked: bool = False):
+def sr_direction(scores, loc, shift: float, quantum: bool, variables, stacked: bool = False, report: bool = False):
     """:func:`sr_solve` as tensors shaped like ``variables``: one network's (``scores [B, P]``, ``loc [B]``), or
-    with ``stacked`` an ensemble's (``scores [K, B, P]``, ``loc [K, B]``, variables with the member axis first)."""
-    delta = sr_solve(scores, loc, shift, quantum)                 # [P] or [K, P]
+    with ``stacked`` an ensemble's (``scores [K, B, P]``, ``loc [K, B]``, variables with the member axis first).
+    With ``report``: ``(tensors, by_qr)``, ``by_qr`` as :func:`sr_solve` gives it (``[]`` or ``[K]``)."""
+    delta, by_qr = sr_solve(scores, loc, shift, quantum, report=True)    # [P] or [K, P]
     out, start = [], 0
     for v in variables:
         size = math.prod(v.shape[1:] if stacked else v.shape)    # one member's share of the variable
         out.append(tf.reshape(delta[..., start:start + size], v.shape))
         start += size
-    return out
+    return (out, by_qr) if report else out

@@ -47,9 +47,11 @@ def exact_deviation(history) -> dict:
             "exact_points": len(dev)}
 
 
-def summary_of(cfg, bits, e, deviation: dict, *, skipped: int, wall: float, wall_complete: bool) -> dict:
+def summary_of(cfg, bits, e, deviation: dict, *, skipped: int, wall: float, wall_complete: bool,
+               sr_qr_solves: int = 0, tallies_complete: bool = True) -> dict:
     """The summary of a finished run from its final sample (``bits``, energies ``e``) and its history's
-    :func:`exact_deviation`."""
+    :func:`exact_deviation`; ``skipped`` and ``sr_qr_solves`` count over the whole anneal unless
+    ``tallies_complete`` is False (resumed from a checkpoint written before those counts were kept)."""
     from ..exact import degeneracy
     from ..hamiltonian import ground_state_energy, is_ground_state
 
@@ -70,7 +72,12 @@ def summary_of(cfg, bits, e, deviation: dict, *, skipped: int, wall: float, wall
         **deviation,
         "distinct_ground_states": int(len(np.unique(bits[ground], axis=0))) if ground.any() else 0,
         "degeneracy": int(degeneracy(cfg.L)) if cfg.L <= 64 else None,
-        "skipped_steps": skipped, "wall_seconds": round(wall, 3),
+        "skipped_steps": skipped,
+        **({"sr_qr_solves": sr_qr_solves} if cfg.optimizer == "sr" else {}),
+        # False when the run was resumed from a checkpoint of code that did not keep these counts: then
+        # skipped_steps (and sr_qr_solves) count only the steps since.
+        "step_counts_complete": tallies_complete,
+        "wall_seconds": round(wall, 3),
         # False when the run was resumed from a checkpoint of code that did not record its seconds:
         # then wall_seconds counts only the processes since.
         "wall_seconds_complete": wall_complete,

@@ -212,4 +212,13 @@ def describe_summary(s: dict) -> str:
         lines.append(f"deviation from the exact {what} along the anneal: median "
                      f"{100 * s['exact_rel_deviation_median']:.2f}%, max {100 * s['exact_rel_deviation_max']:.1f}% "
                      f"over {s['exact_points']} annealing steps")
+    # Counts that change how far the numbers above can be trusted; silent when there is nothing to say.
+    counts = [f"{s['skipped_steps']} non-finite training steps skipped" if s.get("skipped_steps") else None,
+              f"{s['sr_qr_solves']} SR updates solved from QR factors (their Cholesky factor failed)"
+              if s.get("sr_qr_solves") else None]
+    counts = [c for c in counts if c]
+    if counts:
+        partial = ("" if s.get("step_counts_complete", True)
+                   else " (since the last resume: older checkpoints kept no count)")
+        lines.append("; ".join(counts) + partial)
     return "\n".join(lines)
