@@ -23,15 +23,19 @@ def main():
     ap.add_argument("--minibatch", type=int, default=None, help="Table I's N_b (one update per mini-batch)")
     ap.add_argument("--threads", type=int, default=1, help="TF intra-op threads (CPU)")
     ap.add_argument("--replicas", type=int, default=1, help="MirroredStrategy replicas (logical CPUs when no GPU)")
-    ap.add_argument("--symmetry", default="none", help="train the symmetrised p_G: none, kernel, kernel+translations")
-    ap.add_argument("--group-score-draws", type=int, default=0, help="images per sample for the score of p_G (0: exact)")
-    ap.add_argument("--cell", default="vanilla", help="vanilla, triangle, closing (all three: hand-written backward pass) or gru")
+    ap.add_argument("--symmetry", default="none",
+                    help="train the symmetrised p_G: none, kernel, kernel+translations")
+    ap.add_argument("--group-score-draws", type=int, default=0,
+                    help="images per sample for the score of p_G (0: exact)")
+    ap.add_argument("--cell", default="vanilla",
+                    help="vanilla, triangle, closing (all three: hand-written backward pass) or gru")
     ap.add_argument("--ordering", default="zigzag", help="zigzag, raster or raster-wrap")
     ap.add_argument("--autodiff", action="store_true",
                     help="TensorFlow's autodiff instead of the hand-written backward pass (vanilla and triangle)")
     ap.add_argument("--sr-shift", type=float, default=None,
                     help="stochastic reconfiguration with this diagonal shift (plain SGD along its direction); with "
-                         "--autodiff its per-sample scores come from the tiled autodiff pass, else the hand-written one")
+                         "--autodiff its per-sample scores come from the tiled autodiff pass, else the hand-written "
+                         "one")
     args = ap.parse_args()
 
     from nm_tf.runtime import configure_threads

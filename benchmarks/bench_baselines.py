@@ -4,8 +4,8 @@
 
 Parallel tempering (10 chains x 10 replicas, as the experiments run it) is timed at two sweep counts
 and the difference gives the cost per sweep without compilation; simulated annealing (100 chains, NumPy)
-is timed on ``--sa-sweeps`` (``--sa-only``: SA alone). A Table I budget is 51 000 steps x 100 samples = 51 000 PT sweeps of 100
-replica-chains, or 51 000 SA sweeps of 100 chains.
+is timed on ``--sa-sweeps`` (``--sa-only``: SA alone). A Table I budget is 51 000 steps x 100 samples = 51 000 PT
+sweeps of 100 replica-chains, or 51 000 SA sweeps of 100 chains.
 """
 
 import argparse

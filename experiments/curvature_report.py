@@ -11,7 +11,8 @@ Inside the window (VCA T <= 2, VQA Gamma <= 0.6) the anneal is cut into phases a
 ``falling`` (from there to the first row back below 1 %) and ``after``. Per phase: the median largest eigenvalue,
 the median smallest, and the share of points whose smallest eigenvalue is negative by more than 1 % of the
 largest (``NEGATIVE``; at the trajectory's 500 samples the edges are mostly the estimator's noise, far beyond
-this 1 %: ``noise_study`` and ``heldout_study`` measure how much, and those decide about negative curvature). Two candidate precursors, each located in the anneal and compared with the onset:
+this 1 %: ``noise_study`` and ``heldout_study`` measure how much, and those decide about negative curvature). Two
+candidate precursors, each located in the anneal and compared with the onset:
 a jump of the top eigenvalue (the first point above ``JUMP`` times its value at the window's first point) and
 negative curvature (the first point below ``-NEGATIVE`` times the top). Writes ``trainability_curvature.csv``
 (every point), ``trainability_curvature_phases.csv`` and the figure ``trainability_curvature.{png,pdf}``.
@@ -406,7 +407,8 @@ def fmt(x) -> str:
 
 
 def _print(phase_rows):
-    print("\n| run | phase | points | top (median) | bottom (median) | share < -1 % of top |\n|---|---|---|---|---|---|")
+    print("\n| run | phase | points | top (median) | bottom (median) | share < -1 % of top |\n"
+          "|---|---|---|---|---|---|")
     for r in phase_rows:
         print(f"| {r[0]} | {r[1]} | {r[2]} | {fmt(r[3])} | {fmt(r[4])} | {fmt(r[5])} |")
     print("\n| run | onset | peak | back below 1 % | largest deviation | top > 2x first | bottom < -1 % of top |\n"

@@ -47,7 +47,7 @@ def main():
         draw_ground_state_distribution(fig.add_subplot(2, len(seeds), len(seeds) + k + 1), stats,
                                        f"seed {s}: {stats['distinct_ground_states']}/{stats['degeneracy']} found, "
                                        + (f"KL {kl:.4f}\nχ² p = {p:.1e} against uniform" if kl is not None
-                                        else "no ground state"))
+                                          else "no ground state"))
         print(f"seed {s}: ground-state fraction {stats['ground_state_fraction']:.4f}, "
               f"coverage {stats['coverage']:.2f}, probabilities {np.round(prob, 3).tolist()}")
     ex.write_csv("", ["seed", "ground_state", "hamming_to_trivial", "count", "probability"], rows)

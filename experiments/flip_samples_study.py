@@ -158,7 +158,8 @@ def _figure(ex, runs, est):
                 # every step has e0 (L = 4): the per-step deviation is noise-dominated (one mini-batch's loss),
                 # its running median shows the trend
                 w = DEVIATION_WINDOW // 2
-                ax.semilogy(g[::w], running_median(dev, w, stride=w), "-", color=f"C{j}", lw=1.2, label=label + ", running median")
+                ax.semilogy(g[::w], running_median(dev, w, stride=w), "-", color=f"C{j}", lw=1.2,
+                            label=label + ", running median")
             else:       # e0 at the exact_points only (L = 5): each point one step's deviation
                 ax.semilogy(g, dev, "s--", color=f"C{j}", lw=0.6, ms=2.5, label=label + ", single steps")
     ax.set_xlabel("Γ")

@@ -279,7 +279,7 @@ def main():
         teff[path.name] = teff_curve(run)
         if (path / "trajectory").is_dir():
             rows_by_run[path.name] = cached(ex.out / "overshoot_rows" / f"{path.name}.json", row_defects,
-                                          str(path))
+                                            str(path))
         print(f"{path.name:>22}: peak {100 * r['peak_excess']:5.2f} % at T = {r['T_peak']:.3f} (onset "
               f"{r['T_onset']:.2f}, back {r['T_back']:.3f}); dF {r['dF']:+.4f} = dE {r['dE']:+.4f} "
               f"- T dS {r['minus_T_dS']:+.4f}; T_eff {r['T_eff']:.3f}", flush=True)
@@ -390,7 +390,7 @@ def _figure(ex, rows, teff, rows_by_run, fits=()):
         speed += [r for r in rows if r[2] == 6 and r[1] == "vca" and r[3] < SPEED_SEEDS]
     if speed:
         for col, label, color in ((5, "peak excess of F (%)", "k"), (10, "E − E_exact at the peak (% of |E_exact|)",
-                                                                      "C3")):
+                                                                     "C3")):
             x = np.array([r[4] for r in speed], dtype=float)
             y = np.array([100 * (r[col] if col == 5 else r[10] / abs(r[16])) for r in speed])
             dx.plot(x * (1 + 0.04 * (col == 10)), y, "o", color=color, ms=4, alpha=0.7, label=label)

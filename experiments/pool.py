@@ -327,7 +327,8 @@ def restore(pool: Path, src: Path):
             continue              # present already, or committed before weights were kept: rerun it
         # A run with weights but no history is restored (retire it to rerun it), unless it is retired in this pool
         # already or its rerun is in flight: restoring it then would stop the rerun (the study takes it as done).
-        if not (target / HISTORY_GZ).exists() and (target.name in in_flight or (pool / "retired" / target.name).exists()):
+        if not (target / HISTORY_GZ).exists() and (target.name in in_flight
+                                                   or (pool / "retired" / target.name).exists()):
             continue
         dest.mkdir(parents=True)
         for f in target.iterdir():     # figure scripts may keep more beside a run (landscape scans): keep them

@@ -26,7 +26,7 @@ from common import PT_LADDER, Experiment, baseline_cache, cached, figure, map_in
 from nm_tf.exact import ground_state_weight
 
 PRESETS = {"quick": dict(sizes=(3, 6), seeds=2, steps=2_000), "paper": dict(sizes=(6, 7, 12, 15), seeds=3,
-                                                                          steps=51_000)}
+                                                                            steps=51_000)}
 SAMPLES = 100   # N_s of the anneal whose budget PT gets
 HEADER = ["L", "seed", "sweeps", "degeneracy", "ground_state_fraction", "effective_ground_states",
           "distinct_ground_states", "kl_to_uniform", "uniformity_p_value", "residual_energy_per_spin_final",

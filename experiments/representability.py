@@ -50,6 +50,7 @@ def run_fit(ex, cell, ordering, L, seed, max_steps):
         return None
     cfg = FitConfig(L=L, cell=cell, ordering=ordering, seed=seed, max_steps=max_steps)
     print(f"{path.name}: fitting", flush=True)
+
     def progress(i, kl):
         if i % 2000 == 0:
             print(f"  {path.name} step {i}: KL {kl:.4f}", flush=True)

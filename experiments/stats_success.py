@@ -105,8 +105,8 @@ def main():
             ax.set_yscale("log")
     # one legend under the panels: inside, it covered points (SA and PT at L = 5 in the middle panel)
     fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=8, frameon=False)
-    fig.suptitle("Equal budgets (51 000 x 100 energy evaluations per run; 5 runs per point (VQA L = 16: 2), mean ± s.e., "
-                 "success "
+    fig.suptitle("Equal budgets (51 000 x 100 energy evaluations per run; 5 runs per point (VQA L = 16: 2), "
+                 "mean ± s.e., success "
                  "with its 68 % Wilson interval). VCA, VQA: 10^5 samples at T = 0; SA: T = 0; PT: its T = 0.3 "
                  "replica, thermal by design", fontsize=8)
     fig.tight_layout(rect=(0, 0.07, 1, 1))

@@ -274,4 +274,3 @@ def fit_boltzmann(cfg: FitConfig, T: float, batch: int = 100, heldout: int = 10_
     result = boltzmann_metrics(model, T, held, seed=[cfg.seed, 0], J=J)
     result.update(steps=cfg.max_steps, wall_seconds=round(before + time.monotonic() - t0, 1))
     return model, history, result
-

@@ -123,7 +123,7 @@ def test_stale_minibatch_step_equals_a_hand_computed_reference(quantum, scale):
     fresh = build_model(net, jit_compile=False)       # fresh losses take a different step
     make_train_step(fresh, tf.keras.optimizers.SGD(lr), n_s, quantum=quantum, jit_compile=False,
                     minibatch=n_b, baseline_scale=scale)(seed, tf.constant(T, tf.float64),
-                                                        tf.constant(gamma, tf.float64))
+                                                         tf.constant(gamma, tf.float64))
     assert max(np.abs(a - b).max() for a, b in zip(fresh.get_weights(), model.get_weights())) > 1e-8
 
 

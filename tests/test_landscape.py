@@ -215,7 +215,8 @@ def test_snapshots_during_annealing_and_resume_after_crash(tmp_path, capsys):
 
     # Crash inside the mid-annealing scan, resume: the same snapshot as the uninterrupted run.
     with pytest.raises(KeyboardInterrupt):
-        anneal(cfg, tmp_path / "b", callbacks=[_StopAt("mid_annealing"), LandscapeCallback(tags, spec_from_config(cfg))])
+        anneal(cfg, tmp_path / "b",
+               callbacks=[_StopAt("mid_annealing"), LandscapeCallback(tags, spec_from_config(cfg))])
     assert not (tmp_path / "b" / "landscape" / "landscape_mid_annealing.npz").exists()
     anneal(cfg, tmp_path / "b", resume=True, callbacks=[LandscapeCallback(tags, spec_from_config(cfg))])
     again = np.load(tmp_path / "b" / "landscape" / "landscape_mid_annealing.npz")

@@ -164,7 +164,8 @@ def test_training_step_on_p_G_estimates_the_exact_loss(quantum, draws):
     group = SymmetryGroup(L, "kernel")
     step = make_train_step(model, keras.optimizers.Adam(0.0), B, quantum=quantum, jit_compile=False, group=group,
                            group_score_draws=draws)
-    out = step(tf.constant([4, 0], tf.int64), tf.constant(0.0 if quantum else T), tf.constant(gamma if quantum else 0.0))
+    out = step(tf.constant([4, 0], tf.int64), tf.constant(0.0 if quantum else T),
+               tf.constant(gamma if quantum else 0.0))
     states = all_states(L * L)
     lp = symmetrized_log_prob(model, group, states).numpy().astype(np.float64)
     p = np.exp(lp)

@@ -389,6 +389,7 @@ class AnnealRun:
         atomic_write_text(rd.summary_path, json.dumps(summary, indent=2) + "\n")   # last: marks the run finished
         return summary
 
+
 def anneal(cfg: AnnealConfig, workdir, resume: bool = False, loggers=None, callbacks=()) -> dict:
     """Run (or resume) an anneal to its end and return its summary (also in ``summary.json``).
     ``loggers`` and ``callbacks`` as in :meth:`AnnealRun.run`."""

@@ -40,6 +40,8 @@ def hparam_names(cfg) -> list:
     fields = [f.name for f in dataclasses.fields(cfg)
               if f.name not in HPARAMS_SKIPPED and not f.name.startswith("landscape_")]
     return [n for n in HPARAMS_FIRST if n in fields] + [n for n in fields if n not in HPARAMS_FIRST]
+
+
 # The final values: one point each, in a group that sorts after the curves.
 METRICS = {"zz_final/energy_per_spin": "energy_per_spin_mean",
            "zz_final/ground_state_fraction": "ground_state_fraction",

@@ -29,9 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import anneal, curvature, exact, export, landscape, modes, quickstart, sample, serve, sweep
 
     parser = OneLineParser(prog="nm-tf", description="Variational neural annealing of the Newman-Moore model: exact "
-                                               "physics, VCA/VQA anneals, loss landscapes, mode analysis, "
-                                               "sweeps, SavedModel export and a TF-Serving-compatible server.",
-                     epilog="nm-tf COMMAND --help describes each command.")
+                           "physics, VCA/VQA anneals, loss landscapes, mode analysis, "
+                           "sweeps, SavedModel export and a TF-Serving-compatible server.",
+                           epilog="nm-tf COMMAND --help describes each command.")
     parser.add_argument("--version", action="version", version=f"nm-tf {__version__}")
     parser.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's start-up and info messages (hidden by default)")

@@ -82,6 +82,7 @@ def _run(args) -> int:
     if snapshot is not None:        # the snapshot's own weights, step, T and Gamma
         model.rnn_cell.assign_weight_dict({k: snapshot[k] for k in model.rnn_cell.weight_dict() if k in snapshot})
         step, T, gamma = int(snapshot["step"]), float(snapshot["T"]), float(snapshot["gamma"])
+
     def make_problem(seed):
         return CurvatureProblem(model, quantum=cfg.mode == "vqa", T=T, gamma=gamma, J=cfg.J, exact=args.exact,
                                 samples=args.samples, seed=seed)

@@ -175,7 +175,7 @@ def _run(args) -> int:
         print(f"{what} at step {step} ({at}) on a {args.points} x {args.points} {args.plane} plane of span "
               f"{result['span']:.3g}: {result['min_loss']:+.5g} .. {result['max_loss']:+.5g} (centre "
               f"{result['center_loss']:+.5g})" + (f"; {result['nonfinite_points']} points overflowed"
-                                                   if result["nonfinite_points"] else ""))
+                                                  if result["nonfinite_points"] else ""))
         if trajectory:
             ev = result["explained_variance"]
             print(f"PC1 and PC2 hold {100 * ev[0]:.1f} % and {100 * ev[1]:.1f} % of the path's variance")

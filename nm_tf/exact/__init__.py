@@ -12,7 +12,6 @@ from .thermo import boltzmann_samples, dual_weight_distribution, ground_state_we
 from .quantum import quantum_ground_energy, quantum_ground_energy_dense
 
 
-
 def clear_caches():
     """Forget the cached kernels and weight distributions (cold-cache timings)."""
     from .gf2 import _inverse, _kernel

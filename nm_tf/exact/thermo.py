@@ -147,4 +147,3 @@ def boltzmann_samples(L: int, T: float, n: int, seed, J: float = 1.0) -> np.ndar
     rng = np.random.default_rng(seed)
     parities = (rng.random((n, L * L)) >= broken).astype(np.uint8)      # 1 = satisfied
     return ((parities.astype(np.int64) @ inv.T.astype(np.int64)) & 1).astype(np.uint8)
-

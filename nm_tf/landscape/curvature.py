@@ -320,7 +320,7 @@ def curvature_along_trajectory(workdir, *, top: int, bottom: int, samples: int, 
     out = trajectory_dir(workdir) / TRAJECTORY_CSV
     header = (["step", "T", "gamma", "exact_per_spin", "loss_per_spin"] + [f"top_{k + 1}" for k in range(top)]
               + [f"bottom_{k + 1}" for k in range(bottom)] + ["negative_fraction", "condition_ratio", "samples",
-                                                               "seed"])
+                                                              "seed"])
     done = set()
     if out.exists():
         with out.open() as fh:

@@ -58,7 +58,8 @@ class PlaneLoss:
         """Plain values that rebuild an equivalent evaluator elsewhere (:meth:`from_settings`)."""
         m = self.model
         return {"L": m.L, "hidden": m.hidden, "cell": m.cell_type, "ordering": m.ordering_name,
-                "prob_floor": m.prob_floor, "dtype": self.dtype, "quantum": self.quantum, "J": self.J, "jit": self.jit, "penalty": self.penalty}
+                "prob_floor": m.prob_floor, "dtype": self.dtype, "quantum": self.quantum, "J": self.J, "jit": self.jit,
+                "penalty": self.penalty}
 
     @classmethod
     def from_settings(cls, settings: dict) -> "PlaneLoss":

@@ -45,7 +45,7 @@ def single_flip_log_probs(model, bits, weights=None, kept=None):
     rank_s = len(bits.shape) - 1                 # S = [B] or [P, B]
     if kept is None:
         _, _, hs, step_bits = model._scan_loop(batch, None, model.sites_to_steps(bits), weights,
-                                              batched=weights is not None, keep=True)
+                                               batched=weights is not None, keep=True)
     else:
         hs, step_bits = kept
     logits = tf.matmul(hs, w["out_kernel"]) + w["out_bias"]       # [L, L, *S, 2]
@@ -135,8 +135,8 @@ def single_flip_log_probs(model, bits, weights=None, kept=None):
             above_h2, above_oh2, ur_h2, ur_oh2 = model._neighbours(ph, poh, r)
             close = model._closing_input(first, r) if closing else None
             row_h2, row_oh2, _, lp = model._row(w, above_h2, above_oh2, tf.gather(rows_wide, r), lp,
-                                               *model._row_start(ph, poh, zeros_h, zeros_oh), sampling=False,
-                                               ur_h=ur_h2, ur_oh=ur_oh2, close=close)
+                                                *model._row_start(ph, poh, zeros_h, zeros_oh), sampling=False,
+                                                ur_h=ur_h2, ur_oh=ur_oh2, close=close)
             return r + 1, row_h2, row_oh2, lp
 
         _, _, _, lp_flat = tf.while_loop(lambda r, *_: r < L, body, (y + 1, ph, poh, flat(lp, 0)),

@@ -19,6 +19,7 @@ from ..servable import DEFAULT_SIGNATURE, NUM_SAMPLES, PREDICT_METHOD, parse_ver
 
 __all__ = ["LoadedModel", "ModelRetired", "ModelStore", "ServingError", "valid_model_name"]
 
+
 def _versions(model_base: Path):
     """The versions under a model folder: sub-folders named by an int64 >= 1 that hold a saved_model.pb
     (anything else, e.g. "²" or 10^20, is ignored; it must not take the model down). A folder that cannot
