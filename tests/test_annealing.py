@@ -126,15 +126,22 @@ def test_control_variate_reduces_gradient_variance():
     assert np.abs(cv.mean(0) - plain.mean(0)).max() < 5 * plain.std(0).max() / np.sqrt(60)
 
 
-def test_non_finite_step_is_skipped():
+@pytest.mark.parametrize("jit", [False, True])
+def test_non_finite_step_is_skipped(jit):
+    """After a step that trained (so Adam carries momentum), a NaN step leaves the weights and Adam's moments and
+    step count as they were: with only its gradient zeroed (before session 28), Adam moved the weights along
+    the momentum."""
     model = NewmanMooreRNN(2, hidden=4, seed=0, jit_compile=False)
     opt = tf.keras.optimizers.Adam(0.1)
-    step = make_train_step(model, opt, 10, jit_compile=False)
-    before = [x.numpy().copy() for x in model.trainable_variables]
-    out = step(tf.constant([0, 0], tf.int64), tf.constant(float("nan")), tf.constant(0.0))
+    step = make_train_step(model, opt, 10, jit_compile=jit)
+    assert bool(step(tf.constant([0, 0], tf.int64), tf.constant(1.0), tf.constant(0.0))["finite"])
+    before = [x.numpy().copy() for x in model.trainable_variables + opt.variables]
+    out = step(tf.constant([0, 1], tf.int64), tf.constant(float("nan")), tf.constant(0.0))
     assert not bool(out["finite"])
-    for a, b in zip(before, model.trainable_variables):
+    for a, b in zip(before, model.trainable_variables + opt.variables):
         np.testing.assert_array_equal(a, b.numpy())
+    assert bool(step(tf.constant([0, 2], tf.int64), tf.constant(1.0), tf.constant(0.0))["finite"])
+    assert int(opt.iterations.numpy()) == 2 and not np.array_equal(before[0], model.trainable_variables[0].numpy())
 
 
 @pytest.mark.parametrize("clip_norm", [0.0, 1e-9])
@@ -312,14 +319,16 @@ def test_resume_without_recorded_seconds_says_the_wall_time_is_partial(tmp_path)
 
 def test_step_counts_cover_every_process_of_a_resumed_run(tmp_path):
     """skipped_steps and sr_qr_solves count over the whole anneal, not only since the last resume (until session
-    28 a resumed run counted its skipped steps from the resume on); a fork starts with its source's counts."""
+    28 a resumed run counted its skipped steps from the resume on); a fork starts with its source's counts. A
+    skipped step that ends a history row (here: the warm-up's last, and annealing step 2's only step) leaves out
+    that row but not its checkpoint or the pause due there (until session 28 it lost both)."""
     from nm_tf.annealing.restore import fork_run
 
     cfg = AnnealConfig(L=2, warmup=6, annealing_steps=4, train_steps=1, hidden=4, final_samples=10,
                        checkpoint_every=1, jit=False, optimizer="sr", lr=0.05)
     first = AnnealRun(cfg, tmp_path / "r")
     first.prepare(resume=False)
-    _with_marked_steps(first, skipped={2}, by_qr={1, 3})
+    _with_marked_steps(first, skipped={5}, by_qr={1, 3})
     assert first.run(n_steps=6) is None
     assert RunDir(tmp_path / "r").tallies_at(6) == {"skipped_steps": 1, "sr_qr_solves": 2}
     fork_run(tmp_path / "r", tmp_path / "fork", 6, cfg)
@@ -329,6 +338,7 @@ def test_step_counts_cover_every_process_of_a_resumed_run(tmp_path):
     _with_marked_steps(resumed, skipped={7}, by_qr={8})
     summary = resumed.run()
     assert (summary["skipped_steps"], summary["sr_qr_solves"], summary["step_counts_complete"]) == (2, 3, True)
+    assert [r.annealing_step for r in RunDir(tmp_path / "r").history() if r.phase == "anneal"] == [1, 3, 4]
     forked = AnnealRun(cfg, tmp_path / "fork")
     assert forked.prepare(resume=True) == 6
     assert (forked.skipped, forked.sr_qr_solves) == (1, 2)
@@ -570,7 +580,12 @@ def test_an_untrained_run_is_called_so():
     assert "2 non-finite training steps skipped; 5 SR updates solved from QR factors" in describe_summary(
         dict(s, skipped_steps=2, sr_qr_solves=5))
     assert "since the last resume" in describe_summary(dict(s, skipped_steps=2, step_counts_complete=False))
-    warn = untrained_warning(s, SimpleNamespace(entropy_per_spin=0.692), cfg)
+    warn = untrained_warning(s, [SimpleNamespace(entropy_per_spin=0.692)], cfg)
     assert "looks untrained" in warn and "--lr" in warn
-    assert "only 3 of 100000" in untrained_warning(s, SimpleNamespace(entropy_per_spin=0.1), cfg)
-    assert untrained_warning(dict(s, ground_state_fraction=0.99), SimpleNamespace(entropy_per_spin=0.05), cfg) is None
+    assert "only 3 of 100000" in untrained_warning(s, [SimpleNamespace(entropy_per_spin=0.1)], cfg)
+    assert untrained_warning(dict(s, ground_state_fraction=0.99), [SimpleNamespace(entropy_per_spin=0.05)],
+                             cfg) is None
+    # Every step skipped, so not one history row (a traceback until session 28).
+    assert "never trained" in untrained_warning(dict(s, skipped_steps=1201), [], cfg)
+    assert "300 of 2000 training steps were non-finite" in untrained_warning(
+        dict(s, skipped_steps=300), [SimpleNamespace(entropy_per_spin=0.05)], cfg)

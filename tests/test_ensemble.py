@@ -44,6 +44,23 @@ def test_each_member_follows_the_single_run_of_its_seed(quantum, minibatch):
             np.testing.assert_allclose(v.numpy(), m.rnn_cell.weight_dict()[name].numpy(), rtol=1e-4, atol=1e-5)
 
 
+def test_a_frozen_member_keeps_its_weights_and_moments_while_the_others_train():
+    """``active[k] = False`` (a member that diverged or was paused) leaves member k exactly as it was, Adam's
+    moments included, while the others train: a zero gradient alone would let Adam's momentum move it."""
+    spec = StepSpec(num_samples=20)
+    build = lambda seed: NewmanMooreRNN(L, hidden=8, seed=seed, jit_compile=False)  # noqa: E731
+    ens = EnsembleStep(build(0), SEEDS, spec, stack_weights([build(s) for s in SEEDS]), 3e-2, jit_compile=False)
+    assert ens(0, 1.0, 0.0)["finite"].all()                      # every member now carries momentum
+    ens.active[0].assign(False)
+    state = lambda: [np.array(v) for v in list(ens.variables) + list(ens.optimizer.variables)]  # noqa: E731
+    before = state()
+    ens(1, 1.0, 0.0)
+    for a, b in zip(before, state()):
+        if a.ndim and a.shape[0] == len(SEEDS):
+            np.testing.assert_array_equal(a[0], b[0])
+    assert any(not np.array_equal(a[1], b[1]) for a, b in zip(before, state()) if a.ndim)
+
+
 @pytest.mark.parametrize("cell,ordering", [("vanilla", "zigzag"), ("vanilla", "raster-wrap"), ("triangle", "zigzag"),
                                            ("closing", "zigzag")])
 def test_hand_written_backward_pass_over_stacked_weights_equals_autodiff(cell, ordering):

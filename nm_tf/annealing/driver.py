@@ -291,25 +291,29 @@ class AnnealRun:
         or a callback said stop), else None. Raises :class:`NonFiniteError` after too many bad steps."""
         cfg = self.cfg
         self.sr_qr_solves += int(out.get("sr_qr_solves", 0))
-        if not out["finite"]:
+        if not out["finite"]:          # the step changed nothing (losses.apply_unless): count it
             self.skipped += 1
             self._bad += 1
             if self._bad >= cfg.max_bad_steps:
                 raise NonFiniteError(
                     f"loss or gradient was NaN/inf for {self._bad} consecutive steps (step {s}, T={T:g}, "
                     f"Gamma={gamma:g}); last good checkpoint kept in {self.workdir / 'checkpoints'}")
-            return None
-        self._bad = 0
-        self._acc.append(out)
+        else:
+            self._bad = 0
+            self._acc.append(out)
         done = s + 1
         phase, a = step_phase(cfg, s)
         row_end = ((phase == "warmup" and (done % WARMUP_ROW_EVERY == 0 or done == cfg.warmup))
                    or (phase == "anneal" and (done - cfg.warmup) % cfg.train_steps == 0))
         if not row_end:
             return None
-        row = self._row(done, phase, a, T, gamma, self._acc)
+        # The row averages the finite steps since the last one; a row whose steps were all skipped is not written
+        # (the history holds what was measured). Its checkpoint, snapshots and pause still come: until session 28
+        # a skipped step at a row's end lost them too (and a run could pass the step it was told to pause at).
+        row = self._row(done, phase, a, T, gamma, self._acc) if self._acc else None
         self._acc = []
-        _each(self.loggers, "write", row, done)
+        if row is not None:
+            _each(self.loggers, "write", row, done)
         if done == cfg.warmup or (phase == "anneal" and (a % cfg.checkpoint_every == 0 or done == cfg.total_steps)):
             self._checkpoint(done)
         for tag, at in self._inside.items():
@@ -317,9 +321,9 @@ class AnnealRun:
                 if self._snapshots:
                     self._checkpoint(done)
                 self._snapshot(tag, T, gamma, done)
-        if any(hasattr(cb, "on_row") for cb in self.callbacks):
+        if row is not None and any(hasattr(cb, "on_row") for cb in self.callbacks):
             self.sync_weights()
-        stop_here = _each(self.callbacks, "on_row", self, row, done)
+        stop_here = _each(self.callbacks, "on_row", self, row, done) if row is not None else []
         if False in stop_here or (done >= stop and done < cfg.total_steps):
             self._checkpoint(done)
             return done

@@ -21,7 +21,8 @@ import tensorflow as tf
 
 from ..errors import UsageError
 from ..models.rnn import uniforms_from_seed
-from .losses import StepSpec, flip_seed, ground_state_threshold, local_losses, sampled_flips, step_sums
+from .losses import (StepSpec, apply_unless, flip_seed, ground_state_threshold, local_losses, sampled_flips,
+                     step_sums)
 
 __all__ = ["EnsembleStep", "stack_weights"]
 
@@ -70,9 +71,9 @@ class EnsembleStep:
 
     ``step(s, T, gamma)`` trains every active member one training step (its samples from ``[seed_k, s]``) and
     returns per-member metrics ``[K]``: ``loss`` and ``energy`` per spin, ``energy_std``, ``entropy``,
-    ``ground_state_fraction``, ``grad_norm``, ``finite`` (a member whose loss or gradient is not finite gets a
-    zero gradient, as a single run does). ``active[k] = False`` freezes member ``k`` (no gradient; its metrics
-    are still computed).
+    ``ground_state_fraction``, ``grad_norm``, ``finite`` (a member whose loss or gradient is not finite is left as
+    it was, weights and Adam's moments, as a single run's skipped step is). ``active[k] = False`` freezes member
+    ``k`` the same way (its metrics are still computed).
     """
 
     def __init__(self, model, seeds, spec: StepSpec, initial: dict, lr: float, jit_compile: bool = True):
@@ -184,8 +185,9 @@ class EnsembleStep:
         if self.spec.clip_norm:         # each member's own global norm, as tf.clip_by_global_norm does for one
             clip = tf.constant(self.spec.clip_norm, norm.dtype)
             grads = [g * shaped(clip / tf.maximum(norm, clip), g) for g in grads]
-        grads = [tf.where(shaped(ok & self.active, g), g, tf.zeros_like(g)) for g in grads]
-        self.optimizer.apply(grads, self.variables)
+        keep = ok & self.active
+        grads = [tf.where(shaped(keep, g), g, tf.zeros_like(g)) for g in grads]
+        apply_unless(self.optimizer, grads, self.variables, keep, members=K)
         return norm, ok
 
     def _surrogate(self, loc, score):

@@ -183,6 +183,23 @@ def ground_state_threshold(L: int, J: float, dtype):
     return tf.constant(ground_state_energy(L, J) + GROUND_STATE_TOLERANCE * J, dtype)
 
 
+def apply_unless(optimizer, grads, variables, keep, members: int | None = None):
+    """``optimizer.apply(grads, variables)``, then put back the weights and the optimizer's state (Adam's moments
+    and step count) wherever ``keep`` is False: a skipped step changes nothing. A zero gradient is not enough:
+    Adam would still move the weights along its momentum and decay its moments. ``members``: an ensemble's K,
+    ``keep [K]`` masks each member's slice (the leading axis of its stacked variables; the shared step count
+    goes on). The kept values are selected, not recomputed, so a step that is kept gives the same numbers as a
+    plain ``apply``."""
+    state = list(variables) + list(optimizer.variables)
+    if members is not None:
+        state = [v for v in state if len(v.shape) and v.shape[0] == members]
+    before = [tf.identity(tf.convert_to_tensor(v)) for v in state]
+    optimizer.apply(grads, variables)
+    for v, old in zip(state, before):
+        mask = keep if members is None else tf.reshape(keep, [members] + [1] * (len(v.shape) - 1))
+        v.assign(tf.where(mask, tf.convert_to_tensor(v), old))
+
+
 def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strategy=None, group=None, **fields):
     """Build a compiled step ``step(seed int64[2], T, gamma) -> metrics``.
 
@@ -230,7 +247,8 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
         (per spin), ``entropy`` (``-mean log p / N``), ``grad_norm`` and
         ``finite``; with SR also ``sr_qr_solves`` (the step's updates whose
         system was solved from QR factors). A step whose loss or gradient is
-        NaN/inf applies no update and reports ``finite = False``.
+        NaN/inf changes neither the weights nor the optimizer's state
+        (:func:`apply_unless`) and reports ``finite = False``.
     """
     if not isinstance(spec, StepSpec):
         spec = StepSpec(num_samples=spec, **fields)
@@ -327,7 +345,7 @@ def make_train_step(model, optimizer, spec, *, jit_compile: bool = True, strateg
         if clip_norm:
             # By hand rather than Adam's global_clipnorm: that one would take each replica's norm.
             grads, _ = tf.clip_by_global_norm(grads, clip_norm, use_norm=gnorm)
-        optimizer.apply([tf.where(finite, g, tf.zeros_like(g)) for g in grads], variables)
+        apply_unless(optimizer, [tf.where(finite, g, tf.zeros_like(g)) for g in grads], variables, finite)
         return gnorm, finite
 
     ground_below = ground_state_threshold(model.L, J, dt)

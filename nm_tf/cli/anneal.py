@@ -154,7 +154,7 @@ def _run(args) -> int:
         return _run_ensemble(args, *members)
     summary = run_anneal(cfg, args.workdir, resume=args.resume or args.fork_from is not None)
     logging.getLogger("nm_tf").info(describe_summary(summary))
-    warning = untrained_warning(summary, RunDir(args.workdir).history()[-1], cfg)
+    warning = untrained_warning(summary, RunDir(args.workdir).history(), cfg)
     if warning:
         logging.getLogger("nm_tf").warning(warning)
     if args.json:
@@ -176,7 +176,7 @@ def _run_ensemble(args, cfgs, workdirs) -> int:
     out = logging.getLogger("nm_tf")
     for cfg, wd, summary in zip(cfgs, workdirs, summaries):
         out.info(f"seed {cfg.seed} ({wd}):\n{describe_summary(summary)}")
-        warning = untrained_warning(summary, RunDir(wd).history()[-1], cfg)
+        warning = untrained_warning(summary, RunDir(wd).history(), cfg)
         if warning:
             out.warning(f"seed {cfg.seed}: {warning}")
     if args.json:
@@ -184,11 +184,19 @@ def _run_ensemble(args, cfgs, workdirs) -> int:
     return 0
 
 
-def untrained_warning(s: dict, last_row, cfg) -> str | None:
-    """A run that ended where it started (entropy near ln 2 per spin: the network is still near uniform) or
-    with almost no ground states looks fine in a summary line; say so."""
+def untrained_warning(s: dict, history: list, cfg) -> str | None:
+    """A run that ended where it started (entropy near ln 2 per spin in its last history row: the network is
+    still near uniform) or with almost no ground states looks fine in a summary line; say so. A run without a
+    single history row (every training step skipped as non-finite) says so too."""
     import math
 
+    if not history:
+        return (f"no training step of the {cfg.total_steps} was finite ({s.get('skipped_steps')} skipped): the "
+                f"network was never trained; try a smaller --lr")
+    if s.get("skipped_steps", 0) > 0.1 * cfg.total_steps:
+        return (f"{s['skipped_steps']} of {cfg.total_steps} training steps were non-finite and skipped: the "
+                f"numbers above come from a network trained on the rest; try a smaller --lr (or --clip-norm)")
+    last_row = history[-1]
     if last_row.entropy_per_spin > 0.9 * math.log(2) and s["ground_state_fraction"] < 0.5:
         hint = (f"; {cfg.annealing_steps} annealing steps at lr {cfg.lr:g} may be too few to train (Table I's 1e-4 "
                 f"is meant for 10 000): try a larger --lr for short runs" if cfg.annealing_steps < 10_000 else "")
