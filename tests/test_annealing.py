@@ -47,7 +47,8 @@ def test_other_schedules_end_at_zero(kind):
 
 @pytest.mark.parametrize("bad", [dict(T0=-1.0), dict(gamma0=-0.1), dict(warmup=-1), dict(samples=0),
                                  dict(L=1), dict(mode="sqa"), dict(lr=0.0), dict(samples=10, minibatch=3),
-                                 dict(clip_norm=-1.0), dict(clip_norm=float("inf"))])
+                                 dict(clip_norm=-1.0), dict(clip_norm=float("inf")),
+                                 dict(T0=1e300), dict(mode="vqa", gamma0=2e6)])     # float32 overflow: see config
 def test_bad_config(bad):
     with pytest.raises(ValueError):
         AnnealConfig(**bad)

@@ -100,6 +100,21 @@ def test_thermodynamics_match_brute_force(L, T, states):
     assert ground_state_weight(L, T) == pytest.approx(w[e == e.min()].sum() / w.sum(), abs=1e-10)
 
 
+@pytest.mark.parametrize("T", [1e4, 1e20, 1e300])
+def test_thermodynamics_at_very_high_temperature_match_brute_force(T, states):
+    """Up to T = 1e300 (at T = 1e20 the sum over the dual code took ln 0 before session 28): relative to F's size."""
+    L = 3
+    e, n = energy(states(L), L), L * L
+    w = np.exp(-(e - e.min()) / T)
+    log_z = math.log(w.sum()) - e.min() / T
+    u = (e * w).sum() / w.sum()
+    th = thermodynamics(L, T)
+    assert th["log_Z"] == pytest.approx(log_z, rel=1e-13)
+    assert th["free_energy"] == pytest.approx(-T * log_z / n, rel=1e-13)
+    assert th["energy"] == pytest.approx(u / n, abs=1e-12)
+    assert th["entropy"] == pytest.approx((log_z + u / T) / n, abs=1e-12)       # S = ln Z + U / T
+
+
 def test_power_of_two_reduces_to_the_closed_form():
     for L in (4, 8, 16, 32):
         for T in (0.2, 1.0, 10.0):
@@ -144,6 +159,13 @@ def test_quantum_limits():
         # paramagnet: e0 = -Gamma plus a negative second-order correction of order J^2 / Gamma
         e = quantum_ground_energy(L, big)
         assert -big - 1.0 / big < e < -big
+        # Fields beyond 1e6 are solved as H / Gamma and scaled back (Lanczos's norms overflowed at 1e308 before
+        # session 28): the same physics on both sides of the switch, and no overflow at the top of the doubles.
+        for huge in (2e6, 1e100, 1e308):
+            e = quantum_ground_energy(L, huge)
+            assert -huge - 1.0 / huge <= e <= -huge * (1 - 1e-15)
+        assert quantum_ground_energy(L, 1e6) == pytest.approx(quantum_ground_energy(L, 1e6 * (1 + 1e-9)) / (1 + 1e-9),
+                                                              rel=1e-14)
 
 
 @pytest.mark.parametrize("gamma", [0.1, 0.3, 0.45, 2.0])

@@ -204,6 +204,11 @@ class AnnealConfig:
             v = getattr(self, name)
             if v is not None and (not isinstance(v, (int, float)) or math.isnan(v) or math.isinf(v) or v < 0):
                 raise UsageError(f"{name} must be a finite number >= 0, got {v!r}")
+        for name in ("T0", "gamma0", "J", "penalty", "T_final", "gamma_final"):
+            v = getattr(self, name)
+            if v is not None and v > MAX_ENERGY_SCALE:
+                raise UsageError(f"{name} must be <= {MAX_ENERGY_SCALE:g}, got {v!r} (the training step computes "
+                                 f"E + T log p in float32; far above J every temperature or field is the paramagnet)")
         if self.lr <= 0 or self.J <= 0:
             raise UsageError("lr and J must be > 0")
         for name in ("warmup", "annealing_steps"):
@@ -377,6 +382,9 @@ FIELD_GROUPS = {
     "output": ("final_samples", "final_chunk", "checkpoint_every", "histogram_every", "exact_points"),
 }
 # What a flag's value is, where it has a unit or a kind worth naming (the rest: N for counts, X for numbers).
+# The largest temperature, field, coupling or penalty a run takes: T0 = 1e300 became inf in the float32 step and
+# every update was skipped as non-finite (session 28); 1e6 J leaves E + T log p far inside float32's range.
+MAX_ENERGY_SCALE = 1e6
 FIELD_METAVARS = {"T0": "T/J", "gamma0": "Γ/J", "T_final": "T/J", "gamma_final": "Γ/J", "J": "J", "penalty": "λ/J",
                   "lr": "RATE", "sr_shift": "ε", "clip_norm": "NORM", "prob_floor": "P", "seed": "SEED",
                   "landscape_seed": "SEED", "landscape_span": "SPAN", "vqa_baseline_scale": "SCALE",

@@ -43,13 +43,19 @@ def _run(args) -> int:
           f"energy per spin {result['ground_state_energy_per_spin']:+.6f}")
     print(f"  {'T':>10} {'f = F/N':>14} {'u = U/N':>14} {'s = S/N':>14}")
     for text in thermo:
-        print(f"  {text:>10} {result['free_energy_per_spin'][text]:14.10f} "
-              f"{result['energy_per_spin'][text]:14.10f} {result['entropy_per_spin'][text]:14.10f}")
+        print(f"  {text:>10} {_number(result['free_energy_per_spin'][text])} "
+              f"{_number(result['energy_per_spin'][text])} {_number(result['entropy_per_spin'][text])}")
     if gammas:
         print(f"  {'Gamma':>10} {'e0 = E0/N':>14}")
         for text, e0 in result["quantum_ground_energy_per_spin"].items():
-            print(f"  {text:>10} {e0:14.10f}")
+            print(f"  {text:>10} {_number(e0)}")
     return 0
+
+
+def _number(x: float) -> str:
+    """Ten decimals in a 14-wide column; in exponent form where that would print hundreds of digits (F/N at
+    T = 1e300 is -T ln 2)."""
+    return f"{x:14.10f}" if abs(x) < 1e6 else f"{x:14.10e}"
 
 
 def add_parser(sub):

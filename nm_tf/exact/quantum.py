@@ -126,12 +126,16 @@ def quantum_ground_energy(L: int, gamma: float, J: float = 1.0, tol: float = 1e-
     if gamma == 0.0:
         return -0.5 * J
     diag, off, v0 = _sector(L, float(J))
-    h = sp.diags(diag) - gamma * off
+    # A huge field: solve H / Gamma (coupling J / Gamma, field 1) and scale back, as Lanczos's norms of H itself
+    # overflow a double (ARPACK error -9999 at Gamma = 1e308 before session 28). Below 1e6 the matrix stays as it
+    # was, and so do the numbers.
+    scale = gamma if gamma > 1e6 else 1.0
+    h = sp.diags(diag / scale) - (gamma / scale) * off
     if h.shape[0] <= 64:
-        return float(np.linalg.eigvalsh(h.toarray())[0]) / (L * L)
+        return scale * (float(np.linalg.eigvalsh(h.toarray())[0]) / (L * L))
     # The Perron vector is positive: start from the uniform state (v0).
     val = eigsh(h, k=1, which="SA", v0=v0, tol=tol, return_eigenvectors=False)
-    return float(val[0]) / (L * L)
+    return scale * (float(val[0]) / (L * L))
 
 
 def quantum_ground_energy_dense(L: int, gamma: float, J: float = 1.0) -> float:

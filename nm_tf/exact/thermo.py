@@ -107,7 +107,10 @@ def thermodynamics(L: int, T: float, J: float = 1.0) -> Thermo:
     if t == 0.0:
         terms = np.where(w == 0, 0.0, -np.inf)
     else:
-        terms = np.log(a[w].astype(np.float64)) + w * math.log1p(-one_minus_t)
+        # ln t: from 1 - tanh x at low T (no cancellation there); directly at high T, where 1 - (1 - tanh x) keeps
+        # only ~1e-16 / t of t's digits and, for T > ~1e16 J, rounds to ln 0 (a math domain error before session 28).
+        log_t = math.log(t) if t < 1e-3 else math.log1p(-one_minus_t)
+        terms = np.log(a[w].astype(np.float64)) + w * log_t
     m = terms.max()
     s0 = np.exp(terms - m).sum()
     log_z = n * log_cosh2 + m + math.log(s0)
