@@ -37,6 +37,69 @@ PRESETS = {"quick": dict(sizes=(6, 7), seeds=2, symmetrised=20_000),
            "paper": dict(sizes=(12, 14, 15), seeds=3, symmetrised=1_000_000)}
 
 
+def plot(rows, pre):
+    """Three panels over the seeds, one colour per L and one legend under them (so no legend hides a point):
+    distinct ground states of p_theta (the key result: one each) and of p_G against D; p_G's effective number
+    over D beside an exactly uniform sampler's with the same number of ground-state samples; the residual energy.
+    ``rows``: the CSV's rows (an unreached ground state has symmetrised_samples 0)."""
+    from matplotlib.lines import Line2D
+
+    fig = figure((13, 4.4))
+    colours = {L: f"C{k}" for k, L in enumerate(pre["sizes"])}
+    offset = {L: 0.14 * (k - 1) for k, L in enumerate(pre["sizes"])}
+    ax = fig.add_subplot(1, 3, 1)
+    for L in pre["sizes"]:          # the key result: each network holds one ground state, p_G all of them
+        sel = [r for r in rows if r[0] == L]
+        x = [r[1] + offset[L] for r in sel]
+        ax.semilogy(x, [max(r[6], 0.8) for r in sel], "o", color=colours[L])
+        held = [(xi, r[13] * r[2]) for xi, r in zip(x, sel) if r[8]]
+        ax.semilogy([h[0] for h in held], [h[1] for h in held], "s", ms=8, mfc="none", mew=1.5, color=colours[L])
+        ax.axhline(sel[0][2], color=colours[L], ls=":", lw=1, zorder=0)
+        ax.text(0.01, sel[0][2] * 1.25, f"D = {sel[0][2]}", color=colours[L], fontsize=8, va="bottom",
+                ha="left", transform=ax.get_yaxis_transform())
+        for xi, r in zip(x, sel):
+            if not r[8]:
+                ax.annotate("no ground state\n(so no p_G)", (xi, max(r[6], 0.8)), xytext=(6, 10),
+                            textcoords="offset points", fontsize=8, color=colours[L])
+    ax.set_ylim(0.5, 1e5)
+    ax.set_ylabel("distinct ground states seen")
+    ax.set_title("p_θ holds one ground state, p_G all D", fontsize=9)
+    ax = fig.add_subplot(1, 3, 2)
+    for L in pre["sizes"]:
+        sel = [r for r in rows if r[0] == L and r[8]]
+        x = np.array([r[1] + offset[L] for r in sel])
+        ax.plot(x - 0.035, [r[11] / r[2] for r in sel], "s", ms=7, mfc="none", mew=1.5, color=colours[L])
+        ax.errorbar(x + 0.035, [r[14] / r[2] for r in sel], yerr=[r[15] / r[2] for r in sel], fmt="_", ms=10,
+                    mew=2, color="k", alpha=0.7)
+    ax.set_ylabel("effective ground states of p_G / D")
+    ax.set_title("p_G against an exactly uniform sampler", fontsize=9)
+    ax = fig.add_subplot(1, 3, 3)
+    for L in pre["sizes"]:
+        sel = [r for r in rows if r[0] == L]
+        ax.semilogy([r[1] + offset[L] for r in sel], [max(r[3] - r[4], 1e-5) for r in sel], "o", color=colours[L])
+    ax.set_ylabel("residual energy of p_θ, (E − E0)/N [J] (floor 1e-5)")
+    ax.set_title("how far p_θ ends above the ground state", fontsize=9)
+    for ax in fig.axes:
+        ax.set_xlabel("seed")
+        ax.set_xticks(range(pre["seeds"]))
+        ax.set_xlim(-0.5, pre["seeds"] - 0.5)
+    degeneracy = {r[0]: r[2] for r in rows}
+    handles = [Line2D([], [], color=colours[L], marker="o", ls="none", label=f"L = {L} (D = {degeneracy.get(L, '?')})")
+               for L in pre["sizes"]]
+    n_pg = max((r[8] for r in rows), default=0)
+    handles += [Line2D([], [], color="grey", marker="o", ls="none", label="p_θ: its 10^5 final samples"),
+                Line2D([], [], color="grey", marker="s", mfc="none", ls="none",
+                       label=f"p_G: {n_pg:.0e} samples".replace("e+0", "e")),
+                Line2D([], [], color="k", marker="_", ms=10, mew=2, ls="none",
+                       label="exactly uniform, same n (mean ± s.d. of 20 draws)")]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    degeneracies = ", ".join(str(d) for d in sorted({r[2] for r in rows}))
+    fig.suptitle(f"Plain VCA at D = {degeneracies} ground states: the network holds few (one at Table I); its "
+                 f"symmetrised p_G holds all, as uniformly as an exact sampler with as many samples", fontsize=9)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
 def main():
     args = parser(__doc__).parse_args()
     ex = Experiment(args, "large_degeneracy")
@@ -70,51 +133,7 @@ def main():
               "symmetrised_ground_state_fraction", "uniformity_p_value", "effective_ground_states", "kl_to_uniform",
               "coverage", "effective_if_uniform_mean", "effective_if_uniform_sd", "kl_if_uniform_mean"]
     ex.write_csv("", header, rows)
-    fig = figure((13, 3.9))
-    ax = fig.add_subplot(1, 3, 1)
-    for k, L in enumerate(pre["sizes"]):          # the key result: each network holds one ground state, p_G all
-        sel = [r for r in rows if r[0] == L]
-        x = [r[1] + 0.12 * (k - 1) for r in sel]
-        line, = ax.semilogy(x, [max(r[6], 0.8) for r in sel], "o", label=f"L = {L}: p_θ (final sample)")
-        held = [(xi, r[13] * r[2]) for xi, r in zip(x, sel) if r[8]]
-        ax.semilogy([h[0] for h in held], [h[1] for h in held], "s", mfc="none", color=line.get_color(),
-                    label=f"L = {L}: p_G, {max(r[8] for r in sel):.0e} samples".replace("e+0", "e"))
-        ax.axhline(sel[0][2], color=line.get_color(), ls=":", lw=1)
-        ax.text(0.98, sel[0][2], f"D = {sel[0][2]}", color=line.get_color(), fontsize=7, va="bottom", ha="right",
-                transform=ax.get_yaxis_transform())
-        for xi, r in zip(x, sel):
-            if not r[8]:
-                ax.annotate("no ground state:\nno p_G", (xi, max(r[6], 0.8)), xytext=(4, 6),
-                            textcoords="offset points", fontsize=6.5, color=line.get_color())
-    ax.set_ylim(0.5, 5e4)
-    ax.set_xlabel("seed")
-    ax.set_ylabel("distinct ground states seen")
-    ax.set_xticks(range(pre["seeds"]))
-    ax.legend(fontsize=6.5, loc="center left")
-    ax = fig.add_subplot(1, 3, 2)
-    for k, L in enumerate(pre["sizes"]):
-        sel = [r for r in rows if r[0] == L and r[8]]
-        x = np.array([r[1] + 0.16 * (k - 1) for r in sel])
-        line, = ax.plot(x - 0.035, [r[11] / r[2] for r in sel], "o", label=f"L = {L}: p_G")
-        ax.errorbar(x + 0.035, [r[14] / r[2] for r in sel], yerr=[r[15] / r[2] for r in sel], fmt="_", ms=10,
-                    mew=2, color="k", alpha=0.7, label="exactly uniform, same n (mean ± s.d.)" if k == 0 else None)
-    ax.set_xlabel("seed")
-    ax.set_ylabel("effective ground states of p_G / D")
-    ax.set_xticks(range(pre["seeds"]))
-    ax.legend(fontsize=6.5, loc="lower left")
-    ax = fig.add_subplot(1, 3, 3)
-    for k, L in enumerate(pre["sizes"]):
-        sel = [r for r in rows if r[0] == L]
-        ax.semilogy([r[1] + 0.12 * (k - 1) for r in sel], [max(r[3] - r[4], 1e-5) for r in sel], "o",
-                    label=f"L = {L}")
-    ax.set_xlabel("seed")
-    ax.set_ylabel("residual E/N of p_θ (floor 1e-5)")
-    ax.set_xticks(range(pre["seeds"]))
-    ax.legend(fontsize=7)
-    degeneracies = ", ".join(str(d) for d in sorted({r[2] for r in rows}))
-    fig.suptitle(f"Plain VCA at D = {degeneracies} ground states: the network holds few (one at Table I); its "
-                 f"symmetrised p_G holds all, as uniformly as an exact sampler with as many samples", fontsize=9)
-    fig.tight_layout()
+    fig = plot(rows, pre)
     ex.save(fig)
     ex.finish()
 
