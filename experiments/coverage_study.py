@@ -123,9 +123,10 @@ def main():
                 deg = next((r[3] for r in rows if r[1] == L), None)
                 if deg:
                     ax.axhline(math.log(deg), color=f"C{j}", ls=":", lw=1)
-                    ax.annotate(f"ln {deg}: one state (L = {L})", (1, math.log(deg)),
-                                xycoords=("axes fraction", "data"), xytext=(-3, 4), textcoords="offset points",
-                                color=f"C{j}", fontsize=7, ha="right", va="bottom")
+                    # between the penalty and T_final columns, where no point sits that high
+                    ax.annotate(f"ln {deg}: one state (L = {L})", (1.5, math.log(deg)), xytext=(0, 3),
+                                textcoords="offset points", color=f"C{j}", fontsize=7.5, ha="center",
+                                va="bottom")
             ax.set_ylim(top=ax.get_ylim()[1] + 0.3)     # room for the label above the highest line
         if k == 2:      # what p_theta would hold at T_final if it were the Boltzmann distribution
             ax.plot(STRATEGIES.index("t_final"), TARGET_GROUND_WEIGHT, "kx", ms=7)
