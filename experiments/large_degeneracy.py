@@ -41,7 +41,7 @@ def plot(rows, pre):
     """Three panels over the seeds, one colour per L and one legend under them (so no legend hides a point):
     distinct ground states of p_theta (the key result: one each) and of p_G against D; p_G's effective number
     over D beside an exactly uniform sampler's with the same number of ground-state samples; the residual energy.
-    ``rows``: the CSV's rows (an unreached ground state has symmetrised_samples 0)."""
+    ``rows``: the rows written to the CSV, typed (a run that never reached the ground state has 0 p_G samples)."""
     from matplotlib.lines import Line2D
 
     fig = figure((13, 4.4))
@@ -93,7 +93,7 @@ def plot(rows, pre):
                 Line2D([], [], color="k", marker="_", ms=10, mew=2, ls="none",
                        label="exactly uniform, same n (mean ± s.d. of 20 draws)")]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
-    degeneracies = ", ".join(str(d) for d in sorted({r[2] for r in rows}))
+    degeneracies = ", ".join(str(d) for d in sorted(set(degeneracy.values())))
     fig.suptitle(f"Plain VCA at D = {degeneracies} ground states: the network holds few (one at Table I); its "
                  f"symmetrised p_G holds all, as uniformly as an exact sampler with as many samples", fontsize=9)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
